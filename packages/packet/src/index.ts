@@ -1,0 +1,1 @@
+export { internetChecksum } from './checksum.js';
