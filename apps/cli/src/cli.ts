@@ -1,0 +1,206 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { Command, CommanderError, Option } from 'commander';
+import pkg from '../package.json' with { type: 'json' };
+import {
+  ConfigError,
+  DEFAULT_ADDRESS,
+  DEFAULT_MTU,
+  DEFAULT_NAME,
+  type ProxyConfig,
+  type RawConfig,
+  readConfigFile,
+  resolveConfig,
+} from './config.js';
+import { createLogger } from './log.js';
+import { buildPlan, formatPlan } from './plan.js';
+import { loadPlatform } from './platform/index.js';
+import type { Platform } from './platform/types.js';
+import { RunRefused } from './platform/types.js';
+
+export interface CliIO {
+  stdout: { write(text: string): void; isTTY?: boolean };
+  stderr: { write(text: string): void };
+  /** Overrides the platform (tests). */
+  platform?: Platform;
+}
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/** The SOCKS5 server's addresses (so the plan can keep them out of the TUN). Never throws. */
+export async function resolveProxyAddresses(proxy: ProxyConfig): Promise<string[]> {
+  if (proxy.kind !== 'socks5') return [];
+  if (isIP(proxy.host)) return [proxy.host];
+  try {
+    return (await lookup(proxy.host, { all: true })).map((a) => a.address);
+  } catch {
+    return [];
+  }
+}
+
+function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Command {
+  const program = new Command();
+  program
+    .name('ztun')
+    .description(pkg.description)
+    .version(pkg.version, '-V, --version', 'print the version and exit')
+    .helpOption('-h, --help', 'show help')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      // Errors are printed by main() as exactly one line.
+      outputError: () => {},
+    });
+
+  program
+    .command('run')
+    .description('create the TUN device, install routes/rules and run the tunnel until SIGINT/SIGTERM')
+    .option('--name <name>', `TUN interface name (default ${DEFAULT_NAME})`)
+    .option(
+      '--address <cidr>',
+      `address of the TUN, IPv4 or IPv6; repeatable (default ${DEFAULT_ADDRESS})`,
+      collect,
+    )
+    .option('--mtu <n>', `TUN MTU (default ${DEFAULT_MTU}; see README)`)
+    .option('--proxy <url>', "'direct' or socks5://[user:pass@]host:port (default direct)")
+    .option('--route <cidr>', 'send this prefix through the tunnel; repeatable', collect)
+    .option('--auto-route', 'send all traffic through the tunnel (policy rules, loop-free)')
+    .option('--no-auto-route', 'override auto-route: true from a config file')
+    .option('--exclude <cidr>', 'never send this prefix through the tunnel; repeatable', collect)
+    .addOption(
+      new Option('--icmp <mode>', 'answer pings locally or drop them (default reply)').choices([
+        'reply',
+        'off',
+      ]),
+    )
+    .option('--udp-timeout <duration>', 'idle timeout of UDP sessions, e.g. 60s, 2m (default 60s)')
+    .option('--pcap <file>', 'capture every packet through the TUN to this pcap file')
+    .addOption(
+      new Option('--log-level <level>', 'error, warn, info or debug (default info)').choices([
+        'error',
+        'warn',
+        'info',
+        'debug',
+      ]),
+    )
+    .option(
+      '--stats-interval <duration>',
+      'stats period; 0 disables (default: 1s live line on a TTY, 10s JSON lines otherwise)',
+    )
+    .option('--table <id>', 'routing table for the TUN routes (default 31348 = 0x7a74)')
+    .option('--fwmark <mark>', 'SO_MARK of the tunnel outbound sockets (default 0x7a74)')
+    .option('--dry-run', 'print every link, address, route and rule change, change nothing, exit')
+    .option('--config <file>', 'read options from a YAML or JSON file (same keys; flags win)')
+    .action((opts: Record<string, unknown>) => onAction(runAction(opts, io)));
+
+  program
+    .command('cleanup')
+    .description("remove routes, rules and devices a crashed run left behind (found by ztun's tags)")
+    .option('--name <name>', `TUN interface name to look for (default ${DEFAULT_NAME})`)
+    .action((opts: { name?: string }) => onAction(cleanupAction(opts, io)));
+
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  ztun run --proxy socks5://127.0.0.1:1080 --auto-route
+  ztun run --route 10.0.0.0/8 --address 198.18.0.1/15 --address fd00:7a74::1/64
+  ztun run --config /etc/ztun.yaml --dry-run
+  ztun cleanup`,
+  );
+  return program;
+}
+
+const FLAG_KEYS: Record<string, keyof RawConfig> = {
+  name: 'name',
+  address: 'address',
+  mtu: 'mtu',
+  proxy: 'proxy',
+  route: 'route',
+  autoRoute: 'auto-route',
+  exclude: 'exclude',
+  icmp: 'icmp',
+  udpTimeout: 'udp-timeout',
+  pcap: 'pcap',
+  logLevel: 'log-level',
+  statsInterval: 'stats-interval',
+  table: 'table',
+  fwmark: 'fwmark',
+};
+
+async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<number> {
+  const flags: RawConfig = {};
+  for (const [k, v] of Object.entries(opts)) {
+    const key = FLAG_KEYS[k];
+    if (key && v !== undefined) flags[key] = v;
+  }
+  const configPath = opts.config as string | undefined;
+  const file = configPath ? { path: configPath, values: readConfigFile(configPath) } : undefined;
+  const config = resolveConfig(flags, file);
+  const log = createLogger(config.logLevel, (l) => io.stderr.write(l));
+
+  const platform = io.platform ?? (await loadPlatform());
+  if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
+  const proxyAddresses = await resolveProxyAddresses(config.proxy);
+  const plan = buildPlan(config, await platform.tags(), proxyAddresses);
+  if (opts.dryRun) {
+    io.stdout.write(formatPlan(config, plan));
+    return 0;
+  }
+  return platform.run({
+    config,
+    plan,
+    proxyAddresses,
+    log,
+    statsOut: { write: (t) => io.stdout.write(t), isTTY: Boolean(io.stdout.isTTY) },
+  });
+}
+
+async function cleanupAction(opts: { name?: string }, io: CliIO): Promise<number> {
+  const config = resolveConfig(opts.name ? { name: opts.name } : {});
+  const platform = io.platform ?? (await loadPlatform());
+  if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
+  return platform.cleanup({ log: createLogger('info', (l) => io.stderr.write(l)), name: config.name });
+}
+
+/** Runs the CLI; resolves the process exit code. Errors become one `ztun: …` line on stderr. */
+export async function main(argv: readonly string[], io: CliIO = defaultIO()): Promise<number> {
+  let action: Promise<number> | undefined;
+  const program = buildProgram(io, (p) => {
+    action = p;
+  });
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp();
+      return 2;
+    }
+    await program.parseAsync(argv as string[]);
+    return action ? await action : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') {
+        return 0;
+      }
+      if (err.code === 'commander.help') return 2;
+      io.stderr.write(`ztun: ${err.message.replace(/^error: /, '').split('\n')[0]}\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      io.stderr.write(`ztun: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof RunRefused) {
+      io.stderr.write(`ztun: ${err.message}\n`);
+      return err.exitCode;
+    }
+    const e = err as Error;
+    io.stderr.write(`ztun: ${e?.message ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+function defaultIO(): CliIO {
+  return { stdout: process.stdout, stderr: process.stderr };
+}

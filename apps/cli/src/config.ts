@@ -1,0 +1,311 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
+import { type Cidr, CidrError, formatCidr, networkOf, parseCidr } from './cidr.js';
+
+// One resolved configuration from three layers: defaults ← config file ← command-line flags (flags win;
+// a repeatable flag given on the command line replaces the file's list rather than adding to it).
+
+export const DEFAULT_NAME = 'ztun0';
+export const DEFAULT_ADDRESS = '198.18.0.1/15';
+/** See README "MTU": large packets mean fewer trips through JS per byte; the TUN is a local hop. */
+export const DEFAULT_MTU = 65520;
+export const DEFAULT_UDP_TIMEOUT_MS = 60_000;
+/** Routing table holding the TUN's routes ("zt" = 0x7a74). */
+export const DEFAULT_TABLE = 0x7a74;
+/** SO_MARK on the tunnel's own outbound sockets; a rule keeps marked traffic out of the TUN. */
+export const DEFAULT_FWMARK = 0x7a74;
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+export type ProxyConfig =
+  | { readonly kind: 'direct' }
+  | {
+      readonly kind: 'socks5';
+      readonly host: string;
+      readonly port: number;
+      readonly username?: string;
+      readonly password?: string;
+    };
+
+export interface RunConfig {
+  readonly name: string;
+  readonly addresses: readonly Cidr[];
+  readonly mtu: number;
+  readonly proxy: ProxyConfig;
+  readonly routes: readonly Cidr[];
+  readonly autoRoute: boolean;
+  readonly excludes: readonly Cidr[];
+  readonly icmp: 'reply' | 'off';
+  readonly udpTimeoutMs: number;
+  readonly pcap?: string;
+  readonly logLevel: LogLevel;
+  /** undefined = default (1 s live line on a TTY, 10 s JSON lines otherwise); 0 = no stats. */
+  readonly statsIntervalMs?: number;
+  readonly table: number;
+  readonly fwmark: number;
+}
+
+/** A bad flag, value or config file: its message is the one line printed to the user. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** The keys shared by flags and config files (kebab-case as on the command line). */
+export const CONFIG_KEYS = [
+  'name',
+  'address',
+  'mtu',
+  'proxy',
+  'route',
+  'auto-route',
+  'exclude',
+  'icmp',
+  'udp-timeout',
+  'pcap',
+  'log-level',
+  'stats-interval',
+  'table',
+  'fwmark',
+] as const;
+export type ConfigKey = (typeof CONFIG_KEYS)[number];
+export type RawConfig = Partial<Record<ConfigKey, unknown>>;
+
+const camel = (key: string) => key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Reads a YAML or JSON config file into raw keys; kebab-case and camelCase keys are both accepted. */
+export function readConfigFile(path: string): RawConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ConfigError(`--config ${path}: cannot read the file (${code})`);
+  }
+  let doc: unknown;
+  try {
+    // JSON is YAML 1.2, so one parser serves both.
+    doc = parseYaml(text, { uniqueKeys: true });
+  } catch (err) {
+    const first = String((err as Error).message).split('\n')[0];
+    throw new ConfigError(`--config ${path}: not valid YAML or JSON: ${first}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError(`--config ${path}: the top level must be a mapping of option names to values`);
+  }
+  const byCamel = new Map(CONFIG_KEYS.map((k) => [camel(k), k]));
+  const out: RawConfig = {};
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    const canonical = (CONFIG_KEYS as readonly string[]).includes(key)
+      ? (key as ConfigKey)
+      : byCamel.get(key);
+    if (!canonical) {
+      throw new ConfigError(`--config ${path}: unknown key '${key}' (known: ${CONFIG_KEYS.join(', ')})`);
+    }
+    if (canonical in out) throw new ConfigError(`--config ${path}: key '${key}' is given twice`);
+    out[canonical] = value;
+  }
+  return out;
+}
+
+interface Source {
+  /** How to name a key from this source in an error, e.g. `--mtu` or `ztun.yaml: mtu`. */
+  label(key: ConfigKey): string;
+  values: RawConfig;
+}
+
+/** Merges defaults ← file ← flags and validates every value. Throws ConfigError with one clear line. */
+export function resolveConfig(flags: RawConfig, file?: { path: string; values: RawConfig }): RunConfig {
+  const sources: Source[] = [{ label: (k) => `--${k}`, values: flags }];
+  if (file) sources.push({ label: (k) => `${file.path}: ${k}`, values: file.values });
+  const pick = (key: ConfigKey): { value: unknown; label: string } | undefined => {
+    for (const s of sources) {
+      if (s.values[key] !== undefined) return { value: s.values[key], label: s.label(key) };
+    }
+    return undefined;
+  };
+
+  const str = (key: ConfigKey): { value: string; label: string } | undefined => {
+    const p = pick(key);
+    if (!p) return undefined;
+    if (typeof p.value === 'number') return { value: String(p.value), label: p.label };
+    if (typeof p.value !== 'string') throw new ConfigError(`${p.label}: expected a string`);
+    return { value: p.value, label: p.label };
+  };
+  const list = (key: ConfigKey): { values: string[]; label: string } | undefined => {
+    const p = pick(key);
+    if (!p) return undefined;
+    const arr = Array.isArray(p.value) ? p.value : [p.value];
+    for (const v of arr) {
+      if (typeof v !== 'string') throw new ConfigError(`${p.label}: expected a string or a list of strings`);
+    }
+    return { values: arr as string[], label: p.label };
+  };
+  const cidrs = (key: ConfigKey, kind: 'address' | 'prefix'): Cidr[] | undefined => {
+    const l = list(key);
+    if (!l) return undefined;
+    return l.values.map((v) => {
+      try {
+        const c = parseCidr(v, { bareIsHost: kind === 'prefix' });
+        return kind === 'prefix' ? networkOf(c) : c;
+      } catch (err) {
+        if (err instanceof CidrError) throw new ConfigError(`${l.label}: ${err.message}`);
+        throw err;
+      }
+    });
+  };
+  const int = (key: ConfigKey, min: number, max: number): number | undefined => {
+    const s = str(key);
+    if (!s) return undefined;
+    const text = s.value.trim();
+    const n = /^0x[0-9a-f]+$/i.test(text)
+      ? Number.parseInt(text, 16)
+      : /^\d+$/.test(text)
+        ? Number(text)
+        : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new ConfigError(`${s.label}: '${s.value}' is not an integer in ${min}..${max}`);
+    }
+    return n;
+  };
+  const duration = (key: ConfigKey, allowZero: boolean): number | undefined => {
+    const s = str(key);
+    if (!s) return undefined;
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.value.trim());
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m?.[2] ?? 's']!;
+    const ms = m ? Math.round(Number(m[1]) * unit) : NaN;
+    if (!Number.isFinite(ms) || (!allowZero && ms <= 0) || ms > 2 ** 31 - 1) {
+      throw new ConfigError(
+        `${s.label}: '${s.value}' is not a duration (e.g. 30, 30s, 500ms, 5m${allowZero ? ', 0 to disable' : ''})`,
+      );
+    }
+    return ms;
+  };
+  const bool = (key: ConfigKey): boolean | undefined => {
+    const p = pick(key);
+    if (!p) return undefined;
+    if (typeof p.value === 'boolean') return p.value;
+    if (p.value === 'true' || p.value === 'false') return p.value === 'true';
+    throw new ConfigError(`${p.label}: expected true or false`);
+  };
+  const oneOf = <T extends string>(key: ConfigKey, allowed: readonly T[]): T | undefined => {
+    const s = str(key);
+    if (!s) return undefined;
+    if (!(allowed as readonly string[]).includes(s.value)) {
+      throw new ConfigError(`${s.label}: '${s.value}' is not one of ${allowed.join(', ')}`);
+    }
+    return s.value as T;
+  };
+
+  const nameSrc = str('name');
+  const name = nameSrc?.value ?? DEFAULT_NAME;
+  if (
+    Buffer.byteLength(name) < 1 ||
+    Buffer.byteLength(name) > 15 ||
+    /[\s/:]/.test(name) ||
+    name === '.' ||
+    name === '..'
+  ) {
+    throw new ConfigError(
+      `${nameSrc?.label ?? '--name'}: '${name}' is not a valid interface name (1-15 bytes, no spaces, '/' or ':')`,
+    );
+  }
+
+  const addresses = cidrs('address', 'address') ?? [parseCidr(DEFAULT_ADDRESS)];
+  if (addresses.length === 0)
+    throw new ConfigError(`${pick('address')!.label}: at least one address is needed`);
+  const seenFamilies = new Set<number>();
+  for (const a of addresses) {
+    if (a.prefixLength === (a.family === 4 ? 32 : 128)) {
+      // The stack NATs connections onto a second address of the TUN's prefix, so a host prefix is too small.
+      throw new ConfigError(
+        `${pick('address')!.label}: '${formatCidr(a)}' leaves no room for the tunnel's NAT address; use a prefix of /${a.family === 4 ? 30 : 126} or shorter`,
+      );
+    }
+    seenFamilies.add(a.family);
+  }
+
+  const hasV6 = seenFamilies.has(6);
+  const mtu = int('mtu', hasV6 ? 1280 : 576, 65535) ?? DEFAULT_MTU;
+  const proxy = parseProxy(str('proxy'));
+  const routes = cidrs('route', 'prefix') ?? [];
+  const excludes = cidrs('exclude', 'prefix') ?? [];
+  for (const r of routes) {
+    if (!seenFamilies.has(r.family)) {
+      throw new ConfigError(
+        `${pick('route')!.label}: '${formatCidr(r)}' is IPv${r.family} but the tunnel has no IPv${r.family} --address`,
+      );
+    }
+  }
+  const statsIntervalMs = duration('stats-interval', true);
+  const pcap = str('pcap');
+  if (pcap && pcap.value.length === 0) throw new ConfigError(`${pcap.label}: empty file name`);
+
+  return {
+    name,
+    addresses,
+    mtu,
+    proxy,
+    routes,
+    autoRoute: bool('auto-route') ?? false,
+    excludes,
+    icmp: oneOf('icmp', ['reply', 'off'] as const) ?? 'reply',
+    udpTimeoutMs: duration('udp-timeout', false) ?? DEFAULT_UDP_TIMEOUT_MS,
+    ...(pcap ? { pcap: pcap.value } : {}),
+    logLevel: oneOf('log-level', LOG_LEVELS) ?? 'info',
+    ...(statsIntervalMs !== undefined ? { statsIntervalMs } : {}),
+    table: int('table', 1, 0xffffffff) ?? DEFAULT_TABLE,
+    fwmark: int('fwmark', 1, 0xffffffff) ?? DEFAULT_FWMARK,
+  };
+}
+
+function parseProxy(src: { value: string; label: string } | undefined): ProxyConfig {
+  if (!src || src.value === 'direct') return { kind: 'direct' };
+  const bad = (why: string) =>
+    new ConfigError(
+      `${src.label}: '${redact(src.value)}' ${why} (expected socks5://[user:pass@]host:port or direct)`,
+    );
+  let url: URL;
+  try {
+    url = new URL(src.value);
+  } catch {
+    throw bad('is not a URL');
+  }
+  if (url.protocol !== 'socks5:') throw bad(`has scheme '${url.protocol.replace(/:$/, '')}'`);
+  if (!url.hostname) throw bad('has no host');
+  if (!url.port) throw bad('has no port');
+  if ((url.pathname && url.pathname !== '/') || url.search || url.hash) throw bad('has a path or query');
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  if (
+    isIP(host) === 0 &&
+    !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i.test(host)
+  ) {
+    throw bad('has an invalid host');
+  }
+  const username = url.username ? decodeURIComponent(url.username) : undefined;
+  const password = url.password ? decodeURIComponent(url.password) : undefined;
+  if (password !== undefined && username === undefined) throw bad('has a password without a user');
+  if (username && (Buffer.byteLength(username) > 255 || Buffer.byteLength(password ?? '') > 255)) {
+    throw bad('has a user or password over 255 bytes (the SOCKS5 limit)');
+  }
+  return {
+    kind: 'socks5',
+    host,
+    port: Number(url.port),
+    ...(username !== undefined ? { username, password: password ?? '' } : {}),
+  };
+}
+
+/** A proxy URL with its password hidden, for logs and errors. */
+export function redact(url: string): string {
+  return url.replace(/^(socks5:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+}
+
+/** How a proxy is shown in logs and the plan. */
+export function describeProxy(proxy: ProxyConfig): string {
+  if (proxy.kind === 'direct') return 'direct';
+  const host = proxy.host.includes(':') ? `[${proxy.host}]` : proxy.host;
+  return `socks5://${proxy.username !== undefined ? `${proxy.username}:***@` : ''}${host}:${proxy.port}`;
+}

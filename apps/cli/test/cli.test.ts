@@ -1,0 +1,139 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import pkg from '../package.json' with { type: 'json' };
+import { main } from '../src/cli.js';
+import type { Platform, RunContext } from '../src/platform/types.js';
+import { unsupportedPlatform } from '../src/platform/unsupported.js';
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bin.js');
+
+function fakePlatform(): Platform & { runs: RunContext[]; cleanups: number } {
+  const p = {
+    os: 'fake',
+    runs: [] as RunContext[],
+    cleanups: 0,
+    tags: async () => ({ routeProtocol: 188, rulePriorityMin: 9000, rulePriorityMax: 9099 }),
+    run: async (ctx: RunContext) => {
+      p.runs.push(ctx);
+      return 0;
+    },
+    cleanup: async () => {
+      p.cleanups++;
+      return 0;
+    },
+  };
+  return p;
+}
+
+async function cli(args: string[], platform: Platform = fakePlatform()) {
+  let out = '';
+  let err = '';
+  const code = await main(['node', 'ztun', ...args], {
+    stdout: { write: (t) => (out += t), isTTY: false },
+    stderr: { write: (t) => (err += t) },
+    platform,
+  });
+  return { code, out, err };
+}
+
+describe('ztun command line (in-process)', () => {
+  it('--version and --help exit 0', async () => {
+    expect(await cli(['--version'])).toMatchObject({ code: 0, out: `${pkg.version}\n` });
+    const help = await cli(['run', '--help']);
+    expect(help.code).toBe(0);
+    for (const flag of [
+      '--name',
+      '--address',
+      '--mtu',
+      '--proxy',
+      '--route',
+      '--auto-route',
+      '--exclude',
+      '--icmp',
+      '--udp-timeout',
+      '--pcap',
+      '--log-level',
+      '--stats-interval',
+      '--dry-run',
+      '--config',
+    ]) {
+      expect(help.out).toContain(flag);
+    }
+  });
+
+  it('--dry-run prints the plan and never calls run', async () => {
+    const platform = fakePlatform();
+    const r = await cli(['run', '--auto-route', '--exclude', '10.0.0.0/8', '--dry-run'], platform);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('');
+    expect(r.out).toContain('ip -4 rule add pref 9000 to 10.0.0.0/8 lookup main');
+    expect(platform.runs).toHaveLength(0);
+  });
+
+  it('run hands the resolved config and plan to the platform; the proxy host gets a bypass rule', async () => {
+    const platform = fakePlatform();
+    const r = await cli(['run', '--auto-route', '--proxy', 'socks5://127.0.0.1:1080'], platform);
+    expect(r.code).toBe(0);
+    const ctx = platform.runs[0]!;
+    expect(ctx.config.autoRoute).toBe(true);
+    expect(ctx.proxyAddresses).toEqual(['127.0.0.1']);
+    expect(ctx.plan.changes.some((c) => c.op === 'rule-add' && c.rule.dst?.address === '127.0.0.1')).toBe(
+      true,
+    );
+  });
+
+  it('cleanup calls the platform', async () => {
+    const platform = fakePlatform();
+    expect((await cli(['cleanup'], platform)).code).toBe(0);
+    expect(platform.cleanups).toBe(1);
+  });
+
+  it.each([
+    [['run', '--bogus'], "ztun: unknown option '--bogus'\n"],
+    [['run', '--address'], "ztun: option '--address <cidr>' argument missing\n"],
+    [['run', '--address', '300.1.1.1/8'], /^ztun: --address: '300.1.1.1\/8' is not a CIDR/],
+    [['run', '--proxy', 'socks4://h:1'], /^ztun: --proxy: 'socks4:\/\/h:1' has scheme 'socks4'/],
+    [['run', '--icmp', 'loud'], /^ztun: option '--icmp <mode>' argument 'loud' is invalid/],
+    [['launch'], /^ztun: unknown command 'launch'/],
+  ])('%j → one clear line, exit 2', async (args, message) => {
+    const r = await cli(args as string[]);
+    expect(r.code).toBe(2);
+    expect(r.err.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(r.err).toMatch(message);
+    expect(r.out).toBe('');
+  });
+
+  it('a bad config file → one line naming the file and key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ztun-cli-'));
+    const p = join(dir, 'bad.yaml');
+    writeFileSync(p, 'route:\n  - 10.0.0.0/8\n  - nope\n');
+    const r = await cli(['run', '--config', p, '--dry-run']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`ztun: ${p}: route: 'nope' is not a CIDR: 'nope' is not an IPv4 or IPv6 address\n`);
+  });
+
+  it('says clearly that macOS and Windows are not supported yet', async () => {
+    const darwin = (await import('../src/platform/darwin.js')).platform;
+    const r = await cli(['run'], darwin);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^ztun: ztun run is not supported on macOS yet/);
+    const win = await cli(['cleanup'], (await import('../src/platform/windows.js')).platform);
+    expect(win.err).toMatch(/not supported on Windows yet/);
+    expect((await cli(['run'], unsupportedPlatform('aix', 'no'))).code).toBe(2);
+  });
+});
+
+describe.skipIf(!existsSync(bin))('dist/bin.js as a process', () => {
+  it('runs with node directly: --version, and a bad flag gives one line without a stack trace', () => {
+    const v = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+    expect(v.status).toBe(0);
+    expect(v.stdout.trim()).toBe(pkg.version);
+    const bad = spawnSync(process.execPath, [bin, 'run', '--mtu', 'x'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe("ztun: --mtu: 'x' is not an integer in 576..65535\n");
+  });
+});

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../src/config.js';
+import { buildPlan, describeChange, formatPlan, type PlanTags, undoOrder } from '../src/plan.js';
+
+const tags: PlanTags = { routeProtocol: 188, rulePriorityMin: 9000, rulePriorityMax: 9099 };
+const lines = (flags: Parameters<typeof resolveConfig>[0], proxyAddrs: string[] = []) =>
+  buildPlan(resolveConfig(flags), tags, proxyAddrs).changes.map((c) => describeChange(c));
+
+describe('buildPlan', () => {
+  it('without routes: device, addresses, up — and no rules', () => {
+    expect(lines({})).toEqual([
+      'ip tuntap add dev ztun0 mode tun && ip link set ztun0 mtu 65520',
+      'ip addr add 198.18.0.1/15 dev ztun0',
+      'ip link set ztun0 up',
+    ]);
+  });
+
+  it('--route: prefixes in the ztun table, unmarked traffic looks it up (marked traffic cannot loop)', () => {
+    expect(lines({ route: ['10.203.0.0/16', '10.204.0.0/16'] }).slice(3)).toEqual([
+      'ip -4 route add 10.203.0.0/16 dev ztun0 table 31348 proto 188',
+      'ip -4 route add 10.204.0.0/16 dev ztun0 table 31348 proto 188',
+      'ip -4 rule add pref 9002 not fwmark 0x7a74 lookup 31348',
+    ]);
+  });
+
+  it('--auto-route IPv4+IPv6: default routes, bypass rules, suppress rule, fwmark rule per family', () => {
+    const got = lines(
+      {
+        address: ['198.18.0.1/15', 'fd00:7a74::1/64'],
+        'auto-route': true,
+        exclude: ['192.168.0.0/16', 'fd12::/16'],
+        proxy: 'socks5://203.0.113.5:1080',
+      },
+      ['203.0.113.5', '2001:db8::5'],
+    );
+    expect(got).toEqual([
+      'ip tuntap add dev ztun0 mode tun && ip link set ztun0 mtu 65520',
+      'ip addr add 198.18.0.1/15 dev ztun0',
+      'ip addr add fd00:7a74::1/64 dev ztun0',
+      'ip link set ztun0 up',
+      'ip -4 route add default dev ztun0 table 31348 proto 188',
+      'ip -6 route add default dev ztun0 table 31348 proto 188',
+      'ip -4 rule add pref 9000 to 203.0.113.5/32 lookup main',
+      'ip -4 rule add pref 9000 to 192.168.0.0/16 lookup main',
+      'ip -4 rule add pref 9001 lookup main suppress_prefixlength 0',
+      'ip -4 rule add pref 9002 not fwmark 0x7a74 lookup 31348',
+      'ip -6 rule add pref 9000 to 2001:db8::5/128 lookup main',
+      'ip -6 rule add pref 9000 to fd12::/16 lookup main',
+      'ip -6 rule add pref 9001 lookup main suppress_prefixlength 0',
+      'ip -6 rule add pref 9002 not fwmark 0x7a74 lookup 31348',
+    ]);
+  });
+
+  it('every rule stays inside the ztun priority range and every route carries the ztun protocol', () => {
+    const plan = buildPlan(
+      resolveConfig({ address: ['10.9.0.1/24', 'fd00::1/64'], 'auto-route': true, route: ['10.0.0.0/8'] }),
+      tags,
+    );
+    for (const c of plan.changes) {
+      if (c.op === 'rule-add') {
+        expect(c.rule.priority).toBeGreaterThanOrEqual(tags.rulePriorityMin);
+        expect(c.rule.priority).toBeLessThanOrEqual(tags.rulePriorityMax);
+      }
+      if (c.op === 'route-add') expect(c.route.protocol).toBe(tags.routeProtocol);
+    }
+  });
+
+  it('IPv4-only auto-route says IPv6 is not captured; a proxy outside the routed prefixes gets no rule', () => {
+    const plan = buildPlan(
+      resolveConfig({ route: ['10.0.0.0/8'], proxy: 'socks5://192.0.2.1:1080', exclude: ['fd00::/8'] }),
+      tags,
+      ['192.0.2.1'],
+    );
+    expect(plan.changes.filter((c) => c.op === 'rule-add')).toHaveLength(1);
+    expect(plan.notes.join('\n')).toMatch(/--exclude fd00::\/8 has no effect/);
+    const auto = buildPlan(resolveConfig({ 'auto-route': true }), tags);
+    expect(auto.notes.join('\n')).toMatch(/IPv6 is not captured/);
+  });
+
+  it('a route given twice (or the default with --auto-route) is added once', () => {
+    const got = lines({ 'auto-route': true, route: ['0.0.0.0/0', '10.0.0.0/8', '10.0.0.0/8'] });
+    expect(got.filter((l) => l.includes('route add'))).toEqual([
+      'ip -4 route add default dev ztun0 table 31348 proto 188',
+      'ip -4 route add 10.0.0.0/8 dev ztun0 table 31348 proto 188',
+    ]);
+  });
+
+  it('undo runs in exact reverse and deletes what was added', () => {
+    const plan = buildPlan(resolveConfig({ 'auto-route': true }), tags);
+    expect(undoOrder(plan).map((c) => describeChange(c, 'undo'))).toEqual([
+      'ip -4 rule del pref 9002 not fwmark 0x7a74 lookup 31348',
+      'ip -4 rule del pref 9001 lookup main suppress_prefixlength 0',
+      'ip -4 route del default dev ztun0 table 31348 proto 188',
+      'ip addr del 198.18.0.1/15 dev ztun0',
+      'ip link del ztun0',
+    ]);
+  });
+
+  it('formatPlan prints the changes, the stack, the teardown and the notes', () => {
+    const config = resolveConfig({ 'auto-route': true, pcap: '/tmp/x.pcap' });
+    const text = formatPlan(config, buildPlan(config, tags));
+    expect(text).toMatch(/^# ztun run --dry-run: 6 changes; nothing was changed\n/);
+    expect(text).toContain('# then: start the stack on ztun0 (proxy direct, outbound SO_MARK 0x7a74');
+    expect(text).toContain('pcap /tmp/x.pcap');
+    expect(text).toContain('# on SIGINT/SIGTERM, in this order:\nip -4 rule del pref 9002');
+    expect(text).toContain('# note: IPv6 is not captured');
+  });
+
+  it('refuses a priority range too small for its rules', () => {
+    expect(() =>
+      buildPlan(resolveConfig({}), { routeProtocol: 1, rulePriorityMin: 10, rulePriorityMax: 11 }),
+    ).toThrow(/fewer than 3 rules/);
+  });
+});
