@@ -1,1 +1,69 @@
-export {};
+export type { IpAddress, IpFamily, IpPrefix } from './address.js';
+export { formatIp, parseIp, parsePrefix } from './address.js';
+export * from './constants.js';
+export { WintunDevice, type WintunDeviceParts } from './device.js';
+export type { DeviceCounters, PacketBatch, TunDevice, TunLogger } from './device-types.js';
+export {
+  type DllSearch,
+  dllNotFoundError,
+  findWintunDll,
+  packageRoot,
+  WINTUN_DLL,
+  WINTUN_DOWNLOAD_URL,
+  wintunArchFolder,
+  wintunDllCandidates,
+} from './dll.js';
+export {
+  classifyReceiveError,
+  classifySendError,
+  type ReceiveFailure,
+  type SendFailure,
+  TunError,
+  type TunErrorCode,
+  win32Error,
+  win32ErrorName,
+} from './errors.js';
+export { formatGuid, guidFromName, parseGuid } from './guid.js';
+export type { IpHelperApi } from './iphlpapi-api.js';
+export * as layout from './layout.js';
+export {
+  type DeviceHost,
+  type OpenTunOptions,
+  openTun,
+  openWindowsRouting,
+  openWintunDevice,
+  wintunLogBridge,
+} from './open.js';
+export { validateRingCapacity } from './ring.js';
+export {
+  isZtunRoute,
+  type RouteEntry,
+  type RouteSpec,
+  WindowsRouting,
+  ZTUN_ROUTE_METRIC_BASE,
+  ZTUN_ROUTE_METRIC_SPAN,
+  ZTUN_ROUTE_PROTOCOL,
+} from './routing.js';
+export {
+  applyInterfaceSettings,
+  clampSitePrefixLength,
+  type DecodedForwardRow,
+  type DecodedUnicastAddress,
+  decodeForwardRow,
+  decodeInterfaceRow,
+  decodeUnicastAddressRow,
+  encodeForwardRow,
+  encodeInterfaceKey,
+  encodeUnicastAddressRow,
+  type ForwardRowFields,
+  type InterfaceSettings,
+  type UnicastAddressFields,
+} from './rows.js';
+export { type UnicastInterfaceSockopt, unicastInterfaceSockopt } from './unicast-if.js';
+export type {
+  AdapterHandle,
+  EventHandle,
+  SessionHandle,
+  WintunApi,
+  WintunLogCallback,
+} from './wintun-api.js';
