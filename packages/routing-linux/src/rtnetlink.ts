@@ -180,12 +180,12 @@ export class RtNetlink {
 
   addRule(r: RuleSpec): void {
     const op = describeRule('add', r);
-    this.request(op, buildRule('add', resolveRule(op, r)));
+    this.request(op, buildRule('add', resolveRule(op, 'add', r)));
   }
 
   deleteRule(r: RuleSpec): void {
     const op = describeRule('delete', r);
-    this.request(op, buildRule('delete', resolveRule(op, r)));
+    this.request(op, buildRule('delete', resolveRule(op, 'delete', r)));
   }
 
   listRules(filter: { family?: IpFamily } = {}): RuleInfo[] {

@@ -71,7 +71,7 @@ function ifaddrmsg(af: number, prefixLength: number, flags: number, scope: numbe
 
 /**
  * RTM_NEWADDR (create, exclusive) or RTM_DELADDR. Like iproute2: IFA_LOCAL is our address and IFA_ADDRESS the
- * peer (or our address again when there is no peer); IFA_FLAGS carries flags beyond 8 bits.
+ * peer (or our address again when there is no peer); IFA_FLAGS only for flags beyond the 8-bit header field.
  */
 export function buildAddress(cmd: 'add' | 'delete', r: ResolvedAddress): MessageBuilder {
   const type = cmd === 'add' ? RTM_NEWADDR : RTM_DELADDR;
@@ -89,7 +89,7 @@ export function buildAddress(cmd: 'add' | 'delete', r: ResolvedAddress): Message
     )
     .attr(IFA_LOCAL, r.local.bytes)
     .attr(IFA_ADDRESS, (r.peer ?? r.local).bytes);
-  if (r.flags) m.u32(IFA_FLAGS, r.flags);
+  if (r.flags > 0xff) m.u32(IFA_FLAGS, r.flags);
   return m;
 }
 

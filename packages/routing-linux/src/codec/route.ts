@@ -45,6 +45,7 @@ import {
   RTN_THROW,
   RTN_UNICAST,
   RTN_UNREACHABLE,
+  RTN_UNSPEC,
 } from './constants.js';
 import {
   attrU32,
@@ -133,8 +134,8 @@ export function resolveRoute(operation: string, cmd: RouteCommand, r: RouteSpec)
   if (gateway) requireFamilyMatch(operation, 'gateway', gateway, family);
   const prefsrc = r.prefsrc !== undefined ? requireIp(operation, 'prefsrc', r.prefsrc) : undefined;
   if (prefsrc) requireFamilyMatch(operation, 'prefsrc', prefsrc, family);
-  const typeName = r.type ?? 'unicast';
-  const type = TYPE_BY_NAME[typeName];
+  // A delete without a type matches any type (RTN_UNSPEC), as `ip route del` sends.
+  const type = r.type === undefined ? (cmd === 'delete' ? RTN_UNSPEC : RTN_UNICAST) : TYPE_BY_NAME[r.type];
   if (type === undefined) throw new RoutingInputError(operation, `unknown route type ${String(r.type)}`);
   const oif = r.oif !== undefined ? requireUint(operation, 'oif', r.oif, 0x7fffffff) : undefined;
   const table = r.table !== undefined ? requireUint(operation, 'table', r.table) : RT_TABLE_MAIN;
@@ -144,9 +145,10 @@ export function resolveRoute(operation: string, cmd: RouteCommand, r: RouteSpec)
     r.protocol !== undefined ? requireUint(operation, 'protocol', r.protocol, 255) : ZTUN_RT_PROTOCOL;
   let scope: number;
   if (r.scope === undefined) {
-    // iproute2's defaults: delete matches any scope; local routes are host-scoped; a unicast route with no
-    // gateway is on-link.
-    if (cmd === 'delete') scope = RT_SCOPE_NOWHERE;
+    // Like iproute2: IPv6 has no route scopes (always universe); an IPv4 delete matches any scope; local
+    // routes are host-scoped; an IPv4 unicast route with no gateway is on-link.
+    if (family === 6) scope = RT_SCOPE_UNIVERSE;
+    else if (cmd === 'delete') scope = RT_SCOPE_NOWHERE;
     else if (type === RTN_LOCAL) scope = RT_SCOPE_HOST;
     else if (type === RTN_UNICAST && !gateway) scope = RT_SCOPE_LINK;
     else scope = RT_SCOPE_UNIVERSE;
@@ -181,7 +183,7 @@ const ROUTE_FLAGS: Record<RouteCommand, number> = {
 };
 
 /**
- * RTM_NEWROUTE / RTM_DELROUTE. Attribute order follows iproute2 (table, dst, gateway, oif, priority) so the
+ * RTM_NEWROUTE / RTM_DELROUTE. Attribute order follows iproute2 for `ip route add DST via GW table T metric M dev D` so the
  * bytes compare equal to `ip route` captures. Tables above 255 go in RTA_TABLE with rtm_table = RT_TABLE_UNSPEC.
  */
 export function buildRoute(cmd: RouteCommand, r: ResolvedRoute): MessageBuilder {
@@ -196,12 +198,12 @@ export function buildRoute(cmd: RouteCommand, r: ResolvedRoute): MessageBuilder 
       r.type,
     ),
   );
-  if (bigTable) m.u32(RTA_TABLE, r.table);
   if (r.dst.prefixLength > 0) m.attr(RTA_DST, r.dst.bytes);
   if (r.prefsrc) m.attr(RTA_PREFSRC, r.prefsrc.bytes);
   if (r.gateway) m.attr(RTA_GATEWAY, r.gateway.bytes);
-  if (r.oif !== undefined) m.u32(RTA_OIF, r.oif);
+  if (bigTable) m.u32(RTA_TABLE, r.table);
   if (r.metric !== undefined) m.u32(RTA_PRIORITY, r.metric);
+  if (r.oif !== undefined) m.u32(RTA_OIF, r.oif);
   return m;
 }
 

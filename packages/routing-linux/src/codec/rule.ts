@@ -11,6 +11,7 @@ import {
   FR_ACT_PROHIBIT,
   FR_ACT_TO_TBL,
   FR_ACT_UNREACHABLE,
+  FR_ACT_UNSPEC,
   FRA_DST,
   FRA_FWMARK,
   FRA_FWMASK,
@@ -86,15 +87,17 @@ export function describeRule(cmd: 'add' | 'delete', r: RuleSpec): string {
   return parts.join(' ');
 }
 
-export function resolveRule(operation: string, r: RuleSpec): ResolvedRule {
+export function resolveRule(operation: string, cmd: 'add' | 'delete', r: RuleSpec): ResolvedRule {
   if (!r || typeof r !== 'object') throw new RoutingInputError(operation, 'rule spec missing');
   if (r.family !== 4 && r.family !== 6) throw new RoutingInputError(operation, 'family must be 4 or 6');
   const priority = requireUint(operation, 'priority', r.priority);
   const actionName = r.action ?? 'lookup';
-  const action = ACTION_BY_NAME[actionName];
-  if (action === undefined) throw new RoutingInputError(operation, `unknown action ${String(r.action)}`);
+  const known = ACTION_BY_NAME[actionName];
+  if (known === undefined) throw new RoutingInputError(operation, `unknown action ${String(r.action)}`);
+  // A delete without an action matches any action (FR_ACT_UNSPEC), as `ip rule del` sends.
+  const action = cmd === 'delete' && r.action === undefined ? FR_ACT_UNSPEC : known;
   let table = RT_TABLE_UNSPEC;
-  if (action === FR_ACT_TO_TBL) {
+  if (known === FR_ACT_TO_TBL) {
     table = r.table !== undefined ? requireUint(operation, 'table', r.table) : RT_TABLE_MAIN;
     if (table === RT_TABLE_UNSPEC) throw new RoutingInputError(operation, 'table 0 is not a table');
   } else if (r.table !== undefined) {
