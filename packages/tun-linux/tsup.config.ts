@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
+  // import.meta.url locates the native addon; shims make it work in the CJS build too.
+  shims: true,
 });

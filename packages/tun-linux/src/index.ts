@@ -1,1 +1,11 @@
-export {};
+export { LinuxTun, openTun, openTunSync } from './device.linux.js';
+export { errnoName, TunError, TunUnsupportedError } from './errors.js';
+export {
+  IFF_MULTI_QUEUE,
+  IFF_NO_PI,
+  IFF_TUN,
+  IFF_VNET_HDR,
+  invalidInterfaceName,
+  slotSizeFor,
+} from './ifreq.js';
+export type { DeviceCounters, OpenTunOptions, PacketBatch, TunDevice } from './types.js';

@@ -1,0 +1,35 @@
+import koffi from 'koffi';
+
+// The control-plane syscalls of the TUN fd, through koffi. Each returns -1 and leaves errno on failure.
+
+export const O_RDWR = 0o2;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+
+interface Libc {
+  open(path: string, flags: number): number;
+  ioctl(fd: number, request: number, argType: string, arg: Uint8Array): number;
+  close(fd: number): number;
+}
+
+let libc: Libc | undefined;
+
+export function getLibc(): Libc {
+  if (!libc) {
+    const lib = koffi.load('libc.so.6');
+    const open = lib.func('int open(const char *path, int flags)');
+    const ioctl = lib.func('int ioctl(int fd, unsigned long request, ...)');
+    const close = lib.func('int close(int fd)');
+    libc = {
+      open: (path, flags) => open(path, flags) as number,
+      ioctl: (fd, request, argType, arg) => ioctl(fd, request, argType, arg) as number,
+      close: (fd) => close(fd) as number,
+    };
+  }
+  return libc;
+}
+
+/** errno of the last koffi call on this thread. */
+export function lastErrno(): number {
+  return koffi.errno();
+}

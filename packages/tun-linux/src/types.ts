@@ -1,0 +1,66 @@
+// The device shape from docs/architecture.md, declared here structurally so this package does not depend on
+// @ztun/stack. Keep in step with stack/src/device.ts.
+
+/** A batch of packets in one backing buffer. Packet i is data[offsets[i], offsets[i] + lengths[i]). */
+export interface PacketBatch {
+  readonly count: number;
+  readonly data: Uint8Array;
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+}
+
+export interface DeviceCounters {
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+  /** Packets lost on read (larger than a slot). Kernel-side drops (a full tun queue) show in `ip -s link`. */
+  rxDropped: number;
+  /** Packets dropped on write: write queue full, refused by the kernel (EINVAL…), or queued at close. */
+  txDropped: number;
+}
+
+export interface TunDevice {
+  readonly name: string;
+  readonly index: number;
+  readonly mtu: number;
+  onBatch(receiver: (batch: PacketBatch) => void): void;
+  pause(): void;
+  resume(): void;
+  writeBatch(batch: PacketBatch): void;
+  write(packet: Uint8Array): void;
+  onError(listener: (err: Error) => void): void;
+  readonly counters: Readonly<DeviceCounters>;
+  close(): Promise<void>;
+}
+
+export interface OpenTunOptions {
+  /** Interface name (≤ 15 bytes); may contain one `%d`. Default: the kernel picks `tun%d`. */
+  name?: string;
+  /** MTU, 68…65535. Default 1500. */
+  mtu?: number;
+  /** Addresses in CIDR form (`10.9.0.1/24`, `fd00:9::1/64`); IPv4 and IPv6. */
+  addresses?: string[];
+  /** Bring the link up. Default true. */
+  up?: boolean;
+  /** Packets per batch handed to the receiver. Default 64 (fewer when the slab would exceed 8 MiB). */
+  batchSize?: number;
+  /** Packets held for a later write when the kernel refuses with EAGAIN. Default 1024. */
+  queueLimit?: number;
+  /** Batches delivered per wake-up before yielding to the event loop. Default 4. */
+  batchesPerWake?: number;
+  /**
+   * Packet I/O engine. `native` (default): the addon polls the fd on the libuv loop and reads batches.
+   * `threadpool`: the slow baseline, `fs.read` on libuv's threadpool, one packet per call (benchmarks only).
+   */
+  io?: 'native' | 'threadpool';
+  /** NOT YET IMPLEMENTED: IFF_MULTI_QUEUE (one fd per queue). Passing true throws TunUnsupportedError. */
+  multiQueue?: boolean;
+  /**
+   * NOT YET IMPLEMENTED: IFF_VNET_HDR + TUNSETOFFLOAD, GSO super-packets with a virtio_net_hdr (such devices
+   * will still present plain IP packets, see docs/architecture.md). Passing true throws TunUnsupportedError.
+   */
+  offload?: boolean;
+  /** Path of the clone device. Default `/dev/net/tun` (tests point it elsewhere). */
+  devicePath?: string;
+}

@@ -1,0 +1,259 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createNetns, type Netns, netnsSkipReason, runInNetns, waitFor } from '@ztun/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LinuxTun, openTunSync, TunError, TunUnsupportedError } from '../src/index.js';
+import type { OpenTunOptions } from '../src/types.js';
+import { echoResponder } from './echo.js';
+
+const skip = netnsSkipReason();
+if (skip) console.warn(`[skip] tun-linux namespace tests: ${skip}`);
+
+const fdCount = () => readdirSync('/proc/self/fd').length;
+
+interface LinkJson {
+  ifname: string;
+  ifindex: number;
+  mtu: number;
+  flags: string[];
+  operstate?: string;
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+describe.skipIf(skip)('tun-linux in a network namespace', () => {
+  let ns: Netns;
+  const open = (opts: OpenTunOptions): LinuxTun => runInNetns(ns, () => openTunSync(opts));
+  const links = () => ns.ipJson<LinkJson[]>('link', 'show').map((l) => l.ifname);
+
+  beforeAll(async () => {
+    ns = createNetns('tun');
+    // Warm up koffi, the addon and netlink once so fd counts below compare like with like.
+    await open({ name: 'ztwarm' }).close();
+  });
+  afterAll(async () => {
+    await ns?.dispose();
+  });
+
+  it('creates a device with IPv4 and IPv6 addresses, MTU and link up, and removes it on close', async () => {
+    const before = fdCount();
+    const dev = open({ name: 'ztcfg0', mtu: 9000, addresses: ['10.211.0.1/24', 'fd00:211::1/64'] });
+    expect(dev.name).toBe('ztcfg0');
+    expect(dev.mtu).toBe(9000);
+    expect(dev.fd).toBeGreaterThan(2);
+    expect(fdCount()).toBe(before + 1);
+
+    const [link] = ns.ipJson<LinkJson[]>('link', 'show', 'dev', 'ztcfg0');
+    expect(link).toMatchObject({ ifname: 'ztcfg0', ifindex: dev.index, mtu: 9000 });
+    expect(link!.flags).toEqual(expect.arrayContaining(['UP', 'POINTOPOINT', 'NOARP']));
+    const [addr] = ns.ipJson<LinkJson[]>('addr', 'show', 'dev', 'ztcfg0');
+    const addrs = addr!.addr_info!.map((a) => `${a.local}/${a.prefixlen}`);
+    expect(addrs).toEqual(expect.arrayContaining(['10.211.0.1/24', 'fd00:211::1/64']));
+    // Not in the host namespace.
+    expect(spawnSync('ip', ['link', 'show', 'dev', 'ztcfg0']).status).not.toBe(0);
+
+    await dev.close();
+    await dev.close(); // idempotent
+    expect(dev.fd).toBe(-1);
+    expect(links()).not.toContain('ztcfg0');
+    expect(fdCount()).toBe(before);
+  });
+
+  it('lets the kernel pick the name from a %d pattern and keeps the link down when up is false', async () => {
+    const a = open({ name: 'ztpick%d', up: false });
+    const b = open({ name: 'ztpick%d', up: false });
+    expect(a.name).toMatch(/^ztpick\d+$/);
+    expect(b.name).toMatch(/^ztpick\d+$/);
+    expect(a.name).not.toBe(b.name);
+    const [link] = ns.ipJson<LinkJson[]>('link', 'show', 'dev', a.name);
+    expect(link!.flags).not.toContain('UP');
+    await Promise.all([a.close(), b.close()]);
+    expect(links().filter((n) => n.startsWith('ztpick'))).toEqual([]);
+  });
+
+  for (const io of ['native', 'threadpool'] as const) {
+    it(`answers ping and ping -6 from JS through the device with 0% loss (${io} I/O)`, async () => {
+      const before = fdCount();
+      const dev = open({ name: `ztping${io[0]}`, addresses: ['10.212.0.1/24', 'fd00:212::1/64'], io });
+      const echo = echoResponder(64);
+      const errors: Error[] = [];
+      dev.onError((e) => errors.push(e));
+      dev.onBatch((batch) => echo.handle(batch, (b) => dev.writeBatch(b)));
+
+      const v4 = ns.spawn('ping', ['-c', '20', '-i', '0.01', '-W', '2', '10.212.0.5']);
+      const v6 = ns.spawn('ping', ['-6', '-c', '20', '-i', '0.01', '-W', '2', 'fd00:212::5']);
+      expect(await v4.exited).toBe(0);
+      expect(await v6.exited).toBe(0);
+      expect(v4.output()).toMatch(/20 packets transmitted, 20 received, 0% packet loss/);
+      expect(v6.output()).toMatch(/20 packets transmitted, 20 received, 0% packet loss/);
+      expect(echo.answered.v4).toBe(20);
+      expect(echo.answered.v6).toBe(20);
+      expect(dev.counters.txPackets).toBe(40);
+      expect(dev.counters.rxPackets).toBeGreaterThanOrEqual(40);
+      expect(dev.counters.txDropped).toBe(0);
+      expect(errors).toEqual([]);
+
+      await dev.close();
+      expect(links()).not.toContain(dev.name);
+      expect(fdCount()).toBe(before);
+    });
+  }
+
+  it('pause() stops delivery while packets wait in the kernel; resume() delivers them', async () => {
+    const dev = open({ name: 'ztpause', addresses: ['10.213.0.1/24'] });
+    let delivered = 0;
+    let pings = 0;
+    dev.onBatch((b) => {
+      delivered += b.count;
+      for (let i = 0; i < b.count; i++) {
+        const p = b.data.subarray(b.offsets[i]!, b.offsets[i]! + b.lengths[i]!);
+        if (p[0] === 0x45 && p[9] === 1 && p[19] === 9 && p[20] === 8) pings++; // ICMP echo to 10.213.0.9
+      }
+    });
+    dev.pause();
+    // Unanswered pings: the packets sit in the TUN's queue because nobody reads.
+    const ping = ns.spawn('ping', ['-c', '5', '-i', '0.01', '-W', '1', '10.213.0.9']);
+    await ping.exited;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ping.output()).toMatch(/5 packets transmitted, 0 received/);
+    expect(delivered).toBe(0);
+    dev.resume();
+    await waitFor('the queued pings after resume', () => pings === 5, 3000);
+    expect(dev.counters.rxPackets).toBe(delivered);
+    await dev.close();
+  });
+
+  it('reports the device vanishing through onError (not a crash) and still closes cleanly', async () => {
+    const before = fdCount();
+    const dev = open({ name: 'ztgone', addresses: ['10.214.0.1/24'] });
+    const errors: Error[] = [];
+    dev.onError((e) => errors.push(e));
+    dev.onBatch(() => {});
+    ns.ip('link', 'del', 'ztgone');
+    await waitFor('an error after the link is deleted', () => errors.length > 0, 3000);
+    expect(errors[0]).toBeInstanceOf(TunError);
+    expect((errors[0] as TunError).code).toBe('EBADFD');
+    expect((errors[0] as TunError).operation).toMatch(/ztgone/);
+    // Writing afterwards is counted, not thrown.
+    dev.write(new Uint8Array(28).fill(0x45, 0, 1));
+    expect(dev.counters.txDropped).toBe(1);
+    await dev.close();
+    expect(fdCount()).toBe(before);
+  });
+
+  it('counts packets the kernel refuses or that lie outside their buffer', async () => {
+    const dev = open({ name: 'ztbadw', addresses: ['10.215.0.1/24'] });
+    const errors: Error[] = [];
+    dev.onError((e) => errors.push(e));
+    const data = new Uint8Array(64); // version nibble 0: neither IPv4 nor IPv6 → EINVAL from the kernel
+    dev.writeBatch({
+      count: 2,
+      data,
+      offsets: Uint32Array.of(0, 60),
+      lengths: Uint32Array.of(40, 10), // the second runs past the end of data
+    });
+    expect(dev.counters.txDropped).toBe(2);
+    expect(dev.counters.txPackets).toBe(0);
+    expect(() =>
+      dev.writeBatch({ count: 3, data, offsets: new Uint32Array(1), lengths: new Uint32Array(1) }),
+    ).toThrow(RangeError);
+    expect(errors).toEqual([]);
+    await dev.close();
+  });
+
+  describe('bad input → typed errors, nothing left behind', () => {
+    const expectTunError = (fn: () => unknown, shape: Partial<TunError>) => {
+      const before = fdCount();
+      const linksBefore = links();
+      let thrown: unknown;
+      try {
+        fn();
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(TunError);
+      expect(thrown).toMatchObject(shape);
+      expect(fdCount()).toBe(before);
+      expect(links()).toEqual(linksBefore);
+      return thrown as TunError;
+    };
+
+    it('a name over 15 bytes', () => {
+      const e = expectTunError(() => open({ name: 'ztun-name-too-long' }), {
+        operation: 'TUNSETIFF',
+        code: 'EINVAL',
+      });
+      expect(e.message).toMatch(/18 bytes/);
+    });
+
+    it('a missing /dev/net/tun', () => {
+      expectTunError(() => open({ devicePath: '/nonexistent/net/tun' }), {
+        operation: 'open /nonexistent/net/tun',
+        code: 'ENOENT',
+        errno: 2,
+      });
+    });
+
+    it('a name held by another open device (EBUSY)', async () => {
+      const first = open({ name: 'ztbusy' });
+      expectTunError(() => open({ name: 'ztbusy' }), { operation: 'TUNSETIFF', code: 'EBUSY' });
+      await first.close();
+    });
+
+    it('a name held by a device of another kind (EINVAL from the kernel)', () => {
+      ns.ip('link', 'add', 'ztveth0', 'type', 'veth', 'peer', 'name', 'ztveth1');
+      expectTunError(() => open({ name: 'ztveth0' }), { operation: 'TUNSETIFF', code: 'EINVAL', errno: 22 });
+      ns.ip('link', 'del', 'ztveth0');
+    });
+
+    it('an address the kernel refuses names the step and removes the half-made device', () => {
+      // IPv6 needs an MTU of at least 1280: the kernel refuses the address on a 1000-byte link.
+      const e = expectTunError(() => open({ name: 'ztv6mtu', mtu: 1000, addresses: ['fd00:216::1/64'] }), {
+        operation: 'add address fd00:216::1/64 on ztv6mtu',
+      });
+      expect(e.errno).toBeGreaterThan(0);
+    });
+
+    it('bad options', () => {
+      expectTunError(() => open({ mtu: 70000 }), { operation: 'option mtu', code: 'EINVAL' });
+      expectTunError(() => open({ batchSize: 0 }), { operation: 'option batchSize', code: 'EINVAL' });
+      expectTunError(() => open({ addresses: ['10.0.0.1/33'] }), { operation: 'option addresses' });
+      expectTunError(() => open({ addresses: ['not-an-ip'] }), { operation: 'option addresses' });
+      expectTunError(() => open({ io: 'uring' as never }), { operation: 'option io' });
+    });
+
+    it('reserved options that are not implemented yet', () => {
+      for (const opts of [{ multiQueue: true }, { offload: true }]) {
+        const before = fdCount();
+        expect(() => open(opts)).toThrow(TunUnsupportedError);
+        expect(fdCount()).toBe(before);
+      }
+    });
+
+    it('no CAP_NET_ADMIN (EPERM), in a child process without the capability', () => {
+      const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+      expect(existsSync(dist), `build the package first (npx tsup): ${dist}`).toBe(true);
+      const script = `
+        import { openTunSync } from ${JSON.stringify(dist)};
+        try { openTunSync({ name: 'ztnocap' }); console.log(JSON.stringify({ ok: true })); }
+        catch (e) { console.log(JSON.stringify({ name: e.name, operation: e.operation, code: e.code, errno: e.errno })); }`;
+      // Inside the test namespace, so even a failed capability drop could not touch the host's links.
+      const r = ns.tryExec('setpriv', [
+        '--bounding-set=-net_admin',
+        '--inh-caps=-net_admin',
+        process.execPath,
+        '--input-type=module',
+        '-e',
+        script,
+      ]);
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toEqual({
+        name: 'TunError',
+        operation: 'TUNSETIFF',
+        code: 'EPERM',
+        errno: 1,
+      });
+      expect(links()).not.toContain('ztnocap');
+    });
+  });
+});
