@@ -187,7 +187,7 @@ export function formatPlan(config: RunConfig, plan: Plan): string {
   for (const c of plan.changes) lines.push(describeChange(c, 'apply'));
   const stack = [
     `proxy ${describeProxy(config.proxy)}`,
-    config.proxy.kind === 'direct' ? `outbound SO_MARK ${hex(config.fwmark)}` : undefined,
+    `outbound SO_MARK ${hex(config.fwmark)}`,
     `icmp ${config.icmp}`,
     `udp-timeout ${config.udpTimeoutMs / 1000}s`,
     config.pcap ? `pcap ${config.pcap}` : undefined,

@@ -1,29 +1,24 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import {
+  NetlinkError,
+  type RouteSpec,
+  RtNetlink,
+  type RuleSpec,
+  ZTUN_RT_PROTOCOL,
+  ZTUN_RULE_PRIORITY_MAX,
+  ZTUN_RULE_PRIORITY_MIN,
+} from '@ztun/routing-linux';
+import { createStack, directOutbound, type Outbound, type Stack, socks5Outbound } from '@ztun/stack';
+import { type LinuxTun, openTun } from '@ztun/tun-linux';
 import { formatCidr } from '../cidr.js';
 import { describeProxy, type ProxyConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { type Change, describeChange, type PlanTags, undoOrder } from '../plan.js';
 import { type StatsSnapshot, startStatsReporter } from '../stats.js';
-import type {
-  RoutingLinuxModule,
-  RtNetlinkLike,
-  StackLike,
-  StackModule,
-  TunDeviceLike,
-  TunLinuxModule,
-} from './linux-deps.js';
 import { type Platform, type RunContext, RunRefused } from './types.js';
 
 const CAP_NET_ADMIN = 12;
-
-async function routingModule(): Promise<RoutingLinuxModule> {
-  const mod = (await import('@ztun/routing-linux')) as unknown as Partial<RoutingLinuxModule>;
-  if (!mod.RtNetlink || typeof mod.ZTUN_RT_PROTOCOL !== 'number') {
-    throw new RunRefused('@ztun/routing-linux is not built (no RtNetlink export): run `pnpm build` first');
-  }
-  return mod as RoutingLinuxModule;
-}
 
 /** Why this process cannot change links/routes here, or undefined. */
 export function linuxPreflight(
@@ -49,11 +44,18 @@ function readProcStatus(): string | undefined {
 }
 
 /** Removes ztun-tagged routes and rules. Returns how many of each went. */
-async function flushLeftovers(nl: RtNetlinkLike): Promise<{ routes: number; rules: number }> {
-  const r = (await nl.flushZtun()) as { routes?: unknown; rules?: unknown } | number | undefined;
-  const count = (v: unknown) => (typeof v === 'number' ? v : Array.isArray(v) ? v.length : 0);
-  if (typeof r === 'number') return { routes: r, rules: 0 };
-  return { routes: count(r?.routes), rules: count(r?.rules) };
+function flushLeftovers(nl: RtNetlink): { routes: number; rules: number } {
+  return nl.flushZtun();
+}
+
+/** The link called `name`, or undefined when there is none. */
+function findLink(nl: RtNetlink, name: string) {
+  try {
+    return nl.getLink(name);
+  } catch (err) {
+    if (err instanceof NetlinkError && err.code === 'ENODEV') return undefined;
+    throw err;
+  }
 }
 
 /** Is the SOCKS5 server accepting TCP connections right now? */
@@ -70,40 +72,40 @@ function probeTcp(host: string, port: number, timeoutMs: number): Promise<string
   });
 }
 
-function outboundFor(stack: StackModule, proxy: ProxyConfig, fwmark: number): unknown {
-  if (proxy.kind === 'direct') return stack.directOutbound({ mark: fwmark });
-  return stack.socks5Outbound({
+/** The outbound; its sockets carry SO_MARK so the `not fwmark` rule keeps them out of the TUN. */
+function outboundFor(proxy: ProxyConfig, fwmark: number): Outbound {
+  if (proxy.kind === 'direct') return directOutbound({ mark: fwmark });
+  return socks5Outbound({
     host: proxy.host,
     port: proxy.port,
+    mark: fwmark,
     ...(proxy.username !== undefined ? { username: proxy.username, password: proxy.password ?? '' } : {}),
   });
 }
 
-/** Reads whichever counters the stack and device expose into one snapshot. */
-function snapshotFrom(stack: StackLike, device: TunDeviceLike, startedAt: number): StatsSnapshot {
-  const c = (stack.counters ?? {}) as Record<string, unknown>;
-  const num = (...keys: string[]) => {
-    for (const k of keys) {
-      const v = c[k];
-      if (typeof v === 'number') return v;
-    }
-    return 0;
-  };
+/** One stats snapshot from the stack's and the device's counters. */
+function snapshotFrom(stack: Stack, device: LinuxTun, startedAt: number): StatsSnapshot {
+  const c = stack.counters;
   const d = device.counters;
-  const dropsByReason =
-    typeof c.drops === 'object' && c.drops !== null ? (c.drops as Record<string, number>) : undefined;
-  const stackDrops = dropsByReason ? Object.values(dropsByReason).reduce((a, b) => a + b, 0) : num('dropped');
+  const dropsByReason: Record<string, number> = {};
+  let drops = d.rxDropped + d.txDropped;
+  for (const [reason, n] of Object.entries(c.drops)) {
+    drops += n;
+    if (n > 0) dropsByReason[reason] = n;
+  }
+  if (d.rxDropped) dropsByReason.deviceRead = d.rxDropped;
+  if (d.txDropped) dropsByReason.deviceWrite = d.txDropped;
   return {
     uptimeMs: Date.now() - startedAt,
-    tcpOpen: num('tcpOpen', 'tcpSessions'),
-    udpOpen: num('udpOpen', 'udpSessions'),
-    // rx on the TUN = what users send out; tx = what comes back to them.
-    bytesOut: d.rxBytes ?? 0,
-    bytesIn: d.txBytes ?? 0,
-    packetsOut: d.rxPackets ?? 0,
-    packetsIn: d.txPackets ?? 0,
-    drops: (d.rxDropped ?? 0) + (d.txDropped ?? 0) + stackDrops,
-    ...(dropsByReason ? { dropsByReason } : {}),
+    tcpOpen: c.tcpOpen,
+    udpOpen: c.udpOpen,
+    // Read from the TUN = what its users send out; written to it = what comes back to them.
+    bytesOut: c.rxBytes,
+    bytesIn: c.txBytes,
+    packetsOut: c.rxPackets,
+    packetsIn: c.txPackets,
+    drops,
+    dropsByReason,
   };
 }
 
@@ -111,10 +113,6 @@ async function run(ctx: RunContext): Promise<number> {
   const { config, plan, log } = ctx;
   const refusal = linuxPreflight();
   if (refusal) throw new RunRefused(refusal);
-
-  const routing = await routingModule();
-  const tun = (await import('@ztun/tun-linux')) as unknown as TunLinuxModule;
-  const stackMod = (await import('@ztun/stack')) as unknown as StackModule;
 
   // Signals from now on end the run through the same teardown (also when they arrive mid-setup).
   let stopReason: string | undefined;
@@ -132,19 +130,19 @@ async function run(ctx: RunContext): Promise<number> {
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
 
-  const nl = await routing.RtNetlink.open();
-  let device: TunDeviceLike | undefined;
-  let stack: StackLike | undefined;
+  const nl = RtNetlink.open();
+  let device: LinuxTun | undefined;
+  let stack: Stack | undefined;
   let stopStats: (() => void) | undefined;
   const applied: Change[] = [];
   let exitCode = 0;
 
   try {
-    const left = await flushLeftovers(nl);
+    const left = flushLeftovers(nl);
     if (left.routes + left.rules > 0) {
       log.warn(`removed what an earlier run left behind: ${left.routes} route(s), ${left.rules} rule(s)`);
     }
-    const existing = await nl.getLink(config.name);
+    const existing = findLink(nl, config.name);
     if (existing) {
       throw new RunRefused(
         `interface ${config.name} already exists (${existing.kind ?? 'not a TUN'}; another ztun?): choose another --name`,
@@ -154,19 +152,27 @@ async function run(ctx: RunContext): Promise<number> {
     for (const change of plan.changes) {
       if (stopReason) break;
       log.debug(describeChange(change));
-      device = await applyChange(change, nl, tun, device);
+      device = await applyChange(change, nl, device);
       applied.push(change);
     }
 
     if (!stopReason) {
       const dev = device!;
-      stack = await stackMod.createStack({
+      const v4 = config.addresses.find((a) => a.family === 4);
+      const v6 = config.addresses.find((a) => a.family === 6);
+      stack = createStack({
         device: dev,
-        outbound: outboundFor(stackMod, config.proxy, config.fwmark),
+        outbound: outboundFor(config.proxy, config.fwmark),
+        addresses: {
+          ...(v4 ? { ipv4: { tunAddress: v4.address, prefix: v4.prefixLength } } : {}),
+          ...(v6 ? { ipv6: { tunAddress: v6.address, prefix: v6.prefixLength } } : {}),
+        },
         icmp: config.icmp,
         udpTimeoutMs: config.udpTimeoutMs,
         ...(config.pcap ? { pcap: config.pcap } : {}),
+        logger: { warn: (m) => log.warn(m), error: (m) => log.error(m), debug: (m) => log.debug(m) },
       });
+      await stack.start();
       dev.onError((err) => {
         log.error(`device ${dev.name}: ${err.message}`);
         exitCode = 1;
@@ -219,38 +225,33 @@ async function run(ctx: RunContext): Promise<number> {
     }
     const undone = await undo(applied, nl, device, log);
     if (!undone) exitCode = exitCode || 1;
-    await nl.close();
+    nl.close();
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
   }
   if (exitCode === 0) log.info('stopped; everything it added is removed');
   return exitCode;
 }
 
-async function applyChange(
-  change: Change,
-  nl: RtNetlinkLike,
-  tun: TunLinuxModule,
-  device: TunDeviceLike | undefined,
-): Promise<TunDeviceLike | undefined> {
+async function applyChange(change: Change, nl: RtNetlink, device: LinuxTun | undefined): Promise<LinuxTun> {
   switch (change.op) {
     case 'link-add':
-      return await tun.openTun({ name: change.name, mtu: change.mtu, addresses: [], up: false });
+      return await openTun({ name: change.name, mtu: change.mtu, addresses: [], up: false });
     case 'address-add':
-      await nl.addAddress({ index: device!.index, cidr: formatCidr(change.address) });
-      return device;
+      nl.addAddress({ index: device!.index, cidr: formatCidr(change.address) });
+      return device!;
     case 'link-up':
-      await nl.setLink(device!.index, { up: true });
-      return device;
+      nl.setLink(device!.index, { up: true });
+      return device!;
     case 'route-add':
-      await nl.addRoute(routeSpec(change, device!));
-      return device;
+      nl.addRoute(routeSpec(change, device!));
+      return device!;
     case 'rule-add':
-      await nl.addRule(ruleSpec(change));
-      return device;
+      nl.addRule(ruleSpec(change));
+      return device!;
   }
 }
 
-function routeSpec(change: Extract<Change, { op: 'route-add' }>, device: TunDeviceLike) {
+function routeSpec(change: Extract<Change, { op: 'route-add' }>, device: LinuxTun): RouteSpec {
   const r = change.route;
   return {
     dst: r.dst.prefixLength === 0 ? 'default' : formatCidr(r.dst),
@@ -261,7 +262,7 @@ function routeSpec(change: Extract<Change, { op: 'route-add' }>, device: TunDevi
   };
 }
 
-function ruleSpec(change: Extract<Change, { op: 'rule-add' }>) {
+function ruleSpec(change: Extract<Change, { op: 'rule-add' }>): RuleSpec {
   const r = change.rule;
   return {
     family: r.family,
@@ -277,8 +278,8 @@ function ruleSpec(change: Extract<Change, { op: 'rule-add' }>) {
 /** Undoes applied changes in reverse. Returns false when something could not be removed. */
 async function undo(
   applied: readonly Change[],
-  nl: RtNetlinkLike,
-  device: TunDeviceLike | undefined,
+  nl: RtNetlink,
+  device: LinuxTun | undefined,
   log: Logger,
 ): Promise<boolean> {
   let ok = true;
@@ -287,13 +288,13 @@ async function undo(
       log.debug(describeChange(change, 'undo'));
       switch (change.op) {
         case 'rule-add':
-          await nl.deleteRule(ruleSpec(change));
+          nl.deleteRule(ruleSpec(change));
           break;
         case 'route-add':
-          await nl.deleteRoute(routeSpec(change, device!));
+          nl.deleteRoute(routeSpec(change, device!));
           break;
         case 'address-add':
-          await nl.deleteAddress({ index: device!.index, cidr: formatCidr(change.address) });
+          nl.deleteAddress({ index: device!.index, cidr: formatCidr(change.address) });
           break;
         case 'link-add':
           await device?.close();
@@ -312,31 +313,29 @@ async function undo(
 async function cleanup(ctx: { log: Logger; name: string }): Promise<number> {
   const refusal = linuxPreflight();
   if (refusal) throw new RunRefused(refusal.replace('ztun run', 'ztun cleanup'));
-  const routing = await routingModule();
-  const nl = await routing.RtNetlink.open();
+  const nl = RtNetlink.open();
   try {
-    const left = await flushLeftovers(nl);
+    const left = flushLeftovers(nl);
     // A TUN without IFF_TUN_PERSIST disappears with its last fd, so a killed ztun leaves no device;
     // one that is still there belongs to a live process.
-    const link = await nl.getLink(ctx.name);
+    const link = findLink(nl, ctx.name);
     ctx.log.info(
       `removed ${left.routes} route(s) and ${left.rules} rule(s) tagged by ztun` +
         (link ? `; ${ctx.name} still exists and is held by a running process, left alone` : ''),
     );
     return 0;
   } finally {
-    await nl.close();
+    nl.close();
   }
 }
 
 export const platform: Platform = {
   os: 'linux',
   async tags(): Promise<PlanTags> {
-    const r = await routingModule();
     return {
-      routeProtocol: r.ZTUN_RT_PROTOCOL,
-      rulePriorityMin: r.ZTUN_RULE_PRIORITY_MIN,
-      rulePriorityMax: r.ZTUN_RULE_PRIORITY_MAX,
+      routeProtocol: ZTUN_RT_PROTOCOL,
+      rulePriorityMin: ZTUN_RULE_PRIORITY_MIN,
+      rulePriorityMax: ZTUN_RULE_PRIORITY_MAX,
     };
   },
   run,

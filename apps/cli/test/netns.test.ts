@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+import { ZTUN_RULE_PRIORITY_MAX, ZTUN_RULE_PRIORITY_MIN } from '@ztun/routing-linux';
+import {
+  type Netns,
+  type NetnsEnvironment,
+  netnsSkipReason,
+  waitFor,
+  withNetnsEnvironment,
+} from '@ztun/testkit';
+import { describe, expect, it } from 'vitest';
+import { bin, curl, netState, startDanted, startHttp, startZtun } from './helpers.js';
+
+// The CLI as a child process in namespaces this file creates: client (runs ztun) ↔ veth ↔ server (HTTP on
+// lo addresses 10.212.0.2 / fd00:212::2, danted on 10.212.0.1). The server's addresses are reached from
+// the client only through its default gateway, so the suppress_prefixlength rule cannot short-cut them:
+// traffic to them goes into the TUN unless ztun's rules say otherwise.
+
+const skip = netnsSkipReason();
+if (skip) console.warn(`[skip] ztun namespace tests: ${skip}`);
+const HTTP_PORT = 8080;
+const SERVER = '10.212.0.2';
+const SERVER6 = 'fd00:212::2';
+const SOCKS = '10.212.0.1';
+
+async function withTopology(fn: (client: Netns, server: Netns) => Promise<void>): Promise<void> {
+  await withNetnsEnvironment('cli', ['client', 'server'], async (env: NetnsEnvironment) => {
+    const { client, server } = env.ns as { client: Netns; server: Netns };
+    env.link('client', 'server', {
+      addrA: ['10.211.0.1/30', 'fd00:211::1/64'],
+      addrB: ['10.211.0.2/30', 'fd00:211::2/64'],
+    });
+    for (const a of [`${SOCKS}/32`, `${SERVER}/32`, `${SERVER6}/128`])
+      server.ip('addr', 'add', a, 'dev', 'lo');
+    client.ip('-4', 'route', 'add', 'default', 'via', '10.211.0.2');
+    client.ip('-6', 'route', 'add', 'default', 'via', 'fd00:211::2');
+    await startHttp(server, HTTP_PORT, [SERVER, SERVER6]);
+    await fn(client, server);
+  });
+}
+
+const stats = (output: string) =>
+  output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { bytesOut: number; bytesIn: number; tcpOpen: number });
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
+  it('--route: rules and routes while running, curl through it, SIGTERM restores ip -j link/addr/route/rule', async () => {
+    await withTopology(async (client) => {
+      const before = netState(client);
+      const z = await startZtun(client, ['--route', '10.212.0.0/24', '--stats-interval', '200ms']);
+      const rules = client.ipJson<{ priority: number; fwmark?: string; table: string }[]>(
+        '-4',
+        'rule',
+        'show',
+      );
+      expect(rules.some((r) => r.fwmark === '0x7a74' && r.table === '31348')).toBe(true);
+      const routes = client.ipJson<{ dst: string; dev: string }[]>('-4', 'route', 'show', 'table', '31348');
+      expect(routes).toEqual([expect.objectContaining({ dst: '10.212.0.0/24', dev: 'ztun0' })]);
+      expect(client.ip('-4', 'route', 'get', SERVER)).toContain('dev ztun0');
+
+      const r = curl(client, `http://${SERVER}:${HTTP_PORT}/`);
+      expect(r.err).toBe('');
+      expect(r.body).toBe(`hello from ${SERVER}\n`);
+      // Hashed inside the namespace: a 4 MB body is more than spawnSync buffers by default.
+      const big = client.tryExec('sh', [
+        '-c',
+        `curl -sS -m 20 http://${SERVER}:${HTTP_PORT}/bytes/4000000 | sha256sum`,
+      ]);
+      expect(big.stdout.split(' ')[0]).toBe(sha('a'.repeat(4_000_000)));
+      await waitFor('stats showing the transfer', () => stats(z.output()).some((s) => s.bytesIn > 4_000_000));
+
+      expect(await z.proc.stop(10_000)).toBe(0);
+      expect(z.output()).toContain('everything it added is removed');
+      expect(netState(client)).toEqual(before);
+    });
+  });
+
+  it('SIGKILL leaves rules behind; `ztun cleanup` restores the namespace exactly', async () => {
+    await withTopology(async (client) => {
+      const before = netState(client);
+      const z = await startZtun(client, ['--auto-route', '--stats-interval', '0']);
+      z.proc.child.kill('SIGKILL');
+      await z.proc.exited;
+      const rulesLeft = client.ipJson<{ priority: number }[]>('-4', 'rule', 'show');
+      expect(
+        rulesLeft.some((r) => r.priority >= ZTUN_RULE_PRIORITY_MIN && r.priority <= ZTUN_RULE_PRIORITY_MAX),
+      ).toBe(true);
+      expect(netState(client)).not.toEqual(before);
+      const c = client.tryExec(process.execPath, [bin, 'cleanup']);
+      expect(c.stderr).toMatch(/removed \d+ route\(s\) and [1-9]\d* rule\(s\)/);
+      expect(c.status).toBe(0);
+      expect(netState(client)).toEqual(before);
+    });
+  });
+
+  it('a crashed run is flushed by the next start', async () => {
+    await withTopology(async (client) => {
+      const before = netState(client);
+      const first = await startZtun(client, ['--auto-route', '--stats-interval', '0']);
+      first.proc.child.kill('SIGKILL');
+      await first.proc.exited;
+      const second = await startZtun(client, ['--auto-route', '--stats-interval', '0']);
+      expect(second.output()).toMatch(/removed what an earlier run left behind/);
+      expect(curl(client, `http://${SERVER}:${HTTP_PORT}/`).body).toBe(`hello from ${SERVER}\n`);
+      expect(await second.proc.stop(10_000)).toBe(0);
+      expect(netState(client)).toEqual(before);
+    });
+  });
+
+  it('--auto-route --proxy direct: default route through the tunnel still reaches the server (no loop), IPv4 and IPv6', async () => {
+    await withTopology(async (client) => {
+      const before = netState(client);
+      const z = await startZtun(client, [
+        '--auto-route',
+        '--proxy',
+        'direct',
+        '--address',
+        '198.18.0.1/15',
+        '--address',
+        'fd00:7a74::1/64',
+        '--stats-interval',
+        '200ms',
+      ]);
+      expect(client.ip('-4', 'route', 'get', SERVER)).toContain('dev ztun0');
+      expect(client.ip('-6', 'route', 'get', SERVER6)).toContain('dev ztun0');
+      // The tunnel's own marked sockets leave through the veth.
+      expect(client.ip('-4', 'route', 'get', SERVER, 'mark', '0x7a74')).toContain('via 10.211.0.2');
+
+      const v4 = curl(client, `http://${SERVER}:${HTTP_PORT}/whoami`);
+      expect(v4.err).toBe('');
+      expect(v4.body).toBe('10.211.0.1\n');
+      const v6 = curl(client, `http://[${SERVER6}]:${HTTP_PORT}/whoami`);
+      expect(v6.err).toBe('');
+      expect(v6.body).toBe('fd00:211::1\n');
+      await waitFor('stats counting the tunnelled bytes', () =>
+        stats(z.output()).some((s) => s.bytesOut > 0),
+      );
+      expect(await z.proc.stop(10_000)).toBe(0);
+      expect(netState(client)).toEqual(before);
+    });
+  });
+
+  it('--auto-route --proxy socks5://danted: reaches the server through danted; the proxy itself bypasses the TUN', async () => {
+    await withTopology(async (client, server) => {
+      await startDanted(server, SOCKS, 1080);
+      const before = netState(client);
+      const z = await startZtun(client, [
+        '--auto-route',
+        '--proxy',
+        `socks5://${SOCKS}:1080`,
+        '--stats-interval',
+        '0',
+      ]);
+      expect(client.ip('-4', 'rule', 'show')).toContain(`to ${SOCKS} lookup main`);
+      expect(client.ip('-4', 'route', 'get', SOCKS)).not.toContain('ztun0');
+      const r = curl(client, `http://${SERVER}:${HTTP_PORT}/whoami`);
+      expect(r.err).toBe('');
+      // The server sees danted's address: the connection went TUN → stack → SOCKS5 → danted.
+      expect(r.body).toBe(`${SOCKS}\n`);
+      expect(await z.proc.stop(10_000)).toBe(0);
+      expect(netState(client)).toEqual(before);
+    });
+  });
+
+  it('a SOCKS5 proxy that is down at start: a warning, then resets instead of hangs', async () => {
+    await withTopology(async (client) => {
+      const z = await startZtun(client, [
+        '--route',
+        '10.212.0.0/24',
+        '--proxy',
+        `socks5://${SOCKS}:1099`,
+        '--stats-interval',
+        '0',
+      ]);
+      expect(z.output()).toMatch(/warn: proxy socks5:\/\/10\.212\.0\.1:1099 is not reachable/);
+      const t0 = Date.now();
+      const r = curl(client, `http://${SERVER}:${HTTP_PORT}/`);
+      expect(r.status).not.toBe(0);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(await z.proc.stop(10_000)).toBe(0);
+    });
+  });
+
+  it('--dry-run prints the plan and changes nothing', async () => {
+    await withTopology(async (client) => {
+      const before = netState(client);
+      const r = client.tryExec(process.execPath, [
+        bin,
+        'run',
+        '--auto-route',
+        '--exclude',
+        '10.0.0.0/8',
+        '--dry-run',
+      ]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('ip -4 rule add pref');
+      expect(r.stdout).toContain('to 10.0.0.0/8 lookup main');
+      expect(netState(client)).toEqual(before);
+    });
+  });
+
+  it('refuses clearly without root and without /dev/net/tun, changing nothing', async () => {
+    await withTopology(async (client) => {
+      const before = netState(client);
+      const noRoot = client.tryExec('setpriv', [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        '--inh-caps=-all',
+        process.execPath,
+        bin,
+        'run',
+      ]);
+      expect(noRoot.status).toBe(1);
+      expect(noRoot.stderr).toBe(
+        'ztun: ztun run needs root (CAP_NET_ADMIN) to create the TUN device and routes: run it with sudo\n',
+      );
+      // A private mount namespace where /dev/net is an empty tmpfs.
+      const noTun = client.tryExec('unshare', [
+        '-m',
+        'sh',
+        '-c',
+        `mount -t tmpfs none /dev/net && exec "${process.execPath}" "${bin}" run`,
+      ]);
+      expect(noTun.status).toBe(1);
+      expect(noTun.stderr).toMatch(/^ztun: \/dev\/net\/tun is missing: .*\n$/);
+      expect(netState(client)).toEqual(before);
+    });
+  });
+});
