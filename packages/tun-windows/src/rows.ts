@@ -56,6 +56,7 @@ export function encodeUnicastAddressRow(row: Uint8Array, f: UnicastAddressFields
   const L = MIB_UNICASTIPADDRESS_ROW;
   const v = viewOf(row, L.size, 'MIB_UNICASTIPADDRESS_ROW');
   checkPrefixLength(f.address.family, f.prefixLength);
+  row.fill(0, L.Address, L.InterfaceLuid); // SOCKADDR_INET and the padding after it
   writeSockaddrInet(v, L.Address, f.address);
   v.setBigUint64(L.InterfaceLuid, f.luid, true);
   v.setUint8(L.OnLinkPrefixLength, f.prefixLength);
@@ -116,6 +117,7 @@ export function encodeForwardRow(row: Uint8Array, f: ForwardRowFields): Uint8Arr
     throw new TunError('INVALID_ARGUMENT', 'route', `metric ${f.metric} is not a 32-bit unsigned integer`);
   }
   v.setBigUint64(L.InterfaceLuid, f.luid, true);
+  row.fill(0, L.DestinationPrefix, L.DestinationPrefix + IP_ADDRESS_PREFIX.size); // incl. padding
   writeSockaddrInet(v, L.DestinationPrefix + IP_ADDRESS_PREFIX.prefix, f.destination);
   v.setUint8(L.DestinationPrefix + IP_ADDRESS_PREFIX.prefixLength, f.destination.prefixLength);
   const onLink: IpAddress = {
