@@ -1,0 +1,131 @@
+/**
+ * In-place NAT rewrites with RFC 1624 incremental checksum fix-ups: O(1) in the payload size.
+ * Each function takes a {@link PacketView} that parsed the packet (reset returned 0).
+ *
+ * Fragments: the transport checksum is fixed only when the transport header is in this packet (an
+ * unfragmented packet or a first fragment); non-first fragments carry no transport checksum to fix.
+ */
+import { checksumUpdate16, checksumUpdate32, checksumUpdateBytes } from './checksum.js';
+import type { PacketView } from './packet.js';
+
+/**
+ * Offset in `buf` of the transport checksum field that covers the IP pseudo header, or -1 when there is
+ * none in this packet (non-first fragment, unknown protocol, too short, ICMPv4).
+ */
+function pseudoCoveredChecksumAt(pv: PacketView): number {
+  let at: number;
+  const p = pv.protocol;
+  if (p === 6) at = 16;
+  else if (p === 17) at = 6;
+  else if (p === 58 && pv.version === 6) at = 2;
+  else return -1;
+  if (pv.version === 4 ? pv.ipv4.fragmentOffset !== 0 : pv.ipv6.fragmentOffset !== 0) return -1;
+  if (pv.transportLength < at + 2) return -1;
+  return pv.transportOffset + at;
+}
+
+function readU16(buf: Uint8Array, at: number): number {
+  return (buf[at]! << 8) | buf[at + 1]!;
+}
+function writeU16(buf: Uint8Array, at: number, v: number): void {
+  buf[at] = v >>> 8;
+  buf[at + 1] = v;
+}
+
+/** Applies an already-computed update to the transport checksum at `at`, honouring UDP's zero rule. */
+function storeTransportChecksum(pv: PacketView, buf: Uint8Array, at: number, updated: number): void {
+  if (pv.protocol === 17) {
+    // IPv4 UDP with checksum 0 means "no checksum": keep it that way. A computed 0 is sent as 0xffff.
+    if (pv.version === 4 && readU16(buf, at) === 0) return;
+    if (updated === 0) updated = 0xffff;
+  }
+  writeU16(buf, at, updated);
+}
+
+function rewriteIPv4Address(pv: PacketView, fieldAt: number, address: number): void {
+  if (pv.version !== 4) return;
+  const buf = pv.ipv4.buf;
+  const old =
+    ((buf[fieldAt]! << 24) | (buf[fieldAt + 1]! << 16) | (buf[fieldAt + 2]! << 8) | buf[fieldAt + 3]!) >>> 0;
+  address >>>= 0;
+  if (old === address) return;
+  buf[fieldAt] = address >>> 24;
+  buf[fieldAt + 1] = address >>> 16;
+  buf[fieldAt + 2] = address >>> 8;
+  buf[fieldAt + 3] = address;
+  const ipSumAt = pv.ipv4.offset + 10;
+  writeU16(buf, ipSumAt, checksumUpdate32(readU16(buf, ipSumAt), old, address));
+  const at = pseudoCoveredChecksumAt(pv);
+  if (at >= 0) storeTransportChecksum(pv, buf, at, checksumUpdate32(readU16(buf, at), old, address));
+}
+
+/** Sets the IPv4 source address (uint32); fixes the header and TCP/UDP checksums incrementally. */
+export function rewriteIPv4Source(pv: PacketView, address: number): void {
+  rewriteIPv4Address(pv, pv.ipv4.offset + 12, address);
+}
+
+/** Sets the IPv4 destination address (uint32); fixes the header and TCP/UDP checksums incrementally. */
+export function rewriteIPv4Destination(pv: PacketView, address: number): void {
+  rewriteIPv4Address(pv, pv.ipv4.offset + 16, address);
+}
+
+function rewriteIPv6Address(
+  pv: PacketView,
+  fieldAt: number,
+  address: Uint8Array,
+  addressOffset: number,
+): void {
+  if (pv.version !== 6) return;
+  const buf = pv.ipv6.buf;
+  const at = pseudoCoveredChecksumAt(pv);
+  if (at >= 0) {
+    // Update from the old bytes before overwriting them.
+    const updated = checksumUpdateBytes(readU16(buf, at), buf, fieldAt, address, addressOffset, 16);
+    for (let i = 0; i < 16; i++) buf[fieldAt + i] = address[addressOffset + i]!;
+    storeTransportChecksum(pv, buf, at, updated);
+  } else {
+    for (let i = 0; i < 16; i++) buf[fieldAt + i] = address[addressOffset + i]!;
+  }
+}
+
+/** Sets the IPv6 source address from `address[addressOffset..+16]`; fixes TCP/UDP/ICMPv6 checksums. */
+export function rewriteIPv6Source(pv: PacketView, address: Uint8Array, addressOffset = 0): void {
+  rewriteIPv6Address(pv, pv.ipv6.offset + 8, address, addressOffset);
+}
+
+/** Sets the IPv6 destination address from `address[addressOffset..+16]`; fixes TCP/UDP/ICMPv6 checksums. */
+export function rewriteIPv6Destination(pv: PacketView, address: Uint8Array, addressOffset = 0): void {
+  rewriteIPv6Address(pv, pv.ipv6.offset + 24, address, addressOffset);
+}
+
+function rewritePort(pv: PacketView, portAt: number, port: number): boolean {
+  if (pv.transport !== 6 && pv.transport !== 17) return false;
+  const buf = pv.version === 4 ? pv.ipv4.buf : pv.ipv6.buf;
+  const at = pv.transportOffset + portAt;
+  const old = readU16(buf, at);
+  port &= 0xffff;
+  writeU16(buf, at, port);
+  const sumAt = pv.transportOffset + (pv.transport === 6 ? 16 : 6);
+  storeTransportChecksum(pv, buf, sumAt, checksumUpdate16(readU16(buf, sumAt), old, port));
+  return true;
+}
+
+/** Sets the TCP/UDP source port, fixing the checksum. Returns false when the packet has no TCP/UDP header. */
+export function rewriteSourcePort(pv: PacketView, port: number): boolean {
+  return rewritePort(pv, 0, port);
+}
+
+/** Sets the TCP/UDP destination port, fixing the checksum. Returns false when there is no TCP/UDP header. */
+export function rewriteDestinationPort(pv: PacketView, port: number): boolean {
+  return rewritePort(pv, 2, port);
+}
+
+/** Sets the ICMP echo identifier (ICMPv4 or ICMPv6 echo), fixing the checksum. Returns false otherwise. */
+export function rewriteIcmpEchoIdentifier(pv: PacketView, identifier: number): boolean {
+  const view = pv.transport === 1 ? pv.icmpv4 : pv.transport === 58 ? pv.icmpv6 : null;
+  if (view === null || !view.isEcho) return false;
+  const old = view.identifier;
+  view.identifier = identifier & 0xffff;
+  view.checksum = checksumUpdate16(view.checksum, old, identifier & 0xffff);
+  return true;
+}
