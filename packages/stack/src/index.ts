@@ -1,1 +1,27 @@
-export {};
+export type { DeviceCounters, PacketBatch, TunDevice } from './device.js';
+export type {
+  Endpoint,
+  Handler,
+  IcmpEchoInfo,
+  Outbound,
+  TcpConnection,
+  TcpConnectionInfo,
+  UdpSession,
+  UdpSessionHandler,
+} from './handler.js';
+export { handlerFromOutbound, type OutboundHandlerOptions } from './handler-from-outbound.js';
+export { TcpNatTable } from './nat.js';
+export { type DirectOutboundOptions, directOutbound } from './outbound-direct.js';
+export { type Socks5OutboundOptions, socks5Outbound } from './outbound-socks5.js';
+export { createPcapSink, type PcapSink, type PcapTarget } from './pcap.js';
+export type { Pinning } from './pinned.js';
+export {
+  createStack,
+  type DropReason,
+  type FamilyAddresses,
+  type Stack,
+  type StackCounters,
+  type StackLogger,
+  type StackOptions,
+} from './stack.js';
+export { formatIp, parseIp } from './wire.js';

@@ -1,0 +1,50 @@
+import type { Duplex } from 'node:stream';
+import type { Handler, Outbound, TcpConnection } from './handler.js';
+
+export interface OutboundHandlerOptions {
+  /** Called with one line when an outbound connect fails (the client gets a RST). */
+  onConnectError?(destination: string, err: Error): void;
+}
+
+/**
+ * A Handler that sends every TCP connection and UDP session to `outbound`: TCP bytes are piped both ways
+ * with backpressure and half-close; a refused/failed connect or a reset by the far side resets the client.
+ */
+export function handlerFromOutbound(outbound: Outbound, options: OutboundHandlerOptions = {}): Handler {
+  return {
+    tcp(conn: TcpConnection, info) {
+      let remote: Duplex | undefined;
+      conn.on('error', () => {
+        remote?.destroy();
+      });
+      outbound.connectTcp(info.destination, info).then(
+        (r) => {
+          remote = r;
+          if (conn.destroyed) {
+            r.destroy();
+            return;
+          }
+          r.on('error', () => {
+            if (!conn.destroyed) conn.resetAndDestroy();
+          });
+          r.on('close', () => {
+            // Graceful ends travel through pipe(); an abrupt close without end resets the client.
+            if (!conn.destroyed && !conn.writableEnded) conn.resetAndDestroy();
+          });
+          conn.on('close', () => {
+            if (!r.destroyed && !r.writableEnded) r.destroy();
+          });
+          conn.pipe(r);
+          r.pipe(conn);
+        },
+        (err: Error) => {
+          options.onConnectError?.(`${info.destination.address}:${info.destination.port}`, err);
+          if (!conn.destroyed) conn.resetAndDestroy();
+        },
+      );
+    },
+    udp(session) {
+      return outbound.openUdp(session);
+    },
+  };
+}

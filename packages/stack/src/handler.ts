@@ -1,0 +1,74 @@
+import type { Duplex } from 'node:stream';
+
+// What the stack hands to the application. A Node program can pass its own Handler to createStack, or use
+// one built from an outbound (directOutbound / socks5Outbound) with handlerFromOutbound.
+
+/** An IP address in text form ("10.0.0.1", "fd00::1") and a port. */
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface TcpConnectionInfo {
+  readonly family: 4 | 6;
+  /** The client that opened the connection (as it appeared on the TUN). */
+  readonly source: Endpoint;
+  /** Where the client wanted to go. */
+  readonly destination: Endpoint;
+}
+
+/**
+ * A TCP connection from the TUN. It is a kernel TCP socket (net.Socket) that the stack accepted: reading gives
+ * what the client sent, writing sends to the client. `end()` closes gracefully (FIN); `resetAndDestroy()`
+ * makes the client see a RST (use it when the real destination refused or failed).
+ */
+export type TcpConnection = Duplex & { resetAndDestroy(): unknown };
+
+/** One UDP source (client address and port) as seen on the TUN: endpoint-independent ("full cone"). */
+export interface UdpSession {
+  readonly family: 4 | 6;
+  readonly source: Endpoint;
+  /** Sends `payload` to the client as a UDP datagram coming from `from`. */
+  reply(payload: Uint8Array, from: Endpoint): void;
+  /** Tells the client that `destination` is unreachable (ICMP / ICMPv6 destination unreachable). */
+  unreachable(destination: Endpoint, reason?: 'port' | 'host'): void;
+  /** Ends the session now (the handler's onClose runs). */
+  close(): void;
+}
+
+/** What the handler returns for a new UDP session. */
+export interface UdpSessionHandler {
+  /** A datagram from the client to `destination`. `payload` is a copy the handler may keep. */
+  send(payload: Uint8Array, destination: Endpoint): void;
+  /** The session ended (idle timeout, table full eviction, stack closed, or session.close()). */
+  close(): void;
+}
+
+export interface IcmpEchoInfo {
+  readonly family: 4 | 6;
+  readonly source: string;
+  readonly destination: string;
+}
+
+export interface Handler {
+  /** A new TCP connection. The handler owns `conn` from now on and must eventually end or destroy it. */
+  tcp(conn: TcpConnection, info: TcpConnectionInfo): void;
+  /** A new UDP session (first datagram from a client address:port); its datagrams follow via send(). */
+  udp(session: UdpSession): UdpSessionHandler;
+  /**
+   * Optional: decides per echo request whether the stack answers it locally (icmp mode 'reply' only).
+   * Return false to drop. Called synchronously on the packet path: keep it cheap.
+   */
+  icmpEcho?(info: IcmpEchoInfo): boolean;
+}
+
+/** Something that can open TCP connections and UDP sessions to real destinations. */
+export interface Outbound {
+  readonly name: string;
+  /** Connects to `destination`; resolves with a connected duplex or rejects (the client then gets a RST). */
+  connectTcp(destination: Endpoint, info: TcpConnectionInfo): Promise<Duplex>;
+  /** Opens a UDP relay for one client session. */
+  openUdp(session: UdpSession): UdpSessionHandler;
+  /** Releases shared resources (sockets kept open for reuse). */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,100 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Endpoint, Outbound, UdpSession, UdpSessionHandler } from './handler.js';
+import { closePinnedFd, hasPinning, type Pinning, pinnedSocketFd } from './pinned.js';
+
+export interface DirectOutboundOptions extends Pinning {
+  /** Give up on a TCP connect after this long (default 10 s); the client then gets a RST. */
+  connectTimeoutMs?: number;
+}
+
+/** Opens a TCP connection to `dest` from a pinned socket (or a plain one when no pinning is given). */
+export function connectPinned(dest: Endpoint, pin: Pinning, timeoutMs: number): Promise<net.Socket> {
+  const family = net.isIP(dest.address);
+  if (family === 0) return Promise.reject(new Error(`not an IP address: ${dest.address}`));
+  let sock: net.Socket;
+  if (hasPinning(pin)) {
+    const fd = pinnedSocketFd(family as 4 | 6, 'tcp', pin);
+    try {
+      sock = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+    } catch (err) {
+      closePinnedFd(fd);
+      throw err;
+    }
+  } else {
+    sock = new net.Socket({ allowHalfOpen: true });
+  }
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`connect to ${dest.address}:${dest.port} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onError = (err: Error) => {
+      clearTimeout(timer);
+      sock.destroy();
+      reject(err);
+    };
+    sock.once('error', onError);
+    sock.connect({ host: dest.address, port: dest.port }, () => {
+      clearTimeout(timer);
+      sock.off('error', onError);
+      sock.setNoDelay(true);
+      resolve(sock);
+    });
+  });
+}
+
+/** A UDP socket of `family`, pinned when asked, already binding. */
+export function pinnedUdpSocket(family: 4 | 6, pin: Pinning): dgram.Socket {
+  const sock = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
+  if (hasPinning(pin)) {
+    const fd = pinnedSocketFd(family, 'udp', pin);
+    sock.bind({ fd });
+  } else {
+    sock.bind(0);
+  }
+  return sock;
+}
+
+const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'ECONNREFUSED', 'EADDRNOTAVAIL']);
+
+/**
+ * Connects to the original destination directly, from sockets that cannot loop back into the TUN (pinned
+ * with SO_MARK / SO_BINDTODEVICE on Linux, IP_BOUND_IF on macOS).
+ */
+export function directOutbound(options: DirectOutboundOptions = {}): Outbound {
+  const pin: Pinning = {
+    mark: options.mark,
+    bindToDevice: options.bindToDevice,
+    boundInterfaceIndex: options.boundInterfaceIndex,
+  };
+  const timeoutMs = options.connectTimeoutMs ?? 10_000;
+  return {
+    name: 'direct',
+    connectTcp(destination): Promise<Duplex> {
+      return connectPinned(destination, pin, timeoutMs);
+    },
+    openUdp(session: UdpSession): UdpSessionHandler {
+      const sock = pinnedUdpSocket(session.family, pin);
+      let closed = false;
+      sock.on('message', (msg, rinfo) => session.reply(msg, { address: rinfo.address, port: rinfo.port }));
+      sock.on('error', () => session.close());
+      return {
+        send(payload, destination) {
+          if (closed) return;
+          sock.send(payload, destination.port, destination.address, (err) => {
+            const code = (err as NodeJS.ErrnoException | null)?.code;
+            if (code && UNREACHABLE_CODES.has(code))
+              session.unreachable(destination, code === 'ECONNREFUSED' ? 'port' : 'host');
+          });
+        },
+        close() {
+          if (closed) return;
+          closed = true;
+          sock.close();
+        },
+      };
+    },
+  };
+}

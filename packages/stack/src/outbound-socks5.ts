@@ -1,0 +1,131 @@
+import type dgram from 'node:dgram';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { SocksClient, type SocksClientOptions, type SocksProxy } from 'socks';
+import type { Endpoint, Outbound, UdpSession, UdpSessionHandler } from './handler.js';
+import { connectPinned, pinnedUdpSocket } from './outbound-direct.js';
+import type { Pinning } from './pinned.js';
+
+export interface Socks5OutboundOptions extends Pinning {
+  /** The SOCKS5 server (an IP address, or a name resolved by the OS). */
+  host: string;
+  port: number;
+  /** Username/password authentication (RFC 1929); without them: no authentication. */
+  username?: string;
+  password?: string;
+  /** Handshake + connect timeout (default 10 s). */
+  timeoutMs?: number;
+}
+
+const MAX_PENDING_DATAGRAMS = 64;
+
+/**
+ * Sends TCP through SOCKS5 CONNECT and UDP through SOCKS5 UDP ASSOCIATE (one association per client UDP
+ * session). Pinning (mark / bindToDevice) applies to the sockets that reach the proxy, so a proxy address
+ * inside a tunnelled prefix does not loop.
+ */
+export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
+  const proxy: SocksProxy = {
+    host: options.host,
+    port: options.port,
+    type: 5,
+    userId: options.username,
+    password: options.password,
+  };
+  const pin: Pinning = {
+    mark: options.mark,
+    bindToDevice: options.bindToDevice,
+    boundInterfaceIndex: options.boundInterfaceIndex,
+  };
+  const timeout = options.timeoutMs ?? 10_000;
+  const proxyEndpoint: Endpoint = { address: options.host, port: options.port };
+
+  async function open(command: 'connect' | 'associate', destination: Endpoint) {
+    const existing = net.isIP(options.host) ? await connectPinned(proxyEndpoint, pin, timeout) : undefined;
+    const req: SocksClientOptions = {
+      proxy,
+      command,
+      destination: { host: destination.address, port: destination.port },
+      timeout,
+      existing_socket: existing,
+      set_tcp_nodelay: true,
+    };
+    try {
+      return await SocksClient.createConnection(req);
+    } catch (err) {
+      existing?.destroy();
+      throw err;
+    }
+  }
+
+  return {
+    name: 'socks5',
+    async connectTcp(destination): Promise<Duplex> {
+      const info = await open('connect', destination);
+      return info.socket;
+    },
+    openUdp(session: UdpSession): UdpSessionHandler {
+      let closed = false;
+      let control: net.Socket | undefined;
+      let udp: dgram.Socket | undefined;
+      let relay: Endpoint | undefined;
+      const pending: Array<[Uint8Array, Endpoint]> = [];
+      const sendFrame = (payload: Uint8Array, destination: Endpoint) => {
+        const frame = SocksClient.createUDPFrame({
+          remoteHost: { host: destination.address, port: destination.port },
+          data: Buffer.from(payload.buffer, payload.byteOffset, payload.length),
+        });
+        udp!.send(frame, relay!.port, relay!.address);
+      };
+      const any = session.family === 4 ? '0.0.0.0' : '::';
+      open('associate', { address: any, port: 0 }).then(
+        (info) => {
+          control = info.socket;
+          if (closed) {
+            control.destroy();
+            return;
+          }
+          let host = info.remoteHost?.host;
+          if (!host || host === '0.0.0.0' || host === '::' || /^[0:]+$/.test(host)) host = options.host;
+          relay = { address: host, port: info.remoteHost!.port };
+          const family = net.isIP(relay.address) === 6 ? 6 : 4;
+          udp = pinnedUdpSocket(family, pin);
+          udp.on('message', (msg) => {
+            try {
+              const frame = SocksClient.parseUDPFrame(msg);
+              session.reply(frame.data, { address: frame.remoteHost.host, port: frame.remoteHost.port });
+            } catch {
+              // not a SOCKS5 UDP frame: ignore
+            }
+          });
+          udp.on('error', () => session.close());
+          control.on('error', () => session.close());
+          control.on('close', () => session.close());
+          for (const [p, d] of pending) sendFrame(p, d);
+          pending.length = 0;
+        },
+        () => {
+          for (const [, d] of pending) session.unreachable(d, 'host');
+          pending.length = 0;
+          session.close();
+        },
+      );
+      return {
+        send(payload, destination) {
+          if (closed) return;
+          if (!relay) {
+            if (pending.length < MAX_PENDING_DATAGRAMS) pending.push([payload, destination]);
+            return;
+          }
+          sendFrame(payload, destination);
+        },
+        close() {
+          if (closed) return;
+          closed = true;
+          control?.destroy();
+          udp?.close();
+        },
+      };
+    },
+  };
+}

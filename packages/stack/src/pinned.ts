@@ -1,0 +1,36 @@
+import { closeFdDarwin, createPinnedSocketDarwin } from './sockets.darwin.js';
+import { closeFd, createPinnedSocket } from './sockets.linux.js';
+
+/** How an outbound keeps its own sockets out of the TUN. */
+export interface Pinning {
+  /** Linux: SO_MARK (needs CAP_NET_ADMIN), for a policy rule that routes marked traffic around the TUN. */
+  mark?: number;
+  /** Linux: SO_BINDTODEVICE; macOS: IP_BOUND_IF/IPV6_BOUND_IF of the interface with this name. */
+  bindToDevice?: string;
+  /** macOS: IP_BOUND_IF/IPV6_BOUND_IF by interface index. */
+  boundInterfaceIndex?: number;
+}
+
+export function hasPinning(p: Pinning): boolean {
+  return p.mark !== undefined || p.bindToDevice !== undefined || p.boundInterfaceIndex !== undefined;
+}
+
+/** An unconnected socket fd with the pinning applied, for net.Socket({ fd }) / dgram bind({ fd }). */
+export function pinnedSocketFd(family: 4 | 6, kind: 'tcp' | 'udp', p: Pinning): number {
+  if (process.platform === 'linux') {
+    if (p.boundInterfaceIndex !== undefined)
+      throw new Error('boundInterfaceIndex is macOS-only; use mark or bindToDevice');
+    return createPinnedSocket(family, kind, p);
+  }
+  if (process.platform === 'darwin') {
+    if (p.mark !== undefined)
+      throw new Error('mark (SO_MARK) is Linux-only; use bindToDevice or boundInterfaceIndex');
+    return createPinnedSocketDarwin(family, kind, p);
+  }
+  throw new Error(`socket pinning is not implemented on ${process.platform}`);
+}
+
+export function closePinnedFd(fd: number): void {
+  if (process.platform === 'darwin') closeFdDarwin(fd);
+  else closeFd(fd);
+}

@@ -1,0 +1,75 @@
+import koffi from 'koffi';
+
+// Linux: sockets that cannot loop back into the TUN. The fd is created with socket(2) through koffi, marked
+// (SO_MARK, for a policy rule) and/or bound to a device (SO_BINDTODEVICE), then handed to Node unconnected.
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCK_STREAM = 1;
+const SOCK_DGRAM = 2;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_BINDTODEVICE = 25;
+const SO_MARK = 36;
+
+interface Libc {
+  socket(domain: number, type: number, proto: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
+  close(fd: number): number;
+  strerror(errnum: number): string;
+}
+let libc: Libc | undefined;
+
+function load(): Libc {
+  if (!libc) {
+    const lib = koffi.load('libc.so.6');
+    libc = {
+      socket: lib.func('int socket(int domain, int type, int protocol)'),
+      setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
+      close: lib.func('int close(int fd)'),
+      strerror: lib.func('const char *strerror(int errnum)'),
+    };
+  }
+  return libc;
+}
+
+export interface SocketPinning {
+  /** SO_MARK value (needs CAP_NET_ADMIN); pair it with an `ip rule fwmark … lookup …` that avoids the TUN. */
+  mark?: number;
+  /** SO_BINDTODEVICE: the interface the socket must leave through (e.g. the physical uplink). */
+  bindToDevice?: string;
+}
+
+/** A new, unconnected, non-blocking socket fd with the pinning applied; throws a one-line error. */
+export function createPinnedSocket(family: 4 | 6, kind: 'tcp' | 'udp', pin: SocketPinning): number {
+  const c = load();
+  const fd = c.socket(
+    family === 4 ? AF_INET : AF_INET6,
+    (kind === 'tcp' ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+    0,
+  );
+  if (fd < 0) throw new Error(`socket(): ${c.strerror(koffi.errno())}`);
+  try {
+    if (pin.mark !== undefined) {
+      const v = new Uint8Array(4);
+      new DataView(v.buffer).setUint32(0, pin.mark >>> 0, true);
+      if (c.setsockopt(fd, SOL_SOCKET, SO_MARK, v, 4) !== 0)
+        throw new Error(`setsockopt(SO_MARK=${pin.mark}): ${c.strerror(koffi.errno())}`);
+    }
+    if (pin.bindToDevice !== undefined) {
+      const name = new TextEncoder().encode(`${pin.bindToDevice}\0`);
+      if (c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, name.length) !== 0)
+        throw new Error(`setsockopt(SO_BINDTODEVICE=${pin.bindToDevice}): ${c.strerror(koffi.errno())}`);
+    }
+  } catch (err) {
+    c.close(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/** Closes an fd that was never handed to Node. */
+export function closeFd(fd: number): void {
+  load().close(fd);
+}

@@ -1,0 +1,935 @@
+import net from 'node:net';
+import type { PacketBatch, TunDevice } from './device.js';
+import type { Endpoint, Handler, Outbound, TcpConnection, UdpSession, UdpSessionHandler } from './handler.js';
+import { handlerFromOutbound } from './handler-from-outbound.js';
+import {
+  CLOSING,
+  EMBRYONIC,
+  FIN_FROM_CLIENT,
+  FIN_FROM_LISTENER,
+  FREE,
+  OPEN,
+  RST_SEEN,
+  TcpNatTable,
+} from './nat.js';
+import { createPcapSink, type PcapSink, type PcapTarget } from './pcap.js';
+import {
+  buildTcpRst,
+  buildUdpPacket,
+  buildUnreachable,
+  formatIp,
+  PROTO_ICMP,
+  PROTO_ICMPV6,
+  PROTO_TCP,
+  PROTO_UDP,
+  parseIp,
+  sum16,
+  udpQuote,
+} from './wire.js';
+
+export interface FamilyAddresses {
+  /** The TUN's own address; the kernel TCP listener binds here. Must be configured on the device. */
+  tunAddress: string;
+  /**
+   * A second, unused address inside the TUN prefix: rewritten client flows appear to come from it.
+   * Default: tunAddress + 1.
+   */
+  natAddress?: string;
+  /** Prefix length of the TUN network (informational; natAddress must be inside it so the kernel routes
+   *  replies to it back into the TUN). */
+  prefix?: number;
+}
+
+export interface StackLogger {
+  debug?(msg: string): void;
+  info?(msg: string): void;
+  warn?(msg: string): void;
+  error?(msg: string): void;
+}
+
+export interface StackOptions {
+  device: TunDevice;
+  /** Your own handler; or give `outbound` and the stack builds one (handlerFromOutbound). */
+  handler?: Handler;
+  outbound?: Outbound;
+  /**
+   * The TUN's addresses per family, or the TUN's CIDRs (`['198.18.0.1/15', 'fd00:18::1/64']`: the first of
+   * each family is the tunAddress, natAddress = tunAddress + 1). Default: the device's `addresses` property
+   * (CIDR strings) when it has one.
+   */
+  addresses?: { ipv4?: FamilyAddresses; ipv6?: FamilyAddresses } | readonly string[];
+  /** 'reply': answer ICMP/ICMPv6 echo requests locally for every destination; 'off': drop them. */
+  icmp?: 'reply' | 'off';
+  /** UDP session idle timeout (default 60 s). */
+  udpTimeoutMs?: number;
+  /** TCP session idle timeout: no packet either way for this long → the connection is destroyed
+   *  (default 1 h). */
+  tcpIdleTimeoutMs?: number;
+  /** Most TCP sessions per address family (default 60000, at most the NAT port range). */
+  maxTcpSessions?: number;
+  /** Most UDP sessions (default 8192). */
+  maxUdpSessions?: number;
+  /** NAT ports, inclusive (default 1024-65535). */
+  natPortRange?: [number, number];
+  /** Backlog of the kernel listeners (default 4096; the kernel caps it at net.core.somaxconn). */
+  listenBacklog?: number;
+  /** Capture every packet read from and written to the device (pcap, LINKTYPE_RAW). */
+  pcap?: PcapTarget | string;
+  logger?: StackLogger;
+}
+
+export type DropReason =
+  | 'malformed'
+  | 'badChecksum'
+  | 'fragment'
+  | 'unsupported'
+  | 'tcpNoSession'
+  | 'tcpTableFull'
+  | 'tcpUnmappedAccept'
+  | 'udpTableFull'
+  | 'udpBadReply'
+  | 'icmpOff'
+  | 'icmpOther';
+
+export interface StackCounters {
+  /** Packets/bytes read from the device. */
+  rxPackets: number;
+  rxBytes: number;
+  /** Packets/bytes the stack wrote to the device (rewritten, replies, RSTs, ICMP errors). */
+  txPackets: number;
+  txBytes: number;
+  tcpOpen: number;
+  tcpTotal: number;
+  udpOpen: number;
+  udpTotal: number;
+  icmpEchoReplies: number;
+  drops: Record<DropReason, number>;
+}
+
+export interface Stack {
+  /** Binds the kernel listeners and starts reading the device. */
+  start(): Promise<void>;
+  /** Stops reading, destroys every connection and session, closes listeners and capture. Does not close
+   *  the device (the caller owns it). Idempotent. */
+  close(): Promise<void>;
+  readonly counters: Readonly<StackCounters>;
+  /** The listeners' ports once started (diagnostics). */
+  readonly listenPorts: { ipv4?: number; ipv6?: number };
+}
+
+const EMBRYONIC_TIMEOUT_MS = 20_000;
+const CLOSING_LINGER_MS = 5_000;
+const CLOSED_LINGER_MS = 1_000;
+
+interface Family {
+  readonly v: 4 | 6;
+  readonly alen: 4 | 16;
+  readonly tun: Uint8Array;
+  readonly nat: Uint8Array;
+  readonly tunText: string;
+  readonly natText: string;
+  readonly table: TcpNatTable;
+  listenPort: number;
+  server?: net.Server;
+  /** UDP sessions by key (see udpKey). */
+  readonly udp: Map<number, UdpSessionImpl>;
+}
+
+/** Per-family addresses from the options (explicit, CIDR list, or the device's `addresses`). */
+export function resolveAddresses(options: Pick<StackOptions, 'addresses' | 'device'>): {
+  ipv4?: FamilyAddresses;
+  ipv6?: FamilyAddresses;
+} {
+  const given = options.addresses ?? (options.device as { addresses?: readonly string[] }).addresses;
+  if (!given) throw new TypeError('createStack: no addresses given and the device does not list any');
+  if (!Array.isArray(given)) return given as { ipv4?: FamilyAddresses; ipv6?: FamilyAddresses };
+  const out: { ipv4?: FamilyAddresses; ipv6?: FamilyAddresses } = {};
+  for (const cidr of given as readonly string[]) {
+    const [addr, len] = cidr.split('/');
+    const bytes = parseIp(addr ?? '');
+    const prefix = len === undefined ? undefined : Number(len);
+    const max = bytes?.length === 4 ? 32 : 128;
+    if (!bytes || (prefix !== undefined && !(Number.isInteger(prefix) && prefix >= 0 && prefix <= max)))
+      throw new TypeError(`createStack: "${cidr}" is not an address/prefix`);
+    if (prefix !== undefined && prefix > max - 2)
+      throw new TypeError(
+        `createStack: prefix of "${cidr}" leaves no room for the NAT address (use /${max - 2} or shorter)`,
+      );
+    const key = bytes.length === 4 ? 'ipv4' : 'ipv6';
+    out[key] ??= { tunAddress: addr!, prefix };
+  }
+  return out;
+}
+
+function nextAddress(addr: Uint8Array): Uint8Array {
+  const out = new Uint8Array(addr);
+  for (let i = out.length - 1; i >= 0; i--) {
+    out[i] = (out[i]! + 1) & 0xff;
+    if (out[i] !== 0) break;
+  }
+  return out;
+}
+
+function bytesEqual(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[aOff + i] !== b[bOff + i]) return false;
+  return true;
+}
+
+function fold(sum: number): number {
+  let s = sum;
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
+
+class UdpSessionImpl implements UdpSession {
+  readonly source: Endpoint;
+  readonly srcBytes: Uint8Array;
+  lastSeen = 0;
+  handler: UdpSessionHandler | undefined;
+  closed = false;
+  /** Next session with the same map key (IPv6 keys are hashes). */
+  next: UdpSessionImpl | undefined;
+  private lastFromText = '';
+  private lastFromBytes: Uint8Array | undefined;
+
+  constructor(
+    private readonly stack: SystemStack,
+    readonly family: 4 | 6,
+    readonly key: number,
+    src: Uint8Array,
+    readonly sport: number,
+  ) {
+    this.srcBytes = src;
+    this.source = { address: formatIp(src, 0, family), port: sport };
+  }
+
+  private fromBytes(address: string): Uint8Array | undefined {
+    if (address === this.lastFromText) return this.lastFromBytes;
+    let b = parseIp(address);
+    if (b && this.family === 4 && b.length === 16) {
+      // IPv4-mapped IPv6 (::ffff:a.b.c.d) as some sockets report it.
+      const mapped = b[10] === 0xff && b[11] === 0xff && b.subarray(0, 10).every((x) => x === 0);
+      b = mapped ? b.slice(12) : undefined;
+    }
+    if (!b || b.length !== (this.family === 4 ? 4 : 16)) return undefined;
+    this.lastFromText = address;
+    this.lastFromBytes = b;
+    return b;
+  }
+
+  reply(payload: Uint8Array, from: Endpoint): void {
+    if (this.closed) return;
+    const src = this.fromBytes(from.address);
+    if (!src || !(from.port > 0 && from.port < 65536) || payload.length > 65535 - 48) {
+      this.stack.drop('udpBadReply');
+      return;
+    }
+    this.lastSeen = this.stack.now;
+    this.stack.emit(buildUdpPacket(src, from.port, this.srcBytes, this.sport, payload));
+  }
+
+  unreachable(destination: Endpoint, reason: 'port' | 'host' = 'port'): void {
+    if (this.closed) return;
+    const dst = this.fromBytes(destination.address);
+    if (!dst) return;
+    const quote = udpQuote(this.srcBytes, this.sport, dst, destination.port);
+    this.stack.emit(buildUnreachable(dst, this.srcBytes, quote, reason));
+  }
+
+  close(): void {
+    this.stack.closeUdp(this);
+  }
+}
+
+export class SystemStack implements Stack {
+  readonly counters: StackCounters = {
+    rxPackets: 0,
+    rxBytes: 0,
+    txPackets: 0,
+    txBytes: 0,
+    tcpOpen: 0,
+    tcpTotal: 0,
+    udpOpen: 0,
+    udpTotal: 0,
+    icmpEchoReplies: 0,
+    drops: {
+      malformed: 0,
+      badChecksum: 0,
+      fragment: 0,
+      unsupported: 0,
+      tcpNoSession: 0,
+      tcpTableFull: 0,
+      tcpUnmappedAccept: 0,
+      udpTableFull: 0,
+      udpBadReply: 0,
+      icmpOff: 0,
+      icmpOther: 0,
+    },
+  };
+  /** The batch clock (ms, performance.now at the start of the current batch / sweep). */
+  now = 0;
+  private readonly device: TunDevice;
+  private readonly handler: Handler;
+  private readonly v4: Family | undefined;
+  private readonly v6: Family | undefined;
+  private readonly icmpReply: boolean;
+  private readonly udpTimeoutMs: number;
+  private readonly tcpIdleTimeoutMs: number;
+  private readonly maxUdpSessions: number;
+  private readonly backlog: number;
+  private readonly logger: StackLogger;
+  private readonly pcap: PcapSink | undefined;
+  private outOffsets = new Uint32Array(256);
+  private outLengths = new Uint32Array(256);
+  private readonly outBatch: { count: number; data: Uint8Array; offsets: Uint32Array; lengths: Uint32Array } =
+    { count: 0, data: new Uint8Array(0), offsets: this.outOffsets, lengths: this.outLengths };
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+  private started = false;
+  private closed = false;
+
+  constructor(options: StackOptions) {
+    this.device = options.device;
+    const handler = options.handler ?? (options.outbound ? handlerFromOutbound(options.outbound) : undefined);
+    if (!handler) throw new TypeError('createStack: give a handler or an outbound');
+    this.handler = handler;
+    const maxTcp = options.maxTcpSessions ?? 60_000;
+    const [portMin, portMax] = options.natPortRange ?? [1024, 65535];
+    const addresses = resolveAddresses(options);
+    this.v4 = addresses.ipv4 ? this.family(4, addresses.ipv4, maxTcp, portMin, portMax) : undefined;
+    this.v6 = addresses.ipv6 ? this.family(6, addresses.ipv6, maxTcp, portMin, portMax) : undefined;
+    if (!this.v4 && !this.v6)
+      throw new TypeError('createStack: addresses needs an IPv4 and/or an IPv6 address');
+    this.icmpReply = (options.icmp ?? 'reply') === 'reply';
+    this.udpTimeoutMs = options.udpTimeoutMs ?? 60_000;
+    this.tcpIdleTimeoutMs = options.tcpIdleTimeoutMs ?? 3_600_000;
+    this.maxUdpSessions = options.maxUdpSessions ?? 8192;
+    this.backlog = options.listenBacklog ?? 4096;
+    this.logger = options.logger ?? {};
+    this.pcap = options.pcap ? createPcapSink(options.pcap) : undefined;
+  }
+
+  private family(v: 4 | 6, a: FamilyAddresses, maxTcp: number, portMin: number, portMax: number): Family {
+    const tun = parseIp(a.tunAddress);
+    const alen = v === 4 ? 4 : 16;
+    if (!tun || tun.length !== alen)
+      throw new TypeError(`createStack: ipv${v}.tunAddress "${a.tunAddress}" is not an IPv${v} address`);
+    const nat = a.natAddress === undefined ? nextAddress(tun) : parseIp(a.natAddress);
+    if (!nat || nat.length !== alen)
+      throw new TypeError(`createStack: ipv${v}.natAddress "${a.natAddress}" is not an IPv${v} address`);
+    if (bytesEqual(tun, 0, nat, 0, alen))
+      throw new TypeError(`createStack: ipv${v} natAddress must differ from tunAddress`);
+    return {
+      v,
+      alen,
+      tun,
+      nat,
+      tunText: formatIp(tun, 0, v),
+      natText: formatIp(nat, 0, v),
+      table: new TcpNatTable({ addressLength: alen, maxSessions: maxTcp, portMin, portMax }),
+      listenPort: 0,
+      udp: new Map(),
+    };
+  }
+
+  get listenPorts(): { ipv4?: number; ipv6?: number } {
+    return { ipv4: this.v4?.listenPort, ipv6: this.v6?.listenPort };
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error('stack already started');
+    if (this.closed) throw new Error('stack is closed');
+    this.started = true;
+    for (const f of [this.v4, this.v6]) {
+      if (!f) continue;
+      const server = net.createServer({ allowHalfOpen: true, noDelay: true });
+      server.on('connection', (sock) => this.accept(f, sock));
+      server.on('error', (err) => this.logger.error?.(`ipv${f.v} listener: ${err.message}`));
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error) =>
+          reject(new Error(`cannot listen on ${f.tunText} (is it configured on the TUN?): ${err.message}`));
+        server.once('error', onError);
+        server.listen({ host: f.tunText, port: 0, backlog: this.backlog }, () => {
+          server.off('error', onError);
+          resolve();
+        });
+      });
+      f.server = server;
+      f.listenPort = (server.address() as net.AddressInfo).port;
+      this.logger.debug?.(`ipv${f.v} listener on ${f.tunText}:${f.listenPort}, NAT address ${f.natText}`);
+    }
+    this.device.onBatch((batch) => this.onBatch(batch));
+    this.device.onError((err) => this.logger.error?.(`device ${this.device.name}: ${err.message}`));
+    this.sweeper = setInterval(() => this.sweep(), 1000);
+    this.sweeper.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const f of [this.v4, this.v6]) {
+      if (!f) continue;
+      const t = f.table;
+      for (let p = t.portMin; p <= t.portMax; p++) {
+        if (t.state[p] === FREE) continue;
+        t.sockets[p]?.destroy();
+        t.release(p);
+      }
+      for (const s of [...f.udp.values()]) this.closeUdp(s);
+      const server = f.server;
+      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    this.counters.tcpOpen = 0;
+    this.pcap?.close();
+  }
+
+  drop(reason: DropReason): void {
+    this.counters.drops[reason]++;
+  }
+
+  /** Writes one packet the stack built. */
+  emit(packet: Uint8Array): void {
+    if (this.closed) return;
+    this.counters.txPackets++;
+    this.counters.txBytes += packet.length;
+    this.pcap?.record(packet);
+    this.device.write(packet);
+  }
+
+  // ---- the packet path ---------------------------------------------------------------------------------
+
+  private onBatch(batch: PacketBatch): void {
+    if (this.closed) return;
+    this.now = performance.now();
+    const count = batch.count;
+    if (this.outOffsets.length < count) {
+      this.outOffsets = new Uint32Array(count * 2);
+      this.outLengths = new Uint32Array(count * 2);
+      this.outBatch.offsets = this.outOffsets;
+      this.outBatch.lengths = this.outLengths;
+    }
+    const data = batch.data;
+    const offsets = batch.offsets;
+    const lengths = batch.lengths;
+    const c = this.counters;
+    const pcap = this.pcap;
+    let n = 0;
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      const off = offsets[i]!;
+      const len = lengths[i]!;
+      c.rxPackets++;
+      c.rxBytes += len;
+      if (pcap) pcap.record(data.subarray(off, off + len));
+      const out = this.packet(data, off, len);
+      if (out > 0) {
+        this.outOffsets[n] = off;
+        this.outLengths[n] = out;
+        bytes += out;
+        n++;
+        if (pcap) pcap.record(data.subarray(off, off + out));
+      }
+    }
+    if (n > 0) {
+      c.txPackets += n;
+      c.txBytes += bytes;
+      const ob = this.outBatch;
+      ob.count = n;
+      ob.data = data;
+      this.device.writeBatch(ob);
+    }
+  }
+
+  /** Handles one packet; returns the length to write back (rewritten in place) or 0 when consumed/dropped. */
+  private packet(d: Uint8Array, o: number, len: number): number {
+    if (len < 1) {
+      this.counters.drops.malformed++;
+      return 0;
+    }
+    const version = d[o]! >> 4;
+    if (version === 4 && this.v4) return this.ipv4(this.v4, d, o, len);
+    if (version === 6 && this.v6) return this.ipv6(this.v6, d, o, len);
+    this.counters.drops[version === 4 || version === 6 ? 'unsupported' : 'malformed']++;
+    return 0;
+  }
+
+  private ipv4(f: Family, d: Uint8Array, o: number, len: number): number {
+    const drops = this.counters.drops;
+    if (len < 20) {
+      drops.malformed++;
+      return 0;
+    }
+    const ihl = (d[o]! & 15) << 2;
+    const total = (d[o + 2]! << 8) | d[o + 3]!;
+    if (ihl < 20 || total < ihl || total > len) {
+      drops.malformed++;
+      return 0;
+    }
+    if (fold(sum16(d, o, ihl)) !== 0xffff) {
+      drops.badChecksum++;
+      return 0;
+    }
+    if ((((d[o + 6]! << 8) | d[o + 7]!) & 0x3fff) !== 0) {
+      drops.fragment++;
+      return 0;
+    }
+    const proto = d[o + 9]!;
+    const l4 = o + ihl;
+    const l4len = total - ihl;
+    if (proto === PROTO_TCP) return this.tcp(f, d, o, l4, l4len, o + 12, o + 16) ? total : 0;
+    if (proto === PROTO_UDP) {
+      this.udp(f, d, l4, l4len, o + 12, o + 16);
+      return 0;
+    }
+    if (proto === PROTO_ICMP) return this.icmp4(d, o, ihl, l4, l4len) ? total : 0;
+    drops.unsupported++;
+    return 0;
+  }
+
+  private ipv6(f: Family, d: Uint8Array, o: number, len: number): number {
+    const drops = this.counters.drops;
+    if (len < 40) {
+      drops.malformed++;
+      return 0;
+    }
+    const plen = (d[o + 4]! << 8) | d[o + 5]!;
+    const total = 40 + plen;
+    if (plen === 0 || total > len) {
+      // plen 0 would be a jumbogram (hop-by-hop option); the TUN MTU never allows one.
+      drops.malformed++;
+      return 0;
+    }
+    const end = o + total;
+    let next = d[o + 6]!;
+    let p = o + 40;
+    // Walk extension headers to the transport header.
+    for (;;) {
+      if (next === PROTO_TCP) return this.tcp(f, d, o, p, end - p, o + 8, o + 24) ? total : 0;
+      if (next === PROTO_UDP) {
+        this.udp(f, d, p, end - p, o + 8, o + 24);
+        return 0;
+      }
+      if (next === PROTO_ICMPV6) return this.icmp6(d, o, p, end - p) ? total : 0;
+      if (next === 0 || next === 43 || next === 60 || next === 51) {
+        if (p + 8 > end) {
+          drops.malformed++;
+          return 0;
+        }
+        const hlen = next === 51 ? (d[p + 1]! + 2) << 2 : (d[p + 1]! + 1) << 3;
+        next = d[p]!;
+        p += hlen;
+        if (p > end) {
+          drops.malformed++;
+          return 0;
+        }
+        continue;
+      }
+      if (next === 44) {
+        drops.fragment++;
+        return 0;
+      }
+      drops.unsupported++;
+      return 0;
+    }
+  }
+
+  /**
+   * TCP: client flows are rewritten onto the listener (src → natAddress:natPort, dst → tunAddress:listenPort);
+   * listener replies are rewritten back to look like they come from the original destination.
+   */
+  private tcp(
+    f: Family,
+    d: Uint8Array,
+    o: number,
+    l4: number,
+    l4len: number,
+    srcOff: number,
+    dstOff: number,
+  ): boolean {
+    const drops = this.counters.drops;
+    if (l4len < 20) {
+      drops.malformed++;
+      return false;
+    }
+    const doff = (d[l4 + 12]! >> 4) << 2;
+    if (doff < 20 || doff > l4len) {
+      drops.malformed++;
+      return false;
+    }
+    const sport = (d[l4]! << 8) | d[l4 + 1]!;
+    const dport = (d[l4 + 2]! << 8) | d[l4 + 3]!;
+    const flags = d[l4 + 13]!;
+    const t = f.table;
+    const alen = f.alen;
+    if (
+      sport === f.listenPort &&
+      bytesEqual(d, srcOff, f.tun, 0, alen) &&
+      bytesEqual(d, dstOff, f.nat, 0, alen)
+    ) {
+      // Listener → client.
+      const port = dport;
+      if (t.state[port] === FREE) {
+        drops.tcpNoSession++;
+        return false;
+      }
+      if (flags & 1) t.flags[port]! |= FIN_FROM_LISTENER;
+      if (flags & 4) t.flags[port]! |= RST_SEEN;
+      t.lastSeen[port] = this.now;
+      const base = port * 16;
+      rewrite(f.v, d, o, l4, srcOff, dstOff, alen, t.dst, base, t.dport[port]!, t.src, base, t.sport[port]!);
+      return true;
+    }
+    // Client → destination.
+    let port = t.lookup(d, srcOff, sport, dstOff, dport);
+    const syn = (flags & 0x12) === 0x02;
+    if (port < 0 || (syn && t.state[port] === CLOSING)) {
+      if (!syn) {
+        drops.tcpNoSession++;
+        if (!(flags & 4)) this.sendRst(f, d, l4, l4len, doff, srcOff, dstOff, sport, dport, flags);
+        return false;
+      }
+      if (port >= 0) t.release(port);
+      port = t.allocate(d, srcOff, sport, dstOff, dport, this.now);
+      if (port < 0) {
+        drops.tcpTableFull++;
+        this.sendRst(f, d, l4, l4len, doff, srcOff, dstOff, sport, dport, flags);
+        return false;
+      }
+      this.counters.tcpTotal++;
+    }
+    if (flags & 1) t.flags[port]! |= FIN_FROM_CLIENT;
+    if (flags & 4) t.flags[port]! |= RST_SEEN;
+    t.lastSeen[port] = this.now;
+    rewrite(f.v, d, o, l4, srcOff, dstOff, alen, f.nat, 0, port, f.tun, 0, f.listenPort);
+    return true;
+  }
+
+  /** Answers a client segment nobody can take with a RST (RFC 9293 reset generation). */
+  private sendRst(
+    f: Family,
+    d: Uint8Array,
+    l4: number,
+    l4len: number,
+    doff: number,
+    srcOff: number,
+    dstOff: number,
+    sport: number,
+    dport: number,
+    flags: number,
+  ): void {
+    const src = d.slice(dstOff, dstOff + f.alen);
+    const dst = d.slice(srcOff, srcOff + f.alen);
+    const seq = ((d[l4 + 4]! << 24) | (d[l4 + 5]! << 16) | (d[l4 + 6]! << 8) | d[l4 + 7]!) >>> 0;
+    if (flags & 0x10) {
+      const ack = ((d[l4 + 8]! << 24) | (d[l4 + 9]! << 16) | (d[l4 + 10]! << 8) | d[l4 + 11]!) >>> 0;
+      this.emit(buildTcpRst(src, dport, dst, sport, ack, 0, false));
+    } else {
+      const seglen = l4len - doff + (flags & 2 ? 1 : 0) + (flags & 1 ? 1 : 0);
+      this.emit(buildTcpRst(src, dport, dst, sport, 0, (seq + seglen) >>> 0, true));
+    }
+  }
+
+  private udp(f: Family, d: Uint8Array, l4: number, l4len: number, srcOff: number, dstOff: number): void {
+    const drops = this.counters.drops;
+    if (l4len < 8) {
+      drops.malformed++;
+      return;
+    }
+    const ulen = (d[l4 + 4]! << 8) | d[l4 + 5]!;
+    if (ulen < 8 || ulen > l4len) {
+      drops.malformed++;
+      return;
+    }
+    const alen = f.alen;
+    const csum = (d[l4 + 6]! << 8) | d[l4 + 7]!;
+    if (csum === 0) {
+      if (f.v === 6) {
+        drops.badChecksum++; // mandatory in IPv6 (RFC 8200)
+        return;
+      }
+    } else {
+      const s = sum16(d, l4, ulen, sum16(d, srcOff, alen, sum16(d, dstOff, alen, PROTO_UDP + ulen)));
+      if (fold(s) !== 0xffff) {
+        drops.badChecksum++;
+        return;
+      }
+    }
+    const sport = (d[l4]! << 8) | d[l4 + 1]!;
+    const dport = (d[l4 + 2]! << 8) | d[l4 + 3]!;
+    if (dport === 0) {
+      drops.malformed++;
+      return;
+    }
+    const key = udpKey(d, srcOff, alen, sport);
+    let s = f.udp.get(key);
+    while (s && !(s.sport === sport && bytesEqual(s.srcBytes, 0, d, srcOff, alen))) s = s.next;
+    if (!s) {
+      if (this.counters.udpOpen >= this.maxUdpSessions) {
+        drops.udpTableFull++;
+        return;
+      }
+      s = new UdpSessionImpl(this, f.v, key, d.slice(srcOff, srcOff + alen), sport);
+      s.next = f.udp.get(key);
+      f.udp.set(key, s);
+      this.counters.udpOpen++;
+      this.counters.udpTotal++;
+      s.lastSeen = this.now;
+      try {
+        s.handler = this.handler.udp(s);
+      } catch (err) {
+        this.logger.warn?.(`udp handler threw: ${(err as Error).message}`);
+        this.closeUdp(s);
+        return;
+      }
+      if (s.closed) return;
+    }
+    s.lastSeen = this.now;
+    const payload = Buffer.allocUnsafe(ulen - 8);
+    payload.set(d.subarray(l4 + 8, l4 + ulen));
+    s.handler?.send(payload, { address: formatIp(d, dstOff, f.v), port: dport });
+  }
+
+  closeUdp(s: UdpSessionImpl): void {
+    if (s.closed) return;
+    s.closed = true;
+    const f = s.family === 4 ? this.v4 : this.v6;
+    if (f) {
+      // Unlink from its key chain.
+      let head = f.udp.get(s.key);
+      if (head === s) {
+        if (s.next) f.udp.set(s.key, s.next);
+        else f.udp.delete(s.key);
+      } else {
+        while (head && head.next !== s) head = head.next;
+        if (head) head.next = s.next;
+      }
+    }
+    this.counters.udpOpen--;
+    try {
+      s.handler?.close();
+    } catch (err) {
+      this.logger.warn?.(`udp handler close threw: ${(err as Error).message}`);
+    }
+  }
+
+  private icmp4(d: Uint8Array, o: number, ihl: number, l4: number, l4len: number): boolean {
+    const drops = this.counters.drops;
+    if (l4len < 8) {
+      drops.malformed++;
+      return false;
+    }
+    if (fold(sum16(d, l4, l4len)) !== 0xffff) {
+      drops.badChecksum++;
+      return false;
+    }
+    if (d[l4] !== 8) {
+      drops.icmpOther++;
+      return false;
+    }
+    if (!this.icmpReply || !this.allowEcho(4, d, o + 12, o + 16)) {
+      drops.icmpOff++;
+      return false;
+    }
+    // Echo reply in place: swap addresses, fresh TTL, type 8 → 0.
+    for (let i = 0; i < 4; i++) {
+      const a = d[o + 12 + i]!;
+      d[o + 12 + i] = d[o + 16 + i]!;
+      d[o + 16 + i] = a;
+    }
+    d[o + 8] = 64;
+    d[o + 10] = 0;
+    d[o + 11] = 0;
+    const hc = ~fold(sum16(d, o, ihl)) & 0xffff;
+    d[o + 10] = hc >> 8;
+    d[o + 11] = hc & 0xff;
+    d[l4] = 0;
+    const old = (d[l4 + 2]! << 8) | d[l4 + 3]!;
+    const c = ~fold((~old & 0xffff) + (~0x0800 & 0xffff)) & 0xffff;
+    d[l4 + 2] = c >> 8;
+    d[l4 + 3] = c & 0xff;
+    this.counters.icmpEchoReplies++;
+    return true;
+  }
+
+  private icmp6(d: Uint8Array, o: number, l4: number, l4len: number): boolean {
+    const drops = this.counters.drops;
+    if (l4len < 8) {
+      drops.malformed++;
+      return false;
+    }
+    if (fold(sum16(d, l4, l4len, sum16(d, o + 8, 32, PROTO_ICMPV6 + l4len))) !== 0xffff) {
+      drops.badChecksum++;
+      return false;
+    }
+    if (d[l4] !== 128) {
+      drops.icmpOther++; // router solicitations, MLD reports… the TUN has no neighbours
+      return false;
+    }
+    if (!this.icmpReply || !this.allowEcho(6, d, o + 8, o + 24)) {
+      drops.icmpOff++;
+      return false;
+    }
+    for (let i = 0; i < 16; i++) {
+      const a = d[o + 8 + i]!;
+      d[o + 8 + i] = d[o + 24 + i]!;
+      d[o + 24 + i] = a;
+    }
+    d[o + 7] = 64;
+    d[l4] = 129;
+    const old = (d[l4 + 2]! << 8) | d[l4 + 3]!;
+    // Type word 0x80xx → 0x81xx: RFC 1624 HC' = ~(~HC + ~m + m') with m' - m = 0x0100.
+    const c = ~fold((~old & 0xffff) + 0x0100) & 0xffff;
+    d[l4 + 2] = c >> 8;
+    d[l4 + 3] = c & 0xff;
+    this.counters.icmpEchoReplies++;
+    return true;
+  }
+
+  private allowEcho(v: 4 | 6, d: Uint8Array, srcOff: number, dstOff: number): boolean {
+    const hook = this.handler.icmpEcho;
+    if (!hook) return true;
+    try {
+      return hook.call(this.handler, {
+        family: v,
+        source: formatIp(d, srcOff, v),
+        destination: formatIp(d, dstOff, v),
+      });
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- the listener side ----------------------------------------------------------------------------
+
+  private accept(f: Family, sock: net.Socket): void {
+    const t = f.table;
+    const port = sock.remotePort ?? 0;
+    const remote = sock.remoteAddress ? parseIp(sock.remoteAddress) : undefined;
+    const fromNat =
+      remote !== undefined && remote.length === f.alen && bytesEqual(remote, 0, f.nat, 0, f.alen);
+    if (this.closed || !fromNat || t.state[port] !== EMBRYONIC) {
+      this.counters.drops.tcpUnmappedAccept++;
+      sock.resetAndDestroy();
+      return;
+    }
+    t.state[port] = OPEN;
+    t.sockets[port] = sock;
+    this.counters.tcpOpen++;
+    const base = port * 16;
+    const info = {
+      family: f.v,
+      source: { address: formatIp(t.src, base, f.v), port: t.sport[port]! },
+      destination: { address: formatIp(t.dst, base, f.v), port: t.dport[port]! },
+    };
+    sock.once('close', () => {
+      if (t.sockets[port] !== sock) return;
+      t.sockets[port] = undefined;
+      t.state[port] = CLOSING;
+      t.lastSeen[port] = performance.now();
+      this.counters.tcpOpen--;
+    });
+    try {
+      this.handler.tcp(sock as TcpConnection, info);
+    } catch (err) {
+      this.logger.warn?.(`tcp handler threw: ${(err as Error).message}`);
+      sock.resetAndDestroy();
+    }
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    this.now = now;
+    for (const f of [this.v4, this.v6]) {
+      if (!f) continue;
+      const t = f.table;
+      if (t.count > 0) {
+        for (let p = t.portMin; p <= t.portMax; p++) {
+          const s = t.state[p];
+          if (s === FREE) continue;
+          const idle = now - t.lastSeen[p]!;
+          if (s === EMBRYONIC) {
+            if (idle > EMBRYONIC_TIMEOUT_MS) t.release(p);
+          } else if (s === OPEN) {
+            if (idle > this.tcpIdleTimeoutMs) t.sockets[p]?.destroy();
+          } else {
+            const done = (t.flags[p]! & RST_SEEN) !== 0 || (t.flags[p]! & 3) === 3;
+            if (idle > (done ? CLOSED_LINGER_MS : CLOSING_LINGER_MS)) t.release(p);
+          }
+        }
+      }
+      if (f.udp.size > 0) {
+        for (const head of [...f.udp.values()]) {
+          for (let s: UdpSessionImpl | undefined = head; s; ) {
+            const next: UdpSessionImpl | undefined = s.next;
+            if (now - s.lastSeen > this.udpTimeoutMs) this.closeUdp(s);
+            s = next;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Number key of a UDP source: exact for IPv4 (address·65536 + port), a hash for IPv6 (chained). */
+function udpKey(d: Uint8Array, off: number, alen: number, port: number): number {
+  if (alen === 4)
+    return (((d[off]! << 24) | (d[off + 1]! << 16) | (d[off + 2]! << 8) | d[off + 3]!) >>> 0) * 65536 + port;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < 16; i++) h = Math.imul(h ^ d[off + i]!, 0x01000193);
+  return (h >>> 0) * 65536 + port;
+}
+
+/**
+ * Rewrites addresses and ports of the TCP segment at `l4` in place and fixes the TCP (and IPv4 header)
+ * checksums incrementally (RFC 1624: HC' = ~(~HC + ~m + m')), so the cost does not depend on the payload.
+ */
+function rewrite(
+  v: 4 | 6,
+  d: Uint8Array,
+  o: number,
+  l4: number,
+  srcOff: number,
+  dstOff: number,
+  alen: number,
+  nsrc: Uint8Array,
+  nsrcOff: number,
+  nsport: number,
+  ndst: Uint8Array,
+  ndstOff: number,
+  ndport: number,
+): void {
+  let acc = 0;
+  for (let i = 0; i < alen; i += 2) {
+    acc +=
+      (~((d[srcOff + i]! << 8) | d[srcOff + i + 1]!) & 0xffff) +
+      ((nsrc[nsrcOff + i]! << 8) | nsrc[nsrcOff + i + 1]!);
+    acc +=
+      (~((d[dstOff + i]! << 8) | d[dstOff + i + 1]!) & 0xffff) +
+      ((ndst[ndstOff + i]! << 8) | ndst[ndstOff + i + 1]!);
+    d[srcOff + i] = nsrc[nsrcOff + i]!;
+    d[srcOff + i + 1] = nsrc[nsrcOff + i + 1]!;
+    d[dstOff + i] = ndst[ndstOff + i]!;
+    d[dstOff + i + 1] = ndst[ndstOff + i + 1]!;
+  }
+  if (v === 4) {
+    const hc = (d[o + 10]! << 8) | d[o + 11]!;
+    const nhc = ~fold((~hc & 0xffff) + acc) & 0xffff;
+    d[o + 10] = nhc >> 8;
+    d[o + 11] = nhc & 0xff;
+  }
+  acc += (~((d[l4]! << 8) | d[l4 + 1]!) & 0xffff) + nsport;
+  acc += (~((d[l4 + 2]! << 8) | d[l4 + 3]!) & 0xffff) + ndport;
+  d[l4] = nsport >> 8;
+  d[l4 + 1] = nsport & 0xff;
+  d[l4 + 2] = ndport >> 8;
+  d[l4 + 3] = ndport & 0xff;
+  const tc = (d[l4 + 16]! << 8) | d[l4 + 17]!;
+  const ntc = ~fold((~tc & 0xffff) + acc) & 0xffff;
+  d[l4 + 16] = ntc >> 8;
+  d[l4 + 17] = ntc & 0xff;
+}
+
+/** Creates the system stack over `device`. Call start() after the TUN's addresses are configured. */
+export function createStack(options: StackOptions): Stack {
+  return new SystemStack(options);
+}
