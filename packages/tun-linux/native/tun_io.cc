@@ -299,6 +299,11 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
       bool drained = false;
       while (count < batchSize_) {
         ssize_t n = read(fd_, slab_ + static_cast<size_t>(count) * slotSize_, slotSize_);
+        if (n > 0 && static_cast<size_t>(n) >= slotSize_) {
+          // Slots are larger than the MTU, so a full slot means the kernel cut a bigger packet: drop it.
+          counters_[kRxDropped] += 1;
+          continue;
+        }
         if (n > 0) {
           lengths_[count++] = static_cast<uint32_t>(n);
           counters_[kRxPackets] += 1;
@@ -315,7 +320,7 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
           drained = true;
           break;
         }
-        // A packet larger than a slot: the kernel fails the read with EFAULT and frees the packet.
+        // Defensive: some kernels fail an oversize read with EFAULT (and free the packet) instead of cutting it.
         if ((err == EFAULT || err == EMSGSIZE || err == EINVAL) && ++refused <= batchSize_) {
           counters_[kRxDropped] += 1;
           continue;

@@ -199,6 +199,11 @@ class ThreadpoolEngine implements Engine {
         this.hooks.fail('read', errno);
         return;
       }
+      if (n === 0 || n >= this.batch.data.length) {
+        this.counters[RX_DROPPED]! += 1; // a full slot: the kernel cut an oversize packet
+        this.next();
+        return;
+      }
       this.batch.lengths[0] = n;
       this.counters[RX_PACKETS]! += 1;
       this.counters[RX_BYTES]! += n;

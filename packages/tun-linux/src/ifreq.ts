@@ -53,7 +53,10 @@ export function decodeIfreqFlags(buf: Uint8Array): number {
   return new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint16(IFNAMSIZ, true);
 }
 
-/** Slot size for a device MTU: room for one packet, rounded up to 64 bytes. */
+/**
+ * Slot size for a device MTU: the next multiple of 64 strictly above the MTU, so that a read filling a whole
+ * slot can only be a packet the kernel cut short (it truncates silently when the MTU grew behind our back).
+ */
 export function slotSizeFor(mtu: number): number {
-  return (mtu + 63) & ~63;
+  return (mtu + 64) & ~63;
 }

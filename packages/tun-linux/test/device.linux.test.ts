@@ -141,6 +141,20 @@ describe.skipIf(skip)('tun-linux in a network namespace', () => {
     expect(fdCount()).toBe(before);
   });
 
+  it('drops and counts packets larger than a slot (MTU raised behind its back) and keeps reading', async () => {
+    const dev = open({ name: 'ztbig', addresses: ['10.217.0.1/24'] });
+    const echo = echoResponder(64);
+    dev.onBatch((batch) => echo.handle(batch, (b) => dev.writeBatch(b)));
+    ns.ip('link', 'set', 'dev', 'ztbig', 'mtu', '9000'); // slots stay sized for 1500
+    const big = ns.spawn('ping', ['-c', '3', '-i', '0.01', '-W', '1', '-s', '4000', '10.217.0.5']);
+    await big.exited;
+    expect(dev.counters.rxDropped).toBe(3);
+    const small = ns.spawn('ping', ['-c', '3', '-i', '0.01', '-W', '1', '10.217.0.5']);
+    expect(await small.exited).toBe(0);
+    expect(echo.answered.v4).toBe(3);
+    await dev.close();
+  });
+
   it('counts packets the kernel refuses or that lie outside their buffer', async () => {
     const dev = open({ name: 'ztbadw', addresses: ['10.215.0.1/24'] });
     const errors: Error[] = [];

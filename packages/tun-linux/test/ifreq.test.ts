@@ -49,8 +49,10 @@ describe('interface names', () => {
 });
 
 describe('slots and errors', () => {
-  it('rounds slot sizes up to 64 bytes', () => {
+  it('makes slots a multiple of 64 bytes strictly larger than the MTU', () => {
     expect(slotSizeFor(1500)).toBe(1536);
+    expect(slotSizeFor(1536)).toBe(1600);
+    expect(slotSizeFor(64)).toBe(128);
     expect(slotSizeFor(9000)).toBe(9024);
     expect(slotSizeFor(65535)).toBe(65536);
   });
