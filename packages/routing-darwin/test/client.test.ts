@@ -77,7 +77,6 @@ class FakeRouteSystem implements RouteSystem {
   async openRouteSocket(): Promise<RouteSocket> {
     this.socketsOpened++;
     const queue: Incoming[] = [];
-    // biome-ignore lint/complexity/noUselessThisAlias: the socket object below needs the system.
     const system = this;
     let closed = false;
     return {
@@ -140,7 +139,7 @@ describe('RouteClient.request: reply matching, errors, deadlines, retries', () =
     const result = await client.addRoute({ destination: '10.0.0.0/8', gateway: '100.64.0.1' });
     expect(result.attempts).toBe(1);
     expect(result.skipped).toBe(6);
-    expect(result.reply?.flags! & RTF_DONE).toBe(RTF_DONE);
+    expect((result.reply?.flags ?? 0) & RTF_DONE).toBe(RTF_DONE);
     expect(result.reply?.seq).toBe(sys.written[0]!.seq);
     expect(sys.written[0]!.pid).toBe(PID);
     // golang/net-style padding by default: rtm_msglen counts 1024 trailing zero bytes.
