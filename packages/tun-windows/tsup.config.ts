@@ -6,5 +6,7 @@ export default defineConfig({
   dts: true,
   sourcemap: true,
   clean: true,
+  // dll.ts finds the package folder via import.meta.url (ESM) or __dirname (CJS)
+  shims: true,
   target: 'es2022',
 });
