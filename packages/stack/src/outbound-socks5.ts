@@ -2,6 +2,8 @@ import type dgram from 'node:dgram';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SocksClient, type SocksClientOptions, type SocksProxy } from 'socks';
+
+type SocksClientEstablishedEvent = Awaited<ReturnType<typeof SocksClient.createConnection>>;
 import type { Endpoint, Outbound, UdpSession, UdpSessionHandler } from './handler.js';
 import { connectPinned, pinnedUdpSocket } from './outbound-direct.js';
 import type { Pinning } from './pinned.js';
@@ -50,12 +52,28 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
       existing_socket: existing,
       set_tcp_nodelay: true,
     };
-    try {
-      return await SocksClient.createConnection(req);
-    } catch (err) {
-      existing?.destroy();
-      throw err;
+    if (command === 'connect') {
+      try {
+        return await SocksClient.createConnection(req);
+      } catch (err) {
+        existing?.destroy();
+        throw err;
+      }
     }
+    // createConnection only does CONNECT; ASSOCIATE goes through a SocksClient instance.
+    return await new Promise<SocksClientEstablishedEvent>((resolve, reject) => {
+      const client = new SocksClient(req);
+      client.once('established', (info) => {
+        client.removeAllListeners();
+        resolve(info);
+      });
+      client.once('error', (err) => {
+        client.removeAllListeners();
+        existing?.destroy();
+        reject(err);
+      });
+      client.connect(existing);
+    });
   }
 
   return {
@@ -80,9 +98,10 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
       const any = session.family === 4 ? '0.0.0.0' : '::';
       open('associate', { address: any, port: 0 }).then(
         (info) => {
-          control = info.socket;
+          const ctl = info.socket as net.Socket;
+          control = ctl;
           if (closed) {
-            control.destroy();
+            ctl.destroy();
             return;
           }
           let host = info.remoteHost?.host;
@@ -99,8 +118,8 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
             }
           });
           udp.on('error', () => session.close());
-          control.on('error', () => session.close());
-          control.on('close', () => session.close());
+          ctl.on('error', () => session.close());
+          ctl.on('close', () => session.close());
           for (const [p, d] of pending) sendFrame(p, d);
           pending.length = 0;
         },

@@ -58,6 +58,10 @@ const url = (host: string, port: number, path: string) =>
   `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
 
 async function exerciseEverything(client: Netns, http: HttpServer, label: string): Promise<void> {
+  const p4 = await inNs(client, `ping -c 2 -i 0.2 -W 2 ${SERVER4}`);
+  expect(p4.code, `${label} ping v4: ${p4.out}${p4.err}`).toBe(0);
+  const p6 = await inNs(client, `ping -6 -c 2 -i 0.2 -W 2 ${SERVER6}`);
+  expect(p6.code, `${label} ping v6: ${p6.out}${p6.err}`).toBe(0);
   for (const host of [SERVER4, SERVER6]) {
     const small = await inNs(client, `curl -sS --max-time 10 ${url(host, 8080, '/small')} | sha256sum`);
     expect(small.code, `${label} small ${host}: ${small.err}`).toBe(0);
