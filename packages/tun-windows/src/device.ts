@@ -8,7 +8,7 @@ import type { DeviceCounters, PacketBatch, TunDevice, TunLogger } from './device
 import { classifyReceiveError, classifySendError, TunError, win32Error } from './errors.js';
 import type { AdapterHandle, EventHandle, SessionHandle, WintunApi } from './wintun-api.js';
 
-export interface WintunDeviceParts {
+export interface WindowsTunParts {
   api: WintunApi;
   adapter: AdapterHandle;
   session: SessionHandle;
@@ -21,6 +21,8 @@ export interface WintunDeviceParts {
   /** Bound on one off-thread wait, so close() ends a wait within this time. */
   waitTimeoutMs: number;
   logger?: TunLogger | undefined;
+  /** Runs in close() after the session ended, before the adapter handle is closed. */
+  beforeRelease?: (() => void) | undefined;
 }
 
 interface MutableBatch {
@@ -32,7 +34,7 @@ interface MutableBatch {
 
 type DrainResult = 'batch' | 'empty' | 'stop';
 
-export class WintunDevice implements TunDevice {
+export class WindowsTun implements TunDevice {
   readonly name: string;
   readonly index: number;
   readonly luid: bigint;
@@ -54,6 +56,7 @@ export class WintunDevice implements TunDevice {
   private readonly batchSize: number;
   private readonly waitTimeoutMs: number;
   private readonly logger: TunLogger | undefined;
+  private readonly beforeRelease: (() => void) | undefined;
   private receiver: ((batch: PacketBatch) => void) | undefined;
   private readonly errorListeners: ((err: Error) => void)[] = [];
   private paused = false;
@@ -62,7 +65,7 @@ export class WintunDevice implements TunDevice {
   private closing: Promise<void> | undefined;
   private pumpRunning: Promise<void> | undefined;
 
-  constructor(parts: WintunDeviceParts) {
+  constructor(parts: WindowsTunParts) {
     this.api = parts.api;
     this.adapter = parts.adapter;
     this.session = parts.session;
@@ -73,6 +76,7 @@ export class WintunDevice implements TunDevice {
     this.batchSize = parts.batchSize;
     this.waitTimeoutMs = parts.waitTimeoutMs;
     this.logger = parts.logger;
+    this.beforeRelease = parts.beforeRelease;
     this.event = parts.api.getReadWaitEvent(parts.session);
     // Room for batchSize MTU-sized packets, plus one maximal packet so any packet always fits.
     const bytes = parts.batchSize * parts.mtu + WINTUN_MAX_IP_PACKET_SIZE;
@@ -126,6 +130,7 @@ export class WintunDevice implements TunDevice {
     await this.pumpRunning;
     try {
       this.api.endSession(this.session);
+      this.beforeRelease?.();
     } finally {
       this.api.closeAdapter(this.adapter);
     }

@@ -38,7 +38,7 @@ export class TunError extends Error {
   readonly operation: string;
   readonly win32Code: number | undefined;
   constructor(code: TunErrorCode, operation: string, message: string, win32Code?: number) {
-    super(`${operation}: ${message}`);
+    super(`${operation} failed: ${message}`);
     this.code = code;
     this.operation = operation;
     this.win32Code = win32Code;

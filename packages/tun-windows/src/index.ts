@@ -1,7 +1,7 @@
 export type { IpAddress, IpFamily, IpPrefix } from './address.js';
 export { formatIp, parseIp, parsePrefix } from './address.js';
 export * from './constants.js';
-export { WintunDevice, type WintunDeviceParts } from './device.js';
+export { WindowsTun, type WindowsTunParts } from './device.js';
 export type { DeviceCounters, PacketBatch, TunDevice, TunLogger } from './device-types.js';
 export {
   type DllSearch,

@@ -1,16 +1,17 @@
+import { parsePrefix } from './address.js';
 import {
   MAX_ADAPTER_NAME,
   WINTUN_DEFAULT_RING_CAPACITY,
   WINTUN_DOWNLOAD_URL_HINT,
   WintunLoggerLevel,
 } from './constants.js';
-import { WintunDevice } from './device.js';
+import { WindowsTun } from './device.js';
 import type { TunLogger } from './device-types.js';
 import { TunError, win32ErrorName } from './errors.js';
 import { guidFromName, parseGuid } from './guid.js';
 import { validateRingCapacity } from './ring.js';
 import type { WindowsRouting } from './routing.js';
-import type { AdapterHandle, WintunApi } from './wintun-api.js';
+import type { AdapterHandle, SessionHandle, WintunApi } from './wintun-api.js';
 
 export interface OpenTunOptions {
   /** Adapter name (its Windows "alias"), 1..127 UTF-16 units. Default "ztun". */
@@ -22,6 +23,8 @@ export interface OpenTunOptions {
   /** "create" (default): a new adapter, removed by close(). "open": an existing adapter, left in place.
    *  "create-or-open": create, and open the existing one if the name/GUID is taken. */
   mode?: 'create' | 'open' | 'create-or-open';
+  /** Addresses in CIDR form ("198.18.0.1/15", "fd00:7a74::1/64"), added after the adapter exists. */
+  addresses?: string[];
   /** IP MTU set on the interface (IPv4 and, if enabled, IPv6). Default 1500. */
   mtu?: number;
   /** Wintun ring capacity in bytes: a power of two in 128 KiB..64 MiB. Default 8 MiB. */
@@ -69,17 +72,16 @@ export function wintunLogBridge(
 }
 
 /** The parts of WindowsRouting the device needs. */
-export type DeviceHost = Pick<WindowsRouting, 'interfaceIndex' | 'setInterface'>;
+export type DeviceHost = Pick<
+  WindowsRouting,
+  'interfaceIndex' | 'setInterface' | 'addAddress' | 'deleteAddress'
+>;
 
 /**
  * Open a Wintun device over given APIs (openTun passes the real ones; tests pass fakes). On any failure after
  * the adapter exists it is closed again, so nothing is left behind.
  */
-export function openWintunDevice(
-  api: WintunApi,
-  host: DeviceHost,
-  options: OpenTunOptions = {},
-): WintunDevice {
+export function openWintunDevice(api: WintunApi, host: DeviceHost, options: OpenTunOptions = {}): WindowsTun {
   const name = checkName('name', options.name ?? DEFAULTS.name);
   const tunnelType = checkName('tunnelType', options.tunnelType ?? DEFAULTS.tunnelType);
   const mtu = checkInt('mtu', options.mtu ?? DEFAULTS.mtu, 576, 0xffff);
@@ -91,6 +93,10 @@ export function openWintunDevice(
   if (guid.length !== 16) throw new TunError('INVALID_ARGUMENT', 'guid', 'must be 16 bytes');
   const mode = options.mode ?? 'create';
   const logger = options.logger;
+  const addresses = (options.addresses ?? []).map((a) => {
+    parsePrefix(a); // reject bad CIDRs before any adapter exists
+    return a;
+  });
 
   if (logger) api.setLogger(wintunLogBridge(logger));
   let adapter: AdapterHandle;
@@ -124,9 +130,28 @@ export function openWintunDevice(
       // IPv6 may be disabled on the adapter; IPv4 is what must work.
       logger?.warn(`${name}: IPv6 MTU not set: ${(err as Error).message}`);
     }
-    const session = api.startSession(adapter, capacity);
+    // Addresses go with the adapter when close() removes it; an opened (not created) adapter stays, so what
+    // we added is removed again on close or on failure here.
+    const added: string[] = [];
+    const removeAdded = () => {
+      for (const a of added.splice(0)) {
+        try {
+          host.deleteAddress(luid, a);
+        } catch (err) {
+          logger?.warn(`${name}: could not remove ${a}: ${(err as Error).message}`);
+        }
+      }
+    };
+    let session: SessionHandle;
     try {
-      return new WintunDevice({
+      for (const a of addresses) if (host.addAddress(luid, a)) added.push(a);
+      session = api.startSession(adapter, capacity);
+    } catch (err) {
+      removeAdded();
+      throw err;
+    }
+    try {
+      return new WindowsTun({
         api,
         adapter,
         session,
@@ -137,9 +162,11 @@ export function openWintunDevice(
         batchSize,
         waitTimeoutMs,
         logger,
+        beforeRelease: removeAdded,
       });
     } catch (err) {
       api.endSession(session);
+      removeAdded();
       throw err;
     }
   } catch (err) {
@@ -149,7 +176,7 @@ export function openWintunDevice(
 }
 
 /** Open a Wintun device (Windows only; needs Administrator to create adapters). */
-export async function openTun(options: OpenTunOptions = {}): Promise<WintunDevice> {
+export async function openTun(options: OpenTunOptions = {}): Promise<WindowsTun> {
   if (process.platform !== 'win32') {
     throw new TunError(
       'UNSUPPORTED_PLATFORM',

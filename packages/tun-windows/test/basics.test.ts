@@ -40,7 +40,7 @@ describe('Win32 error mapping', () => {
       const e = win32Error('SomeCall', win32);
       expect(e).toBeInstanceOf(TunError);
       expect([e.code, e.win32Code, e.operation]).toEqual([code, win32, 'SomeCall']);
-      expect(e.message.startsWith('SomeCall: ')).toBe(true);
+      expect(e.message.startsWith('SomeCall failed: ')).toBe(true);
     }
     expect(win32Error('WintunReceivePacket', 38).message).toContain('ERROR_HANDLE_EOF (38)');
     expect(win32Error('X', 5).message).toContain('Administrator');

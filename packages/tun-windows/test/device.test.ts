@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ERROR_INVALID_DATA, WINTUN_DEFAULT_RING_CAPACITY } from '../src/constants.js';
-import type { WintunDevice } from '../src/device.js';
+import type { WindowsTun } from '../src/device.js';
 import type { PacketBatch, TunDevice } from '../src/device-types.js';
 import { TunError } from '../src/errors.js';
 import { openWintunDevice } from '../src/open.js';
-import { FakeHost, FakeWintun, packet } from './fake-wintun.js';
+import { FAKE_LUID, FakeWintun, fakeHost, packet } from './fake-wintun.js';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
@@ -22,19 +22,19 @@ function copyBatch(b: PacketBatch): Uint8Array[] {
   return out;
 }
 
-let open: WintunDevice[] = [];
+let open: WindowsTun[] = [];
 afterEach(async () => {
   await Promise.all(open.map((d) => d.close()));
   open = [];
 });
 
-function device(fake: FakeWintun, opts: Parameters<typeof openWintunDevice>[2] = {}): WintunDevice {
-  const d = openWintunDevice(fake, new FakeHost(), { waitTimeoutMs: 20, ...opts });
+function device(fake: FakeWintun, opts: Parameters<typeof openWintunDevice>[2] = {}): WindowsTun {
+  const d = openWintunDevice(fake, fakeHost().routing, { waitTimeoutMs: 20, ...opts });
   open.push(d);
   return d;
 }
 
-describe('WintunDevice with a fake Wintun', () => {
+describe('WindowsTun with a fake Wintun', () => {
   it('fits the TunDevice shape', () => {
     const d: TunDevice = device(new FakeWintun(), { name: 'ztun7', mtu: 1400 });
     expect([d.name, d.index, d.mtu]).toEqual(['ztun7', 17, 1400]);
@@ -244,7 +244,7 @@ describe('WintunDevice with a fake Wintun', () => {
 
   it('close: idempotent, waits for the in-flight wait before EndSession, then closes the adapter', async () => {
     const fake = new FakeWintun();
-    const d = openWintunDevice(fake, new FakeHost(), { waitTimeoutMs: 50 });
+    const d = openWintunDevice(fake, fakeHost().routing, { waitTimeoutMs: 50 });
     d.onBatch(() => {});
     await until(() => fake.waitsInFlight === 1, 'a wait');
     const t0 = Date.now();
@@ -265,18 +265,18 @@ describe('WintunDevice with a fake Wintun', () => {
 describe('openWintunDevice', () => {
   it('creates the adapter with a stable GUID, sets MTU on IPv4 and IPv6, starts the session', () => {
     const fake = new FakeWintun();
-    const host = new FakeHost();
-    const d = openWintunDevice(fake, host, { name: 'ztun3', mtu: 1420 });
+    const { routing } = fakeHost();
+    const d = openWintunDevice(fake, routing, { name: 'ztun3', mtu: 1420 });
     open.push(d);
     expect(fake.calls).toEqual(['create ztun3 ztun 16', `startSession ${WINTUN_DEFAULT_RING_CAPACITY}`]);
-    expect(host.mtus).toEqual(['v4 1420', 'v6 1420']);
-    expect(d.luid).toBe(0x0035_0000_0500_0000n);
+    expect(routing.getInterface(FAKE_LUID, 4).mtu).toBe(1420);
+    expect(routing.getInterface(FAKE_LUID, 6).mtu).toBe(1420);
+    expect(d.luid).toBe(FAKE_LUID);
   });
 
   it('IPv6 disabled on the adapter is a warning, not a failure', () => {
     const fake = new FakeWintun();
-    const host = new FakeHost();
-    host.ipv6Fails = true;
+    const host = fakeHost({ ipv6: false }).routing;
     const warnings: string[] = [];
     const d = openWintunDevice(fake, host, {
       logger: { info() {}, warn: (m) => warnings.push(m), error() {} },
@@ -288,7 +288,7 @@ describe('openWintunDevice', () => {
   it('driver not running: DRIVER_NOT_LOADED naming wintun.net, and the adapter is closed again', () => {
     const fake = new FakeWintun();
     fake.driverVersion = 0;
-    expect(() => openWintunDevice(fake, new FakeHost(), {})).toThrow(
+    expect(() => openWintunDevice(fake, fakeHost().routing, {})).toThrow(
       expect.objectContaining({
         code: 'DRIVER_NOT_LOADED',
         message: expect.stringContaining('https://www.wintun.net/'),
@@ -300,20 +300,22 @@ describe('openWintunDevice', () => {
 
   it('bad options fail before any adapter exists', () => {
     const fake = new FakeWintun();
-    expect(() => openWintunDevice(fake, new FakeHost(), { ringCapacity: 3_000_000 })).toThrow(/power of two/);
-    expect(() => openWintunDevice(fake, new FakeHost(), { name: 'x'.repeat(128) })).toThrow(TunError);
-    expect(() => openWintunDevice(fake, new FakeHost(), { mtu: 100 })).toThrow(TunError);
-    expect(() => openWintunDevice(fake, new FakeHost(), { guid: 'not-a-guid' })).toThrow(TunError);
+    expect(() => openWintunDevice(fake, fakeHost().routing, { ringCapacity: 3_000_000 })).toThrow(
+      /power of two/,
+    );
+    expect(() => openWintunDevice(fake, fakeHost().routing, { name: 'x'.repeat(128) })).toThrow(TunError);
+    expect(() => openWintunDevice(fake, fakeHost().routing, { mtu: 100 })).toThrow(TunError);
+    expect(() => openWintunDevice(fake, fakeHost().routing, { guid: 'not-a-guid' })).toThrow(TunError);
     expect(fake.calls).toEqual([]);
   });
 
   it('create-or-open falls back to opening an existing adapter; create alone reports ALREADY_EXISTS', () => {
     const fake = new FakeWintun();
     fake.existingAdapters.add('ztun');
-    expect(() => openWintunDevice(fake, new FakeHost(), {})).toThrow(
+    expect(() => openWintunDevice(fake, fakeHost().routing, {})).toThrow(
       expect.objectContaining({ code: 'ALREADY_EXISTS' }),
     );
-    const d = openWintunDevice(fake, new FakeHost(), { mode: 'create-or-open' });
+    const d = openWintunDevice(fake, fakeHost().routing, { mode: 'create-or-open' });
     open.push(d);
     expect(fake.calls).toContain('open ztun');
   });
@@ -322,7 +324,7 @@ describe('openWintunDevice', () => {
     const fake = new FakeWintun();
     const lines: string[] = [];
     const log = (lvl: string) => (m: string) => lines.push(`${lvl} ${m}`);
-    const d = openWintunDevice(fake, new FakeHost(), {
+    const d = openWintunDevice(fake, fakeHost().routing, {
       logger: { info: log('info'), warn: log('warn'), error: log('error') },
     });
     open.push(d);
@@ -334,6 +336,32 @@ describe('openWintunDevice', () => {
       'warn wintun: slow',
       'error wintun: failed',
     ]);
+  });
+
+  it('addresses: added after creation; removed again on close and when opening fails later', async () => {
+    const fake = new FakeWintun();
+    const { routing, ip } = fakeHost();
+    const d = openWintunDevice(fake, routing, { addresses: ['198.18.0.1/15', 'fd00:7a74::1/64'] });
+    expect(ip.addresses.size).toBe(2);
+    await d.close();
+    expect(ip.addresses.size).toBe(0);
+    expect(fake.calls.slice(-2)).toEqual(['endSession', 'closeAdapter']);
+
+    const failing = new FakeWintun();
+    failing.startSession = () => {
+      throw new TunError('WIN32', 'WintunStartSession', 'no');
+    };
+    expect(() => openWintunDevice(failing, routing, { addresses: ['198.18.0.1/15'] })).toThrow(/no/);
+    expect(ip.addresses.size).toBe(0);
+    expect(failing.calls.at(-1)).toBe('closeAdapter');
+  });
+
+  it('a bad CIDR in addresses fails before any adapter exists', () => {
+    const fake = new FakeWintun();
+    expect(() => openWintunDevice(fake, fakeHost().routing, { addresses: ['198.18.0.1'] })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+    expect(fake.calls).toEqual([]);
   });
 
   it('openTun refuses to run off Windows with a typed error', async () => {

@@ -8,6 +8,7 @@ import {
   WINTUN_MAX_IP_PACKET_SIZE,
 } from '../src/constants.js';
 import { type TunError, win32Error } from '../src/errors.js';
+import { WindowsRouting } from '../src/routing.js';
 import type {
   AdapterHandle,
   EventHandle,
@@ -15,6 +16,7 @@ import type {
   WintunApi,
   WintunLogCallback,
 } from '../src/wintun-api.js';
+import { FakeIpHelper } from './fake-iphlpapi.js';
 
 export class FakeWintun implements WintunApi {
   /** Packets the OS sends into the tunnel (what the device reads). */
@@ -70,7 +72,7 @@ export class FakeWintun implements WintunApi {
     this.calls.push('closeAdapter');
   }
   getAdapterLuid(): bigint {
-    return 0x0035_0000_0500_0000n;
+    return FAKE_LUID;
   }
   getRunningDriverVersion(): { version: number; error: number } {
     return { version: this.driverVersion, error: this.driverVersion ? 0 : 2 };
@@ -123,17 +125,13 @@ export class FakeWintun implements WintunApi {
   }
 }
 
-/** A fake host (IP Helper side of opening a device). */
-export class FakeHost {
-  mtus: string[] = [];
-  ipv6Fails = false;
-  interfaceIndex(): number {
-    return 17;
-  }
-  setInterface(_luid: bigint, family: 4 | 6, s: { mtu?: number }): void {
-    if (family === 6 && this.ipv6Fails) throw win32Error('GetIpInterfaceEntry IPv6', 1168);
-    this.mtus.push(`v${family} ${s.mtu}`);
-  }
+export const FAKE_LUID = 0x0035_0000_0500_0000n;
+
+/** The IP Helper side of opening a device: the real WindowsRouting over a fake iphlpapi knowing the adapter. */
+export function fakeHost(options: { ipv6?: boolean } = {}): { routing: WindowsRouting; ip: FakeIpHelper } {
+  const ip = new FakeIpHelper();
+  ip.addInterface(FAKE_LUID, 17, options.ipv6 ?? true);
+  return { routing: new WindowsRouting(ip), ip };
 }
 
 export function packet(id: number, length = 60): Uint8Array {
