@@ -151,7 +151,7 @@ describe('IP_UNICAST_IF / IPV6_UNICAST_IF', () => {
   });
 });
 
-describe('TEMPORARY address parser', () => {
+describe('address adapters over @ztun/packet', () => {
   it('parses and formats IPv4 and IPv6', () => {
     expect(parseIp('198.18.0.1')).toEqual({ family: 4, bytes: new Uint8Array([198, 18, 0, 1]) });
     const v6 = parseIp('fd00:7a74::1');
@@ -175,11 +175,13 @@ describe('TEMPORARY address parser', () => {
     ]) {
       expect(() => parseIp(bad), bad).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     }
-    for (const bad of ['10.0.0.0', '10.0.0.0/33', '::/129', '10.0.0.0/x', 'x/8']) {
+    for (const bad of ['10.0.0.0/33', '::/129', '10.0.0.0/x', 'x/8']) {
       expect(() => parsePrefix(bad), bad).toThrow(TunError);
     }
     expect(() => parsePrefix('10.0.0.1/8', true)).toThrow(/host bits/);
     expect(parsePrefix('10.0.0.1/8').prefixLength).toBe(8);
+    expect(parsePrefix('10.0.0.1')).toMatchObject({ family: 4, prefixLength: 32 }); // bare = host prefix
+    expect(parsePrefix('fd00::1')).toMatchObject({ family: 6, prefixLength: 128 });
   });
 });
 

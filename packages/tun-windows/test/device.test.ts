@@ -358,7 +358,7 @@ describe('openWintunDevice', () => {
 
   it('a bad CIDR in addresses fails before any adapter exists', () => {
     const fake = new FakeWintun();
-    expect(() => openWintunDevice(fake, fakeHost().routing, { addresses: ['198.18.0.1'] })).toThrow(
+    expect(() => openWintunDevice(fake, fakeHost().routing, { addresses: ['198.18.0.1/33'] })).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
     );
     expect(fake.calls).toEqual([]);

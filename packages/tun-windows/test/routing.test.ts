@@ -46,7 +46,7 @@ describe('addresses', () => {
 
   it('bad input is a typed error before any call; an unknown interface is NOT_FOUND', () => {
     const { api, routing } = setup();
-    expect(() => routing.addAddress(TUN, '198.18.0.1')).toThrow(
+    expect(() => routing.addAddress(TUN, '198.18.0.1/40')).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
     );
     expect(() => routing.addAddress(TUN, '300.0.0.1/8')).toThrow(TunError);
