@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { SocksClient, type SocksClientOptions, type SocksProxy } from 'socks';
 
 type SocksClientEstablishedEvent = Awaited<ReturnType<typeof SocksClient.createConnection>>;
+
 import type { Endpoint, Outbound, UdpSession, UdpSessionHandler } from './handler.js';
 import { connectPinned, pinnedUdpSocket } from './outbound-direct.js';
 import type { Pinning } from './pinned.js';

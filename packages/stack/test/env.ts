@@ -147,7 +147,8 @@ export interface StackRunner {
     stack: Record<string, unknown> & { drops: Record<string, number> };
     device: Record<string, number>;
   }>;
-  inject(bytes: Uint8Array): Promise<void>;
+  /** Sends packets out of the TUN so the stack reads them; resolves with sendto's results. */
+  inject(packets: Uint8Array[]): Promise<number[]>;
   stop(): Promise<void>;
 }
 
@@ -186,8 +187,12 @@ export async function startStack(
     proc,
     tunName,
     counters: async () => JSON.parse(await ask('counters', 'COUNTERS ')),
-    inject: async (bytes) => {
-      await ask(`inject ${Buffer.from(bytes).toString('hex')}`, 'INJECTED ');
+    inject: async (packets) => {
+      const r = await ask(
+        `inject ${packets.map((p) => Buffer.from(p).toString('hex')).join(' ')}`,
+        'INJECTED ',
+      );
+      return r.split(' ').map(Number);
     },
     stop: async () => {
       if (proc.child.exitCode === null) proc.child.stdin!.write('quit\n');

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { commandExists, type Netns, netnsSkipReason, withNetnsEnvironment } from '@ztun/testkit';
 import { describe, expect, it } from 'vitest';
+import { buildUdpPacket, parseIp } from '../src/wire.js';
 import {
   type Daemon,
   type HttpServer,
@@ -167,6 +168,160 @@ describe.skipIf(skip !== undefined)('stack in namespaces', () => {
         await dns.stop();
         await http.proc.stop();
         rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+});
+
+/** Deterministic pseudo-random bytes (xorshift32). */
+function randomBytesSeeded(seed: number, n: number): Uint8Array {
+  let x = seed >>> 0 || 1;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Malformed packets of every kind the stack must drop and count. */
+function malformedPackets(): { packets: Uint8Array[]; badChecksums: number; malformed: number } {
+  const src4 = parseIp('198.18.0.1')!;
+  const dst4 = parseIp(SERVER4)!;
+  const src6 = parseIp('fd00:18::1')!;
+  const dst6 = parseIp(SERVER6)!;
+  const udp4 = buildUdpPacket(src4, 40000, dst4, 53, new Uint8Array(32).fill(7));
+  const udp6 = buildUdpPacket(src6, 40000, dst6, 53, new Uint8Array(32).fill(7));
+  const malformed: Uint8Array[] = [];
+  const bad: Uint8Array[] = [];
+  // Truncated headers.
+  malformed.push(udp4.slice(0, 10), udp4.slice(0, 24), udp6.slice(0, 30), udp6.slice(0, 44));
+  // Lying length fields: IPv4 total length, UDP length, IPv6 payload length, IHL.
+  const lie4 = udp4.slice();
+  lie4[2] = 0x10; // total length 4096+ > actual
+  // keep the header checksum right so the length is what fails
+  fixIpv4HeaderChecksum(lie4);
+  malformed.push(lie4);
+  const lieUdp = udp4.slice();
+  lieUdp[24] = 0x7f; // UDP length > IP payload
+  malformed.push(lieUdp);
+  const lie6 = udp6.slice();
+  lie6[4] = 0x7f;
+  malformed.push(lie6);
+  const lieIhl = udp4.slice();
+  lieIhl[0] = 0x4f; // IHL 60 bytes > total length
+  fixIpv4HeaderChecksum(lieIhl);
+  malformed.push(lieIhl);
+  // Bad checksums: IPv4 header, UDP v4, UDP v6, ICMP echo.
+  const badIp = udp4.slice();
+  badIp[10] ^= 0x55;
+  const badUdp4 = udp4.slice();
+  badUdp4[40] ^= 1;
+  const badUdp6 = udp6.slice();
+  badUdp6[60] ^= 1;
+  bad.push(badIp, badUdp4, badUdp6);
+  // Random bytes (version nibble forced to 4 or 6 half of the time so they reach the header checks).
+  const random: Uint8Array[] = [];
+  for (let i = 0; i < 200; i++) {
+    const r = randomBytesSeeded(i + 1, 1 + ((i * 37) % 300));
+    if (i % 2 === 0) r[0] = (r[0]! & 0x0f) | (i % 4 === 0 ? 0x40 : 0x60);
+    random.push(r);
+  }
+  return {
+    packets: [...malformed, ...bad, ...random],
+    badChecksums: bad.length,
+    malformed: malformed.length,
+  };
+}
+
+function fixIpv4HeaderChecksum(p: Uint8Array): void {
+  p[10] = 0;
+  p[11] = 0;
+  const ihl = Math.min((p[0]! & 15) * 4, p.length);
+  let s = 0;
+  for (let i = 0; i < ihl; i += 2) s += (p[i]! << 8) | p[i + 1]!;
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  const c = ~s & 0xffff;
+  p[10] = c >> 8;
+  p[11] = c & 0xff;
+}
+
+const dropsTotal = (d: Record<string, number>) => Object.values(d).reduce((a, b) => a + b, 0);
+
+describe.skipIf(skip !== undefined)('stack faults in namespaces', () => {
+  it('resets clients quickly when the SOCKS5 server is down, and when a server dies mid-transfer; drops malformed packets', {
+    timeout: 120_000,
+  }, async () => {
+    await withNetnsEnvironment('stf', ['client', 'server'], async (env) => {
+      const { client, server } = setUpTopology(env);
+      const http = await startHttp(server, 8080, 1);
+      const victim = await startHttp(server, 8081, 1);
+      let stack: StackRunner | undefined;
+      try {
+        // SOCKS5 server down: nothing listens on 1090.
+        stack = await startStack(client, { kind: 'socks5', host: PROXY4, port: 1090 });
+        routeIntoTun(client, stack.tunName);
+        for (const host of [SERVER4, SERVER6]) {
+          const r = await inNs(
+            client,
+            `curl -sS --max-time 10 -o /dev/null -w '%{time_total}' ${url(host, 8080, '/small')}`,
+          );
+          expect(r.code, `curl via dead proxy to ${host} must fail`).not.toBe(0);
+          expect(r.err, 'the client sees a reset (during or right after the handshake)').toMatch(
+            /reset|Empty reply|Recv failure|Couldn't connect/i,
+          );
+          expect(Number(r.out), `reset within a second (${r.out} s)`).toBeLessThan(1);
+        }
+        await stack.stop();
+        stack = undefined;
+        client.ip('route', 'flush', '10.202.0.0/24');
+        client.ip('-6', 'route', 'flush', 'fd00:202::/64');
+
+        stack = await startStack(client, { kind: 'direct', mark: MARK });
+        routeIntoTun(client, stack.tunName);
+        // Server killed mid-transfer: that transfer fails promptly; the next connection works.
+        const slow = inNs(
+          client,
+          `curl -sS --max-time 20 -o /dev/null -w '%{size_download}' ${url(SERVER4, 8081, '/slow')}`,
+          30_000,
+        );
+        await new Promise((r) => setTimeout(r, 500));
+        victim.proc.child.kill('SIGKILL');
+        const killed = await slow;
+        expect(killed.code, 'the interrupted transfer fails').not.toBe(0);
+        expect(Number(killed.out), 'some bytes arrived before the kill').toBeGreaterThan(0);
+        expect(killed.ms, 'and does not hang until --max-time').toBeLessThan(10_000);
+        const next = await inNs(client, `curl -sS --max-time 10 ${url(SERVER4, 8080, '/small')} | sha256sum`);
+        expect(next.out.split(' ')[0]).toBe(http.smallHash);
+
+        // Malformed packets written into the TUN: dropped and counted, service continues.
+        const before = await stack.counters();
+        const { packets, badChecksums, malformed } = malformedPackets();
+        const sent = await stack.inject(packets);
+        expect(sent, 'every packet went out of the TUN towards the stack').toEqual(
+          packets.map((p) => p.length),
+        );
+        await new Promise((r) => setTimeout(r, 300));
+        const after = await stack.counters();
+        const d0 = before.stack.drops;
+        const d1 = after.stack.drops;
+        expect(d1.badChecksum! - d0.badChecksum!).toBeGreaterThanOrEqual(badChecksums);
+        expect(d1.malformed! - d0.malformed!).toBeGreaterThanOrEqual(malformed);
+        expect(
+          dropsTotal(d1) - dropsTotal(d0),
+          'every injected packet is dropped and counted',
+        ).toBeGreaterThanOrEqual(packets.length);
+        for (const host of [SERVER4, SERVER6]) {
+          const again = await inNs(client, `curl -sS --max-time 10 ${url(host, 8080, '/small')} | sha256sum`);
+          expect(again.out.split(' ')[0], `service continues via ${host}`).toBe(http.smallHash);
+        }
+        expect(stack.proc.child.exitCode).toBeNull();
+      } finally {
+        await stack?.stop();
+        await http.proc.stop();
+        await victim.proc.stop();
       }
     });
   });
