@@ -6,7 +6,7 @@ import { type Netns, type SpawnedInNetns, waitFor } from '@ztun/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const bin = join(here, '..', 'dist', 'bin.js');
-export const httpServerScript = join(here, 'fixtures', 'http-server.mjs');
+export const httpServerScript = join(here, '..', 'scripts', 'http-server.mjs');
 
 /** Everything `ip -j` shows about links, addresses, routes (all tables) and rules, both families. */
 export function netState(ns: Netns): unknown {

@@ -9,13 +9,21 @@ import {
   ZTUN_RULE_PRIORITY_MAX,
   ZTUN_RULE_PRIORITY_MIN,
 } from '@ztun/routing-linux';
-import { createStack, directOutbound, type Outbound, type Stack, socks5Outbound } from '@ztun/stack';
+import {
+  createStack,
+  directOutbound,
+  handlerFromOutbound,
+  type Outbound,
+  type Stack,
+  socks5Outbound,
+} from '@ztun/stack';
 import { type LinuxTun, openTun } from '@ztun/tun-linux';
 import { formatCidr } from '../cidr.js';
 import { describeProxy, type ProxyConfig } from '../config.js';
+import { countingOutbound, type TrafficCounters } from '../counting.js';
 import type { Logger } from '../log.js';
 import { type Change, describeChange, type PlanTags, undoOrder } from '../plan.js';
-import { type StatsSnapshot, startStatsReporter } from '../stats.js';
+import { formatBytes, type StatsSnapshot, startStatsReporter } from '../stats.js';
 import { type Platform, type RunContext, RunRefused } from './types.js';
 
 const CAP_NET_ADMIN = 12;
@@ -84,7 +92,12 @@ function outboundFor(proxy: ProxyConfig, fwmark: number): Outbound {
 }
 
 /** One stats snapshot from the stack's and the device's counters. */
-function snapshotFrom(stack: Stack, device: LinuxTun, startedAt: number): StatsSnapshot {
+function snapshotFrom(
+  stack: Stack,
+  device: LinuxTun,
+  traffic: TrafficCounters,
+  startedAt: number,
+): StatsSnapshot {
   const c = stack.counters;
   const d = device.counters;
   const dropsByReason: Record<string, number> = {};
@@ -99,9 +112,9 @@ function snapshotFrom(stack: Stack, device: LinuxTun, startedAt: number): StatsS
     uptimeMs: Date.now() - startedAt,
     tcpOpen: c.tcpOpen,
     udpOpen: c.udpOpen,
-    // Read from the TUN = what its users send out; written to it = what comes back to them.
-    bytesOut: c.rxBytes,
-    bytesIn: c.txBytes,
+    bytesOut: traffic.bytesUp(),
+    bytesIn: traffic.bytesDown(),
+    // Packets the stack read from / wrote to the TUN (both directions of NATed TCP pass each way).
     packetsOut: c.rxPackets,
     packetsIn: c.txPackets,
     drops,
@@ -133,6 +146,7 @@ async function run(ctx: RunContext): Promise<number> {
   const nl = RtNetlink.open();
   let device: LinuxTun | undefined;
   let stack: Stack | undefined;
+  let traffic: TrafficCounters | undefined;
   let stopStats: (() => void) | undefined;
   const applied: Change[] = [];
   let exitCode = 0;
@@ -160,9 +174,13 @@ async function run(ctx: RunContext): Promise<number> {
       const dev = device!;
       const v4 = config.addresses.find((a) => a.family === 4);
       const v6 = config.addresses.find((a) => a.family === 6);
+      const outbound = countingOutbound(outboundFor(config.proxy, config.fwmark));
+      traffic = outbound;
       stack = createStack({
         device: dev,
-        outbound: outboundFor(config.proxy, config.fwmark),
+        handler: handlerFromOutbound(outbound, {
+          onConnectError: (dest, err) => log.debug(`connect ${dest} failed: ${err.message}`),
+        }),
         addresses: {
           ...(v4 ? { ipv4: { tunAddress: v4.address, prefix: v4.prefixLength } } : {}),
           ...(v6 ? { ipv6: { tunAddress: v6.address, prefix: v6.prefixLength } } : {}),
@@ -197,8 +215,9 @@ async function run(ctx: RunContext): Promise<number> {
       const interval = config.statsIntervalMs ?? (ctx.statsOut.isTTY ? 1000 : 10_000);
       if (interval > 0) {
         const s = stack;
+        const t = outbound;
         stopStats = startStatsReporter({
-          snapshot: () => snapshotFrom(s, dev, startedAt),
+          snapshot: () => snapshotFrom(s, dev, t, startedAt),
           intervalMs: interval,
           tty: ctx.statsOut.isTTY,
           write: (t) => ctx.statsOut.write(t),
@@ -228,7 +247,12 @@ async function run(ctx: RunContext): Promise<number> {
     nl.close();
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
   }
-  if (exitCode === 0) log.info('stopped; everything it added is removed');
+  if (exitCode === 0) {
+    const totals = traffic
+      ? ` (carried ${formatBytes(traffic.bytesUp())} up, ${formatBytes(traffic.bytesDown())} down)`
+      : '';
+    log.info(`stopped${totals}; everything it added is removed`);
+  }
   return exitCode;
 }
 

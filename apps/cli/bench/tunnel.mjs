@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// `pnpm bench:tunnel` (root): iperf3 throughput in one run, in namespaces of its own —
+//   1. no tunnel: client → veth → server (the kernel path alone)
+//   2. ztun --auto-route --proxy direct
+//   3. ztun --auto-route --proxy socks5:// to danted
+// Prints Gbit/s, ratios to the no-tunnel figure, and ztun's CPU use (user/sys seconds per second of
+// transfer: ~1.0 means its one JS thread was saturated). Options: --time S (default 5), --mtu N.
+
+import { readFileSync } from 'node:fs';
+import { createTopology, has, preflight, SERVER, SOCKS, sleep, waitUntil } from '../scripts/topology.mjs';
+
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : dflt;
+};
+const seconds = Number(opt('time', '5'));
+const mtu = opt('mtu', undefined);
+
+const problems = preflight();
+if (!has('iperf3')) problems.push('needs iperf3 (apt-get install iperf3)');
+if (problems.length) {
+  console.error(`bench:tunnel: ${problems.join('; ')}`);
+  process.exit(1);
+}
+
+const topo = createTopology('bnch');
+const CLK_TCK = 100;
+
+function cpuSeconds(pid) {
+  // /proc/PID/stat fields 14 and 15: utime and stime in clock ticks.
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+}
+
+function iperf(extra = []) {
+  const r = topo.exec(topo.client, 'iperf3', ['-c', SERVER, '-t', String(seconds), '-J', ...extra], {
+    allowFail: true,
+  });
+  const j = JSON.parse(r.stdout || '{}');
+  if (j.error) throw new Error(`iperf3: ${j.error}`);
+  return j.end.sum_received.bits_per_second / 1e9;
+}
+
+async function throughZtun(label, args) {
+  const z = await topo.startZtun([
+    '--auto-route',
+    '--stats-interval',
+    '0',
+    ...(mtu ? ['--mtu', mtu] : []),
+    ...args,
+  ]);
+  try {
+    const before = cpuSeconds(z.child.pid);
+    const t0 = Date.now();
+    const gbps = iperf();
+    const wall = (Date.now() - t0) / 1000;
+    const after = cpuSeconds(z.child.pid);
+    return {
+      label,
+      gbps,
+      user: (after.user - before.user) / wall,
+      sys: (after.sys - before.sys) / wall,
+    };
+  } finally {
+    const code = await z.stop(10_000);
+    if (code !== 0) console.error(`${label}: ztun exited with ${code}:\n${z.output()}`);
+  }
+}
+
+let failed = false;
+try {
+  const server = topo.start(topo.server, 'iperf3', ['-s', '-B', SERVER]);
+  await waitUntil('iperf3 server', () => topo.listening(topo.server, 5201));
+  await sleep(200);
+  const rows = [];
+  console.log(`iperf3 -t ${seconds}, one TCP stream client → server; ztun MTU ${mtu ?? 'default (65520)'}`);
+  rows.push({ label: 'no tunnel (veth)', gbps: iperf() });
+  console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+  rows.push(await throughZtun('ztun --proxy direct', ['--proxy', 'direct']));
+  console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+  if (has('danted')) {
+    await topo.startDanted(1080);
+    rows.push(await throughZtun('ztun --proxy socks5 (danted)', ['--proxy', `socks5://${SOCKS}:1080`]));
+    console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+  } else {
+    console.log('  socks5 skipped: danted is not installed');
+  }
+  await server.stop();
+
+  const base = rows[0].gbps;
+  console.log('\n| path | Gbit/s | vs no tunnel | ztun CPU user+sys (s per s) |');
+  console.log('| --- | ---: | ---: | ---: |');
+  for (const r of rows) {
+    const cpu = r.user === undefined ? '' : `${r.user.toFixed(2)} + ${r.sys.toFixed(2)}`;
+    console.log(`| ${r.label} | ${r.gbps.toFixed(2)} | ${(r.gbps / base).toFixed(2)} | ${cpu} |`);
+  }
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(`\nload average during the run: ${load} (2 cores shared with other work: compare ratios)`);
+} catch (err) {
+  failed = true;
+  console.error(`bench:tunnel failed: ${err.message}`);
+} finally {
+  topo.cleanup();
+}
+process.exit(failed ? 1 : 0);
