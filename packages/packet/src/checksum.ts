@@ -14,15 +14,19 @@
 
 const IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Below this many bytes the plain byte loop beats setting up the word loop. */
-const WORD_LOOP_MIN = 48;
+/** Below this many bytes the plain byte loop wins (no setup). */
+const DATAVIEW_MIN = 64;
+/** From this many bytes the aligned Uint32Array loop wins over DataView reads. */
+const WORD_LOOP_MIN = 2048;
 /** Words summed before folding so the float accumulator stays exact (2^53 / 2^32 = 2^21). */
 const WORDS_PER_FOLD = 1 << 20;
 
-// One cached Uint32Array over the last backing ArrayBuffer seen. Tunnels reuse one batch buffer, so this
-// almost always hits and the word loop costs no allocation. It keeps one buffer reachable; that is all.
+// One cached Uint32Array and one DataView over the last backing ArrayBuffer seen. Tunnels reuse one batch
+// buffer, so this almost always hits and the fast loops cost no allocation. It keeps one buffer reachable.
 let cachedBuffer: ArrayBufferLike | null = null;
 let cachedWords: Uint32Array = new Uint32Array(0);
+let cachedViewBuffer: ArrayBufferLike | null = null;
+let cachedView: DataView = new DataView(new ArrayBuffer(0));
 
 function wordsOver(buffer: ArrayBufferLike): Uint32Array {
   if (buffer !== cachedBuffer || cachedWords.length !== buffer.byteLength >>> 2) {
@@ -30,6 +34,26 @@ function wordsOver(buffer: ArrayBufferLike): Uint32Array {
     cachedWords = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
   }
   return cachedWords;
+}
+
+function dataViewOver(buffer: ArrayBufferLike): DataView {
+  if (buffer !== cachedViewBuffer || cachedView.byteLength !== buffer.byteLength) {
+    cachedViewBuffer = buffer;
+    cachedView = new DataView(buffer);
+  }
+  return cachedView;
+}
+
+/** Sum of big-endian words through a DataView (any alignment); at most 2047 bytes, so no overflow. */
+function sumDataView(dv: DataView, start: number, end: number): number {
+  let s = 0;
+  let i = start;
+  for (; i + 15 < end; i += 16)
+    s += dv.getUint32(i) + dv.getUint32(i + 4) + dv.getUint32(i + 8) + dv.getUint32(i + 12);
+  for (; i + 3 < end; i += 4) s += dv.getUint32(i);
+  for (; i + 1 < end; i += 2) s += dv.getUint16(i);
+  if (i < end) s += dv.getUint8(i) << 8;
+  return s;
 }
 
 /** Sum of big-endian 16-bit words, byte at `start` is a high byte. Returns an unfolded sum. */
@@ -86,7 +110,12 @@ export function checksumPartial(
   if (offset < 0) offset = 0;
   let end = offset + length;
   if (end > buf.length) end = buf.length;
-  if (end - offset < WORD_LOOP_MIN) return initial + sumBytes(buf, offset, end);
+  const n = end - offset;
+  if (n < DATAVIEW_MIN) return initial + sumBytes(buf, offset, end);
+  if (n < WORD_LOOP_MIN) {
+    const base = buf.byteOffset;
+    return initial + sumDataView(dataViewOver(buf.buffer), base + offset, base + end);
+  }
   // Align the word loop to the backing ArrayBuffer; head/tail go through the byte loop.
   const absStart = buf.byteOffset + offset;
   const absEnd = buf.byteOffset + end;

@@ -131,9 +131,23 @@ export class IcmpView {
     return this.length - ICMP_HEADER_LENGTH;
   }
 
+  /** Checksum with the field read as zero (it is zeroed and restored: exact for every input). */
+  private checksumWithFieldZeroed(initial: number): number {
+    const b = this.buf;
+    const at = this.offset + 2;
+    const hi = b[at]!;
+    const lo = b[at + 1]!;
+    b[at] = 0;
+    b[at + 1] = 0;
+    const c = checksumFinish(checksumPartial(b, this.offset, this.length, initial));
+    b[at] = hi;
+    b[at + 1] = lo;
+    return c;
+  }
+
   computeChecksum(pseudoSum = 0): number {
     if (this.length === 0) return 0;
-    return checksumFinish(checksumPartial(this.buf, this.offset, this.length, pseudoSum) - this.checksum);
+    return this.checksumWithFieldZeroed(pseudoSum);
   }
   updateChecksum(pseudoSum = 0): void {
     this.checksum = this.computeChecksum(pseudoSum);

@@ -216,10 +216,24 @@ export class IPv4View {
     return this.length - this.headerLength;
   }
 
+  /** Checksum with the field read as zero (it is zeroed and restored: exact for every input). */
+  private checksumWithFieldZeroed(initial: number): number {
+    const b = this.buf;
+    const at = this.offset + 10;
+    const hi = b[at]!;
+    const lo = b[at + 1]!;
+    b[at] = 0;
+    b[at + 1] = 0;
+    const c = checksumFinish(checksumPartial(b, this.offset, this.headerLength, initial));
+    b[at] = hi;
+    b[at + 1] = lo;
+    return c;
+  }
+
   /** Computes the header checksum over the current header bytes (checksum field treated as zero). */
   computeHeaderChecksum(): number {
     if (this.length === 0) return 0;
-    return checksumFinish(checksumPartial(this.buf, this.offset, this.headerLength) - this.headerChecksum);
+    return this.checksumWithFieldZeroed(0);
   }
   /** Writes the freshly computed header checksum. */
   updateHeaderChecksum(): void {

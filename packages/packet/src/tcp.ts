@@ -238,10 +238,24 @@ export class TcpView {
     return this.buf[at + 2]! | 0;
   }
 
+  /** Checksum with the field read as zero (it is zeroed and restored: exact for every input). */
+  private checksumWithFieldZeroed(initial: number): number {
+    const b = this.buf;
+    const at = this.offset + 16;
+    const hi = b[at]!;
+    const lo = b[at + 1]!;
+    b[at] = 0;
+    b[at + 1] = 0;
+    const c = checksumFinish(checksumPartial(b, this.offset, this.length, initial));
+    b[at] = hi;
+    b[at + 1] = lo;
+    return c;
+  }
+
   /** Checksum over pseudo header (`pseudoSum`) + segment, with the checksum field treated as zero. */
   computeChecksum(pseudoSum: number): number {
     if (this.length === 0) return 0;
-    return checksumFinish(checksumPartial(this.buf, this.offset, this.length, pseudoSum) - this.checksum);
+    return this.checksumWithFieldZeroed(pseudoSum);
   }
   /** Computes and writes the checksum. */
   updateChecksum(pseudoSum: number): void {

@@ -89,10 +89,24 @@ export class UdpView {
     return this.length - UDP_HEADER_LENGTH;
   }
 
+  /** Checksum with the field read as zero (it is zeroed and restored: exact for every input). */
+  private checksumWithFieldZeroed(initial: number): number {
+    const b = this.buf;
+    const at = this.offset + 6;
+    const hi = b[at]!;
+    const lo = b[at + 1]!;
+    b[at] = 0;
+    b[at + 1] = 0;
+    const c = checksumFinish(checksumPartial(b, this.offset, this.length, initial));
+    b[at] = hi;
+    b[at + 1] = lo;
+    return c;
+  }
+
   /** Checksum over pseudo header + datagram (field treated as zero); a result of 0 is returned as 0xffff. */
   computeChecksum(pseudoSum: number): number {
     if (this.length === 0) return 0;
-    const c = checksumFinish(checksumPartial(this.buf, this.offset, this.length, pseudoSum) - this.checksum);
+    const c = this.checksumWithFieldZeroed(pseudoSum);
     return c === 0 ? 0xffff : c;
   }
   updateChecksum(pseudoSum: number): void {
