@@ -2,12 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatIp, isNetworkAddress, parseCidr, parseIp } from '../src/cidr.js';
 
-describe('TEMPORARY private CIDR parser', () => {
+describe('address adapter over @ztun/packet', () => {
   it('parses IPv4 and IPv6 forms', () => {
     expect(parseIp('10.1.2.3')?.bytes).toEqual(Uint8Array.of(10, 1, 2, 3));
     expect(formatIp(parseIp('fd00:0:0:0:0:0:0:1')!.bytes)).toBe('fd00::1');
     expect(formatIp(parseIp('::')!.bytes)).toBe('::');
-    expect(formatIp(parseIp('::ffff:10.0.0.1')!.bytes)).toBe('::ffff:a00:1');
+    expect(formatIp(parseIp('::ffff:10.0.0.1')!.bytes)).toBe('::ffff:10.0.0.1');
+    expect(parseIp('10.0.0.0/8')).toBeUndefined();
+    expect(formatIp(new Uint8Array(5))).toBe('<5-byte address>');
     expect(formatIp(parseIp('2001:db8:0:0:1:0:0:1')!.bytes)).toBe('2001:db8::1:0:0:1');
     expect(formatIp(parseIp('2001:db8:0:1:1:1:1:1')!.bytes)).toBe('2001:db8:0:1:1:1:1:1');
     expect(parseCidr('fd00::/8')).toMatchObject({ family: 6, prefixLength: 8 });
