@@ -161,7 +161,12 @@ export async function startStack(
 ): Promise<StackRunner> {
   const tunName = `zts${process.pid.toString(36)}${runnerCount++}`.slice(0, 15);
   const config = { tunName, mtu: 65535, cidrs: TUN_CIDRS, outbound, ...extra };
-  const proc = client.spawn('node', [RUNNER, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // exec keeps the runner's PID the one we stop; the higher fd limit lets benchmarks hold 10k connections.
+  const nodeArgs = [...((extra.nodeArgs as string[] | undefined) ?? []), RUNNER, JSON.stringify(config)];
+  const quoted = nodeArgs.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const proc = client.spawn('sh', ['-c', `ulimit -n 65536 2>/dev/null; exec node ${quoted}`], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   await waitFor(
     'stack runner ready',
     () => /READY/.test(proc.output()) || proc.child.exitCode !== null,
