@@ -82,7 +82,7 @@ export class WindowsTun implements TunDevice {
     const bytes = parts.batchSize * parts.mtu + WINTUN_MAX_IP_PACKET_SIZE;
     this.batch = {
       count: 0,
-      data: new Uint8Array(bytes),
+      data: parts.api.allocBuffer ? parts.api.allocBuffer(bytes) : new Uint8Array(bytes),
       offsets: new Uint32Array(parts.batchSize),
       lengths: new Uint32Array(parts.batchSize),
     };
@@ -133,6 +133,9 @@ export class WindowsTun implements TunDevice {
       this.beforeRelease?.();
     } finally {
       this.api.closeAdapter(this.adapter);
+      // Nothing reads the batch buffer any more (the pump has stopped and batches are valid only during the
+      // receiver call).
+      this.api.freeBuffer?.(this.batch.data);
     }
   }
 

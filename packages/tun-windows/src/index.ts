@@ -27,6 +27,12 @@ export { formatGuid, guidFromName, parseGuid } from './guid.js';
 export type { IpHelperApi } from './iphlpapi-api.js';
 export * as layout from './layout.js';
 export {
+  bindCopyFunctions,
+  type CopyFunctions,
+  createNativeMemory,
+  type NativeMemory,
+} from './native-memory.js';
+export {
   type DeviceHost,
   type OpenTunOptions,
   openTun,

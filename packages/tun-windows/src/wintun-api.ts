@@ -45,6 +45,12 @@ export interface WintunApi {
    * Returns 0 (ERROR_SUCCESS) or the Win32 error (ERROR_BUFFER_OVERFLOW: ring full; ERROR_HANDLE_EOF: gone).
    */
   sendPacket(session: SessionHandle, src: Uint8Array, offset: number, length: number): number;
+  /**
+   * Optional: a buffer the implementation copies into/out of cheaply (native memory on Windows). The device
+   * allocates its batch buffer with it and frees it after close.
+   */
+  allocBuffer?(size: number): Uint8Array;
+  freeBuffer?(buffer: Uint8Array): void;
   /** WaitForSingleObject off the main thread: WAIT_OBJECT_0, WAIT_TIMEOUT or WAIT_FAILED. */
   waitForEvent(event: EventHandle, timeoutMs: number): Promise<number>;
 }

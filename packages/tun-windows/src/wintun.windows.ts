@@ -7,6 +7,7 @@ import type { IKoffiCType, IKoffiLib, IKoffiRegisteredCallback } from 'koffi';
 import { WAIT_FAILED } from './constants.js';
 import { type DllSearch, dllNotFoundError, findWintunDll } from './dll.js';
 import { TunError, win32Error } from './errors.js';
+import { bindCopyFunctions, createNativeMemory } from './native-memory.js';
 import type {
   AdapterHandle,
   EventHandle,
@@ -15,22 +16,28 @@ import type {
   WintunLogCallback,
 } from './wintun-api.js';
 
-/** Every wintun.dll function we bind, with its koffi prototype (exports.def lists 14; we skip WintunDeleteDriver). */
+/**
+ * Every wintun.dll function we bind (exports.def lists 14; we skip WintunDeleteDriver). Handles and packet
+ * pointers travel as uintptr_t numbers, not koffi pointer objects: same registers on x64/arm64, exact below
+ * 2^53 (user-space addresses are below 2^47), and far cheaper per call (see native-memory.ts).
+ */
 export const WINTUN_PROTOTYPES = {
   WintunCreateAdapter:
-    'void * __stdcall WintunCreateAdapter(str16 Name, str16 TunnelType, const uint8_t *RequestedGUID)',
-  WintunOpenAdapter: 'void * __stdcall WintunOpenAdapter(str16 Name)',
-  WintunCloseAdapter: 'void __stdcall WintunCloseAdapter(void *Adapter)',
-  WintunGetAdapterLUID: 'void __stdcall WintunGetAdapterLUID(void *Adapter, uint8_t *Luid)',
+    'uintptr_t __stdcall WintunCreateAdapter(str16 Name, str16 TunnelType, const uint8_t *RequestedGUID)',
+  WintunOpenAdapter: 'uintptr_t __stdcall WintunOpenAdapter(str16 Name)',
+  WintunCloseAdapter: 'void __stdcall WintunCloseAdapter(uintptr_t Adapter)',
+  WintunGetAdapterLUID: 'void __stdcall WintunGetAdapterLUID(uintptr_t Adapter, uint8_t *Luid)',
   WintunGetRunningDriverVersion: 'uint32_t __stdcall WintunGetRunningDriverVersion()',
   WintunSetLogger: 'void __stdcall WintunSetLogger(WINTUN_LOGGER_CALLBACK *NewLogger)',
-  WintunStartSession: 'void * __stdcall WintunStartSession(void *Adapter, uint32_t Capacity)',
-  WintunEndSession: 'void __stdcall WintunEndSession(void *Session)',
-  WintunGetReadWaitEvent: 'void * __stdcall WintunGetReadWaitEvent(void *Session)',
-  WintunReceivePacket: 'void * __stdcall WintunReceivePacket(void *Session, uint32_t *PacketSize)',
-  WintunReleaseReceivePacket: 'void __stdcall WintunReleaseReceivePacket(void *Session, void *Packet)',
-  WintunAllocateSendPacket: 'void * __stdcall WintunAllocateSendPacket(void *Session, uint32_t PacketSize)',
-  WintunSendPacket: 'void __stdcall WintunSendPacket(void *Session, void *Packet)',
+  WintunStartSession: 'uintptr_t __stdcall WintunStartSession(uintptr_t Adapter, uint32_t Capacity)',
+  WintunEndSession: 'void __stdcall WintunEndSession(uintptr_t Session)',
+  WintunGetReadWaitEvent: 'uintptr_t __stdcall WintunGetReadWaitEvent(uintptr_t Session)',
+  WintunReceivePacket: 'uintptr_t __stdcall WintunReceivePacket(uintptr_t Session, uint32_t *PacketSize)',
+  WintunReleaseReceivePacket:
+    'void __stdcall WintunReleaseReceivePacket(uintptr_t Session, uintptr_t Packet)',
+  WintunAllocateSendPacket:
+    'uintptr_t __stdcall WintunAllocateSendPacket(uintptr_t Session, uint32_t PacketSize)',
+  WintunSendPacket: 'void __stdcall WintunSendPacket(uintptr_t Session, uintptr_t Packet)',
 } as const;
 
 /** WINTUN_LOGGER_CALLBACK (wintun.h:136-139); CALLBACK = __stdcall. */
@@ -39,8 +46,11 @@ export const WINTUN_LOGGER_PROTOTYPE =
 
 export const KERNEL32_PROTOTYPES = {
   GetLastError: 'uint32_t __stdcall GetLastError()',
-  WaitForSingleObject: 'uint32_t __stdcall WaitForSingleObject(void *Handle, uint32_t Milliseconds)',
+  WaitForSingleObject: 'uint32_t __stdcall WaitForSingleObject(uintptr_t Handle, uint32_t Milliseconds)',
 } as const;
+
+/** kernel32 RtlMoveMemory (MoveMemory): the copy between ring slots and JS buffers (native-memory.ts). */
+export const COPY_SYMBOL = 'RtlMoveMemory';
 
 type Koffi = typeof import('koffi');
 // biome-ignore lint/suspicious/noExplicitAny: koffi functions are untyped
@@ -84,9 +94,11 @@ export async function loadWintunApi(
       `found but could not load it (${(err as Error).message})`,
     );
   }
-  const kernel32 = bind(koffi.load('kernel32.dll'), KERNEL32_PROTOTYPES);
+  const kernel32Lib = koffi.load('kernel32.dll');
+  const kernel32 = bind(kernel32Lib, KERNEL32_PROTOTYPES);
   wintunLoggerProto(koffi);
   const w = bind(lib, WINTUN_PROTOTYPES);
+  const memory = createNativeMemory(koffi, bindCopyFunctions(kernel32Lib, COPY_SYMBOL));
   const sizeOut = new Uint32Array(1);
   const luidOut = new Uint8Array(8);
   let registeredLogger: IKoffiRegisteredCallback | undefined;
@@ -145,22 +157,21 @@ export async function loadWintunApi(
     getReadWaitEvent(session) {
       return w.WintunGetReadWaitEvent(session) as EventHandle;
     },
+    allocBuffer: (size) => memory.alloc(size),
+    freeBuffer: (buffer) => memory.free(buffer),
     receivePacket(session, dst, offset) {
-      const p = w.WintunReceivePacket(session, sizeOut);
+      const p = w.WintunReceivePacket(session, sizeOut) as number;
       if (!p) return -lastError();
       const size = sizeOut[0]!;
-      try {
-        if (size > dst.length - offset) return 0; // cannot happen (size ≤ 0xFFFF and the caller leaves room)
-        dst.set(new Uint8Array(koffi.view(p, size)), offset);
-      } finally {
-        w.WintunReleaseReceivePacket(session, p);
-      }
-      return size;
+      // size ≤ 0xFFFF and the caller leaves that much room; the check only guards against a broken ring.
+      if (size <= dst.length - offset) memory.copyIn(dst, offset, p, size);
+      w.WintunReleaseReceivePacket(session, p);
+      return size <= dst.length - offset ? size : 0;
     },
     sendPacket(session, src, offset, length) {
-      const p = w.WintunAllocateSendPacket(session, length);
+      const p = w.WintunAllocateSendPacket(session, length) as number;
       if (!p) return lastError();
-      new Uint8Array(koffi.view(p, length)).set(src.subarray(offset, offset + length));
+      memory.copyOut(p, src, offset, length);
       w.WintunSendPacket(session, p);
       return 0;
     },

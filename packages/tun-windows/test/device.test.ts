@@ -253,6 +253,8 @@ describe('WindowsTun with a fake Wintun', () => {
     await a;
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(fake.endedWhileWaiting).toBe(false);
+    expect(fake.buffersAllocated).toBe(1); // the batch buffer came from the API (native memory on Windows)
+    expect(fake.buffersFreed).toHaveLength(1); // and was freed once, after the session ended
     expect(fake.calls.filter((c) => c === 'endSession' || c === 'closeAdapter')).toEqual([
       'endSession',
       'closeAdapter',

@@ -39,6 +39,16 @@ export class FakeWintun implements WintunApi {
   logger: WintunLogCallback | null = null;
   private signal: (() => void) | undefined;
 
+  buffersAllocated = 0;
+  buffersFreed: Uint8Array[] = [];
+  allocBuffer(size: number): Uint8Array {
+    this.buffersAllocated++;
+    return new Uint8Array(size);
+  }
+  freeBuffer(buffer: Uint8Array): void {
+    this.buffersFreed.push(buffer);
+  }
+
   inject(...packets: Uint8Array[]): void {
     this.rx.push(...packets);
     this.wake();
