@@ -106,7 +106,11 @@ export function buildPlan(config: RunConfig, tags: PlanTags, proxyAddresses: rea
       if (prefixes.some((p) => cidrContains(p, c.address))) bypass.push(c);
     }
     for (const ex of config.excludes) if (ex.family === family) bypass.push(ex);
+    const seen = new Set<string>();
     for (const dst of bypass) {
+      // The kernel refuses an identical second rule (EEXIST): one per prefix.
+      if (seen.has(formatCidr(dst))) continue;
+      seen.add(formatCidr(dst));
       changes.push({ op: 'rule-add', rule: { family, priority: base, table: MAIN_TABLE, dst } });
     }
     if (prefixes.some((p) => p.prefixLength === 0)) {

@@ -1,9 +1,14 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ZTUN_RULE_PRIORITY_MAX, ZTUN_RULE_PRIORITY_MIN } from '@ztun/routing-linux';
 import {
+  commandExists,
   type Netns,
   type NetnsEnvironment,
   netnsSkipReason,
+  tryCommand,
   waitFor,
   withNetnsEnvironment,
 } from '@ztun/testkit';
@@ -34,6 +39,16 @@ async function withTopology(fn: (client: Netns, server: Netns) => Promise<void>)
     client.ip('-4', 'route', 'add', 'default', 'via', '10.211.0.2');
     client.ip('-6', 'route', 'add', 'default', 'via', 'fd00:211::2');
     await startHttp(server, HTTP_PORT, [SERVER, SERVER6]);
+    // The veth's IPv6 link-local address (and its local route) appear once DAD ends; snapshots taken
+    // before that would differ from later ones for reasons that have nothing to do with ztun.
+    await waitFor('settled IPv6 link-local address on the client veth', () => {
+      const out = client.ip('-6', 'addr', 'show', 'scope', 'link');
+      return (
+        out.includes('fe80::') &&
+        !out.includes('tentative') &&
+        client.ip('-6', 'route', 'show', 'table', 'local').includes('fe80::')
+      );
+    });
     await fn(client, server);
   });
 }
@@ -165,8 +180,8 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
     });
   });
 
-  it('a SOCKS5 proxy that is down at start: a warning, then resets instead of hangs', async () => {
-    await withTopology(async (client) => {
+  it('a SOCKS5 proxy that is down at start: a warning, resets instead of hangs, then service once it is up', async () => {
+    await withTopology(async (client, server) => {
       const z = await startZtun(client, [
         '--route',
         '10.212.0.0/24',
@@ -180,7 +195,55 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
       const r = curl(client, `http://${SERVER}:${HTTP_PORT}/`);
       expect(r.status).not.toBe(0);
       expect(Date.now() - t0).toBeLessThan(5000);
+      await startDanted(server, SOCKS, 1099);
+      expect(curl(client, `http://${SERVER}:${HTTP_PORT}/whoami`).body).toBe(`${SOCKS}\n`);
       expect(await z.proc.stop(10_000)).toBe(0);
+    });
+  });
+
+  it('--config YAML with --pcap: runs from the file, flags win, and the capture decodes', async () => {
+    await withTopology(async (client) => {
+      const dir = mkdtempSync(join(tmpdir(), 'ztun-ns-'));
+      const cfg = join(dir, 'ztun.yaml');
+      const pcap = join(dir, 'tun.pcap');
+      writeFileSync(
+        cfg,
+        `name: zcfg0\nroute:\n  - 10.212.0.0/24\npcap: ${pcap}\nmtu: 9000\nstats-interval: 0\n`,
+      );
+      const before = netState(client);
+      const z = await startZtun(client, ['--config', cfg, '--mtu', '1500']);
+      expect(z.output()).toContain('ready: zcfg0 198.18.0.1/15 mtu 1500');
+      expect(client.ipJson<{ mtu: number }[]>('link', 'show', 'zcfg0')[0]!.mtu).toBe(1500);
+      expect(curl(client, `http://${SERVER}:${HTTP_PORT}/`).body).toBe(`hello from ${SERVER}\n`);
+      expect(await z.proc.stop(10_000)).toBe(0);
+      expect(netState(client)).toEqual(before);
+      expect(statSync(pcap).size).toBeGreaterThan(24);
+      if (commandExists('tshark')) {
+        const t = tryCommand('tshark', ['-r', pcap, '-Y', 'http.request', '-T', 'fields', '-e', 'http.host']);
+        expect(t.stdout).toContain(`${SERVER}:${HTTP_PORT}`);
+      }
+    });
+  });
+
+  it('refuses an interface name that exists, and rolls back a start that fails half-way', async () => {
+    await withTopology(async (client) => {
+      client.exec('ip', ['tuntap', 'add', 'dev', 'ztun0', 'mode', 'tun']);
+      const before = netState(client);
+      const taken = client.tryExec(process.execPath, [bin, 'run', '--stats-interval', '0']);
+      expect(taken.status).toBe(1);
+      expect(taken.stderr).toMatch(
+        /interface ztun0 already exists \(tun; another ztun\?\): choose another --name/,
+      );
+      expect(netState(client)).toEqual(before);
+
+      // A route ztun did not tag sits where ztun's default route goes: the route add fails (EEXIST) after
+      // the device, its address and the link-up were applied; all of those must be undone.
+      client.ip('route', 'add', 'default', 'dev', 'lo', 'table', '31348');
+      const before2 = netState(client);
+      const half = client.tryExec(process.execPath, [bin, 'run', '--name', 'zhalf0', '--auto-route']);
+      expect(half.status).toBe(1);
+      expect(half.stderr).toMatch(/start failed: .*EEXIST/);
+      expect(netState(client)).toEqual(before2);
     });
   });
 

@@ -85,6 +85,21 @@ describe('buildPlan', () => {
     ]);
   });
 
+  it('an exclude given twice, or equal to the proxy address, becomes one rule', () => {
+    const got = lines(
+      {
+        route: ['10.0.0.0/8'],
+        exclude: ['10.1.0.0/16', '10.1.0.0/16', '10.9.9.9'],
+        proxy: 'socks5://10.9.9.9:1',
+      },
+      ['10.9.9.9'],
+    );
+    expect(got.filter((l) => l.includes('pref 9000'))).toEqual([
+      'ip -4 rule add pref 9000 to 10.9.9.9/32 lookup main',
+      'ip -4 rule add pref 9000 to 10.1.0.0/16 lookup main',
+    ]);
+  });
+
   it('undo runs in exact reverse and deletes what was added', () => {
     const plan = buildPlan(resolveConfig({ 'auto-route': true }), tags);
     expect(undoOrder(plan).map((c) => describeChange(c, 'undo'))).toEqual([

@@ -142,6 +142,16 @@ async function run(ctx: RunContext): Promise<number> {
     wake?.();
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  // A bug that escapes to the event loop must still remove the routes and rules before the process ends.
+  let fatal = false;
+  const onFatal = (err: unknown) => {
+    log.error(`internal error: ${(err as Error)?.stack ?? String(err)}`);
+    fatal = true;
+    stopReason ??= 'internal error';
+    wake?.();
+  };
+  process.on('uncaughtException', onFatal);
+  process.on('unhandledRejection', onFatal);
 
   const nl = RtNetlink.open();
   let device: LinuxTun | undefined;
@@ -246,6 +256,9 @@ async function run(ctx: RunContext): Promise<number> {
     if (!undone) exitCode = exitCode || 1;
     nl.close();
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
+    process.off('uncaughtException', onFatal);
+    process.off('unhandledRejection', onFatal);
+    if (fatal) exitCode = 1;
   }
   if (exitCode === 0) {
     const totals = traffic
