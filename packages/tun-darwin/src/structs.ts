@@ -20,7 +20,6 @@ import {
 import { UtunInputError } from './errors.js';
 
 function ascii(text: string, max: number, what: string): Uint8Array {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what we refuse.
   if (!/^[\x21-\x7e]*$/.test(text) || text.length === 0 || text.length >= max) {
     throw new UtunInputError(`bad ${what}: ${JSON.stringify(text)} (1-${max - 1} printable ASCII bytes)`);
   }
