@@ -1,4 +1,3 @@
-export { formatIp, type IpAddress, type IpPrefix, parseCidr, parseIp } from './cidr.js';
 export * as constants from './codec/constants.js';
 export { errnoName } from './codec/errno.js';
 export { MessageBuilder, type NetlinkMessage, parseAttrs, parseMessages } from './codec/netlink.js';

@@ -209,6 +209,18 @@ describe('RtNetlink request machinery (fake transport)', () => {
     );
   });
 
+  it('on another OS, open() is a NetlinkError (importing the package is fine)', () => {
+    const real = Object.getOwnPropertyDescriptor(process, 'platform')!;
+    Object.defineProperty(process, 'platform', { value: 'darwin' });
+    try {
+      expect(() => RtNetlink.open()).toThrowError(
+        expect.objectContaining({ name: 'NetlinkError', code: 'EAFNOSUPPORT', operation: 'rtnetlink open' }),
+      );
+    } finally {
+      Object.defineProperty(process, 'platform', real);
+    }
+  });
+
   it('rejects a nonsensical timeout', () => {
     expect(() => RtNetlink.open({ timeoutMs: 0 })).toThrow(RoutingInputError);
   });

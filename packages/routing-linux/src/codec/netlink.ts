@@ -22,7 +22,9 @@ const textDecoder = new TextDecoder();
 
 /** Builds one netlink message: header, fixed family struct, attributes (nested ones too). */
 export class MessageBuilder {
-  private buf = new Uint8Array(256);
+  // Small on purpose: V8 keeps typed arrays of ≤ 64 bytes on the JS heap, which is far cheaper than an
+  // off-heap backing store; most requests fit, larger ones grow.
+  private buf = new Uint8Array(64);
   private view = new DataView(this.buf.buffer);
   private len = NLMSG_HDRLEN;
   private readonly nests: number[] = [];
@@ -61,13 +63,19 @@ export class MessageBuilder {
   }
 
   u8(type: number, v: number): this {
-    return this.attr(type, Uint8Array.of(v));
+    const at = this.reserve(5);
+    this.view.setUint16(at, 5, HOST_LITTLE_ENDIAN);
+    this.view.setUint16(at + 2, type, HOST_LITTLE_ENDIAN);
+    this.buf[at + 4] = v;
+    return this;
   }
 
   u32(type: number, v: number): this {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, v >>> 0, HOST_LITTLE_ENDIAN);
-    return this.attr(type, b);
+    const at = this.reserve(8);
+    this.view.setUint16(at, 8, HOST_LITTLE_ENDIAN);
+    this.view.setUint16(at + 2, type, HOST_LITTLE_ENDIAN);
+    this.view.setUint32(at + 4, v >>> 0, HOST_LITTLE_ENDIAN);
+    return this;
   }
 
   /** NUL-terminated string, as the kernel's NLA_STRING / NLA_NUL_STRING policies expect. */
