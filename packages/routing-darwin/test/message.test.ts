@@ -98,6 +98,46 @@ describe('captured kernel vectors', () => {
   });
 });
 
+describe('a full RTM_GET reply (derived from §1.2-1.5): DST, GATEWAY, NETMASK, IFP with a MAC, IFA', () => {
+  // Header: msglen 0xa4 (164), RTM_GET, index 4, flags UP|GATEWAY|DONE|STATIC (0x843), addrs 0x37, pid 77,
+  // seq 5; then DST 0.0.0.0, GW 192.168.1.1, a zero-length netmask, the kernel's 20-byte sockaddr_dl of en0
+  // (type 6 = IFT_ETHER, nlen 3, alen 6) and IFA 192.168.1.23.
+  const reply = concat(
+    hex('a4 00 05 04 04 00 00 00 43 08 00 00 37 00 00 00 4d 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00'),
+    zeros(60),
+    hex('10 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00'),
+    hex('10 02 00 00 c0 a8 01 01 00 00 00 00 00 00 00 00'),
+    hex('00 00 00 00'),
+    hex('14 12 04 00 06 03 06 00 65 6e 30 a4 83 e7 01 02 03 00 00 00'),
+    hex('10 02 00 00 c0 a8 01 17 00 00 00 00 00 00 00 00'),
+  );
+  it('decodes every slot', () => {
+    expect(reply.length).toBe(164);
+    const m = decodeOk(reply);
+    expect(m).toMatchObject({
+      type: RTM_GET,
+      index: 4,
+      flags: 0x843,
+      addrs: 0x37,
+      pid: 77,
+      seq: 5,
+      errno: 0,
+    });
+    expect(m.addresses).toEqual({
+      dst: { family: 'inet', address: '0.0.0.0' },
+      gateway: { family: 'inet', address: '192.168.1.1' },
+      netmask: { family: 'inet', address: '0.0.0.0' },
+      ifp: { family: 'link', index: 4, type: 6, name: 'en0', linkAddress: hex('a4 83 e7 01 02 03') },
+      ifa: { family: 'inet', address: '192.168.1.23' },
+    });
+  });
+  it('re-encodes byte for byte except the netmask, which we send full length', () => {
+    const m = decodeOk(reply);
+    const again = encodeRouteMessage({ ...m, addresses: { ...m.addresses, netmask: undefined } });
+    expect(toHex(again.subarray(92))).toBe(toHex(concat(reply.subarray(92, 124), reply.subarray(128))));
+  });
+});
+
 describe('golang/net address_darwin_test.go sockaddr vectors', () => {
   // Wraps sockaddrs in an rt_msghdr so they go through the full decoder.
   const wrap = (addrs: number, body: Uint8Array) => {
