@@ -1,0 +1,464 @@
+// The stack's packet path against an in-memory device (no TUN, no namespaces): NAT rewrites with valid
+// checksums, RST generation, ICMP echo, UDP sessions and replies, malformed input. The kernel listeners bind
+// on loopback (127.0.0.1 / ::1), which is all the unit tests need.
+import net from 'node:net';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PacketBatch, TunDevice } from '../src/device.js';
+import type { Handler, UdpSession } from '../src/handler.js';
+import { TcpNatTable } from '../src/nat.js';
+import { createStack, type Stack } from '../src/stack.js';
+import { buildUdpPacket, finish, parseIp, pseudoSum, sum16 } from '../src/wire.js';
+
+class FakeDevice implements TunDevice {
+  readonly name = 'fake0';
+  readonly index = 1;
+  readonly mtu = 65535;
+  readonly counters = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxDropped: 0, txDropped: 0 };
+  written: Uint8Array[] = [];
+  private receiver: ((b: PacketBatch) => void) | undefined;
+  onBatch(r: (b: PacketBatch) => void): void {
+    this.receiver = r;
+  }
+  pause(): void {}
+  resume(): void {}
+  writeBatch(b: PacketBatch): void {
+    for (let i = 0; i < b.count; i++)
+      this.written.push(b.data.slice(b.offsets[i]!, b.offsets[i]! + b.lengths[i]!));
+  }
+  write(p: Uint8Array): void {
+    this.written.push(p.slice());
+  }
+  onError(): void {}
+  async close(): Promise<void> {}
+  /** Delivers packets as one batch in a shared buffer with an offset, like a real device. */
+  deliver(packets: Uint8Array[]): void {
+    const total = packets.reduce((a, p) => a + p.length + 8, 16);
+    const data = new Uint8Array(total);
+    const offsets = new Uint32Array(packets.length);
+    const lengths = new Uint32Array(packets.length);
+    let o = 16;
+    packets.forEach((p, i) => {
+      data.set(p, o);
+      offsets[i] = o;
+      lengths[i] = p.length;
+      o += p.length + 8;
+    });
+    this.receiver!({ count: packets.length, data, offsets, lengths });
+  }
+  take(): Uint8Array[] {
+    const w = this.written;
+    this.written = [];
+    return w;
+  }
+}
+
+function ip(text: string): Uint8Array {
+  const b = parseIp(text);
+  if (!b) throw new Error(text);
+  return b;
+}
+
+function ipHeader(src: Uint8Array, dst: Uint8Array, proto: number, payloadLen: number): Uint8Array {
+  if (src.length === 4) {
+    const h = new Uint8Array(20);
+    h[0] = 0x45;
+    h[2] = (20 + payloadLen) >> 8;
+    h[3] = (20 + payloadLen) & 0xff;
+    h[8] = 64;
+    h[9] = proto;
+    h.set(src, 12);
+    h.set(dst, 16);
+    const c = finish(sum16(h, 0, 20));
+    h[10] = c >> 8;
+    h[11] = c & 0xff;
+    return h;
+  }
+  const h = new Uint8Array(40);
+  h[0] = 0x60;
+  h[4] = payloadLen >> 8;
+  h[5] = payloadLen & 0xff;
+  h[6] = proto;
+  h[7] = 64;
+  h.set(src, 8);
+  h.set(dst, 24);
+  return h;
+}
+
+function tcpPacket(
+  src: string,
+  sport: number,
+  dst: string,
+  dport: number,
+  flags: number,
+  payload: Uint8Array = new Uint8Array(0),
+  seq = 1000,
+  ack = 0,
+): Uint8Array {
+  const s = ip(src);
+  const d = ip(dst);
+  const t = new Uint8Array(20 + payload.length);
+  t[0] = sport >> 8;
+  t[1] = sport & 0xff;
+  t[2] = dport >> 8;
+  t[3] = dport & 0xff;
+  new DataView(t.buffer).setUint32(4, seq);
+  new DataView(t.buffer).setUint32(8, ack);
+  t[12] = 5 << 4;
+  t[13] = flags;
+  t[14] = 0xff;
+  t[15] = 0xff;
+  t.set(payload, 20);
+  const c = finish(sum16(t, 0, t.length, pseudoSum(s, d, 6, t.length)));
+  t[16] = c >> 8;
+  t[17] = c & 0xff;
+  const h = ipHeader(s, d, 6, t.length);
+  const out = new Uint8Array(h.length + t.length);
+  out.set(h);
+  out.set(t, h.length);
+  return out;
+}
+
+function icmpEcho(src: string, dst: string): Uint8Array {
+  const s = ip(src);
+  const d = ip(dst);
+  const v4 = s.length === 4;
+  const m = new Uint8Array(8 + 16);
+  m[0] = v4 ? 8 : 128;
+  m[5] = 7; // id
+  m[7] = 1; // seq
+  m.fill(0xab, 8);
+  const c = finish(sum16(m, 0, m.length, v4 ? 0 : pseudoSum(s, d, 58, m.length)));
+  m[2] = c >> 8;
+  m[3] = c & 0xff;
+  const h = ipHeader(s, d, v4 ? 1 : 58, m.length);
+  const out = new Uint8Array(h.length + m.length);
+  out.set(h);
+  out.set(m, h.length);
+  return out;
+}
+
+interface Parsed {
+  v: 4 | 6;
+  src: string;
+  dst: string;
+  proto: number;
+  l4: Uint8Array;
+  sport: number;
+  dport: number;
+  flags: number;
+  ipChecksumOk: boolean;
+  l4ChecksumOk: boolean;
+}
+
+function parse(p: Uint8Array): Parsed {
+  const v = (p[0]! >> 4) as 4 | 6;
+  const hl = v === 4 ? (p[0]! & 15) * 4 : 40;
+  const srcB = v === 4 ? p.subarray(12, 16) : p.subarray(8, 24);
+  const dstB = v === 4 ? p.subarray(16, 20) : p.subarray(24, 40);
+  const proto = v === 4 ? p[9]! : p[6]!;
+  const l4 = p.subarray(hl);
+  const fmt = (b: Uint8Array) => (v === 4 ? [...b].join('.') : net.isIPv6 ? formatV6(b) : '');
+  const pseudo = proto === 1 ? 0 : pseudoSum(srcB, dstB, proto, l4.length);
+  return {
+    v,
+    src: fmt(srcB),
+    dst: fmt(dstB),
+    proto,
+    l4,
+    sport: (l4[0]! << 8) | l4[1]!,
+    dport: (l4[2]! << 8) | l4[3]!,
+    flags: l4[13] ?? 0,
+    ipChecksumOk: v === 6 || finish(sum16(p, 0, hl)) === 0,
+    l4ChecksumOk: finish(sum16(l4, 0, l4.length, pseudo)) === 0,
+  };
+}
+
+function formatV6(b: Uint8Array): string {
+  const words: string[] = [];
+  for (let i = 0; i < 16; i += 2) words.push(((b[i]! << 8) | b[i + 1]!).toString(16));
+  return words.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+}
+
+const stacks: Stack[] = [];
+afterEach(async () => {
+  await Promise.all(stacks.splice(0).map((s) => s.close()));
+});
+
+interface UdpLog {
+  sessions: UdpSession[];
+  sent: Array<{ payload: Uint8Array; to: string }>;
+  closed: number;
+}
+
+async function makeStack(extra: Record<string, unknown> = {}) {
+  const device = new FakeDevice();
+  const udp: UdpLog = { sessions: [], sent: [], closed: 0 };
+  const tcp: Array<{ info: unknown }> = [];
+  const handler: Handler = {
+    tcp(conn, info) {
+      tcp.push({ info });
+      conn.destroy();
+    },
+    udp(session) {
+      udp.sessions.push(session);
+      return {
+        send(payload, destination) {
+          udp.sent.push({ payload, to: `${destination.address}:${destination.port}` });
+        },
+        close() {
+          udp.closed++;
+        },
+      };
+    },
+  };
+  const stack = createStack({
+    device,
+    handler,
+    addresses: { ipv4: { tunAddress: '127.0.0.1' }, ipv6: { tunAddress: '::1' } },
+    ...extra,
+  });
+  stacks.push(stack);
+  await stack.start();
+  return { device, stack, udp, tcp };
+}
+
+describe('TcpNatTable', () => {
+  it('allocates round-robin, finds flows, never hands out a port in use, and refuses when full', () => {
+    const t = new TcpNatTable({ addressLength: 4, maxSessions: 3, portMin: 5000, portMax: 5003 });
+    const buf = new Uint8Array([10, 0, 0, 1, 10, 0, 0, 2]);
+    const a = t.allocate(buf, 0, 1111, 4, 80, 0);
+    const b = t.allocate(buf, 0, 2222, 4, 80, 0);
+    expect([a, b]).toEqual([5000, 5001]);
+    expect(t.lookup(buf, 0, 1111, 4, 80)).toBe(a);
+    expect(t.lookup(buf, 0, 2222, 4, 80)).toBe(b);
+    expect(t.lookup(buf, 0, 3333, 4, 80)).toBe(-1);
+    t.release(a);
+    expect(t.lookup(buf, 0, 1111, 4, 80)).toBe(-1);
+    // Round-robin: the freed port is not reused before the others.
+    expect(t.allocate(buf, 0, 3333, 4, 80, 0)).toBe(5002);
+    expect(t.allocate(buf, 0, 4444, 4, 80, 0)).toBe(5003);
+    expect(t.allocate(buf, 0, 5555, 4, 80, 0)).toBe(-1); // maxSessions 3
+    t.release(b);
+    expect(t.allocate(buf, 0, 5555, 4, 80, 0)).toBe(5000); // the cursor wraps to 5000, free again
+    expect(t.count).toBe(3);
+  });
+
+  it('keeps many IPv6 flows apart (hash chains)', () => {
+    const t = new TcpNatTable({ addressLength: 16, maxSessions: 60000 });
+    const buf = new Uint8Array(32);
+    buf.set(ip('fd00::1'), 0);
+    buf.set(ip('fd00::2'), 16);
+    const ports = new Map<number, number>();
+    for (let sp = 1; sp <= 20000; sp++) ports.set(sp, t.allocate(buf, 0, sp, 16, 443, 0));
+    expect(new Set(ports.values()).size).toBe(20000);
+    for (const [sp, np] of ports) expect(t.lookup(buf, 0, sp, 16, 443)).toBe(np);
+    for (let sp = 1; sp <= 20000; sp += 2) t.release(ports.get(sp)!);
+    for (const [sp, np] of ports) expect(t.lookup(buf, 0, sp, 16, 443)).toBe(sp % 2 ? -1 : np);
+  });
+});
+
+describe('stack packet path (fake device)', () => {
+  it('rewrites a client SYN onto the listener and the reply back, with valid checksums (IPv4 and IPv6)', async () => {
+    const { device, stack } = await makeStack();
+    for (const [client, server, tun, nat] of [
+      ['127.0.0.1', '10.9.9.9', '127.0.0.1', '127.0.0.2'],
+      ['::1', 'fd00::99', '::1', '::2'],
+    ] as const) {
+      const v = client.includes(':') ? 6 : 4;
+      device.deliver([tcpPacket(client, 40000, server, 80, 0x02, new Uint8Array([1, 2, 3]))]);
+      const [fwd] = device.take();
+      const f = parse(fwd!);
+      expect(f).toMatchObject({
+        src: nat,
+        dst: tun,
+        sport: expect.any(Number),
+        dport: stack.listenPorts[v === 4 ? 'ipv4' : 'ipv6'],
+      });
+      expect(f.ipChecksumOk && f.l4ChecksumOk).toBe(true);
+      const natPort = f.sport;
+      // The listener's SYN-ACK comes back out of the TUN.
+      device.deliver([tcpPacket(tun, f.dport, nat, natPort, 0x12, new Uint8Array(100).fill(9))]);
+      const [back] = device.take();
+      const b = parse(back!);
+      expect(b).toMatchObject({ src: server, dst: client, sport: 80, dport: 40000, flags: 0x12 });
+      expect(b.ipChecksumOk && b.l4ChecksumOk).toBe(true);
+      // Same flow again maps to the same NAT port.
+      device.deliver([tcpPacket(client, 40000, server, 80, 0x10, new Uint8Array(5000).fill(4))]);
+      expect(parse(device.take()[0]!).sport).toBe(natPort);
+    }
+    expect(stack.counters.tcpTotal).toBe(2);
+  });
+
+  it('keeps checksums valid for any payload, ports and addresses (incremental update)', async () => {
+    const { device } = await makeStack();
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 3000 }),
+        fc.integer({ min: 1, max: 65535 }),
+        fc.integer({ min: 1, max: 65535 }),
+        fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255)),
+        (payload, sport, dport, [a, b, c]) => {
+          device.deliver([
+            tcpPacket('127.0.0.1', sport, `10.${a}.${b}.${c}`, dport, 0x02, payload, a * 77777),
+          ]);
+          const out = device.take();
+          expect(out.length).toBe(1);
+          const p = parse(out[0]!);
+          return p.ipChecksumOk && p.l4ChecksumOk && p.src === '127.0.0.2';
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('answers segments of unknown flows with a RST, and SYNs with RST when the table is full', async () => {
+    const { device, stack } = await makeStack({ maxTcpSessions: 1 });
+    device.deliver([tcpPacket('127.0.0.1', 40001, '10.1.1.1', 80, 0x10, new Uint8Array(10), 5000, 777)]);
+    let [rst] = device.take();
+    let r = parse(rst!);
+    expect(r).toMatchObject({ src: '10.1.1.1', dst: '127.0.0.1', sport: 80, dport: 40001, flags: 0x04 });
+    expect(new DataView(r.l4.buffer, r.l4.byteOffset).getUint32(4)).toBe(777); // seq = their ack
+    expect(r.l4ChecksumOk && r.ipChecksumOk).toBe(true);
+    expect(stack.counters.drops.tcpNoSession).toBe(1);
+    device.deliver([tcpPacket('127.0.0.1', 40002, '10.1.1.1', 80, 0x02)]);
+    expect(device.take().length).toBe(1); // forwarded
+    device.deliver([tcpPacket('127.0.0.1', 40003, '10.1.1.1', 80, 0x02, new Uint8Array(0), 9000)]);
+    [rst] = device.take();
+    r = parse(rst!);
+    expect(r.flags).toBe(0x14);
+    expect(new DataView(r.l4.buffer, r.l4.byteOffset).getUint32(8)).toBe(9001); // ack = seq + SYN
+    expect(stack.counters.drops.tcpTableFull).toBe(1);
+  });
+
+  it('resets connections to the listener that no NAT entry maps', async () => {
+    const { stack } = await makeStack();
+    const sock = net.connect({ host: '127.0.0.1', port: stack.listenPorts.ipv4! });
+    const outcome = await new Promise<string>((resolve) => {
+      sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+      sock.on('close', () => resolve('closed'));
+    });
+    expect(['ECONNRESET', 'closed']).toContain(outcome);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(stack.counters.drops.tcpUnmappedAccept).toBe(1);
+  });
+
+  it('answers ICMP and ICMPv6 echo requests with valid replies, or drops them when off', async () => {
+    const { device, stack } = await makeStack();
+    device.deliver([icmpEcho('127.0.0.1', '10.2.3.4'), icmpEcho('::1', 'fd00::5')]);
+    const [r4, r6] = device.take().map(parse);
+    expect(r4).toMatchObject({
+      src: '10.2.3.4',
+      dst: '127.0.0.1',
+      proto: 1,
+      ipChecksumOk: true,
+      l4ChecksumOk: true,
+    });
+    expect(r4!.l4[0]).toBe(0);
+    expect(r6).toMatchObject({ src: 'fd00::5', dst: '::1', proto: 58, l4ChecksumOk: true });
+    expect(r6!.l4[0]).toBe(129);
+    expect(stack.counters.icmpEchoReplies).toBe(2);
+    const off = await makeStack({ icmp: 'off' });
+    off.device.deliver([icmpEcho('127.0.0.1', '10.2.3.4')]);
+    expect(off.device.take()).toEqual([]);
+    expect(off.stack.counters.drops.icmpOff).toBe(1);
+  });
+
+  it('hands UDP datagrams to one session per source and builds valid replies and unreachables', async () => {
+    const { device, stack, udp } = await makeStack();
+    const p1 = buildUdpPacket(ip('127.0.0.1'), 5353, ip('10.0.0.53'), 53, new Uint8Array([1, 2, 3]));
+    const p2 = buildUdpPacket(ip('127.0.0.1'), 5353, ip('10.0.0.54'), 53, new Uint8Array([4]));
+    const p3 = buildUdpPacket(ip('::1'), 5353, ip('fd00::53'), 53, new Uint8Array([5]));
+    device.deliver([p1, p2, p3]);
+    expect(udp.sessions.length).toBe(2); // same v4 source → one session (endpoint-independent)
+    expect(udp.sent.map((s) => s.to)).toEqual(['10.0.0.53:53', '10.0.0.54:53', 'fd00::53:53']);
+    expect([...udp.sent[0]!.payload]).toEqual([1, 2, 3]);
+    expect(stack.counters.udpOpen).toBe(2);
+    udp.sessions[0]!.reply(new Uint8Array([9, 9]), { address: '10.0.0.53', port: 53 });
+    udp.sessions[1]!.reply(new Uint8Array([8]), { address: 'fd00::53', port: 53 });
+    udp.sessions[0]!.unreachable({ address: '10.0.0.54', port: 53 });
+    const [a, b, c] = device.take().map(parse);
+    expect(a).toMatchObject({
+      src: '10.0.0.53',
+      dst: '127.0.0.1',
+      sport: 53,
+      dport: 5353,
+      ipChecksumOk: true,
+      l4ChecksumOk: true,
+    });
+    expect(b).toMatchObject({ src: 'fd00::53', dst: '::1', sport: 53, dport: 5353, l4ChecksumOk: true });
+    expect(c).toMatchObject({
+      src: '10.0.0.54',
+      dst: '127.0.0.1',
+      proto: 1,
+      ipChecksumOk: true,
+      l4ChecksumOk: true,
+    });
+    expect([c!.l4[0], c!.l4[1]]).toEqual([3, 3]);
+    // A bad reply source is dropped and counted, not thrown.
+    udp.sessions[0]!.reply(new Uint8Array([1]), { address: 'not-an-ip', port: 53 });
+    expect(stack.counters.drops.udpBadReply).toBe(1);
+    udp.sessions[0]!.close();
+    expect(udp.closed).toBe(1);
+    expect(stack.counters.udpOpen).toBe(1);
+  });
+
+  it('drops malformed packets with a counter and never throws (random bytes, truncations)', async () => {
+    const { device, stack } = await makeStack();
+    const valid = [
+      tcpPacket('127.0.0.1', 1234, '10.0.0.1', 80, 0x02),
+      buildUdpPacket(ip('::1'), 5, ip('fd00::1'), 53, new Uint8Array(20)),
+      icmpEcho('127.0.0.1', '10.0.0.1'),
+    ];
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }),
+          fc
+            .tuple(fc.constantFrom(...valid), fc.nat(100))
+            .map(([p, n]) => p.slice(0, Math.min(n, p.length - 1))),
+          fc.tuple(fc.constantFrom(...valid), fc.nat(1000), fc.nat(255)).map(([p, i, b]) => {
+            const q = p.slice();
+            q[i % q.length] ^= b | 1;
+            return q;
+          }),
+        ),
+        (bytes) => {
+          const before = stack.counters.rxPackets;
+          device.deliver([bytes]);
+          device.take();
+          return stack.counters.rxPackets === before + 1;
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    const d = stack.counters.drops;
+    expect(d.malformed + d.badChecksum).toBeGreaterThan(500);
+  });
+
+  it('drops IPv4 fragments and walks IPv6 extension headers', async () => {
+    const { device, stack, udp } = await makeStack();
+    const frag = buildUdpPacket(ip('127.0.0.1'), 5, ip('10.0.0.1'), 53, new Uint8Array(20));
+    frag[6] = 0x20; // MF
+    frag[10] = 0;
+    frag[11] = 0;
+    const c = finish(sum16(frag, 0, 20));
+    frag[10] = c >> 8;
+    frag[11] = c & 0xff;
+    device.deliver([frag]);
+    expect(stack.counters.drops.fragment).toBe(1);
+    // IPv6 with a hop-by-hop header (8 bytes of PadN) before UDP.
+    const u = buildUdpPacket(ip('::1'), 7, ip('fd00::1'), 53, new Uint8Array([42]));
+    const withExt = new Uint8Array(u.length + 8);
+    withExt.set(u.subarray(0, 40));
+    withExt[6] = 0; // next: hop-by-hop
+    withExt[5] = u[5]! + 8;
+    withExt[40] = 17; // then UDP
+    withExt[41] = 0;
+    withExt[42] = 1; // PadN
+    withExt[43] = 4;
+    withExt.set(u.subarray(40), 48);
+    device.deliver([withExt]);
+    expect(udp.sent.map((s) => s.to)).toEqual(['fd00::1:53']);
+  });
+});
