@@ -27,7 +27,6 @@ export type TunErrorCode =
   | 'NOT_FOUND'
   | 'INVALID_ARGUMENT'
   | 'UNSUPPORTED_PLATFORM'
-  | 'CLOSED'
   /** Any other Win32 error; see win32Code. */
   | 'WIN32';
 
