@@ -18,7 +18,7 @@ import {
   RTM_DELRULE,
 } from './codec/constants.js';
 import { ERRNO } from './codec/errno.js';
-import { buildGetLink, buildListLinks, buildSetLink, parseLink } from './codec/link.js';
+import { buildDeleteLink, buildGetLink, buildListLinks, buildSetLink, parseLink } from './codec/link.js';
 import {
   MessageBuilder,
   type NetlinkMessage,
@@ -124,6 +124,11 @@ export class RtNetlink {
     if (change?.mtu !== undefined) parts.push(`mtu ${change.mtu}`);
     const op = parts.join(' ');
     this.request(op, buildSetLink(index, change ?? {}));
+  }
+
+  /** Deletes a link (RTM_DELLINK), e.g. a TUN whose reader must be woken, or a veth pair. */
+  deleteLink(index: number): void {
+    this.request(`link delete #${index}`, buildDeleteLink(index));
   }
 
   // ---- addresses ----

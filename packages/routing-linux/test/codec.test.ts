@@ -12,7 +12,7 @@ import {
   NLMSG_ERROR,
   RTM_NEWROUTE,
 } from '../src/codec/constants.js';
-import { buildGetLink, buildSetLink, parseLink } from '../src/codec/link.js';
+import { buildDeleteLink, buildGetLink, buildSetLink, parseLink } from '../src/codec/link.js';
 import {
   HOST_LITTLE_ENDIAN,
   MessageBuilder,
@@ -201,6 +201,16 @@ describe('framing derived from the UAPI layouts', () => {
     expect(() => parseMessages(bad)).toThrow(NetlinkDecodeError);
     expect(() => parseAttrs(Uint8Array.of(40, 0, 1, 0, 0, 0))).toThrow(NetlinkDecodeError);
     expect(() => parseAttrs(Uint8Array.of(2, 0, 1, 0))).toThrow(NetlinkDecodeError);
+  });
+
+  it('DELLINK: ifinfomsg with only ifi_index set, request + ack', () => {
+    const m = parseMessages(buildDeleteLink(7).finish(1))[0]!;
+    expect(m.type).toBe(17);
+    expect(m.flags).toBe(NLM_F_REQUEST | NLM_F_ACK);
+    expect(hex(m.payload)).toBe(
+      HOST_LITTLE_ENDIAN ? '00000000070000000000000000000000' : '00000000000000070000000000000000',
+    );
+    expect(() => buildDeleteLink(0)).toThrow(RoutingInputError);
   });
 
   it('GETLINK by name carries IFLA_IFNAME; by index fills ifi_index', () => {

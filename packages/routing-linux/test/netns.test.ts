@@ -148,6 +148,19 @@ describe.skipIf(skip !== undefined)('RtNetlink in a network namespace', () => {
     expect(ns.ipJson<{ mtu: number }[]>('link', 'show', 'zt0')[0]!.mtu).toBe(9000);
   });
 
+  it('deleteLink removes a link (veth pair here); a missing one is ENODEV', () => {
+    ns.ip('link', 'add', 'vdel0', 'type', 'veth', 'peer', 'name', 'vdel1');
+    const index = nl.getLink('vdel0').index;
+    nl.deleteLink(index);
+    const names = ns.ipJson<{ ifname: string }[]>('link', 'show').map((l) => l.ifname);
+    expect(names).not.toContain('vdel0');
+    expect(names).not.toContain('vdel1'); // the peer goes with it
+    expect(caught(() => nl.deleteLink(index))).toMatchObject({
+      code: 'ENODEV',
+      operation: `link delete #${index}`,
+    });
+  });
+
   it('addresses: IPv4, IPv4 peer, IPv6, IPv6 peer — added, listed, compared with `ip -j addr`, deleted', () => {
     const zt0 = ifIndex.zt0!;
     nl.addAddress({ index: zt0, cidr: '10.210.1.1/24' });

@@ -18,6 +18,7 @@ import {
   NLM_F_DUMP,
   NLM_F_REQUEST,
   RTEXT_FILTER_SKIP_STATS,
+  RTM_DELLINK,
   RTM_GETLINK,
   RTM_NEWLINK,
 } from './constants.js';
@@ -68,6 +69,14 @@ export function buildSetLink(index: number, change: LinkChange): MessageBuilder 
   const m = new MessageBuilder(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK).struct(ifinfomsg(index, flags, mask));
   if (change.mtu !== undefined) m.u32(IFLA_MTU, requireUint(op, 'mtu', change.mtu, 0x7fffffff));
   return m;
+}
+
+/** RTM_DELLINK by index (what `ip link del` sends). A TUN disappears this way even while an fd holds it. */
+export function buildDeleteLink(index: number): MessageBuilder {
+  const op = `link delete #${index}`;
+  requireUint(op, 'index', index, 0x7fffffff);
+  if (index === 0) throw new RoutingInputError(op, 'index 0 is not an interface');
+  return new MessageBuilder(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK).struct(ifinfomsg(index));
 }
 
 const OPER_STATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'];
