@@ -158,7 +158,7 @@ function parse(p: Uint8Array): Parsed {
   const dstB = v === 4 ? p.subarray(16, 20) : p.subarray(24, 40);
   const proto = v === 4 ? p[9]! : p[6]!;
   const l4 = p.subarray(hl);
-  const fmt = (b: Uint8Array) => (v === 4 ? [...b].join('.') : net.isIPv6 ? formatV6(b) : '');
+  const fmt = (b: Uint8Array) => (v === 4 ? [...b].join('.') : formatV6(b));
   const pseudo = proto === 1 ? 0 : pseudoSum(srcB, dstB, proto, l4.length);
   return {
     v,
