@@ -4,10 +4,23 @@
 //   2. ztun --auto-route --proxy direct
 //   3. ztun --auto-route --proxy socks5:// to danted
 // Prints Gbit/s, ratios to the no-tunnel figure, and ztun's CPU use (user/sys seconds per second of
-// transfer: ~1.0 means its one JS thread was saturated). Options: --time S (default 5), --mtu N.
+// transfer: ~1.0 means its one JS thread was saturated). Options: --time S (default 5), --mtu N (ztun's MTU
+// for all legs), --no-mtu-compare (skip the extra direct leg at MTU 1500), --perf (perf-record ztun during
+// the direct leg and print where its CPU time goes).
 
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createTopology, has, preflight, SERVER, SOCKS, sleep, waitUntil } from '../scripts/topology.mjs';
+import { join } from 'node:path';
+import {
+  createTopology,
+  has,
+  preflight,
+  run,
+  SERVER,
+  SOCKS,
+  sleep,
+  waitUntil,
+} from '../scripts/topology.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -16,6 +29,8 @@ const opt = (name, dflt) => {
 };
 const seconds = Number(opt('time', '5'));
 const mtu = opt('mtu', undefined);
+const mtuCompare = !argv.includes('--no-mtu-compare');
+const wantPerf = argv.includes('--perf') && has('perf');
 
 const problems = preflight();
 if (!has('iperf3')) problems.push('needs iperf3 (apt-get install iperf3)');
@@ -42,20 +57,43 @@ function iperf(extra = []) {
   return j.end.sum_received.bits_per_second / 1e9;
 }
 
-async function throughZtun(label, args) {
+/** perf record of one process for `secs`; resolves with the report's top lines. */
+function perfRecord(pid, secs) {
+  const out = join(topo.tmp, `perf-${pid}.data`);
+  const rec = spawn(
+    'perf',
+    ['record', '-q', '-g', '-p', String(pid), '-o', out, '--', 'sleep', String(secs)],
+    {
+      stdio: 'ignore',
+    },
+  );
+  return new Promise((resolve) =>
+    rec.once('exit', () => {
+      const report = ['report', '-i', out, '--stdio', '--no-children', '--sort', 'dso,sym'];
+      const r = run('perf', [...report, '--percent-limit', '1.5', '-g', 'none'], { allowFail: true });
+      const lines = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() && !l.startsWith('#'));
+      resolve(lines.slice(0, 30).join('\n'));
+    }),
+  );
+}
+
+async function throughZtun(label, args, { profile = false, mtuOverride } = {}) {
+  const m = mtuOverride ?? mtu;
   const z = await topo.startZtun([
     '--auto-route',
     '--stats-interval',
     '0',
-    ...(mtu ? ['--mtu', mtu] : []),
+    ...(m ? ['--mtu', m] : []),
     ...args,
   ]);
   try {
     const before = cpuSeconds(z.child.pid);
     const t0 = Date.now();
+    const perf = profile ? perfRecord(z.child.pid, Math.max(1, seconds - 1)) : undefined;
     const gbps = iperf();
     const wall = (Date.now() - t0) / 1000;
     const after = cpuSeconds(z.child.pid);
+    if (perf) console.log(`\nperf: where ztun's CPU time went (${label})\n${await perf}\n`);
     return {
       label,
       gbps,
@@ -77,8 +115,14 @@ try {
   console.log(`iperf3 -t ${seconds}, one TCP stream client → server; ztun MTU ${mtu ?? 'default (65520)'}`);
   rows.push({ label: 'no tunnel (veth)', gbps: iperf() });
   console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
-  rows.push(await throughZtun('ztun --proxy direct', ['--proxy', 'direct']));
+  rows.push(await throughZtun('ztun --proxy direct', ['--proxy', 'direct'], { profile: wantPerf }));
   console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+  if (mtuCompare) {
+    rows.push(
+      await throughZtun('ztun --proxy direct --mtu 1500', ['--proxy', 'direct'], { mtuOverride: '1500' }),
+    );
+    console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+  }
   if (has('danted')) {
     await topo.startDanted(1080);
     rows.push(await throughZtun('ztun --proxy socks5 (danted)', ['--proxy', `socks5://${SOCKS}:1080`]));
