@@ -1,4 +1,7 @@
-// Small wire helpers for the stack's own packets (RSTs, UDP replies, ICMP errors) and address text.
+import { buildIcmp, buildUdp, Icmpv4UnreachableCode, Icmpv6UnreachableCode, type IpSpec } from '@ztun/packet';
+
+// Small wire helpers for the stack's own packets (RSTs, UDP replies, ICMP errors) and address text. UDP
+// replies and ICMP errors come from @ztun/packet's builders.
 // The per-packet NAT rewrite does not use these: it works in place with incremental checksums (stack.ts).
 
 export const PROTO_ICMP = 1;
@@ -164,7 +167,15 @@ function writeIpHeader(
   return 40;
 }
 
-/** A complete IPv4/IPv6 UDP datagram with valid checksums. */
+function ipSpec(src: Uint8Array, dst: Uint8Array): IpSpec {
+  if (src.length === 4) {
+    const u32 = (b: Uint8Array) => ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+    return { version: 4, source: u32(src), destination: u32(dst) };
+  }
+  return { version: 6, source: src, destination: dst };
+}
+
+/** A complete IPv4/IPv6 UDP datagram with valid checksums (built by @ztun/packet). */
 export function buildUdpPacket(
   src: Uint8Array,
   sport: number,
@@ -172,28 +183,15 @@ export function buildUdpPacket(
   dport: number,
   payload: Uint8Array,
 ): Uint8Array {
-  const ipLen = src.length === 4 ? 20 : 40;
-  const udpLen = 8 + payload.length;
-  const out = new Uint8Array(ipLen + udpLen);
-  writeIpHeader(out, src, dst, PROTO_UDP, udpLen);
-  const u = ipLen;
-  out[u] = sport >> 8;
-  out[u + 1] = sport & 0xff;
-  out[u + 2] = dport >> 8;
-  out[u + 3] = dport & 0xff;
-  out[u + 4] = udpLen >> 8;
-  out[u + 5] = udpLen & 0xff;
-  out.set(payload, u + 8);
-  let c = finish(sum16(out, u, udpLen, pseudoSum(src, dst, PROTO_UDP, udpLen)));
-  if (c === 0) c = 0xffff;
-  out[u + 6] = c >> 8;
-  out[u + 7] = c & 0xff;
+  const out = new Uint8Array((src.length === 4 ? 20 : 40) + 8 + payload.length);
+  const n = buildUdp(out, 0, ipSpec(src, dst), { sourcePort: sport, destinationPort: dport }, payload);
+  if (n !== out.length) throw new RangeError(`UDP datagram of ${payload.length} bytes does not fit`);
   return out;
 }
 
 /**
  * ICMP (v4: type 3) / ICMPv6 (type 1) destination unreachable quoting `quote` (the offending packet's IP
- * header and at least 8 bytes of its transport header), sent from `src` to `dst`.
+ * header and at least 8 bytes of its transport header), sent from `src` to `dst` (built by @ztun/packet).
  */
 export function buildUnreachable(
   src: Uint8Array,
@@ -202,18 +200,16 @@ export function buildUnreachable(
   reason: 'port' | 'host',
 ): Uint8Array {
   const v4 = src.length === 4;
-  const ipLen = v4 ? 20 : 40;
-  const icmpLen = 8 + quote.length;
-  const out = new Uint8Array(ipLen + icmpLen);
-  writeIpHeader(out, src, dst, v4 ? PROTO_ICMP : PROTO_ICMPV6, icmpLen);
-  const o = ipLen;
-  out[o] = v4 ? 3 : 1;
-  out[o + 1] = v4 ? (reason === 'port' ? 3 : 1) : reason === 'port' ? 4 : 3;
-  out.set(quote, o + 8);
-  const base = v4 ? 0 : pseudoSum(src, dst, PROTO_ICMPV6, icmpLen);
-  const c = finish(sum16(out, o, icmpLen, base));
-  out[o + 2] = c >> 8;
-  out[o + 3] = c & 0xff;
+  const out = new Uint8Array((v4 ? 20 : 40) + 8 + quote.length);
+  const code = v4
+    ? reason === 'port'
+      ? Icmpv4UnreachableCode.Port
+      : Icmpv4UnreachableCode.Host
+    : reason === 'port'
+      ? Icmpv6UnreachableCode.Port
+      : Icmpv6UnreachableCode.Address;
+  const n = buildIcmp(out, 0, ipSpec(src, dst), { type: v4 ? 3 : 1, code, restOfHeader: 0 }, quote);
+  if (n !== out.length) throw new RangeError('ICMP error does not fit');
   return out;
 }
 
