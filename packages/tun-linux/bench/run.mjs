@@ -10,7 +10,7 @@
 // offered load measures its packet rate. The node process's own CPU time per packet is printed too: it is
 // the device's cost, independent of how busy the machine is.
 //
-// Usage: pnpm bench [-- --seconds 4 --quick --mtu 1500 --io native --proto tcp]    (root, /dev/net/tun, iproute2, iperf3)
+// Usage: pnpm bench [-- --seconds 4 --quick --mtu 1500 --io native --proto tcp --batch 64 --wake 4]    (root, /dev/net/tun, iproute2, iperf3)
 import { createNetns, netnsSkipReason, runInNetns, waitForPort } from '@ztun/testkit';
 import { openTunSync } from '../dist/index.js';
 
@@ -56,12 +56,29 @@ function reflector(dev) {
   };
 }
 
+/** Waits for exit AND the end of stdout: 'exit' can come before the last output has been read. */
+async function finished(spawned) {
+  const code = await spawned.exited;
+  const out = spawned.child.stdout;
+  if (out && !out.readableEnded) await new Promise((resolve) => out.once('end', resolve));
+  return code;
+}
+
 function fmt(n, digits = 2) {
   return n.toFixed(digits);
 }
 
 async function runCase(ns, { mtu, io, proto, port }) {
-  const dev = runInNetns(ns, () => openTunSync({ name: 'ztbench', mtu, addresses: ['10.220.0.1/24'], io }));
+  const dev = runInNetns(ns, () =>
+    openTunSync({
+      name: 'ztbench',
+      mtu,
+      addresses: ['10.220.0.1/24'],
+      io,
+      batchSize: Number(only('--batch')) || undefined,
+      batchesPerWake: Number(only('--wake')) || undefined,
+    }),
+  );
   const errors = [];
   dev.onError((e) => errors.push(e.message));
   dev.onBatch(reflector(dev));
@@ -82,7 +99,7 @@ async function runCase(ns, { mtu, io, proto, port }) {
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const client = ns.spawn('iperf3', clientArgs);
-    const code = await client.exited;
+    const code = await finished(client);
     const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
     const c1 = dev.counters.toJSON();
@@ -92,7 +109,9 @@ async function runCase(ns, { mtu, io, proto, port }) {
     try {
       report = JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1));
     } catch {
-      throw new Error(`iperf3 printed no JSON report: ${text.slice(-400)}`);
+      throw new Error(
+        `iperf3 exited ${code} without a JSON report: "${text.slice(-400)}" server: "${server.output().slice(-300)}"`,
+      );
     }
     if (report.error) throw new Error(`iperf3: ${report.error}`);
     const end = report.end;

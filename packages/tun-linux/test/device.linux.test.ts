@@ -5,7 +5,7 @@ import { createNetns, type Netns, netnsSkipReason, runInNetns, waitFor } from '@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LinuxTun, openTunSync, TunError, TunUnsupportedError } from '../src/index.js';
 import type { OpenTunOptions } from '../src/types.js';
-import { echoResponder } from './echo.js';
+import { echoResponder, finished } from './echo.js';
 
 const skip = netnsSkipReason();
 if (skip) console.warn(`[skip] tun-linux namespace tests: ${skip}`);
@@ -82,8 +82,8 @@ describe.skipIf(skip)('tun-linux in a network namespace', () => {
 
       const v4 = ns.spawn('ping', ['-c', '20', '-i', '0.01', '-W', '2', '10.212.0.5']);
       const v6 = ns.spawn('ping', ['-6', '-c', '20', '-i', '0.01', '-W', '2', 'fd00:212::5']);
-      expect(await v4.exited).toBe(0);
-      expect(await v6.exited).toBe(0);
+      expect(await finished(v4)).toBe(0);
+      expect(await finished(v6)).toBe(0);
       expect(v4.output()).toMatch(/20 packets transmitted, 20 received, 0% packet loss/);
       expect(v6.output()).toMatch(/20 packets transmitted, 20 received, 0% packet loss/);
       expect(echo.answered.v4).toBe(20);
@@ -99,6 +99,31 @@ describe.skipIf(skip)('tun-linux in a network namespace', () => {
     });
   }
 
+  it('reports a throwing receiver through onError and keeps serving; write() sends single packets', async () => {
+    const dev = open({ name: 'ztthrow', addresses: ['10.218.0.1/24'] });
+    const echo = echoResponder(64);
+    const errors: Error[] = [];
+    dev.onError((e) => errors.push(e));
+    let thrown = false;
+    dev.onBatch((batch) => {
+      if (!thrown) {
+        thrown = true;
+        throw new Error('receiver bug');
+      }
+      echo.handle(batch, (b) => {
+        for (let i = 0; i < b.count; i++)
+          dev.write(b.data.subarray(b.offsets[i]!, b.offsets[i]! + b.lengths[i]!));
+      });
+    });
+    const ping = ns.spawn('ping', ['-c', '6', '-i', '0.05', '-W', '1', '10.218.0.5']);
+    await finished(ping);
+    expect(errors.map((e) => e.message)).toEqual(['receiver bug']);
+    expect(echo.answered.v4).toBeGreaterThanOrEqual(5); // the first ping was in the batch that threw
+    expect(ping.output()).toMatch(/6 packets transmitted, [56] received/);
+    expect(dev.counters.txPackets).toBe(echo.answered.v4);
+    await dev.close();
+  });
+
   it('pause() stops delivery while packets wait in the kernel; resume() delivers them', async () => {
     const dev = open({ name: 'ztpause', addresses: ['10.213.0.1/24'] });
     let delivered = 0;
@@ -113,7 +138,7 @@ describe.skipIf(skip)('tun-linux in a network namespace', () => {
     dev.pause();
     // Unanswered pings: the packets sit in the TUN's queue because nobody reads.
     const ping = ns.spawn('ping', ['-c', '5', '-i', '0.01', '-W', '1', '10.213.0.9']);
-    await ping.exited;
+    await finished(ping);
     await new Promise((r) => setTimeout(r, 50));
     expect(ping.output()).toMatch(/5 packets transmitted, 0 received/);
     expect(delivered).toBe(0);
@@ -147,10 +172,10 @@ describe.skipIf(skip)('tun-linux in a network namespace', () => {
     dev.onBatch((batch) => echo.handle(batch, (b) => dev.writeBatch(b)));
     ns.ip('link', 'set', 'dev', 'ztbig', 'mtu', '9000'); // slots stay sized for 1500
     const big = ns.spawn('ping', ['-c', '3', '-i', '0.01', '-W', '1', '-s', '4000', '10.217.0.5']);
-    await big.exited;
+    await finished(big);
     expect(dev.counters.rxDropped).toBe(3);
     const small = ns.spawn('ping', ['-c', '3', '-i', '0.01', '-W', '1', '10.217.0.5']);
-    expect(await small.exited).toBe(0);
+    expect(await finished(small)).toBe(0);
     expect(echo.answered.v4).toBe(3);
     await dev.close();
   });

@@ -1,5 +1,6 @@
 // Test helper: answers ICMP/ICMPv6 echo requests in a batch in place and writes them back in one call.
 import { internetChecksum } from '@ztun/packet';
+import type { SpawnedInNetns } from '@ztun/testkit';
 import type { PacketBatch } from '../src/types.js';
 
 export interface EchoResponder {
@@ -76,4 +77,12 @@ function replyInPlace(p: Uint8Array, scratch: Uint8Array): boolean {
     return true;
   }
   return false;
+}
+
+/** Waits for exit AND the end of stdout: 'exit' can come before the last output has been read. */
+export async function finished(spawned: SpawnedInNetns): Promise<number | string> {
+  const code = await spawned.exited;
+  const out = spawned.child.stdout;
+  if (out && !out.readableEnded) await new Promise((resolve) => out.once('end', resolve));
+  return code;
 }
