@@ -31,6 +31,7 @@ import {
   MessageBuilder,
   type NetlinkMessage,
   parseAttrs,
+  parseNestedAttrs,
   StructWriter,
 } from './netlink.js';
 
@@ -89,7 +90,7 @@ export function parseLink(msg: NetlinkMessage): LinkInfo | undefined {
   const flags = v.getUint32(8, HOST_LITTLE_ENDIAN);
   const attrs = parseAttrs(msg.payload.subarray(IFINFOMSG_LEN));
   const linkinfo = attrs.get(IFLA_LINKINFO);
-  const kind = linkinfo ? attrString(parseAttrs(linkinfo).get(IFLA_INFO_KIND)) : undefined;
+  const kind = linkinfo ? attrString(parseNestedAttrs(linkinfo).get(IFLA_INFO_KIND)) : undefined;
   const mac = attrs.get(IFLA_ADDRESS);
   const oper = attrU8(attrs.get(IFLA_OPERSTATE)) ?? 0;
   return {

@@ -174,6 +174,16 @@ export function parseAttrs(b: Uint8Array): Attrs {
   return attrs;
 }
 
+/** parseAttrs for optional nested content: a malformed nest yields no attributes instead of failing the message. */
+export function parseNestedAttrs(b: Uint8Array): Attrs {
+  try {
+    return parseAttrs(b);
+  } catch (err) {
+    if (err instanceof NetlinkDecodeError) return new Map();
+    throw err;
+  }
+}
+
 export function attrU32(a: Uint8Array | undefined): number | undefined {
   if (!a || a.length < 4) return undefined;
   return dataView(a).getUint32(0, HOST_LITTLE_ENDIAN);

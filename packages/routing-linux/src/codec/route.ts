@@ -54,6 +54,7 @@ import {
   MessageBuilder,
   type NetlinkMessage,
   parseAttrs,
+  parseNestedAttrs,
   StructWriter,
 } from './netlink.js';
 
@@ -259,7 +260,7 @@ function parseMultipath(b: Uint8Array): NextHop[] {
   while (off + 8 <= b.length) {
     const len = v.getUint16(off, HOST_LITTLE_ENDIAN);
     if (len < 8 || off + len > b.length) break;
-    const attrs = parseAttrs(b.subarray(off + 8, off + len));
+    const attrs = parseNestedAttrs(b.subarray(off + 8, off + len));
     const gw = attrs.get(RTA_GATEWAY);
     out.push({
       gateway: gw ? formatIp(gw) : undefined,
