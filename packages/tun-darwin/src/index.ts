@@ -6,6 +6,7 @@ export * from './framing.js';
 export * from './structs.js';
 export type { DeviceCounters, PacketBatch, TunDevice } from './types.js';
 export type { OpenUtunOptions } from './utun.darwin.js';
+export { utunUnitFor } from './utun.darwin.js';
 
 import type { UtunDevice } from './device.js';
 import type { OpenUtunOptions } from './utun.darwin.js';

@@ -55,11 +55,13 @@ import {
 } from './structs.js';
 
 type Koffi = Awaited<ReturnType<typeof loadKoffi>>;
+type KoffiErrno = Pick<Koffi, 'errno' | 'decode'>;
 // biome-ignore lint/suspicious/noExplicitAny: koffi functions are untyped at this boundary.
-type NativeFn = ((...args: any[]) => any) & { async: (...args: any[]) => void };
+export type NativeFn = ((...args: any[]) => any) & { async: (...args: any[]) => void };
 
-interface Libc {
-  koffi: Koffi;
+/** The libc calls this module makes (exported for the Linux test of the poll engine). */
+export interface Libc {
+  koffi: KoffiErrno;
   socket: NativeFn;
   close: NativeFn;
   connect: NativeFn;
@@ -112,7 +114,7 @@ function setNonBlockingCloexec(c: Libc, fd: number): void {
 }
 
 /** UtunFd over koffi: poll(2) on koffi's worker thread (with a wake pipe), reads/writes on the JS thread. */
-class KoffiUtunFd implements UtunFd {
+export class KoffiUtunFd implements UtunFd {
   private handler: (readable: boolean, writable: boolean) => void = () => {};
   private wantRead = false;
   private wantWrite = false;
@@ -233,6 +235,8 @@ class KoffiUtunFd implements UtunFd {
 export interface OpenUtunOptions extends UtunDeviceOptions {
   /** utunN to create; default: the kernel picks the first free unit (sc_unit 0). */
   unit?: number;
+  /** `utunN` (the only names macOS gives utun devices) — the same as `unit: N`. */
+  name?: string;
   /** MTU. Default 1500 (utun's own default). */
   mtu?: number;
   /** Addresses: `198.18.0.1/15`, `fd00:18::1/64`, or `{cidr, peer}` for a point-to-point peer. */
@@ -254,16 +258,38 @@ function withSocket<T>(c: Libc, family: number, use: (fd: number) => T): T {
   }
 }
 
+/** sc_unit for the options: 0 (first free) unless `unit` or a `utunN` name asks for N (sc_unit N + 1). */
+export function utunUnitFor(options: Pick<OpenUtunOptions, 'unit' | 'name'>): number {
+  let unit = options.unit;
+  if (options.name !== undefined) {
+    const match = /^utun(0|[1-9][0-9]{0,5})$/.exec(options.name);
+    if (!match)
+      throw new UtunInputError(`macOS names utun devices utunN; got ${JSON.stringify(options.name)}`);
+    const fromName = Number(match[1]);
+    if (unit !== undefined && unit !== fromName)
+      throw new UtunInputError(`name ${options.name} and unit ${unit} disagree`);
+    unit = fromName;
+  }
+  if (unit === undefined) return 0;
+  if (!Number.isInteger(unit) || unit < 0 || unit > 0xfffffffe)
+    throw new UtunInputError(`bad utun unit: ${unit}`);
+  return unit + 1;
+}
+
 /** Creates and configures a utun device. Closing it (device.close()) removes the interface. */
 export async function openUtun(options: OpenUtunOptions = {}): Promise<UtunDevice> {
-  const c = await loadLibc();
-  const types = await loadUtunFfiTypes();
   const mtu = options.mtu ?? UTUN_DEFAULT_MTU;
-  if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 65535) {
-    throw new UtunInputError(`bad MTU ${mtu}: 1280-65535 (IPv6 needs ≥ 1280)`);
-  }
   const addresses = (options.addresses ?? []).map((a) => (typeof a === 'string' ? { cidr: a } : a));
   const families = addresses.map((a) => interfaceAddressFamily(a)); // validates before touching the system
+  const minMtu = families.includes('inet6') ? 1280 : 68;
+  if (!Number.isInteger(mtu) || mtu < minMtu || mtu > 65535) {
+    throw new UtunInputError(
+      `bad MTU ${mtu}: ${minMtu}-65535${minMtu === 1280 ? ' (IPv6 needs ≥ 1280)' : ''}`,
+    );
+  }
+  const unit = utunUnitFor(options);
+  const c = await loadLibc();
+  const types = await loadUtunFfiTypes();
 
   const fd = check(
     c,
@@ -275,7 +301,6 @@ export async function openUtun(options: OpenUtunOptions = {}): Promise<UtunDevic
     const info = Buffer.from(encodeCtlInfo(UTUN_CONTROL_NAME));
     check(c, c.ioctl(fd, CTLIOCGINFO, 'void *', info), 'ioctl(CTLIOCGINFO)', UTUN_CONTROL_NAME);
     const ctlId = (c.koffi.decode(info, types.ctl_info) as { ctl_id: number }).ctl_id;
-    const unit = options.unit === undefined ? 0 : options.unit + 1;
     check(
       c,
       c.connect(fd, encodeSockaddrCtl(ctlId, unit), SIZEOF_SOCKADDR_CTL),

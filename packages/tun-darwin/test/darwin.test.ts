@@ -26,3 +26,17 @@ describe.skipIf(!onMac || !isRoot)('real utun on macOS', () => {
     }
   });
 });
+
+describe('openUtun validates its options before touching the system (any OS)', () => {
+  it('bad MTU, bad address, bad name', async () => {
+    const { UtunInputError, utunUnitFor } = await import('../src/index.js');
+    await expect(openUtun({ mtu: 50 })).rejects.toBeInstanceOf(UtunInputError);
+    await expect(openUtun({ mtu: 1000, addresses: ['fd00::1/64'] })).rejects.toBeInstanceOf(UtunInputError);
+    await expect(openUtun({ addresses: ['10.0.0.1/40'] })).rejects.toBeInstanceOf(UtunInputError);
+    await expect(openUtun({ name: 'tun0' })).rejects.toBeInstanceOf(UtunInputError);
+    expect(utunUnitFor({})).toBe(0); // first free
+    expect(utunUnitFor({ name: 'utun7' })).toBe(8); // sc_unit = N + 1
+    expect(utunUnitFor({ unit: 0 })).toBe(1);
+    expect(() => utunUnitFor({ name: 'utun7', unit: 3 })).toThrow(UtunInputError);
+  });
+});
