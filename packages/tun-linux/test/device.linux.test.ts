@@ -124,6 +124,27 @@ describe.skipIf(skip)('tun-linux in a network namespace', () => {
     await dev.close();
   });
 
+  it('can be closed from inside its own receiver', async () => {
+    const before = fdCount();
+    const dev = open({ name: 'ztself', addresses: ['10.219.0.1/24'] });
+    let batches = 0;
+    let closing: Promise<void> | undefined;
+    dev.onBatch((batch) => {
+      batches++;
+      closing = dev.close();
+      dev.writeBatch(batch); // after close: counted, not written
+    });
+    const ping = ns.spawn('ping', ['-c', '3', '-i', '0.05', '-W', '1', '10.219.0.5']);
+    await waitFor('the first batch', () => batches > 0, 3000);
+    await closing;
+    await finished(ping);
+    expect(batches).toBe(1);
+    expect(dev.counters.txPackets).toBe(0);
+    expect(dev.counters.txDropped).toBeGreaterThan(0);
+    expect(links()).not.toContain('ztself');
+    expect(fdCount()).toBe(before);
+  });
+
   it('pause() stops delivery while packets wait in the kernel; resume() delivers them', async () => {
     const dev = open({ name: 'ztpause', addresses: ['10.213.0.1/24'] });
     let delivered = 0;
