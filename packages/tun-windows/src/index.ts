@@ -24,6 +24,7 @@ export {
   win32ErrorName,
 } from './errors.js';
 export { formatGuid, guidFromName, parseGuid } from './guid.js';
+export { createIpHelperApi, IPHLPAPI_PROTOTYPES, loadIpHelperApi } from './iphlpapi.windows.js';
 export type { IpHelperApi } from './iphlpapi-api.js';
 export * as layout from './layout.js';
 export {
@@ -66,6 +67,13 @@ export {
   type UnicastAddressFields,
 } from './rows.js';
 export { type UnicastInterfaceSockopt, unicastInterfaceSockopt } from './unicast-if.js';
+export {
+  createWintunApi,
+  KERNEL32_PROTOTYPES,
+  loadWintunApi,
+  WINTUN_LOGGER_PROTOTYPE,
+  WINTUN_PROTOTYPES,
+} from './wintun.windows.js';
 export type {
   AdapterHandle,
   EventHandle,

@@ -35,7 +35,11 @@ export async function loadIpHelperApi(): Promise<IpHelperApi> {
     );
   }
   const koffi: Koffi = (await import('koffi')).default;
-  const lib: IKoffiLib = koffi.load('iphlpapi.dll');
+  return createIpHelperApi(koffi, koffi.load('iphlpapi.dll'));
+}
+
+/** The IpHelperApi over a loaded library (split out so tests can bind a C stand-in on Linux). */
+export function createIpHelperApi(koffi: Koffi, lib: IKoffiLib): IpHelperApi {
   const f = {} as Record<keyof typeof IPHLPAPI_PROTOTYPES, Fn>;
   for (const k of Object.keys(IPHLPAPI_PROTOTYPES) as (keyof typeof IPHLPAPI_PROTOTYPES)[]) {
     f[k] = lib.func(IPHLPAPI_PROTOTYPES[k]) as Fn;

@@ -94,10 +94,18 @@ export async function loadWintunApi(
       `found but could not load it (${(err as Error).message})`,
     );
   }
-  const kernel32Lib = koffi.load('kernel32.dll');
+  return { ...createWintunApi(koffi, lib, koffi.load('kernel32.dll')), dllPath };
+}
+
+/**
+ * The WintunApi over loaded libraries: `wintun` exports the Wintun functions, `kernel32` GetLastError,
+ * WaitForSingleObject and RtlMoveMemory. Split from loadWintunApi so tests on Linux can run these exact
+ * bindings against a C stand-in library with the same exports.
+ */
+export function createWintunApi(koffi: Koffi, wintun: IKoffiLib, kernel32Lib: IKoffiLib): WintunApi {
   const kernel32 = bind(kernel32Lib, KERNEL32_PROTOTYPES);
   wintunLoggerProto(koffi);
-  const w = bind(lib, WINTUN_PROTOTYPES);
+  const w = bind(wintun, WINTUN_PROTOTYPES);
   const memory = createNativeMemory(koffi, bindCopyFunctions(kernel32Lib, COPY_SYMBOL));
   const sizeOut = new Uint32Array(1);
   const luidOut = new Uint8Array(8);
@@ -105,7 +113,6 @@ export async function loadWintunApi(
   const lastError = (): number => kernel32.GetLastError() as number;
 
   return {
-    dllPath,
     createAdapter(name, tunnelType, requestedGuid) {
       const h = w.WintunCreateAdapter(name, tunnelType, requestedGuid ?? null);
       if (!h) throw win32Error('WintunCreateAdapter', lastError());
