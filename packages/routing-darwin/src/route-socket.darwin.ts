@@ -26,11 +26,13 @@ const MSG_DONTWAIT = 0x80; // golang/sys zerrors_darwin
 const RECEIVE_BUFFER_BYTES = 1 << 20; // netbird: 1 MiB so bursts of foreign messages do not overflow
 
 type Koffi = Awaited<ReturnType<typeof loadKoffi>>;
+type KoffiErrno = Pick<Koffi, 'errno'>;
 // biome-ignore lint/suspicious/noExplicitAny: koffi functions are untyped at this boundary.
-type NativeFn = ((...args: any[]) => any) & { async: (...args: any[]) => void };
+export type NativeFn = ((...args: any[]) => any) & { async: (...args: any[]) => void };
 
-interface Libc {
-  koffi: Koffi;
+/** The libc calls this module makes (exported for the Linux socketpair test of the transport). */
+export interface Libc {
+  koffi: KoffiErrno;
   socket: NativeFn;
   close: NativeFn;
   write: NativeFn;
@@ -83,7 +85,7 @@ function pollReadable(c: Libc, fd: number, timeoutMs: number): Promise<number> {
   });
 }
 
-class DarwinRouteSocket implements RouteSocket {
+export class DarwinRouteSocket implements RouteSocket {
   private closed = false;
   constructor(
     private readonly c: Libc,
