@@ -159,6 +159,8 @@ export class WindowsTun implements TunDevice {
     if (this.pumpRunning || this.stopped || this.paused || !this.receiver) return;
     this.pumpRunning = this.pump().finally(() => {
       this.pumpRunning = undefined;
+      // resume() may have run after the loop saw `paused` but before this callback: start again if so.
+      this.startPump();
     });
   }
 
