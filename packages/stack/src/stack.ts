@@ -98,8 +98,11 @@ export interface StackCounters {
   /** Packets/bytes the stack wrote to the device (rewritten, replies, RSTs, ICMP errors). */
   txPackets: number;
   txBytes: number;
+  /** TCP connections the handler holds now / ever accepted (SYNs mapped, to be exact). */
   tcpOpen: number;
   tcpTotal: number;
+  /** NAT table entries (embryonic, open and lingering after close), both families. */
+  readonly tcpNatEntries: number;
   udpOpen: number;
   udpTotal: number;
   icmpEchoReplies: number;
@@ -265,6 +268,7 @@ export class SystemStack implements Stack {
       icmpOff: 0,
       icmpOther: 0,
     },
+    tcpNatEntries: 0,
   };
   /** The batch clock (ms, performance.now at the start of the current batch / sweep). */
   now = 0;
@@ -306,6 +310,12 @@ export class SystemStack implements Stack {
     this.backlog = options.listenBacklog ?? 4096;
     this.logger = options.logger ?? {};
     this.pcap = options.pcap ? createPcapSink(options.pcap) : undefined;
+    const v4 = this.v4;
+    const v6 = this.v6;
+    Object.defineProperty(this.counters, 'tcpNatEntries', {
+      enumerable: true,
+      get: () => (v4?.table.count ?? 0) + (v6?.table.count ?? 0),
+    });
   }
 
   private family(v: 4 | 6, a: FamilyAddresses, maxTcp: number, portMin: number, portMax: number): Family {

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { commandExists, type Netns, netnsSkipReason, withNetnsEnvironment } from '@ztun/testkit';
+import { commandExists, type Netns, netnsSkipReason, waitFor, withNetnsEnvironment } from '@ztun/testkit';
 import { describe, expect, it } from 'vitest';
 import { buildUdpPacket, parseIp } from '../src/wire.js';
 import {
@@ -154,6 +154,17 @@ describe.skipIf(skip !== undefined)('stack in namespaces', () => {
         await exerciseEverything(client, http, 'direct');
         const c = await stack.counters();
         expect(c.stack.tcpTotal as number).toBeGreaterThanOrEqual(404);
+        // Entries are freed once both sides have closed (after a short linger).
+        const runner = stack;
+        await waitFor(
+          'NAT entries drained',
+          async () => {
+            const now = await runner.counters();
+            return now.stack.tcpNatEntries === 0 && now.stack.tcpOpen === 0;
+          },
+          15_000,
+          250,
+        );
         await stack.stop();
         stack = undefined;
 

@@ -1,0 +1,177 @@
+// Outbounds on loopback: socks5Outbound with username/password against a minimal RFC 1928/1929 server
+// written here (danted covers no-auth in the namespace tests), direct outbound failures, UDP idle timeout.
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Handler, UdpSession } from '../src/handler.js';
+import { directOutbound } from '../src/outbound-direct.js';
+import { socks5Outbound } from '../src/outbound-socks5.js';
+import { createStack, type Stack } from '../src/stack.js';
+import { buildUdpPacket, parseIp } from '../src/wire.js';
+
+const closers: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+});
+
+/** Listens on loopback; the server (and every connection it accepted) is closed after the test. */
+function listen(server: net.Server): Promise<number> {
+  const conns = new Set<net.Socket>();
+  server.on('connection', (c) => {
+    conns.add(c);
+    c.on('close', () => conns.delete(c));
+  });
+  closers.push(() => {
+    for (const c of conns) c.destroy();
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
+  );
+}
+
+/** SOCKS5 server: username/password (RFC 1929) only, CONNECT only. Records what it saw. */
+async function miniSocks(user: string, pass: string) {
+  const seen: string[] = [];
+  const server = net.createServer((c) => {
+    c.on('error', () => {});
+    let buf = Buffer.alloc(0);
+    let stage = 0;
+    c.on('data', function onData(d: Buffer) {
+      buf = Buffer.concat([buf, d]);
+      if (stage === 0 && buf.length >= 2 && buf.length >= 2 + buf[1]!) {
+        const methods = [...buf.subarray(2, 2 + buf[1]!)];
+        buf = buf.subarray(2 + buf[1]!);
+        seen.push(`methods ${methods.join(',')}`);
+        c.write(Buffer.from([5, methods.includes(2) ? 2 : 0xff]));
+        stage = 1;
+      }
+      if (stage === 1 && buf.length >= 2) {
+        const ul = buf[1]!;
+        if (buf.length < 3 + ul || buf.length < 3 + ul + buf[2 + ul]!) return;
+        const u = buf.subarray(2, 2 + ul).toString();
+        const pl = buf[2 + ul]!;
+        const p = buf.subarray(3 + ul, 3 + ul + pl).toString();
+        buf = buf.subarray(3 + ul + pl);
+        seen.push(`auth ${u}:${p}`);
+        const ok = u === user && p === pass;
+        c.write(Buffer.from([1, ok ? 0 : 1]));
+        if (!ok) return void c.end();
+        stage = 2;
+      }
+      if (stage === 2 && buf.length >= 10 && buf[3] === 1) {
+        const host = [...buf.subarray(4, 8)].join('.');
+        const port = buf.readUInt16BE(8);
+        buf = buf.subarray(10);
+        seen.push(`connect ${host}:${port}`);
+        c.off('data', onData);
+        const up = net.connect({ host, port }, () => {
+          c.write(Buffer.from([5, 0, 0, 1, 127, 0, 0, 1, 0, 0]));
+          if (buf.length) up.write(buf);
+          c.pipe(up);
+          up.pipe(c);
+        });
+        up.on('error', () => c.destroy());
+      }
+    });
+  });
+  closers.push(() => new Promise((r) => server.close(r)));
+  const port = await listen(server);
+  return { port, seen };
+}
+
+async function echoServer() {
+  const server = net.createServer((c) => {
+    c.on('error', () => {});
+    c.pipe(c);
+  });
+  closers.push(() => new Promise((r) => server.close(r)));
+  const port = await listen(server);
+  return port;
+}
+
+const info = (port: number) => ({
+  family: 4 as const,
+  source: { address: '127.0.0.1', port: 1 },
+  destination: { address: '127.0.0.1', port },
+});
+
+describe('outbounds', () => {
+  it('socks5Outbound authenticates with username/password and relays bytes', async () => {
+    const echo = await echoServer();
+    const socks = await miniSocks('alice', 's3cret');
+    const ob = socks5Outbound({ host: '127.0.0.1', port: socks.port, username: 'alice', password: 's3cret' });
+    const conn = await ob.connectTcp({ address: '127.0.0.1', port: echo }, info(echo));
+    closers.push(() => conn.destroy());
+    const got = new Promise<string>((resolve) => conn.once('data', (d: Buffer) => resolve(d.toString())));
+    conn.write('hello through socks');
+    expect(await got).toBe('hello through socks');
+    expect(socks.seen).toEqual(['methods 0,2', 'auth alice:s3cret', `connect 127.0.0.1:${echo}`]);
+  });
+
+  it('socks5Outbound rejects on wrong credentials and when the proxy is down', async () => {
+    const socks = await miniSocks('alice', 's3cret');
+    const bad = socks5Outbound({ host: '127.0.0.1', port: socks.port, username: 'alice', password: 'nope' });
+    await expect(bad.connectTcp({ address: '127.0.0.1', port: 9 }, info(9))).rejects.toThrow();
+    const probe = net.createServer();
+    const deadPort = await listen(probe);
+    await new Promise((r) => probe.close(r));
+    const down = socks5Outbound({ host: '127.0.0.1', port: deadPort });
+    await expect(down.connectTcp({ address: '127.0.0.1', port: 9 }, info(9))).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('directOutbound connects, and rejects refused destinations and non-IP addresses', async () => {
+    const echo = await echoServer();
+    const ob = directOutbound();
+    const conn = await ob.connectTcp({ address: '127.0.0.1', port: echo }, info(echo));
+    conn.destroy();
+    const probe = net.createServer();
+    const deadPort = await listen(probe);
+    await new Promise((r) => probe.close(r));
+    await expect(ob.connectTcp({ address: '127.0.0.1', port: deadPort }, info(deadPort))).rejects.toThrow(
+      /ECONNREFUSED/,
+    );
+    await expect(ob.connectTcp({ address: 'example.com', port: 80 }, info(80))).rejects.toThrow(/not an IP/);
+  });
+});
+
+describe('UDP session lifetime', () => {
+  it('closes idle UDP sessions after udpTimeoutMs', async () => {
+    const written: Uint8Array[] = [];
+    let receiver:
+      | ((b: { count: number; data: Uint8Array; offsets: Uint32Array; lengths: Uint32Array }) => void)
+      | undefined;
+    const device = {
+      name: 'fake',
+      index: 1,
+      mtu: 1500,
+      counters: { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxDropped: 0, txDropped: 0 },
+      onBatch: (r: typeof receiver) => {
+        receiver = r;
+      },
+      pause() {},
+      resume() {},
+      writeBatch() {},
+      write: (p: Uint8Array) => void written.push(p),
+      onError() {},
+      close: async () => {},
+    };
+    const sessions: UdpSession[] = [];
+    let closed = 0;
+    const handler: Handler = {
+      tcp: (c) => c.destroy(),
+      udp: (s) => {
+        sessions.push(s);
+        return { send() {}, close: () => void closed++ };
+      },
+    };
+    const stack: Stack = createStack({ device, handler, addresses: ['127.0.0.1/8'], udpTimeoutMs: 200 });
+    closers.push(() => stack.close());
+    await stack.start();
+    const p = buildUdpPacket(parseIp('127.0.0.1')!, 999, parseIp('10.0.0.1')!, 53, new Uint8Array(4));
+    receiver!({ count: 1, data: p, offsets: Uint32Array.of(0), lengths: Uint32Array.of(p.length) });
+    expect(stack.counters.udpOpen).toBe(1);
+    await new Promise((r) => setTimeout(r, 1600)); // the sweeper runs every second
+    expect(closed).toBe(1);
+    expect(stack.counters.udpOpen).toBe(0);
+    expect(sessions.length).toBe(1);
+  });
+});
