@@ -93,6 +93,28 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
     });
   });
 
+  it('SIGTERM with connections open: they are closed, ztun exits 0 promptly, the namespace is restored', async () => {
+    await withTopology(async (client) => {
+      const before = netState(client);
+      const z = await startZtun(client, ['--route', '10.212.0.0/24', '--stats-interval', '100ms']);
+      const slow = client.spawn('curl', [
+        '-sS',
+        '-o',
+        '/dev/null',
+        '--limit-rate',
+        '200k',
+        `http://${SERVER}:${HTTP_PORT}/bytes/100000000`,
+      ]);
+      await waitFor('an open TCP session', () => stats(z.output()).some((s) => s.tcpOpen >= 1));
+      const t0 = Date.now();
+      expect(await z.proc.stop(10_000)).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      // curl sees its connection end (reset or early close), not a hang.
+      expect(await slow.exited).not.toBe(0);
+      expect(netState(client)).toEqual(before);
+    });
+  });
+
   it('SIGKILL leaves rules behind; `ztun cleanup` restores the namespace exactly', async () => {
     await withTopology(async (client) => {
       const before = netState(client);

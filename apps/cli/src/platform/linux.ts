@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   NetlinkError,
   type RouteSpec,
@@ -20,6 +21,7 @@ import {
 import { type LinuxTun, openTun } from '@ztun/tun-linux';
 import { formatCidr } from '../cidr.js';
 import { describeProxy, type ProxyConfig } from '../config.js';
+import { type TrackedHandler, trackingHandler } from '../connections.js';
 import { countingOutbound, type TrafficCounters } from '../counting.js';
 import type { Logger } from '../log.js';
 import { type Change, describeChange, type PlanTags, undoOrder } from '../plan.js';
@@ -157,6 +159,7 @@ async function run(ctx: RunContext): Promise<number> {
   let device: LinuxTun | undefined;
   let stack: Stack | undefined;
   let traffic: TrafficCounters | undefined;
+  let handler: TrackedHandler | undefined;
   let stopStats: (() => void) | undefined;
   const applied: Change[] = [];
   let exitCode = 0;
@@ -188,9 +191,11 @@ async function run(ctx: RunContext): Promise<number> {
       traffic = outbound;
       stack = createStack({
         device: dev,
-        handler: handlerFromOutbound(outbound, {
-          onConnectError: (dest, err) => log.debug(`connect ${dest} failed: ${err.message}`),
-        }),
+        handler: (handler = trackingHandler(
+          handlerFromOutbound(outbound, {
+            onConnectError: (dest, err) => log.debug(`connect ${dest} failed: ${err.message}`),
+          }),
+        )),
         addresses: {
           ...(v4 ? { ipv4: { tunAddress: v4.address, prefix: v4.prefixLength } } : {}),
           ...(v6 ? { ipv6: { tunAddress: v6.address, prefix: v6.prefixLength } } : {}),
@@ -248,6 +253,15 @@ async function run(ctx: RunContext): Promise<number> {
     if (stopReason)
       log.info(`${stopReason}: closing connections and removing routes, rules and ${config.name}`);
     try {
+      if (stack && handler && handler.openTcp > 0) {
+        // RSTs travel back through the still-running stack; give them a moment to reach the clients.
+        const open = handler.openTcp;
+        handler.resetAll();
+        const deadline = Date.now() + 1000;
+        while (stack.counters.tcpOpen > 0 && Date.now() < deadline) await delay(20);
+        await delay(50);
+        log.debug(`reset ${open} open TCP connection(s)`);
+      }
       await stack?.close();
     } catch (err) {
       log.warn(`closing the stack: ${(err as Error).message}`);
