@@ -173,11 +173,18 @@ class ThreadpoolEngine implements Engine {
 
   setReading(on: boolean): void {
     this.reading = on;
-    if (on && this.pending) {
+    if (!on) return;
+    if (!this.pending) {
+      this.next();
+      return;
+    }
+    // The packet read while paused goes out from the loop, not from inside resume().
+    setImmediate(() => {
+      if (!this.reading || !this.pending || this.closing) return;
       this.pending = false;
       this.hooks.deliver(this.batch);
-    }
-    if (on) this.next();
+      this.next();
+    });
   }
 
   private next(): void {

@@ -145,29 +145,31 @@ describe.skipIf(skip)('tun-linux in a network namespace', () => {
     expect(fdCount()).toBe(before);
   });
 
-  it('pause() stops delivery while packets wait in the kernel; resume() delivers them', async () => {
-    const dev = open({ name: 'ztpause', addresses: ['10.213.0.1/24'] });
-    let delivered = 0;
-    let pings = 0;
-    dev.onBatch((b) => {
-      delivered += b.count;
-      for (let i = 0; i < b.count; i++) {
-        const p = b.data.subarray(b.offsets[i]!, b.offsets[i]! + b.lengths[i]!);
-        if (p[0] === 0x45 && p[9] === 1 && p[19] === 9 && p[20] === 8) pings++; // ICMP echo to 10.213.0.9
-      }
+  for (const io of ['native', 'threadpool'] as const) {
+    it(`pause() stops delivery while packets wait in the kernel; resume() delivers them (${io} I/O)`, async () => {
+      const dev = open({ name: `ztpause${io[0]}`, addresses: ['10.213.0.1/24'], io });
+      let delivered = 0;
+      let pings = 0;
+      dev.onBatch((b) => {
+        delivered += b.count;
+        for (let i = 0; i < b.count; i++) {
+          const p = b.data.subarray(b.offsets[i]!, b.offsets[i]! + b.lengths[i]!);
+          if (p[0] === 0x45 && p[9] === 1 && p[19] === 9 && p[20] === 8) pings++; // ICMP echo to 10.213.0.9
+        }
+      });
+      dev.pause();
+      // Unanswered pings: the packets sit in the TUN's queue because nobody reads.
+      const ping = ns.spawn('ping', ['-c', '5', '-i', '0.01', '-W', '1', '10.213.0.9']);
+      await finished(ping);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(ping.output()).toMatch(/5 packets transmitted, 0 received/);
+      expect(delivered).toBe(0);
+      dev.resume();
+      await waitFor('the queued pings after resume', () => pings === 5, 3000);
+      expect(dev.counters.rxPackets).toBe(delivered);
+      await dev.close();
     });
-    dev.pause();
-    // Unanswered pings: the packets sit in the TUN's queue because nobody reads.
-    const ping = ns.spawn('ping', ['-c', '5', '-i', '0.01', '-W', '1', '10.213.0.9']);
-    await finished(ping);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(ping.output()).toMatch(/5 packets transmitted, 0 received/);
-    expect(delivered).toBe(0);
-    dev.resume();
-    await waitFor('the queued pings after resume', () => pings === 5, 3000);
-    expect(dev.counters.rxPackets).toBe(delivered);
-    await dev.close();
-  });
+  }
 
   it('reports the device vanishing through onError (not a crash) and still closes cleanly', async () => {
     const before = fdCount();
