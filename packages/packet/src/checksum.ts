@@ -277,8 +277,10 @@ export function checksumUpdateBytes(
     s +=
       (~((oldBytes[oldOffset + i]! << 8) | oldBytes[oldOffset + i + 1]!) & 0xffff) +
       ((newBytes[newOffset + i]! << 8) | newBytes[newOffset + i + 1]!);
+    // Fold every step: keeps `s` a small integer for any length.
+    s = (s & 0xffff) + (s >>> 16);
   }
-  return ~foldAny(s) & 0xffff;
+  return ~fold32(s) & 0xffff;
 }
 
 /** RFC 1624 update for an IPv6 address change (16 bytes). */
