@@ -143,7 +143,7 @@ async function standinLoop(size, batchSize, total) {
       'fixtures',
       'windows-standin.c',
     );
-    execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-pthread', '-o', so, src]);
+    execFileSync('cc', [src, '-shared', '-fPIC', '-O2', '-pthread', '-o', so]);
     const lib = koffi.load(so);
     const injectMany = lib.func('int FakeInjectMany(uintptr_t s, const uint8_t *p, uint32_t len, int count)');
     const discard = lib.func('void FakeDiscardSent(uintptr_t s, int on)');

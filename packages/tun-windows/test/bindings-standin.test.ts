@@ -20,17 +20,24 @@ import { createWintunApi } from '../src/wintun.windows.js';
 import type { SessionHandle, WintunApi } from '../src/wintun-api.js';
 import { FAKE_LUID, fakeHost, packet } from './fake-wintun.js';
 
-function compilerMissing(): string | undefined {
+/** A C compiler: cc or gcc, else g++ told the source is C (CI installs g++ for tun-linux's addon). */
+function findCompiler(): { cmd: string; args: string[] } | string {
   if (process.platform !== 'linux') return `this is ${process.platform}`;
-  try {
-    execFileSync('gcc', ['--version'], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return 'gcc is not installed';
+  for (const [cmd, args] of [
+    ['cc', []],
+    ['gcc', []],
+    ['g++', ['-x', 'c']],
+  ] as const) {
+    try {
+      execFileSync(cmd, ['--version'], { stdio: 'ignore' });
+      return { cmd, args: [...args] };
+    } catch {}
   }
+  return 'no C compiler (cc, gcc or g++) is installed';
 }
-const skipReason = compilerMissing();
-if (skipReason) console.log(`[tun-windows] stand-in binding tests skipped: ${skipReason} (need Linux + gcc)`);
+const compiler = findCompiler();
+const skipReason = typeof compiler === 'string' ? compiler : undefined;
+if (skipReason) console.log(`[tun-windows] stand-in binding tests skipped: ${skipReason}`);
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
@@ -54,7 +61,19 @@ describe.skipIf(skipReason !== undefined)('Windows bindings against a C stand-in
     dir = mkdtempSync(path.join(tmpdir(), 'ztun-standin-'));
     const so = path.join(dir, 'standin.so');
     const src = path.join(__dirname, 'fixtures', 'windows-standin.c');
-    execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-Wall', '-Werror', '-pthread', '-o', so, src]);
+    const cc = compiler as { cmd: string; args: string[] };
+    execFileSync(cc.cmd, [
+      ...cc.args,
+      src,
+      '-shared',
+      '-fPIC',
+      '-O1',
+      '-Wall',
+      '-Werror',
+      '-pthread',
+      '-o',
+      so,
+    ]);
     lib = koffi.load(so);
     api = createWintunApi(koffi, lib, lib);
     for (const proto of [
