@@ -210,6 +210,8 @@ export function decodeRoutingMessage(
   offset = 0,
   end = buf.length,
 ): DecodeResult<RoutingMessage> {
+  end = Math.min(end, buf.length);
+  if (!Number.isInteger(offset) || offset < 0) return fail('TRUNCATED', `bad offset ${offset}`, 0);
   const available = end - offset;
   if (available < 4) return fail('TRUNCATED', `${available} bytes: shorter than a message header`, offset);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);

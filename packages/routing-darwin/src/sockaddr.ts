@@ -179,7 +179,8 @@ export function decodeSockaddr(
   end: number,
   maskFamily?: IpFamily,
 ): DecodedSockaddr {
-  if (offset >= end) {
+  end = Math.min(end, buf.length);
+  if (!(offset >= 0) || offset >= end) {
     return {
       ok: false,
       error: new RouteMessageError('SOCKADDR_OVERRUN', 'sockaddr starts past the message', offset),

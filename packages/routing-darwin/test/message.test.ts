@@ -421,6 +421,15 @@ describe('malformed replies give typed errors, never exceptions', () => {
     expect(!r.ok && r.error).toBeInstanceOf(RouteMessageError);
     expect(!r.ok && r.error.code).toBe('UNEXPECTED_TYPE');
   });
+  it('decodes inside a larger buffer (byteOffset ≠ 0) and clamps an `end` past the buffer', () => {
+    const big = new Uint8Array(V1.length + 11);
+    big.set(V1, 7);
+    expect(decodeOk(big.subarray(7, 7 + V1.length))).toEqual(decodeOk(V1));
+    const at = decodeRoutingMessage(big, 7, 10_000);
+    expect(at.ok && at.value.kind === 'route' && at.value.message.errno).toBe(3);
+    expect(code(V1.subarray(0, 50).slice())).toBe('BAD_LENGTH');
+    expect(decodeRoutingMessage(V1, -1).ok).toBe(false);
+  });
   it('random and mutated bytes never throw (property)', () => {
     const seeds = [V1, V2, DA, DB, DC, DD];
     fc.assert(
