@@ -189,13 +189,14 @@ async function run(ctx: RunContext): Promise<number> {
       const v6 = config.addresses.find((a) => a.family === 6);
       const outbound = countingOutbound(outboundFor(config.proxy, config.fwmark));
       traffic = outbound;
+      handler = trackingHandler(
+        handlerFromOutbound(outbound, {
+          onConnectError: (dest, err) => log.debug(`connect ${dest} failed: ${err.message}`),
+        }),
+      );
       stack = createStack({
         device: dev,
-        handler: (handler = trackingHandler(
-          handlerFromOutbound(outbound, {
-            onConnectError: (dest, err) => log.debug(`connect ${dest} failed: ${err.message}`),
-          }),
-        )),
+        handler,
         addresses: {
           ...(v4 ? { ipv4: { tunAddress: v4.address, prefix: v4.prefixLength } } : {}),
           ...(v6 ? { ipv6: { tunAddress: v6.address, prefix: v6.prefixLength } } : {}),
