@@ -57,7 +57,7 @@ const stats = (output: string) =>
   output
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { bytesOut: number; bytesIn: number; tcpOpen: number });
+    .map((l) => JSON.parse(l) as { bytesOut: number; bytesIn: number; tcpOpen: number; udpOpen: number });
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -112,6 +112,37 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
       // curl sees its connection end (reset or early close), not a hang.
       expect(await slow.exited).not.toBe(0);
       expect(netState(client)).toEqual(before);
+    });
+  });
+
+  it('UDP through the tunnel, and --icmp reply vs off', async () => {
+    await withTopology(async (client, server) => {
+      const echo = server.spawn(process.execPath, [
+        '-e',
+        `const s=require('node:dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(Buffer.concat([Buffer.from('echo:'),m]),r.port,r.address));s.bind(5353,'${SERVER}',()=>console.log('listening'))`,
+      ]);
+      await waitFor('udp echo', () => echo.output().includes('listening'));
+      const z = await startZtun(client, ['--route', '10.212.0.0/24', '--stats-interval', '100ms']);
+      const udp = client.tryExec(process.execPath, [
+        '-e',
+        `const s=require('node:dgram').createSocket('udp4');s.on('message',m=>{console.log(String(m));process.exit(0)});s.send('ping',5353,'${SERVER}');setTimeout(()=>process.exit(3),5000)`,
+      ]);
+      expect(udp.stdout.trim()).toBe('echo:ping');
+      await waitFor('a UDP session in the stats', () => stats(z.output()).some((s) => s.udpOpen >= 1));
+      // icmp reply: the stack answers echo requests for any routed destination, even one that does not exist.
+      expect(client.tryExec('ping', ['-c', '1', '-W', '2', '10.212.0.99']).status).toBe(0);
+      expect(await z.proc.stop(10_000)).toBe(0);
+
+      const off = await startZtun(client, [
+        '--route',
+        '10.212.0.0/24',
+        '--icmp',
+        'off',
+        '--stats-interval',
+        '0',
+      ]);
+      expect(client.tryExec('ping', ['-c', '1', '-W', '1', '10.212.0.99']).status).not.toBe(0);
+      expect(await off.proc.stop(10_000)).toBe(0);
     });
   });
 
