@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import pkg from '../package.json' with { type: 'json' };
-import { main } from '../src/cli.js';
+import { main, resolveProxyAddresses } from '../src/cli.js';
 import type { Platform, RunContext } from '../src/platform/types.js';
 import { unsupportedPlatform } from '../src/platform/unsupported.js';
 
@@ -84,6 +84,20 @@ describe('ztun command line (in-process)', () => {
     expect(ctx.plan.changes.some((c) => c.op === 'rule-add' && c.rule.dst?.address === '127.0.0.1')).toBe(
       true,
     );
+  });
+
+  it('resolves a proxy host name for its bypass rule; an unresolvable one gets a note, not a failure', async () => {
+    expect(await resolveProxyAddresses({ kind: 'socks5', host: 'localhost', port: 1 })).toContain(
+      '127.0.0.1',
+    );
+    expect(await resolveProxyAddresses({ kind: 'direct' })).toEqual([]);
+    const platform = fakePlatform();
+    const r = await cli(
+      ['run', '--route', '10.0.0.0/8', '--proxy', 'socks5://no-such-host.invalid:1080', '--dry-run'],
+      platform,
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('# note: proxy host no-such-host.invalid did not resolve');
   });
 
   it('cleanup calls the platform', async () => {
