@@ -27,6 +27,7 @@ export {
   prefixMask,
 } from './ip.js';
 export * from './message.js';
+export { isDefaultRouteChange, type RouteEvent, RouteMonitor, type RouteMonitorOptions } from './monitor.js';
 export type { DarwinRouteSystem } from './route-socket.darwin.js';
 export * from './sockaddr.js';
 export * from './socket-options.js';
