@@ -300,6 +300,29 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
     });
   });
 
+  it.skipIf(!commandExists('script'))('on a terminal: a live status line rewritten in place', async () => {
+    await withTopology(async (client) => {
+      const before = netState(client);
+      // script(1) gives ztun a pseudo-terminal; timeout ends the session with SIGINT after 2.5 s.
+      const r = client.tryExec('timeout', [
+        '-s',
+        'INT',
+        '2.5',
+        'script',
+        '-qfec',
+        `"${process.execPath}" "${bin}" run --route 10.212.0.0/24 --stats-interval 300ms`,
+        '/dev/null',
+      ]);
+      expect(r.stdout).toContain('ztun: ready:');
+      expect(r.stdout).toMatch(
+        /\r\x1b\[2Ktcp \d+ udp \d+ \| ↑ [\d.]+ \S*bit\/s \([^)]*\) ↓ [\d.]+ \S*bit\/s \([^)]*\) \| drops \d+/,
+      );
+      expect(r.stdout).not.toContain('{"time"');
+      await waitFor('ztun gone', () => client.tryExec('ip', ['link', 'show', 'ztun0']).status !== 0);
+      expect(netState(client)).toEqual(before);
+    });
+  });
+
   it('--dry-run prints the plan and changes nothing', async () => {
     await withTopology(async (client) => {
       const before = netState(client);
