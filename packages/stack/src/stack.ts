@@ -293,7 +293,15 @@ export class SystemStack implements Stack {
 
   constructor(options: StackOptions) {
     this.device = options.device;
-    const handler = options.handler ?? (options.outbound ? handlerFromOutbound(options.outbound) : undefined);
+    const logger = options.logger ?? {};
+    const handler =
+      options.handler ??
+      (options.outbound
+        ? handlerFromOutbound(options.outbound, {
+            onConnectError: (dest, err) =>
+              logger.debug?.(`${options.outbound!.name} connect ${dest}: ${err.message}`),
+          })
+        : undefined);
     if (!handler) throw new TypeError('createStack: give a handler or an outbound');
     this.handler = handler;
     const maxTcp = options.maxTcpSessions ?? 60_000;
