@@ -345,8 +345,10 @@ export class Cidr {
     return out;
   }
 
-  /** IPv4 only: the n-th address as a uint32; throws like {@link Cidr.nth}. */
+  /** IPv4 only: the n-th address as a uint32; throws like {@link Cidr.nth}, and for an IPv6 prefix. */
   nthIPv4(n: number): number {
+    if (this.version !== 4)
+      throw new AddressError('bad-address', this.toString(), 'nthIPv4 needs an IPv4 prefix');
     return ipv4FromBytes(this.nth(n));
   }
 

@@ -21,25 +21,33 @@ const WORD_LOOP_MIN = 2048;
 /** Words summed before folding so the float accumulator stays exact (2^53 / 2^32 = 2^21). */
 const WORDS_PER_FOLD = 1 << 20;
 
-// One cached Uint32Array and one DataView over the last backing ArrayBuffer seen. Tunnels reuse one batch
-// buffer, so this almost always hits and the fast loops cost no allocation. It keeps one buffer reachable.
-let cachedBuffer: ArrayBufferLike | null = null;
+// One cached Uint32Array and one DataView over the backing ArrayBuffer of the last Uint8Array seen, keyed
+// by that Uint8Array itself (reading `.buffer` costs more than the sum of a small packet). Tunnels reuse one
+// batch buffer, so this almost always hits and the fast loops cost no allocation. It keeps one buffer
+// reachable.
+let cachedWordsKey: Uint8Array | null = null;
 let cachedWords: Uint32Array = new Uint32Array(0);
-let cachedViewBuffer: ArrayBufferLike | null = null;
+let cachedViewKey: Uint8Array | null = null;
 let cachedView: DataView = new DataView(new ArrayBuffer(0));
 
-function wordsOver(buffer: ArrayBufferLike): Uint32Array {
-  if (buffer !== cachedBuffer || cachedWords.length !== buffer.byteLength >>> 2) {
-    cachedBuffer = buffer;
+function wordsOver(buf: Uint8Array): Uint32Array {
+  const buffer = buf.buffer;
+  if (
+    buf !== cachedWordsKey ||
+    cachedWords.buffer !== buffer ||
+    cachedWords.length !== buffer.byteLength >>> 2
+  ) {
+    cachedWordsKey = buf;
     cachedWords = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
   }
   return cachedWords;
 }
 
-function dataViewOver(buffer: ArrayBufferLike): DataView {
-  if (buffer !== cachedViewBuffer || cachedView.byteLength !== buffer.byteLength) {
-    cachedViewBuffer = buffer;
-    cachedView = new DataView(buffer);
+function dataViewOver(buf: Uint8Array): DataView {
+  // A Uint8Array's backing buffer never changes; a DataView without a length tracks resizable buffers.
+  if (buf !== cachedViewKey) {
+    cachedViewKey = buf;
+    cachedView = new DataView(buf.buffer);
   }
   return cachedView;
 }
@@ -114,7 +122,7 @@ export function checksumPartial(
   if (n < DATAVIEW_MIN) return initial + sumBytes(buf, offset, end);
   if (n < WORD_LOOP_MIN) {
     const base = buf.byteOffset;
-    return initial + sumDataView(dataViewOver(buf.buffer), base + offset, base + end);
+    return initial + sumDataView(dataViewOver(buf), base + offset, base + end);
   }
   // Align the word loop to the backing ArrayBuffer; head/tail go through the byte loop.
   const absStart = buf.byteOffset + offset;
@@ -123,7 +131,7 @@ export function checksumPartial(
   const alignedEnd = absEnd & ~3;
   const headLen = alignedStart - absStart;
   let sum = sumBytes(buf, offset, offset + headLen);
-  const words = sumWords(wordsOver(buf.buffer), alignedStart >>> 2, alignedEnd >>> 2);
+  const words = sumWords(wordsOver(buf), alignedStart >>> 2, alignedEnd >>> 2);
   // A native word holds bytes (b0 b1 b2 b3); mod 0xffff it equals the 16-bit words (b0,b1)+(b2,b3) read in
   // host order. Those words are "big-endian from start" only if b0 sits at an even distance from offset.
   const b0IsHigh = (headLen & 1) === 0;

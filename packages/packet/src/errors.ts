@@ -16,8 +16,6 @@ export const ParseCode = {
   BadExtensionChain: 5,
   /** IPv4 total length smaller than its header, or UDP length smaller than 8. */
   BadTotalLength: 6,
-  /** The upper-layer protocol is not the one the caller asked for. */
-  WrongProtocol: 7,
 } as const;
 
 export type ParseCodeValue = (typeof ParseCode)[keyof typeof ParseCode];
@@ -28,8 +26,7 @@ export type PacketErrorKind =
   | 'bad-header-length'
   | 'total-length-beyond-buffer'
   | 'bad-extension-chain'
-  | 'bad-total-length'
-  | 'wrong-protocol';
+  | 'bad-total-length';
 
 export type PacketLayer = 'ip' | 'ipv4' | 'ipv6' | 'tcp' | 'udp' | 'icmpv4' | 'icmpv6';
 
@@ -41,7 +38,6 @@ const KIND_BY_CODE: readonly PacketErrorKind[] = [
   'total-length-beyond-buffer',
   'bad-extension-chain',
   'bad-total-length',
-  'wrong-protocol',
 ];
 
 /** Maps a non-zero result code to its error kind. */
