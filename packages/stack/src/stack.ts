@@ -89,7 +89,8 @@ export type DropReason =
   | 'udpTableFull'
   | 'udpBadReply'
   | 'icmpOff'
-  | 'icmpOther';
+  | 'icmpOther'
+  | 'loop';
 
 export interface StackCounters {
   /** Packets/bytes read from the device. */
@@ -267,6 +268,7 @@ export class SystemStack implements Stack {
       udpBadReply: 0,
       icmpOff: 0,
       icmpOther: 0,
+      loop: 0,
     },
     tcpNatEntries: 0,
   };
@@ -606,6 +608,12 @@ export class SystemStack implements Stack {
         if (!(flags & 4)) this.sendRst(f, d, l4, l4len, doff, srcOff, dstOff, sport, dport, flags);
         return false;
       }
+      if (bytesEqual(d, dstOff, f.nat, 0, alen)) {
+        // The NAT address is the stack's own: a flow to it could only loop. Refuse it.
+        drops.loop++;
+        this.sendRst(f, d, l4, l4len, doff, srcOff, dstOff, sport, dport, flags);
+        return false;
+      }
       if (port >= 0) t.release(port);
       port = t.allocate(d, srcOff, sport, dstOff, dport, this.now);
       if (port < 0) {
@@ -676,6 +684,10 @@ export class SystemStack implements Stack {
     const dport = (d[l4 + 2]! << 8) | d[l4 + 3]!;
     if (dport === 0) {
       drops.malformed++;
+      return;
+    }
+    if (bytesEqual(d, dstOff, f.nat, 0, alen)) {
+      drops.loop++;
       return;
     }
     const key = udpKey(d, srcOff, alen, sport);

@@ -462,3 +462,19 @@ describe('stack packet path (fake device)', () => {
     expect(udp.sent.map((s) => s.to)).toEqual(['fd00::1:53']);
   });
 });
+
+describe('loop guard', () => {
+  it('refuses TCP and UDP addressed to the NAT address', async () => {
+    const { device, stack, udp } = await makeStack();
+    device.deliver([
+      tcpPacket('127.0.0.1', 40000, '127.0.0.2', 80, 0x02),
+      buildUdpPacket(ip('127.0.0.1'), 5, ip('127.0.0.2'), 53, new Uint8Array(4)),
+    ]);
+    const out = device.take().map(parse);
+    expect(out.length).toBe(1);
+    expect(out[0]).toMatchObject({ src: '127.0.0.2', dst: '127.0.0.1', flags: 0x14 });
+    expect(udp.sessions.length).toBe(0);
+    expect(stack.counters.drops.loop).toBe(2);
+    expect(stack.counters.tcpNatEntries).toBe(0);
+  });
+});
