@@ -61,6 +61,7 @@ it.skipIf(skip !== undefined)('stack benchmarks', async () => {
         },
       );
       routeIntoTun(client, stack.tunName);
+      report(`stack RSS fresh:                    ${rssMiB(stack.proc.child.pid!).toFixed(1)} MiB`);
       const direct = await iperf(client, SERVER4);
       report(
         `iperf3 through stack, direct:       ${direct.toFixed(2)} Gbit/s (${((direct / base) * 100).toFixed(0)}% of no tunnel)`,
@@ -84,7 +85,7 @@ it.skipIf(skip !== undefined)('stack benchmarks', async () => {
       report(`connections/s through stack, direct: ${cps.toFixed(0)} (open+close, 32 in flight)`);
 
       const pid = stack.proc.child.pid!;
-      report(`stack RSS idle:                     ${rssMiB(pid).toFixed(1)} MiB`);
+      report(`stack RSS after the throughput runs: ${rssMiB(pid).toFixed(1)} MiB`);
       for (const n of [1000, 10000]) {
         const holder = client.spawn(
           'node',
