@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createNetns, type Netns, netnsSkipReason, runInNetns, waitFor } from '@ztun/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LinuxTun, openTunSync, TunError, TunUnsupportedError } from '../src/index.js';
 import type { OpenTunOptions } from '../src/types.js';
 import { echoResponder, finished } from './echo.js';
@@ -23,13 +23,24 @@ interface LinkJson {
 
 describe.skipIf(skip)('tun-linux in a network namespace', () => {
   let ns: Netns;
-  const open = (opts: OpenTunOptions): LinuxTun => runInNetns(ns, () => openTunSync(opts));
+  // Every device a test opens is closed after it even when an assertion fails first, so one failure does
+  // not leave fds and links behind for the next test's counts.
+  const opened = new Set<LinuxTun>();
+  const open = (opts: OpenTunOptions): LinuxTun => {
+    const dev = runInNetns(ns, () => openTunSync(opts));
+    opened.add(dev);
+    return dev;
+  };
   const links = () => ns.ipJson<LinkJson[]>('link', 'show').map((l) => l.ifname);
 
   beforeAll(async () => {
     ns = createNetns('tun');
     // Warm up koffi, the addon and netlink once so fd counts below compare like with like.
     await open({ name: 'ztwarm' }).close();
+  });
+  afterEach(async () => {
+    await Promise.all([...opened].map((d) => d.close()));
+    opened.clear();
   });
   afterAll(async () => {
     await ns?.dispose();
