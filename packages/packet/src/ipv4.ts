@@ -97,7 +97,7 @@ export class IPv4View {
   get version(): number {
     return this.buf[this.offset]! >> 4;
   }
-  /** IHL field (header length in 32-bit words). Write only if you also move the payload. */
+  /** IHL field (header length in 32-bit words). Read-only: changing it means moving the payload; rebuild instead. */
   get ihl(): number {
     return this.buf[this.offset]! & 0x0f;
   }

@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import {
   buildEchoReply,
   buildIcmp,
+  buildIcmpError,
   buildIcmpv4Unreachable,
   buildIcmpv6Unreachable,
   buildTcp,
@@ -163,6 +164,7 @@ function expectedFields(pv: PacketView): Record<string, string> {
       'icmp.checksum.status': ok,
     });
     if (c.isEcho) Object.assign(e, { 'icmp.ident': String(c.identifier), 'icmp.seq': String(c.sequence) });
+    if (c.type === 3 && c.code === 4) e['icmp.mtu'] = String(c.restOfHeader & 0xffff);
   } else if (pv.transport === 58) {
     const c = pv.icmpv6;
     Object.assign(e, {
@@ -171,6 +173,7 @@ function expectedFields(pv: PacketView): Record<string, string> {
       'icmpv6.checksum': hex(c.checksum, 4),
       'icmpv6.checksum.status': ok,
     });
+    if (c.type === 2) e['icmpv6.mtu'] = String(c.restOfHeader);
     if (c.isEcho) {
       Object.assign(e, {
         'icmpv6.echo.identifier': hex(c.identifier, 4),
@@ -349,6 +352,31 @@ function corpus(): Case[] {
       version === 4
         ? buildIcmpv4Unreachable(buf, 0, B4, 3, offending, 0, on)
         : buildIcmpv6Unreachable(buf, 0, B6, 0, 4, offending, 0, on),
+    );
+    // Path-MTU errors: ICMPv4 fragmentation needed (MTU in the low 16 bits), ICMPv6 packet too big.
+    const tcpBig = new Uint8Array(1500);
+    const tn = buildTcp(
+      tcpBig,
+      0,
+      ip,
+      { sourcePort: 40000, destinationPort: 443, flags: TcpFlags.ACK },
+      body(1400),
+    );
+    buf = new Uint8Array(2000);
+    add(
+      `${v} path MTU error`,
+      buf,
+      version === 4
+        ? buildIcmpv4Unreachable(buf, 0, B4, 4, tcpBig, 0, tn, 1280)
+        : buildIcmpError(
+            buf,
+            0,
+            { version: 6, source: B6, destination: A6 },
+            { type: 2, code: 0, restOfHeader: 1280 },
+            tcpBig,
+            0,
+            tn,
+          ),
     );
   }
   // IPv4 special header fields: fragment, TTL decrement, options, UDP without checksum.
