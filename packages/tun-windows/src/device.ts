@@ -18,6 +18,8 @@ export interface WindowsTunParts {
   mtu: number;
   /** Most packets handed over per batch. */
   batchSize: number;
+  /** Full batches delivered back to back before yielding to the event loop. */
+  batchesPerWake?: number | undefined;
   /** Bound on one off-thread wait, so close() ends a wait within this time. */
   waitTimeoutMs: number;
   logger?: TunLogger | undefined;
@@ -55,6 +57,7 @@ export class WindowsTun implements TunDevice {
   private readonly batch: MutableBatch;
   private readonly batchSize: number;
   private readonly waitTimeoutMs: number;
+  private readonly batchesPerWake: number;
   private readonly logger: TunLogger | undefined;
   private readonly beforeRelease: (() => void) | undefined;
   private receiver: ((batch: PacketBatch) => void) | undefined;
@@ -75,6 +78,7 @@ export class WindowsTun implements TunDevice {
     this.mtu = parts.mtu;
     this.batchSize = parts.batchSize;
     this.waitTimeoutMs = parts.waitTimeoutMs;
+    this.batchesPerWake = parts.batchesPerWake ?? 4;
     this.logger = parts.logger;
     this.beforeRelease = parts.beforeRelease;
     this.event = parts.api.getReadWaitEvent(parts.session);
@@ -165,10 +169,12 @@ export class WindowsTun implements TunDevice {
   }
 
   private async pump(): Promise<void> {
+    let backToBack = 0;
     while (!this.stopped && !this.paused && this.receiver) {
       const r = this.drain();
       if (r === 'stop') return;
       if (r === 'empty') {
+        backToBack = 0;
         const w = await this.api.waitForEvent(this.event, this.waitTimeoutMs);
         if (w === WAIT_FAILED) {
           this.fail(new TunError('WIN32', 'WaitForSingleObject', 'waiting on the Wintun read event failed'));
@@ -176,8 +182,11 @@ export class WindowsTun implements TunDevice {
         }
         continue; // signalled or timed out: either way, look at the ring (and at stopped) again
       }
-      // A full batch: the ring may hold more. Let other callbacks run first.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // The ring may hold more: take a few batches back to back, then let other callbacks run.
+      if (++backToBack >= this.batchesPerWake) {
+        backToBack = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     }
   }
 

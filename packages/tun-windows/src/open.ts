@@ -31,6 +31,8 @@ export interface OpenTunOptions {
   ringCapacity?: number;
   /** Most packets per batch. Default 64. */
   batchSize?: number;
+  /** Batches delivered back to back before yielding to the event loop. Default 4 (as tun-linux). */
+  batchesPerWake?: number;
   /** Bound on one off-thread wait for packets; close() returns within about this. Default 100 ms. */
   waitTimeoutMs?: number;
   /** Path to wintun.dll or its folder (else: beside the executable, then in this package's folder). */
@@ -86,6 +88,7 @@ export function openWintunDevice(api: WintunApi, host: DeviceHost, options: Open
   const tunnelType = checkName('tunnelType', options.tunnelType ?? DEFAULTS.tunnelType);
   const mtu = checkInt('mtu', options.mtu ?? DEFAULTS.mtu, 576, 0xffff);
   const batchSize = checkInt('batchSize', options.batchSize ?? DEFAULTS.batchSize, 1, 4096);
+  const batchesPerWake = checkInt('batchesPerWake', options.batchesPerWake ?? 4, 1, 1024);
   const waitTimeoutMs = checkInt('waitTimeoutMs', options.waitTimeoutMs ?? DEFAULTS.waitTimeoutMs, 1, 60_000);
   const capacity = validateRingCapacity(options.ringCapacity ?? WINTUN_DEFAULT_RING_CAPACITY);
   const guid =
@@ -160,6 +163,7 @@ export function openWintunDevice(api: WintunApi, host: DeviceHost, options: Open
         luid,
         mtu,
         batchSize,
+        batchesPerWake,
         waitTimeoutMs,
         logger,
         beforeRelease: removeAdded,

@@ -77,6 +77,21 @@ describe('WindowsTun with a fake Wintun', () => {
     expect(ids).toEqual(Array.from({ length: 150 }, (_, i) => i));
   });
 
+  for (const batchesPerWake of [1, 3]) {
+    it(`batchesPerWake ${batchesPerWake}: that many full batches back to back, then the event loop runs`, async () => {
+      const fake = new FakeWintun();
+      const d = device(fake, { batchSize: 4, batchesPerWake });
+      let batches = 0;
+      let seenByOtherCallback = -1;
+      d.onBatch(() => {
+        if (batches++ === 0) setImmediate(() => (seenByOtherCallback = batches));
+      });
+      fake.inject(...Array.from({ length: 40 }, (_, i) => packet(i)));
+      await until(() => batches === 10, 'ten batches');
+      expect(seenByOtherCallback).toBe(batchesPerWake);
+    });
+  }
+
   it('maximal (65535-byte) packets always fit', async () => {
     const fake = new FakeWintun();
     const d = device(fake, { batchSize: 4, mtu: 1500 });
