@@ -52,6 +52,23 @@ it.skipIf(skip !== undefined)('stack benchmarks', async () => {
     try {
       const base = await iperf(client, '10.201.0.2');
       report(`iperf3 no tunnel (veth):            ${base.toFixed(2)} Gbit/s`);
+      const connRate = async (host: string) => {
+        const r = await run('ip', [
+          'netns',
+          'exec',
+          client.name,
+          'node',
+          join(here, 'fixtures-conn.mjs'),
+          'rate',
+          host,
+          '9000',
+          '3',
+          '32',
+        ]);
+        return Number(/RATE ([\d.]+)/.exec(r.stdout)![1]);
+      };
+      const cpsBase = await connRate('10.201.0.2');
+      report(`connections/s no tunnel:            ${cpsBase.toFixed(0)} (open+close, 32 in flight)`);
 
       let stack = await startStack(
         client,
@@ -69,20 +86,10 @@ it.skipIf(skip !== undefined)('stack benchmarks', async () => {
       const directRev = await iperf(client, SERVER4, ['-R']);
       report(`iperf3 through stack, direct (-R):  ${directRev.toFixed(2)} Gbit/s`);
 
-      const rate = await run('ip', [
-        'netns',
-        'exec',
-        client.name,
-        'node',
-        join(here, 'fixtures-conn.mjs'),
-        'rate',
-        SERVER4,
-        '9000',
-        '3',
-        '32',
-      ]);
-      const cps = Number(/RATE ([\d.]+)/.exec(rate.stdout)![1]);
-      report(`connections/s through stack, direct: ${cps.toFixed(0)} (open+close, 32 in flight)`);
+      const cps = await connRate(SERVER4);
+      report(
+        `connections/s through stack, direct: ${cps.toFixed(0)} (${((cps / cpsBase) * 100).toFixed(0)}% of no tunnel)`,
+      );
 
       const pid = stack.proc.child.pid!;
       report(`stack RSS after the throughput runs: ${rssMiB(pid).toFixed(1)} MiB`);
