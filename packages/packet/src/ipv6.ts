@@ -22,8 +22,9 @@ const EMPTY = new Uint8Array(0);
  * upper-layer header; ESP and no-next-header end the walk (they are reported as the upper protocol).
  * A non-first fragment (fragment offset > 0) also ends the walk: its upper-layer header is elsewhere.
  *
- * Every accessor stays within `[offset, offset + 40 + payloadLength)`. Jumbograms (payload length 0 with
- * a jumbo option) are not supported: they parse as an empty payload.
+ * Every accessor stays within `[offset, offset + 40 + payloadLength)`. Jumbograms (RFC 2675: payload
+ * length 0 and a jumbo option) are not supported: their hop-by-hop header lies beyond the zero payload
+ * length, so they are reported as BadExtensionChain.
  */
 export class IPv6View {
   buf: Uint8Array = EMPTY;

@@ -204,6 +204,12 @@ describe('IPv6 view', () => {
       expect(d.ok).toBe(false);
       if (!d.ok) expect(d.error.kind).toBe('bad-extension-chain');
     }
+    // A jumbogram: payload length 0, hop-by-hop with a jumbo payload option (RFC 2675) — unsupported.
+    const jumbo = v6(0, [17, 0, 0xc2, 4, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    jumbo[4] = 0;
+    jumbo[5] = 0;
+    const j = decodeIPv6(jumbo);
+    expect(!j.ok && j.error.kind).toBe('bad-extension-chain');
     const d = decodeIPv6(v6(17, [0, 0]).subarray(0, 41));
     expect(!d.ok && d.error.kind).toBe('total-length-beyond-buffer');
   });
