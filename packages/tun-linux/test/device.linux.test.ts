@@ -214,6 +214,19 @@ describe.skipIf(skip)('tun-linux in a network namespace', () => {
     await dev.close();
   });
 
+  it('counts writes to a link that is down and reports EIO once', async () => {
+    const dev = open({ name: 'ztdown', up: false });
+    const errors: TunError[] = [];
+    dev.onError((e) => errors.push(e as TunError));
+    const packet = new Uint8Array(28); // a valid-looking IPv4/UDP header
+    packet.set([0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17]);
+    dev.write(packet);
+    dev.write(packet);
+    expect(dev.counters.txDropped).toBe(2);
+    expect(errors.map((e) => [e.operation, e.code])).toEqual([['write ztdown', 'EIO']]);
+    await dev.close();
+  });
+
   it('counts packets the kernel refuses or that lie outside their buffer', async () => {
     const dev = open({ name: 'ztbadw', addresses: ['10.215.0.1/24'] });
     const errors: Error[] = [];
