@@ -249,6 +249,7 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
       if (n >= 0) {
         counters_[kTxPackets] += 1;
         counters_[kTxBytes] += static_cast<double>(length);
+        reportedEio_ = false;  // the next spell of EIO (link down again) is reported again
         return WriteResult::kOk;
       }
       int err = errno;
@@ -260,7 +261,7 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
         return WriteResult::kFatal;
       }
       // A packet the kernel refuses (EINVAL: not IPv4/IPv6, EMSGSIZE, EIO while the link is down): counted.
-      // EIO is also reported once, since it usually means the link went down under us.
+      // EIO is also reported, once per spell, since it usually means the link went down under us.
       if (err == EIO && !reportedEio_) {
         reportedEio_ = true;
         ReportError("write", err);
