@@ -328,11 +328,48 @@ describe.skipIf(skip !== undefined)('stack faults in namespaces', () => {
           const again = await inNs(client, `curl -sS --max-time 10 ${url(host, 8080, '/small')} | sha256sum`);
           expect(again.out.split(' ')[0], `service continues via ${host}`).toBe(http.smallHash);
         }
+        // A UDP destination the outbound cannot reach: the client gets an ICMP unreachable, not a timeout.
+        client.ip('route', 'add', 'unreachable', '10.203.0.0/24', 'table', '100');
+        client.ip('route', 'add', '10.203.0.0/24', 'dev', stack.tunName);
+        const dump = client.spawn('tcpdump', ['-n', '-l', '-i', stack.tunName, '-c', '1', 'icmp']);
+        await waitFor('tcpdump listening', () => /listening on/.test(dump.output()));
+        // (Linux treats "host unreachable" as a soft error for UDP sockets, so dig itself just times out.)
+        await inNs(client, 'dig +time=1 +tries=1 @10.203.0.1 test.ztun A');
+        await waitFor(
+          'ICMP unreachable on the TUN',
+          () => /ICMP host 10\.203\.0\.1 unreachable/.test(dump.output()),
+          5000,
+        );
+        await dump.stop();
         expect(stack.proc.child.exitCode).toBeNull();
       } finally {
         await stack?.stop();
         await http.proc.stop();
         await victim.proc.stop();
+      }
+    });
+  });
+});
+
+describe.skipIf(skip !== undefined)('direct outbound pinned with SO_BINDTODEVICE', () => {
+  it('leaves through the bound device (IPv4 and IPv6)', { timeout: 60_000 }, async () => {
+    await withNetnsEnvironment('stb', ['client', 'server'], async (env) => {
+      const { client, server, clientIf } = setUpTopology(env);
+      // Fallback routes via the veth (worse metric): only a socket bound to the veth uses them.
+      client.ip('route', 'add', '10.202.0.0/24', 'via', '10.201.0.2', 'metric', '100');
+      client.ip('-6', 'route', 'add', 'fd00:202::/64', 'via', 'fd00:201::2', 'metric', '100');
+      const http = await startHttp(server, 8080, 1);
+      let stack: StackRunner | undefined;
+      try {
+        stack = await startStack(client, { kind: 'direct', bindToDevice: clientIf });
+        routeIntoTun(client, stack.tunName);
+        for (const host of [SERVER4, SERVER6]) {
+          const r = await inNs(client, `curl -sS --max-time 10 ${url(host, 8080, '/small')} | sha256sum`);
+          expect(r.out.split(' ')[0], `bound to ${clientIf} via ${host}: ${r.err}`).toBe(http.smallHash);
+        }
+      } finally {
+        await stack?.stop();
+        await http.proc.stop();
       }
     });
   });
