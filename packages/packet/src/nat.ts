@@ -129,3 +129,105 @@ export function rewriteIcmpEchoIdentifier(pv: PacketView, identifier: number): b
   view.checksum = checksumUpdate16(view.checksum, old, identifier & 0xffff);
   return true;
 }
+
+/** One's-complement "replace old by new" delta of a 32-bit value (two 16-bit words). */
+function delta32(oldValue: number, newValue: number): number {
+  return (~(oldValue >>> 16) & 0xffff) + (~oldValue & 0xffff) + (newValue >>> 16) + (newValue & 0xffff);
+}
+
+/** Applies an accumulated delta (< 2^24) to a checksum: ~(~checksum + delta), folded. */
+function applyDelta(checksum: number, delta: number): number {
+  let s = (~checksum & 0xffff) + delta;
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
+}
+
+/**
+ * Rewrites both IPv4 addresses and, when the packet has a TCP/UDP header, both ports — with ONE
+ * incremental update of the IPv4 header checksum and one of the transport checksum (the common full-NAT
+ * case, cheaper than four separate calls). Returns true when ports were written too.
+ */
+export function rewriteIPv4Endpoints(
+  pv: PacketView,
+  source: number,
+  sourcePort: number,
+  destination: number,
+  destinationPort: number,
+): boolean {
+  if (pv.version !== 4) return false;
+  const buf = pv.ipv4.buf;
+  const o = pv.ipv4.offset;
+  const oldSrc = ((buf[o + 12]! << 24) | (buf[o + 13]! << 16) | (buf[o + 14]! << 8) | buf[o + 15]!) >>> 0;
+  const oldDst = ((buf[o + 16]! << 24) | (buf[o + 17]! << 16) | (buf[o + 18]! << 8) | buf[o + 19]!) >>> 0;
+  source >>>= 0;
+  destination >>>= 0;
+  buf[o + 12] = source >>> 24;
+  buf[o + 13] = source >>> 16;
+  buf[o + 14] = source >>> 8;
+  buf[o + 15] = source;
+  buf[o + 16] = destination >>> 24;
+  buf[o + 17] = destination >>> 16;
+  buf[o + 18] = destination >>> 8;
+  buf[o + 19] = destination;
+  const addrDelta = delta32(oldSrc, source) + delta32(oldDst, destination);
+  writeU16(buf, o + 10, applyDelta(readU16(buf, o + 10), addrDelta));
+  return fixTransport(pv, buf, addrDelta, sourcePort, destinationPort);
+}
+
+/**
+ * Rewrites both IPv6 addresses (16 bytes each from the given buffers) and, when the packet has a TCP/UDP
+ * header, both ports — one incremental update of the transport checksum. Returns true when ports were
+ * written too. The new addresses must not overlap the packet's own address fields.
+ */
+export function rewriteIPv6Endpoints(
+  pv: PacketView,
+  source: Uint8Array,
+  sourceOffset: number,
+  sourcePort: number,
+  destination: Uint8Array,
+  destinationOffset: number,
+  destinationPort: number,
+): boolean {
+  if (pv.version !== 6) return false;
+  const buf = pv.ipv6.buf;
+  const s = pv.ipv6.offset + 8;
+  const d = pv.ipv6.offset + 24;
+  let addrDelta = 0;
+  for (let i = 0; i < 16; i += 2) {
+    addrDelta +=
+      (~((buf[s + i]! << 8) | buf[s + i + 1]!) & 0xffff) +
+      ((source[sourceOffset + i]! << 8) | source[sourceOffset + i + 1]!) +
+      (~((buf[d + i]! << 8) | buf[d + i + 1]!) & 0xffff) +
+      ((destination[destinationOffset + i]! << 8) | destination[destinationOffset + i + 1]!);
+  }
+  for (let i = 0; i < 16; i++) {
+    buf[s + i] = source[sourceOffset + i]!;
+    buf[d + i] = destination[destinationOffset + i]!;
+  }
+  return fixTransport(pv, buf, addrDelta, sourcePort, destinationPort);
+}
+
+/** Writes ports (TCP/UDP only) and applies address + port deltas to the pseudo-header-covered checksum. */
+function fixTransport(
+  pv: PacketView,
+  buf: Uint8Array,
+  addrDelta: number,
+  sourcePort: number,
+  destinationPort: number,
+): boolean {
+  const at = pseudoCoveredChecksumAt(pv);
+  let delta = addrDelta;
+  let ports = false;
+  if (pv.transport === 6 || pv.transport === 17) {
+    const t = pv.transportOffset;
+    sourcePort &= 0xffff;
+    destinationPort &= 0xffff;
+    delta += (~readU16(buf, t) & 0xffff) + sourcePort + (~readU16(buf, t + 2) & 0xffff) + destinationPort;
+    writeU16(buf, t, sourcePort);
+    writeU16(buf, t + 2, destinationPort);
+    ports = true;
+  }
+  if (at >= 0) storeTransportChecksum(pv, buf, at, applyDelta(readU16(buf, at), delta));
+  return ports;
+}

@@ -12,8 +12,10 @@ import {
   rewriteDestinationPort,
   rewriteIcmpEchoIdentifier,
   rewriteIPv4Destination,
+  rewriteIPv4Endpoints,
   rewriteIPv4Source,
   rewriteIPv6Destination,
+  rewriteIPv6Endpoints,
   rewriteIPv6Source,
   rewriteSourcePort,
 } from '../src/index.js';
@@ -240,21 +242,30 @@ describe('incremental NAT rewrite == full recompute', () => {
         port,
         port,
         fc.boolean(),
-        ({ bytes }, s4, d4, s6, d6, sp, dp, zeroUdp) => {
+        fc.boolean(),
+        ({ bytes }, s4, d4, s6, d6, sp, dp, zeroUdp, combined) => {
           const pv = new PacketView();
           expect(pv.reset(bytes)).toBe(0);
           const v4UdpNoChecksum = zeroUdp && pv.version === 4 && pv.transport === 17;
           if (v4UdpNoChecksum) pv.udp.checksum = 0;
-          if (pv.version === 4) {
-            rewriteIPv4Source(pv, s4);
-            rewriteIPv4Destination(pv, d4);
+          if (combined) {
+            const ports = pv.transport === 6 || pv.transport === 17;
+            if (pv.version === 4) expect(rewriteIPv4Endpoints(pv, s4, sp, d4, dp)).toBe(ports);
+            else expect(rewriteIPv6Endpoints(pv, s6, 0, sp, d6, 0, dp)).toBe(ports);
           } else {
-            rewriteIPv6Source(pv, s6);
-            rewriteIPv6Destination(pv, d6);
+            if (pv.version === 4) {
+              rewriteIPv4Source(pv, s4);
+              rewriteIPv4Destination(pv, d4);
+            } else {
+              rewriteIPv6Source(pv, s6);
+              rewriteIPv6Destination(pv, d6);
+            }
+            rewriteSourcePort(pv, sp);
+            rewriteDestinationPort(pv, dp);
           }
-          rewriteSourcePort(pv, sp);
-          rewriteDestinationPort(pv, dp);
           rewriteIcmpEchoIdentifier(pv, sp ^ dp);
+          if (pv.transport === 6) expect([pv.tcp.sourcePort, pv.tcp.destinationPort]).toEqual([sp, dp]);
+          if (pv.version === 4) expect([pv.ipv4.source, pv.ipv4.destination]).toEqual([s4, d4]);
           const incremental = Uint8Array.from(bytes);
           // Full recompute on a copy.
           const full = new PacketView();

@@ -31,8 +31,10 @@ import {
   rewriteDestinationPort,
   rewriteIcmpEchoIdentifier,
   rewriteIPv4Destination,
+  rewriteIPv4Endpoints,
   rewriteIPv4Source,
   rewriteIPv6Destination,
+  rewriteIPv6Endpoints,
   rewriteIPv6Source,
   rewriteSourcePort,
   TcpFlags,
@@ -333,6 +335,24 @@ function corpus(): Case[] {
     else rewriteIPv6Source(pv, parseIPv6('fe80::1:2:3:4'));
     rewriteSourcePort(pv, 1);
     add(`${v} udp NAT`, buf, n);
+    // Full NAT in one call (both addresses and ports, one update per checksum).
+    n = buildTcp(
+      buf,
+      0,
+      ip,
+      {
+        sourcePort: 50000,
+        destinationPort: 22,
+        sequenceNumber: 1234,
+        acknowledgmentNumber: 99,
+        flags: TcpFlags.ACK,
+      },
+      body(300),
+    );
+    pv.reset(buf, 0, n);
+    if (version === 4) rewriteIPv4Endpoints(pv, parseIPv4('127.0.0.1'), 39999, parseIPv4('10.200.1.1'), 1080);
+    else rewriteIPv6Endpoints(pv, parseIPv6('::1'), 0, 39999, parseIPv6('fd00:200::1'), 0, 1080);
+    add(`${v} tcp endpoints NAT`, buf, n);
     // ICMP echo: request, reply (copy), reply in place, identifier NAT.
     n = buildIcmp(buf, 0, ip, { type: version === 4 ? 8 : 128, identifier: 0xabcd, sequence: 3 }, body(56));
     add(`${v} echo request`, buf, n);
