@@ -340,7 +340,8 @@ export function buildIcmpv6Unreachable(
  * Builds the RST that answers the segment in `pv` (RFC 9293 §3.10.7.1 "reset generation"): addresses and
  * ports swapped; if the segment had ACK, RST with seq = its ack; otherwise RST|ACK with seq 0 and
  * ack = its seq + its length (SYN and FIN count one). Returns 0 for a segment that is itself an RST, not TCP,
- * or when it does not fit.
+ * or when it does not fit. `buf` may be the segment's own buffer (an in-place reply): every field is read
+ * before anything is written.
  */
 export function buildTcpRst(buf: Uint8Array, offset: number, pv: PacketView): number {
   if (pv.transport !== 6) return 0;
@@ -360,7 +361,31 @@ export function buildTcpRst(buf: Uint8Array, offset: number, pv: PacketView): nu
       (t.sequenceNumber + t.payloadLength + (t.syn ? 1 : 0) + (t.fin ? 1 : 0)) >>> 0;
     spec.flags = TcpFlags.RST | TcpFlags.ACK;
   }
-  return buildTcp(buf, offset, replyIpSpec(pv), spec);
+  return buildTcp(buf, offset, replyIpSpecCopied(pv), spec);
+}
+
+// Scratch for replies built over their own request: the addresses are copied out before being overwritten.
+const replyAddresses = new Uint8Array(32);
+const replyV4: IPv4Spec = { version: 4, source: 0, destination: 0 };
+const replyV6: IPv6Spec = {
+  version: 6,
+  source: replyAddresses,
+  sourceOffset: 0,
+  destination: replyAddresses,
+  destinationOffset: 16,
+};
+
+/** Like {@link replyIpSpec} but safe when the reply overwrites the request; the spec is reused per call. */
+function replyIpSpecCopied(pv: PacketView): IpSpec {
+  if (pv.version === 4) {
+    replyV4.source = pv.ipv4.destination;
+    replyV4.destination = pv.ipv4.source;
+    return replyV4;
+  }
+  const v = pv.ipv6;
+  replyAddresses.set(v.buf.subarray(v.destinationOffset, v.destinationOffset + 16), 0);
+  replyAddresses.set(v.buf.subarray(v.sourceOffset, v.sourceOffset + 16), 16);
+  return replyV6;
 }
 
 /** IP spec for a reply to `pv`: source and destination swapped. For IPv6 the spec points into pv's buffer. */

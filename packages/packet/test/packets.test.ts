@@ -373,6 +373,10 @@ describe('builders + transport views', () => {
       m = buildTcpRst(out, 0, parse(buf, 0, n));
       rst = parse(out, 0, m);
       expect([rst.tcp.flags, rst.tcp.sequenceNumber]).toEqual([TcpFlags.RST, 555]);
+      // In place over the segment's own bytes gives the same RST.
+      const copy = Array.from(out.subarray(0, m));
+      expect(buildTcpRst(buf, 0, parse(buf, 0, n))).toBe(m);
+      expect(Array.from(buf.subarray(0, m))).toEqual(copy);
       n = buildTcp(buf, 0, ip, { sourcePort: 5000, destinationPort: 80, flags: TcpFlags.RST });
       expect(buildTcpRst(out, 0, parse(buf, 0, n))).toBe(0);
     });
