@@ -27,7 +27,20 @@ describe('npm pack → install → import/require with types', () => {
     }
     const work = mkdtempSync(join(tmpdir(), 'ztun-packet-pack-'));
     try {
-      execFileSync('npm', ['pack', '--pack-destination', work], { cwd: pkgDir, env, stdio: 'pipe' });
+      const packed = JSON.parse(
+        execFileSync('npm', ['pack', '--json', '--pack-destination', work], {
+          cwd: pkgDir,
+          env,
+          encoding: 'utf8',
+        }),
+      ) as { files: { path: string }[] }[];
+      const paths = packed[0]!.files.map((f) => f.path).sort();
+      // Only the manifest, README and built files ship (no sources, tests, benches).
+      for (const p of paths)
+        expect(p).toMatch(/^(package\.json|README\.md|dist\/index\.(js|cjs|d\.ts|d\.cts)(\.map)?)$/);
+      expect(paths).toEqual(
+        expect.arrayContaining(['dist/index.cjs', 'dist/index.d.cts', 'dist/index.d.ts', 'dist/index.js']),
+      );
       const tgz = readdirSync(work).find((f) => f.endsWith('.tgz'));
       expect(tgz).toBeDefined();
       const app = join(work, 'app');
