@@ -4,6 +4,8 @@ import { main } from './cli.js';
 main(process.argv).then(
   (code) => {
     process.exitCode = code;
+    // Everything is torn down by now; a handle some library left open must not keep the process alive.
+    setTimeout(() => process.exit(code), 2000).unref();
   },
   (err: unknown) => {
     process.stderr.write(`ztun: ${(err as Error)?.message ?? String(err)}\n`);

@@ -107,7 +107,7 @@ export function curl(
   url: string,
   extra: string[] = [],
 ): { status: number; body: string; err: string } {
-  const r = ns.tryExec('curl', ['-sS', '-m', '10', ...extra, url]);
+  const r = ns.tryExec('curl', ['-sS', '-m', '20', ...extra, url]);
   return { status: r.status, body: r.stdout, err: r.stderr };
 }
 

@@ -41,14 +41,18 @@ async function withTopology(fn: (client: Netns, server: Netns) => Promise<void>)
     await startHttp(server, HTTP_PORT, [SERVER, SERVER6]);
     // The veth's IPv6 link-local address (and its local route) appear once DAD ends; snapshots taken
     // before that would differ from later ones for reasons that have nothing to do with ztun.
-    await waitFor('settled IPv6 link-local address on the client veth', () => {
-      const out = client.ip('-6', 'addr', 'show', 'scope', 'link');
-      return (
-        out.includes('fe80::') &&
-        !out.includes('tentative') &&
-        client.ip('-6', 'route', 'show', 'table', 'local').includes('fe80::')
-      );
-    });
+    await waitFor(
+      'settled IPv6 link-local address on the client veth',
+      () => {
+        const out = client.ip('-6', 'addr', 'show', 'scope', 'link');
+        return (
+          out.includes('fe80::') &&
+          !out.includes('tentative') &&
+          client.ip('-6', 'route', 'show', 'table', 'local').includes('fe80::')
+        );
+      },
+      20_000,
+    );
     await fn(client, server);
   });
 }

@@ -251,6 +251,7 @@ async function run(ctx: RunContext): Promise<number> {
     }
   } finally {
     stopStats?.();
+    const stopAt = Date.now();
     if (stopReason)
       log.info(`${stopReason}: closing connections and removing routes, rules and ${config.name}`);
     try {
@@ -261,9 +262,17 @@ async function run(ctx: RunContext): Promise<number> {
         const deadline = Date.now() + 1000;
         while (stack.counters.tcpOpen > 0 && Date.now() < deadline) await delay(20);
         await delay(50);
-        log.debug(`reset ${open} open TCP connection(s)`);
+        log.debug(`reset ${open} open TCP connection(s) (${stack.counters.tcpOpen} still open)`);
       }
-      await stack?.close();
+      // Routes and rules must go even if the stack cannot close cleanly.
+      if (stack) {
+        const closed = await Promise.race([
+          stack.close().then(() => true),
+          delay(5000, false, { ref: false }),
+        ]);
+        if (!closed) log.warn('the stack did not close within 5 s; removing routes and rules anyway');
+        log.debug(`stack closed after ${Date.now() - stopAt} ms`);
+      }
     } catch (err) {
       log.warn(`closing the stack: ${(err as Error).message}`);
     }
@@ -348,9 +357,12 @@ async function undo(
         case 'address-add':
           nl.deleteAddress({ index: device!.index, cidr: formatCidr(change.address) });
           break;
-        case 'link-add':
+        case 'link-add': {
+          const t0 = Date.now();
           await device?.close();
+          log.debug(`device closed in ${Date.now() - t0} ms`);
           break;
+        }
         case 'link-up':
           break;
       }
