@@ -1,6 +1,7 @@
-// Benchmarks of the parts of the Windows device that run here: the JS read/dispatch/write loop over an
-// in-memory fake Wintun (no FFI), and koffi's per-call cost on this machine (libc memcpy standing in for the
-// 2-3 wintun.dll calls each packet costs on Windows). Prints figures; asserts nothing. Needs `npx tsup` first.
+// Benchmarks of what runs here (nothing measures wintun.dll or Windows): the JS read/dispatch/write loop over
+// an in-memory fake Wintun (no FFI); the per-packet FFI cost of two ways to copy a received packet (libc
+// memcpy standing in for the wintun.dll calls); and the real bindings (createWintunApi) over the C stand-in
+// library of the tests. Prints figures; asserts nothing. Needs `npx tsup` and a C compiler (`cc`).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
