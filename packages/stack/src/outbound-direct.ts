@@ -15,12 +15,17 @@ export function connectPinned(dest: Endpoint, pin: Pinning, timeoutMs: number): 
   if (family === 0) return Promise.reject(new Error(`not an IP address: ${dest.address}`));
   let sock: net.Socket;
   if (hasPinning(pin)) {
-    const fd = pinnedSocketFd(family as 4 | 6, 'tcp', pin);
+    let fd: number;
+    try {
+      fd = pinnedSocketFd(family as 4 | 6, 'tcp', pin); // EMFILE, EPERM on SO_MARK…: a rejection, not a throw
+    } catch (err) {
+      return Promise.reject(err);
+    }
     try {
       sock = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
     } catch (err) {
       closePinnedFd(fd);
-      throw err;
+      return Promise.reject(err);
     }
   } else {
     sock = new net.Socket({ allowHalfOpen: true });

@@ -131,6 +131,15 @@ describe('outbounds', () => {
     );
     await expect(ob.connectTcp({ address: 'example.com', port: 80 }, info(80))).rejects.toThrow(/not an IP/);
   });
+
+  it.skipIf(process.platform !== 'linux')(
+    'directOutbound rejects (never throws) when pinning fails',
+    async () => {
+      const ob = directOutbound({ bindToDevice: 'ztnosuchdev0' });
+      const p = ob.connectTcp({ address: '127.0.0.1', port: 9 }, info(9));
+      await expect(p).rejects.toThrow(/SO_BINDTODEVICE=ztnosuchdev0.*No such device/);
+    },
+  );
 });
 
 describe('UDP session lifetime', () => {
