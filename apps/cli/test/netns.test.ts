@@ -282,6 +282,35 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
     });
   });
 
+  it('one ztun per namespace: a second run and a cleanup are refused while the first runs', async () => {
+    await withTopology(async (client) => {
+      const before = netState(client);
+      const z = await startZtun(client, ['--auto-route', '--stats-interval', '0']);
+      const running = netState(client);
+      const second = client.tryExec(process.execPath, [
+        bin,
+        'run',
+        '--name',
+        'ztun1',
+        '--route',
+        '10.9.0.0/16',
+      ]);
+      expect(second.status).toBe(1);
+      expect(second.stderr).toBe(
+        `ztun: another ztun (pid ${z.proc.child.pid}) is running in this network namespace; stop it first (one per namespace)\n`,
+      );
+      const c = client.tryExec(process.execPath, [bin, 'cleanup']);
+      expect(c.status).toBe(1);
+      expect(c.stderr).toMatch(
+        /is running in this network namespace; its routes and rules are not leftovers/,
+      );
+      expect(netState(client)).toEqual(running);
+      expect(curl(client, `http://${SERVER}:${HTTP_PORT}/`).body).toBe(`hello from ${SERVER}\n`);
+      expect(await z.proc.stop(10_000)).toBe(0);
+      expect(netState(client)).toEqual(before);
+    });
+  });
+
   it('refuses an interface name that exists, and rolls back a start that fails half-way', async () => {
     await withTopology(async (client) => {
       client.exec('ip', ['tuntap', 'add', 'dev', 'ztun0', 'mode', 'tun']);

@@ -26,6 +26,7 @@ import { countingOutbound, type TrafficCounters } from '../counting.js';
 import type { Logger } from '../log.js';
 import { type Change, describeChange, type PlanTags, undoOrder } from '../plan.js';
 import { formatBytes, type StatsSnapshot, startStatsReporter } from '../stats.js';
+import { acquireNetnsLock, liveOwner, removeStaleLock } from './lock.linux.js';
 import { type Platform, type RunContext, RunRefused } from './types.js';
 
 const CAP_NET_ADMIN = 12;
@@ -128,6 +129,12 @@ async function run(ctx: RunContext): Promise<number> {
   const { config, plan, log } = ctx;
   const refusal = linuxPreflight();
   if (refusal) throw new RunRefused(refusal);
+  const lock = acquireNetnsLock();
+  if ('heldBy' in lock) {
+    throw new RunRefused(
+      `another ztun (pid ${lock.heldBy}) is running in this network namespace; stop it first (one per namespace)`,
+    );
+  }
 
   // Signals from now on end the run through the same teardown (also when they arrive mid-setup).
   let stopReason: string | undefined;
@@ -155,7 +162,13 @@ async function run(ctx: RunContext): Promise<number> {
   process.on('uncaughtException', onFatal);
   process.on('unhandledRejection', onFatal);
 
-  const nl = RtNetlink.open();
+  let nl: RtNetlink;
+  try {
+    nl = RtNetlink.open();
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   let device: LinuxTun | undefined;
   let stack: Stack | undefined;
   let traffic: TrafficCounters | undefined;
@@ -279,6 +292,7 @@ async function run(ctx: RunContext): Promise<number> {
     const undone = await undo(applied, nl, device, log);
     if (!undone) exitCode = exitCode || 1;
     nl.close();
+    lock.release();
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
     process.off('uncaughtException', onFatal);
     process.off('unhandledRejection', onFatal);
@@ -377,9 +391,16 @@ async function undo(
 async function cleanup(ctx: { log: Logger; name: string }): Promise<number> {
   const refusal = linuxPreflight();
   if (refusal) throw new RunRefused(refusal.replace('ztun run', 'ztun cleanup'));
+  const owner = liveOwner();
+  if (owner !== undefined) {
+    throw new RunRefused(
+      `ztun (pid ${owner}) is running in this network namespace; its routes and rules are not leftovers (stop it with SIGTERM)`,
+    );
+  }
   const nl = RtNetlink.open();
   try {
     const left = flushLeftovers(nl);
+    removeStaleLock();
     // A TUN without IFF_TUN_PERSIST disappears with its last fd, so a killed ztun leaves no device;
     // one that is still there belongs to a live process.
     const link = findLink(nl, ctx.name);
