@@ -27,6 +27,9 @@ export interface OpenTunOptions {
   addresses?: string[];
   /** IP MTU set on the interface (IPv4 and, if enabled, IPv6). Default 1500. */
   mtu?: number;
+  /** Interface metric (turns automatic metric off). Windows orders DNS servers and equal routes by it, so a
+   *  tunnel that should win sets a low one (wireguard-windows uses 0). Default: automatic. */
+  metric?: number;
   /** Wintun ring capacity in bytes: a power of two in 128 KiB..64 MiB. Default 8 MiB. */
   ringCapacity?: number;
   /** Most packets per batch. Default 64. */
@@ -126,9 +129,10 @@ export function openWintunDevice(api: WintunApi, host: DeviceHost, options: Open
     logger?.info(`wintun: driver ${driver.version >>> 16}.${driver.version & 0xffff}, adapter ${name}`);
     const luid = api.getAdapterLuid(adapter);
     const index = host.interfaceIndex(luid);
-    host.setInterface(luid, 4, { mtu });
+    const settings = options.metric === undefined ? { mtu } : { mtu, metric: options.metric };
+    host.setInterface(luid, 4, settings);
     try {
-      host.setInterface(luid, 6, { mtu });
+      host.setInterface(luid, 6, settings);
     } catch (err) {
       // IPv6 may be disabled on the adapter; IPv4 is what must work.
       logger?.warn(`${name}: IPv6 MTU not set: ${(err as Error).message}`);

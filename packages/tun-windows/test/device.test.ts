@@ -288,7 +288,17 @@ describe('openWintunDevice', () => {
     expect(fake.calls).toEqual(['create ztun3 ztun 16', `startSession ${WINTUN_DEFAULT_RING_CAPACITY}`]);
     expect(routing.getInterface(FAKE_LUID, 4).mtu).toBe(1420);
     expect(routing.getInterface(FAKE_LUID, 6).mtu).toBe(1420);
+    expect(routing.getInterface(FAKE_LUID, 4).useAutomaticMetric).toBe(true);
     expect(d.luid).toBe(FAKE_LUID);
+  });
+
+  it('metric: set on both families with automatic metric off', () => {
+    const { routing } = fakeHost();
+    const d = openWintunDevice(new FakeWintun(), routing, { metric: 0 });
+    open.push(d);
+    for (const fam of [4, 6] as const) {
+      expect(routing.getInterface(FAKE_LUID, fam)).toMatchObject({ metric: 0, useAutomaticMetric: false });
+    }
   });
 
   it('IPv6 disabled on the adapter is a warning, not a failure', () => {
