@@ -17,7 +17,7 @@ const onWindows = process.platform === 'win32';
 if (!onWindows) {
   console.log(
     `[tun-windows] real-Windows tests skipped: this is ${process.platform}; they need Windows ` +
-      '(device tests also need Administrator and wintun.dll). Verified here only by layouts and fakes.',
+      '(device tests also need Administrator and wintun.dll). Verified here by layouts, fakes and a C stand-in library.',
   );
 }
 
