@@ -48,7 +48,7 @@ export function tryCommand(
 
 export interface SpawnedInNetns {
   readonly child: ChildProcess;
-  /** Resolves with the exit code (or signal name) once the process has exited. */
+  /** Resolves with the exit code (or signal name) once the process has exited and its output is read. */
   readonly exited: Promise<number | string>;
   /** Collected stdout/stderr so far. */
   output(): string;
@@ -96,8 +96,13 @@ export class Netns {
     child.stderr?.on('data', (d: Buffer) => {
       out += d.toString();
     });
+    // Resolve on 'close' (exit and stdio drained) so output() is complete; a grandchild holding the pipes
+    // open must not hang us, so 'exit' also resolves after a short grace.
     const exited = new Promise<number | string>((resolve) => {
-      child.once('exit', (code, signal) => resolve(code ?? signal ?? -1));
+      child.once('close', (code, signal) => resolve(code ?? signal ?? -1));
+      child.once('exit', (code, signal) => {
+        setTimeout(() => resolve(code ?? signal ?? -1), 500).unref();
+      });
       child.once('error', () => resolve(-1));
     });
     const handle: SpawnedInNetns = {

@@ -13,7 +13,6 @@ import {
   TUNSETIFF,
 } from './ifreq.js';
 import { getLibc, lastErrno, O_CLOEXEC, O_NONBLOCK, O_RDWR } from './libc.linux.js';
-import { LinkDeleter } from './link-delete.linux.js';
 import type { DeviceCounters, OpenTunOptions, PacketBatch, TunDevice } from './types.js';
 
 const DEFAULT_MTU = 1500;
@@ -164,7 +163,7 @@ class ThreadpoolEngine implements Engine {
     slotSize: number,
     private readonly counters: Float64Array,
     private readonly hooks: EngineHooks,
-    private readonly linkDeleter: LinkDeleter,
+    private readonly netlink: RtNetlink,
     private readonly index: number,
   ) {
     this.batch = makeBatch(1, slotSize);
@@ -256,10 +255,14 @@ class ThreadpoolEngine implements Engine {
       const done = new Promise<void>((resolve) => {
         this.readDone = resolve;
       });
-      this.linkDeleter.deleteLink(this.index); // ENODEV when already gone: the read has returned or will
+      try {
+        this.netlink.deleteLink(this.index);
+      } catch {
+        // ENODEV: already gone, so the read has returned or will
+      }
       await done;
     }
-    this.linkDeleter.close();
+    this.netlink.close();
     getLibc().close(this.fd);
   }
 }
@@ -450,7 +453,6 @@ export function openTunSync(options: OpenTunOptions = {}): LinuxTun {
   if (fd < 0) throw TunError.fromErrno(`open ${devicePath}`, lastErrno());
 
   let netlink: RtNetlink | undefined;
-  let linkDeleter: LinkDeleter | undefined;
   try {
     const ifreq = encodeIfreq(requested, IFF_TUN | IFF_NO_PI);
     if (libc.ioctl(fd, TUNSETIFF, 'uint8_t *', ifreq) < 0) {
@@ -471,17 +473,17 @@ export function openTunSync(options: OpenTunOptions = {}): LinuxTun {
     }
     if (options.up !== false) netlinkStep(`set ${name} up`, () => nl.setLink(link.index, { up: true }));
 
-    // The threadpool engine deletes the link at close to wake its blocked read; open that socket here, in
-    // the device's namespace.
-    if (io === 'threadpool') linkDeleter = netlinkStep('open rtnetlink socket', () => LinkDeleter.open());
-    const deleter = linkDeleter;
-    return new LinuxTun(name, link.index, mtu, fd, (counters, hooks) =>
-      deleter
-        ? new ThreadpoolEngine(fd, slotSize, counters, hooks, deleter, link.index)
+    // The threadpool engine deletes the link at close to wake its blocked read: it keeps this socket, which
+    // belongs to the device's namespace.
+    const keepNetlink = io === 'threadpool';
+    const device = new LinuxTun(name, link.index, mtu, fd, (counters, hooks) =>
+      keepNetlink
+        ? new ThreadpoolEngine(fd, slotSize, counters, hooks, nl, link.index)
         : new NativeEngine(fd, slotSize, batchSize, queueLimit, batchesPerWake, counters, hooks),
     );
+    if (keepNetlink) netlink = undefined;
+    return device;
   } catch (err) {
-    linkDeleter?.close();
     libc.close(fd); // a non-persistent TUN disappears with its last fd
     throw err;
   } finally {
