@@ -364,15 +364,25 @@ export class SystemStack implements Stack {
       const server = net.createServer({ allowHalfOpen: true, noDelay: true });
       server.on('connection', (sock) => this.accept(f, sock));
       server.on('error', (err) => this.logger.error?.(`ipv${f.v} listener: ${err.message}`));
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error) =>
-          reject(new Error(`cannot listen on ${f.tunText} (is it configured on the TUN?): ${err.message}`));
-        server.once('error', onError);
-        server.listen({ host: f.tunText, port: 0, backlog: this.backlog }, () => {
-          server.off('error', onError);
-          resolve();
+      // An IPv6 address still in duplicate address detection is not bindable yet (EADDRNOTAVAIL): retry
+      // for up to 3 s before giving up.
+      const deadline = performance.now() + 3000;
+      for (;;) {
+        const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+          const onError = (e: NodeJS.ErrnoException) => resolve(e);
+          server.once('error', onError);
+          server.listen({ host: f.tunText, port: 0, backlog: this.backlog }, () => {
+            server.off('error', onError);
+            resolve(undefined);
+          });
         });
-      });
+        if (!err) break;
+        if (err.code !== 'EADDRNOTAVAIL' || performance.now() > deadline) {
+          await this.close();
+          throw new Error(`cannot listen on ${f.tunText} (is it configured on the TUN?): ${err.message}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
       f.server = server;
       f.listenPort = (server.address() as net.AddressInfo).port;
       this.logger.debug?.(`ipv${f.v} listener on ${f.tunText}:${f.listenPort}, NAT address ${f.natText}`);

@@ -478,3 +478,28 @@ describe('loop guard', () => {
     expect(stack.counters.tcpNatEntries).toBe(0);
   });
 });
+
+describe('start', () => {
+  it('fails with one clear line when the TUN address is not configured, and leaves nothing listening', async () => {
+    const stack = createStack({
+      device: new FakeDevice(),
+      handler: { tcp: (c) => c.destroy(), udp: () => ({ send() {}, close() {} }) },
+      addresses: { ipv4: { tunAddress: '127.0.0.1' }, ipv6: { tunAddress: '2001:db8::1' } },
+    });
+    await expect(stack.start()).rejects.toThrow(
+      /cannot listen on 2001:db8::1 \(is it configured on the TUN\?\)/,
+    );
+    await stack.close();
+  });
+
+  it('rejects bad addresses up front', () => {
+    const device = new FakeDevice();
+    const handler: Handler = { tcp: (c) => c.destroy(), udp: () => ({ send() {}, close() {} }) };
+    expect(() => createStack({ device, handler, addresses: ['10.0.0.1/31'] })).toThrow(
+      /no room for the NAT address/,
+    );
+    expect(() => createStack({ device, handler, addresses: ['10.0.0.300/24'] })).toThrow(/not an address/);
+    expect(() => createStack({ device, handler })).toThrow(/no addresses/);
+    expect(() => createStack({ device, addresses: ['10.0.0.1/24'] })).toThrow(/handler or an outbound/);
+  });
+});
