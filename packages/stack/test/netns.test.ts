@@ -27,8 +27,8 @@ import {
 const run = promisify(execFile);
 const skip =
   netnsSkipReason() ??
-  (['curl', 'dig', 'ping', 'danted', 'dnsmasq', 'tshark'].find((c) => !commandExists(c))
-    ? 'needs curl, dig, ping, danted, dnsmasq, tshark'
+  (['curl', 'dig', 'ping', 'danted', 'dnsmasq', 'tshark', 'tcpdump'].find((c) => !commandExists(c))
+    ? 'needs curl, dig, ping, danted, dnsmasq, tshark, tcpdump'
     : undefined);
 if (skip) console.warn(`[skip] stack namespace tests: ${skip}`);
 
