@@ -161,11 +161,16 @@ export class WindowsTun implements TunDevice {
 
   private startPump(): void {
     if (this.pumpRunning || this.stopped || this.paused || !this.receiver) return;
-    this.pumpRunning = this.pump().finally(() => {
-      this.pumpRunning = undefined;
-      // resume() may have run after the loop saw `paused` but before this callback: start again if so.
-      this.startPump();
-    });
+    this.pumpRunning = this.pump()
+      .catch((err: unknown) => {
+        // A throwing binding must not become an unhandled rejection (fatal in Node): report it once.
+        this.fail(err instanceof Error ? err : new Error(String(err)));
+      })
+      .finally(() => {
+        this.pumpRunning = undefined;
+        // resume() may have run after the loop saw `paused` but before this callback: start again if so.
+        this.startPump();
+      });
   }
 
   private async pump(): Promise<void> {
@@ -235,7 +240,7 @@ export class WindowsTun implements TunDevice {
   }
 
   /** A fatal condition: stop I/O (close() still releases everything) and report it once. */
-  private fail(err: TunError): void {
+  private fail(err: Error): void {
     if (this.stopped) return;
     this.stopped = true;
     this.emit(err);

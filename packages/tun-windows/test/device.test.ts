@@ -225,6 +225,21 @@ describe('WindowsTun with a fake Wintun', () => {
     expect(errors[0]!.code).toBe('RING_CORRUPT');
   });
 
+  it('a throwing binding is reported once through onError, never an unhandled rejection', async () => {
+    const fake = new FakeWintun();
+    fake.receivePacket = () => {
+      throw new Error('koffi blew up');
+    };
+    const d = device(fake);
+    const errors: Error[] = [];
+    d.onError((e) => errors.push(e));
+    d.onBatch(() => {});
+    await until(() => errors.length === 1, 'the error');
+    expect(errors[0]!.message).toBe('koffi blew up');
+    await d.close();
+    expect(fake.calls.slice(-2)).toEqual(['endSession', 'closeAdapter']);
+  });
+
   it('a throwing receiver is reported and does not stop the loop', async () => {
     const fake = new FakeWintun();
     const d = device(fake);
