@@ -174,7 +174,11 @@ export function describeChange(change: Change, direction: 'apply' | 'undo' = 'ap
     case 'address-add':
       return `ip addr ${verb} ${formatCidr(change.address)} dev ${change.dev}`;
     case 'link-up':
-      return `ip link set ${change.dev} ${direction === 'apply' ? 'up' : 'down'}`;
+      // No IPv6 link-local address: the kernel would otherwise send router solicitations and MLD reports
+      // into the TUN that nobody answers.
+      return direction === 'apply'
+        ? `ip link set ${change.dev} addrgenmode none && ip link set ${change.dev} up`
+        : `ip link set ${change.dev} down`;
     case 'route-add': {
       const r = change.route;
       return `ip -${r.family} route ${verb} ${dstText(r.dst)} dev ${r.dev} table ${tableName(r.table)} proto ${r.protocol}`;

@@ -11,7 +11,7 @@ describe('buildPlan', () => {
     expect(lines({})).toEqual([
       'ip tuntap add dev ztun0 mode tun && ip link set ztun0 mtu 65520',
       'ip addr add 198.18.0.1/15 dev ztun0',
-      'ip link set ztun0 up',
+      'ip link set ztun0 addrgenmode none && ip link set ztun0 up',
     ]);
   });
 
@@ -37,7 +37,7 @@ describe('buildPlan', () => {
       'ip tuntap add dev ztun0 mode tun && ip link set ztun0 mtu 65520',
       'ip addr add 198.18.0.1/15 dev ztun0',
       'ip addr add fd00:7a74::1/64 dev ztun0',
-      'ip link set ztun0 up',
+      'ip link set ztun0 addrgenmode none && ip link set ztun0 up',
       'ip -4 route add default dev ztun0 table 31348 proto 188',
       'ip -6 route add default dev ztun0 table 31348 proto 188',
       'ip -4 rule add pref 9000 to 203.0.113.5/32 lookup main',

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
@@ -307,6 +307,15 @@ async function run(ctx: RunContext): Promise<number> {
   return exitCode;
 }
 
+/** `addrgenmode none` (before the link goes up): no IPv6 link-local address, so no RS/MLD into the TUN. */
+function noLinkLocal(name: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${name}/addr_gen_mode`, '1');
+  } catch {
+    // IPv6 disabled on this system: nothing would be generated anyway.
+  }
+}
+
 async function applyChange(change: Change, nl: RtNetlink, device: LinuxTun | undefined): Promise<LinuxTun> {
   switch (change.op) {
     case 'link-add':
@@ -315,6 +324,7 @@ async function applyChange(change: Change, nl: RtNetlink, device: LinuxTun | und
       nl.addAddress({ index: device!.index, cidr: formatCidr(change.address) });
       return device!;
     case 'link-up':
+      noLinkLocal(device!.name);
       nl.setLink(device!.index, { up: true });
       return device!;
     case 'route-add':
