@@ -148,7 +148,14 @@ export class WindowsTun implements TunDevice {
       this.counters.txDropped++;
       return;
     }
-    const status = this.api.sendPacket(this.session, data, offset, length);
+    let status: number;
+    try {
+      status = this.api.sendPacket(this.session, data, offset, length);
+    } catch (err) {
+      this.counters.txDropped++;
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
     if (status === 0) {
       this.counters.txPackets++;
       this.counters.txBytes += length;

@@ -236,6 +236,18 @@ describe('WindowsTun with a fake Wintun', () => {
     d.onBatch(() => {});
     await until(() => errors.length === 1, 'the error');
     expect(errors[0]!.message).toBe('koffi blew up');
+    const other = device(
+      Object.assign(new FakeWintun(), {
+        sendPacket: () => {
+          throw new Error('send blew up');
+        },
+      }),
+    );
+    const otherErrors: Error[] = [];
+    other.onError((e) => otherErrors.push(e));
+    expect(() => other.write(packet(1))).not.toThrow();
+    expect(otherErrors.map((e) => e.message)).toEqual(['send blew up']);
+    expect(other.counters.txDropped).toBe(1);
     await d.close();
     expect(fake.calls.slice(-2)).toEqual(['endSession', 'closeAdapter']);
   });
