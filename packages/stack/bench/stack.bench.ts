@@ -37,6 +37,8 @@ it.skipIf(skip !== undefined)('stack benchmarks', async () => {
   await withNetnsEnvironment('bch', ['client', 'server'], async (env) => {
     const { client, server } = setUpTopology(env);
     const iperfd = server.spawn('iperf3', ['-s']);
+    // UDP replies must come from the address the client sent to: a second server bound to it.
+    const iperfUdp = server.spawn('iperf3', ['-s', '-p', '5202', '-B', SERVER4]);
     const sink = server.spawn('node', [join(here, 'fixtures-sink.mjs'), '9000']);
     const socks = await startDanted(server);
     await waitFor(
@@ -86,6 +88,39 @@ it.skipIf(skip !== undefined)('stack benchmarks', async () => {
       const directRev = await iperf(client, SERVER4, ['-R']);
       report(`iperf3 through stack, direct (-R):  ${directRev.toFixed(2)} Gbit/s`);
 
+      const udp = await run(
+        'ip',
+        [
+          'netns',
+          'exec',
+          client.name,
+          'iperf3',
+          '-J',
+          '-u',
+          '-b',
+          '1G',
+          '-l',
+          '1400',
+          '-p',
+          '5202',
+          '-c',
+          SERVER4,
+          '-t',
+          String(SECONDS),
+        ],
+        { maxBuffer: 64 << 20, timeout: (SECONDS + 30) * 1000 },
+      );
+      // The client's JSON: end.sum is what was sent (lost_percent comes from the server's report).
+      const uj = JSON.parse(udp.stdout) as {
+        end: { sum: { bits_per_second: number; lost_percent: number } };
+      };
+      const u = {
+        bits_per_second: uj.end.sum.bits_per_second * (1 - uj.end.sum.lost_percent / 100),
+        lost_percent: uj.end.sum.lost_percent,
+      };
+      report(
+        `iperf3 UDP 1G offered, 1400 B, direct: ${(u.bits_per_second / 1e6).toFixed(0)} Mbit/s received, ${u.lost_percent.toFixed(1)}% lost`,
+      );
       const cps = await connRate(SERVER4);
       report(
         `connections/s through stack, direct: ${cps.toFixed(0)} (${((cps / cpsBase) * 100).toFixed(0)}% of no tunnel)`,
@@ -125,6 +160,7 @@ it.skipIf(skip !== undefined)('stack benchmarks', async () => {
     } finally {
       await socks.stop();
       await iperfd.stop();
+      await iperfUdp.stop();
       await sink.stop();
     }
   });
