@@ -290,6 +290,7 @@ export class SystemStack implements Stack {
   private readonly outBatch: { count: number; data: Uint8Array; offsets: Uint32Array; lengths: Uint32Array } =
     { count: 0, data: new Uint8Array(0), offsets: this.outOffsets, lengths: this.outLengths };
   private sweeper: ReturnType<typeof setInterval> | undefined;
+  private closing: Promise<void> | undefined;
   private started = false;
   private closed = false;
 
@@ -357,7 +358,7 @@ export class SystemStack implements Stack {
 
   async start(): Promise<void> {
     if (this.started) throw new Error('stack already started');
-    if (this.closed) throw new Error('stack is closed');
+    if (this.closed || this.closing) throw new Error('stack is closed');
     this.started = true;
     for (const f of [this.v4, this.v6]) {
       if (!f) continue;
@@ -394,9 +395,29 @@ export class SystemStack implements Stack {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.closed || this.closing) return this.closing;
+    this.closing = this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    // Reset open connections while the packet path still runs, so every client gets its RST through the
+    // TUN instead of waiting on a peer that vanished (or taking a FIN for a complete transfer).
+    let reset = 0;
+    for (const f of [this.v4, this.v6]) {
+      const t = f?.table;
+      if (!t || t.count === 0) continue;
+      for (let p = t.portMin; p <= t.portMax; p++) {
+        const sock = t.sockets[p];
+        if (t.state[p] === OPEN && sock) {
+          resetSocket(sock);
+          reset++;
+        }
+      }
+    }
+    if (reset > 0 && this.started) await new Promise((r) => setTimeout(r, 50));
+    this.closed = true;
     for (const f of [this.v4, this.v6]) {
       if (!f) continue;
       const t = f.table;
@@ -847,7 +868,7 @@ export class SystemStack implements Stack {
     const remote = sock.remoteAddress ? parseIp(sock.remoteAddress) : undefined;
     const fromNat =
       remote !== undefined && remote.length === f.alen && bytesEqual(remote, 0, f.nat, 0, f.alen);
-    if (this.closed || !fromNat || t.state[port] !== EMBRYONIC) {
+    if (this.closed || this.closing || !fromNat || t.state[port] !== EMBRYONIC) {
       this.counters.drops.tcpUnmappedAccept++;
       sock.resetAndDestroy();
       return;
@@ -890,7 +911,7 @@ export class SystemStack implements Stack {
           if (s === EMBRYONIC) {
             if (idle > EMBRYONIC_TIMEOUT_MS) t.release(p);
           } else if (s === OPEN) {
-            if (idle > this.tcpIdleTimeoutMs) t.sockets[p]?.destroy();
+            if (idle > this.tcpIdleTimeoutMs && t.sockets[p]) resetSocket(t.sockets[p]!);
           } else {
             const done = (t.flags[p]! & RST_SEEN) !== 0 || (t.flags[p]! & 3) === 3;
             if (idle > (done ? CLOSED_LINGER_MS : CLOSING_LINGER_MS)) t.release(p);
@@ -908,6 +929,12 @@ export class SystemStack implements Stack {
       }
     }
   }
+}
+
+/** RST to the client (the kernel sends it when the socket is destroyed this way). */
+function resetSocket(sock: { destroy(): void; resetAndDestroy?(): unknown }): void {
+  if (sock.resetAndDestroy) sock.resetAndDestroy();
+  else sock.destroy();
 }
 
 /** Number key of a UDP source: exact for IPv4 (address·65536 + port), a hash for IPv6 (chained). */
