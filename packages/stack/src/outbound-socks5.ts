@@ -1,4 +1,5 @@
 import type dgram from 'node:dgram';
+import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SocksClient, type SocksClientOptions, type SocksProxy } from 'socks';
@@ -10,7 +11,7 @@ import { connectPinned, pinnedUdpSocket } from './outbound-direct.js';
 import type { Pinning } from './pinned.js';
 
 export interface Socks5OutboundOptions extends Pinning {
-  /** The SOCKS5 server (an IP address, or a name resolved by the OS). */
+  /** The SOCKS5 server: an IP address, or a name (resolved for each connection; pinning applies either way). */
   host: string;
   port: number;
   /** Username/password authentication (RFC 1929); without them: no authentication. */
@@ -41,10 +42,16 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
     boundInterfaceIndex: options.boundInterfaceIndex,
   };
   const timeout = options.timeoutMs ?? 10_000;
-  const proxyEndpoint: Endpoint = { address: options.host, port: options.port };
 
-  async function open(command: 'connect' | 'associate', destination: Endpoint) {
-    const existing = net.isIP(options.host) ? await connectPinned(proxyEndpoint, pin, timeout) : undefined;
+  /** The proxy's IP address: a name is resolved by the OS resolver for every new connection/association. */
+  async function proxyAddress(): Promise<string> {
+    if (net.isIP(options.host)) return options.host;
+    return (await lookup(options.host)).address;
+  }
+
+  async function open(command: 'connect' | 'associate', destination: Endpoint, address: string) {
+    // The connection to the proxy is made (and pinned) here and handed to the socks client.
+    const existing = await connectPinned({ address, port: options.port }, pin, timeout);
     const req: SocksClientOptions = {
       proxy,
       command,
@@ -57,7 +64,7 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
       try {
         return await SocksClient.createConnection(req);
       } catch (err) {
-        existing?.destroy();
+        existing.destroy();
         throw err;
       }
     }
@@ -70,7 +77,7 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
       });
       client.once('error', (err) => {
         client.removeAllListeners();
-        existing?.destroy();
+        existing.destroy();
         reject(err);
       });
       client.connect(existing);
@@ -80,7 +87,7 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
   return {
     name: 'socks5',
     async connectTcp(destination): Promise<Duplex> {
-      const info = await open('connect', destination);
+      const info = await open('connect', destination, await proxyAddress());
       return info.socket;
     },
     openUdp(session: UdpSession): UdpSessionHandler {
@@ -97,39 +104,45 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
         udp!.send(frame, relay!.port, relay!.address);
       };
       const any = session.family === 4 ? '0.0.0.0' : '::';
-      open('associate', { address: any, port: 0 }).then(
-        (info) => {
-          const ctl = info.socket as net.Socket;
-          control = ctl;
-          if (closed) {
-            ctl.destroy();
-            return;
-          }
-          let host = info.remoteHost?.host;
-          if (!host || host === '0.0.0.0' || host === '::' || /^[0:]+$/.test(host)) host = options.host;
-          relay = { address: host, port: info.remoteHost!.port };
-          const family = net.isIP(relay.address) === 6 ? 6 : 4;
-          udp = pinnedUdpSocket(family, pin);
-          udp.on('message', (msg) => {
-            try {
-              const frame = SocksClient.parseUDPFrame(msg);
-              session.reply(frame.data, { address: frame.remoteHost.host, port: frame.remoteHost.port });
-            } catch {
-              // not a SOCKS5 UDP frame: ignore
+      let proxyIp = '';
+      proxyAddress()
+        .then((address) => {
+          proxyIp = address;
+          return open('associate', { address: any, port: 0 }, address);
+        })
+        .then(
+          (info) => {
+            const ctl = info.socket as net.Socket;
+            control = ctl;
+            if (closed) {
+              ctl.destroy();
+              return;
             }
-          });
-          udp.on('error', () => session.close());
-          ctl.on('error', () => session.close());
-          ctl.on('close', () => session.close());
-          for (const [p, d] of pending) sendFrame(p, d);
-          pending.length = 0;
-        },
-        () => {
-          for (const [, d] of pending) session.unreachable(d, 'host');
-          pending.length = 0;
-          session.close();
-        },
-      );
+            let host = info.remoteHost?.host;
+            if (!host || host === '0.0.0.0' || host === '::' || /^[0:]+$/.test(host)) host = proxyIp;
+            relay = { address: host, port: info.remoteHost!.port };
+            const family = net.isIP(relay.address) === 6 ? 6 : 4;
+            udp = pinnedUdpSocket(family, pin);
+            udp.on('message', (msg) => {
+              try {
+                const frame = SocksClient.parseUDPFrame(msg);
+                session.reply(frame.data, { address: frame.remoteHost.host, port: frame.remoteHost.port });
+              } catch {
+                // not a SOCKS5 UDP frame: ignore
+              }
+            });
+            udp.on('error', () => session.close());
+            ctl.on('error', () => session.close());
+            ctl.on('close', () => session.close());
+            for (const [p, d] of pending) sendFrame(p, d);
+            pending.length = 0;
+          },
+          () => {
+            for (const [, d] of pending) session.unreachable(d, 'host');
+            pending.length = 0;
+            session.close();
+          },
+        );
       return {
         send(payload, destination) {
           if (closed) return;

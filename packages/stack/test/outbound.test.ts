@@ -1,5 +1,6 @@
 // Outbounds on loopback: socks5Outbound with username/password against a minimal RFC 1928/1929 server
 // written here (danted covers no-auth in the namespace tests), direct outbound failures, UDP idle timeout.
+import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Handler, UdpSession } from '../src/handler.js';
@@ -14,7 +15,7 @@ afterEach(async () => {
 });
 
 /** Listens on loopback; the server (and every connection it accepted) is closed after the test. */
-function listen(server: net.Server): Promise<number> {
+function listen(server: net.Server, host = '127.0.0.1'): Promise<number> {
   const conns = new Set<net.Socket>();
   server.on('connection', (c) => {
     conns.add(c);
@@ -24,12 +25,12 @@ function listen(server: net.Server): Promise<number> {
     for (const c of conns) c.destroy();
   });
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
+    server.listen(0, host, () => resolve((server.address() as net.AddressInfo).port)),
   );
 }
 
 /** SOCKS5 server: username/password (RFC 1929) only, CONNECT only. Records what it saw. */
-async function miniSocks(user: string, pass: string) {
+async function miniSocks(user: string, pass: string, host = '127.0.0.1') {
   const seen: string[] = [];
   const server = net.createServer((c) => {
     c.on('error', () => {});
@@ -74,7 +75,7 @@ async function miniSocks(user: string, pass: string) {
     });
   });
   closers.push(() => new Promise((r) => server.close(r)));
-  const port = await listen(server);
+  const port = await listen(server, host);
   return { port, seen };
 }
 
@@ -105,6 +106,18 @@ describe('outbounds', () => {
     conn.write('hello through socks');
     expect(await got).toBe('hello through socks');
     expect(socks.seen).toEqual(['methods 0,2', 'auth alice:s3cret', `connect 127.0.0.1:${echo}`]);
+  });
+
+  it('socks5Outbound resolves a proxy given by name', async () => {
+    const echo = await echoServer();
+    // Listen where the OS resolver puts "localhost" (127.0.0.1 or ::1), loopback only.
+    const socks = await miniSocks('bob', 'pw', (await lookup('localhost')).address);
+    const ob = socks5Outbound({ host: 'localhost', port: socks.port, username: 'bob', password: 'pw' });
+    const conn = await ob.connectTcp({ address: '127.0.0.1', port: echo }, info(echo));
+    closers.push(() => conn.destroy());
+    const got = new Promise<string>((resolve) => conn.once('data', (d: Buffer) => resolve(d.toString())));
+    conn.write('by name');
+    expect(await got).toBe('by name');
   });
 
   it('socks5Outbound rejects on wrong credentials and when the proxy is down', async () => {
