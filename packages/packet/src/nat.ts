@@ -231,3 +231,50 @@ function fixTransport(
   if (at >= 0) storeTransportChecksum(pv, buf, at, applyDelta(readU16(buf, at), delta));
   return ports;
 }
+
+/**
+ * Raw-offset full NAT of a TCP segment, for callers that parsed the packet themselves (the stack's per-packet
+ * path): writes both addresses (4 bytes for IPv4, 16 for IPv6, read from `source`/`destination` at their
+ * offsets) and both ports, then applies ONE incremental update to the IPv4 header checksum and one to the
+ * TCP checksum. The caller guarantees that the IP header at `ipOffset` and 20 bytes of TCP header at
+ * `tcpOffset` lie inside `buf`, and that the packet is not a fragment.
+ */
+export function rewriteTcpEndpointsAt(
+  buf: Uint8Array,
+  ipOffset: number,
+  version: 4 | 6,
+  tcpOffset: number,
+  source: Uint8Array,
+  sourceOffset: number,
+  sourcePort: number,
+  destination: Uint8Array,
+  destinationOffset: number,
+  destinationPort: number,
+): void {
+  const alen = version === 4 ? 4 : 16;
+  const s = ipOffset + (version === 4 ? 12 : 8);
+  const d = s + alen;
+  let delta = 0;
+  for (let i = 0; i < alen; i += 2) {
+    delta +=
+      (~readU16(buf, s + i) & 0xffff) +
+      readU16(source, sourceOffset + i) +
+      (~readU16(buf, d + i) & 0xffff) +
+      readU16(destination, destinationOffset + i);
+  }
+  for (let i = 0; i < alen; i++) {
+    buf[s + i] = source[sourceOffset + i]!;
+    buf[d + i] = destination[destinationOffset + i]!;
+  }
+  if (version === 4) writeU16(buf, ipOffset + 10, applyDelta(readU16(buf, ipOffset + 10), delta));
+  sourcePort &= 0xffff;
+  destinationPort &= 0xffff;
+  delta +=
+    (~readU16(buf, tcpOffset) & 0xffff) +
+    sourcePort +
+    (~readU16(buf, tcpOffset + 2) & 0xffff) +
+    destinationPort;
+  writeU16(buf, tcpOffset, sourcePort);
+  writeU16(buf, tcpOffset + 2, destinationPort);
+  writeU16(buf, tcpOffset + 16, applyDelta(readU16(buf, tcpOffset + 16), delta));
+}

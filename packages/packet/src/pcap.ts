@@ -7,11 +7,21 @@
 /** LINKTYPE_RAW: the packet starts with an IPv4 or IPv6 header. */
 export const LINKTYPE_RAW = 101;
 
+/** Where a streaming writer sends each encoded chunk (file header, then one chunk per packet). */
+export interface CaptureSink {
+  write(chunk: Uint8Array): void;
+}
+
 export interface CaptureOptions {
   /** Maximum bytes stored per packet (longer packets are truncated, original length kept). Default 262144. */
   snaplen?: number;
   /** Link type. Default {@link LINKTYPE_RAW}. */
   linktype?: number;
+  /**
+   * Stream instead of buffering: every chunk goes to `sink` as soon as it is encoded (e.g. a file written
+   * with `fs.writeSync`), so a long capture never sits in memory. `toBytes()` is then unavailable.
+   */
+  sink?: CaptureSink;
 }
 
 /** A timestamp in microseconds since the Unix epoch (a number; safe until year 2255). */
@@ -24,7 +34,12 @@ function nowMicros(): number {
 class ByteSink {
   private chunks: Uint8Array[] = [];
   private size = 0;
+  constructor(private readonly stream?: CaptureSink) {}
   push(chunk: Uint8Array): void {
+    if (this.stream) {
+      this.stream.write(chunk);
+      return;
+    }
     this.chunks.push(chunk);
     this.size += chunk.length;
   }
@@ -32,6 +47,7 @@ class ByteSink {
     return this.size;
   }
   concat(): Uint8Array {
+    if (this.stream) throw new Error('this capture writer streams to its sink; it keeps no bytes');
     const out = new Uint8Array(this.size);
     let at = 0;
     for (const c of this.chunks) {
@@ -49,10 +65,11 @@ class ByteSink {
 export class PcapWriter {
   readonly snaplen: number;
   readonly linktype: number;
-  private readonly sink = new ByteSink();
+  private readonly sink: ByteSink;
   private count = 0;
 
   constructor(options: CaptureOptions = {}) {
+    this.sink = new ByteSink(options.sink);
     this.snaplen = options.snaplen ?? 262144;
     this.linktype = options.linktype ?? LINKTYPE_RAW;
     const h = new Uint8Array(24);
@@ -106,10 +123,11 @@ export class PcapWriter {
 export class PcapngWriter {
   readonly snaplen: number;
   readonly linktype: number;
-  private readonly sink = new ByteSink();
+  private readonly sink: ByteSink;
   private count = 0;
 
   constructor(options: CaptureOptions & { interfaceName?: string } = {}) {
+    this.sink = new ByteSink(options.sink);
     this.snaplen = options.snaplen ?? 262144;
     this.linktype = options.linktype ?? LINKTYPE_RAW;
     // Section Header Block.

@@ -18,6 +18,7 @@ import {
   rewriteIPv6Endpoints,
   rewriteIPv6Source,
   rewriteSourcePort,
+  rewriteTcpEndpointsAt,
 } from '../src/index.js';
 
 const CODES = new Set<number>(Object.values(ParseCode));
@@ -282,5 +283,59 @@ describe('incremental NAT rewrite == full recompute', () => {
       ),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('rewriteTcpEndpointsAt (raw offsets) == rewriteIPv4Endpoints / rewriteIPv6Endpoints', () => {
+  it('for random TCP packets at random buffer offsets', () => {
+    let tcpCases = 0;
+    fc.assert(
+      fc.property(
+        validPacket,
+        ipv4Addr,
+        ipv4Addr,
+        ipv6Addr,
+        ipv6Addr,
+        port,
+        port,
+        fc.nat(7),
+        (p, s4, d4, s6, d6, sp, dp, at) => {
+          const pv = new PacketView();
+          expect(pv.reset(p.bytes)).toBe(0);
+          if (pv.transport !== 6) return;
+          tcpCases++;
+          const viaView = Uint8Array.from(p.bytes);
+          const reference = new PacketView();
+          reference.reset(viaView);
+          const s4b = Uint8Array.of(s4 >>> 24, s4 >>> 16, s4 >>> 8, s4);
+          const d4b = Uint8Array.of(d4 >>> 24, d4 >>> 16, d4 >>> 8, d4);
+          if (pv.version === 4) rewriteIPv4Endpoints(reference, s4, sp, d4, dp);
+          else rewriteIPv6Endpoints(reference, s6, 0, sp, d6, 0, dp);
+          // The same packet placed at an offset inside a larger buffer (the device's batch slab).
+          const slab = new Uint8Array(at + p.bytes.length + 3);
+          slab.set(p.bytes, at);
+          const srcBytes = pv.version === 4 ? s4b : s6;
+          const dstBytes = pv.version === 4 ? d4b : d6;
+          rewriteTcpEndpointsAt(
+            slab,
+            at,
+            pv.version as 4 | 6,
+            at + pv.transportOffset,
+            srcBytes,
+            0,
+            sp,
+            dstBytes,
+            0,
+            dp,
+          );
+          expect(Array.from(slab.subarray(at, at + p.bytes.length))).toEqual(Array.from(viaView));
+          const check = new PacketView();
+          expect(check.reset(slab, at, p.bytes.length)).toBe(0);
+          expect(check.verifyTransportChecksum()).toBe(true);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    expect(tcpCases).toBeGreaterThan(100);
   });
 });

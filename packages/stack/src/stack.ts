@@ -1,4 +1,12 @@
 import net from 'node:net';
+import {
+  buildTcp,
+  echoReplyInPlace,
+  PacketView,
+  rewriteTcpEndpointsAt,
+  TcpFlags,
+  type TcpSpec,
+} from '@ztun/packet';
 import type { PacketBatch, TunDevice } from './device.js';
 import type { Endpoint, Handler, Outbound, TcpConnection, UdpSession, UdpSessionHandler } from './handler.js';
 import { handlerFromOutbound } from './handler-from-outbound.js';
@@ -14,16 +22,15 @@ import {
 } from './nat.js';
 import { createPcapSink, type PcapSink, type PcapTarget } from './pcap.js';
 import {
-  buildTcpRst,
   buildUdpPacket,
   buildUnreachable,
   formatIp,
+  ipSpec,
   PROTO_ICMP,
   PROTO_ICMPV6,
   PROTO_TCP,
   PROTO_UDP,
   parseIp,
-  sum16,
   udpQuote,
 } from './wire.js';
 
@@ -179,12 +186,6 @@ function bytesEqual(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, n:
   return true;
 }
 
-function fold(sum: number): number {
-  let s = sum;
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return s;
-}
-
 class UdpSessionImpl implements UdpSession {
   readonly source: Endpoint;
   readonly srcBytes: Uint8Array;
@@ -287,6 +288,8 @@ export class SystemStack implements Stack {
   private readonly pcap: PcapSink | undefined;
   private outOffsets = new Uint32Array(256);
   private outLengths = new Uint32Array(256);
+  /** The one parser every packet goes through (reused: no per-packet allocation). */
+  private readonly pv = new PacketView();
   private readonly outBatch: { count: number; data: Uint8Array; offsets: Uint32Array; lengths: Uint32Array } =
     { count: 0, data: new Uint8Array(0), offsets: this.outOffsets, lengths: this.outLengths };
   private sweeper: ReturnType<typeof setInterval> | undefined;
@@ -493,94 +496,56 @@ export class SystemStack implements Stack {
 
   /** Handles one packet; returns the length to write back (rewritten in place) or 0 when consumed/dropped. */
   private packet(d: Uint8Array, o: number, len: number): number {
-    if (len < 1) {
-      this.counters.drops.malformed++;
-      return 0;
-    }
-    const version = d[o]! >> 4;
-    if (version === 4 && this.v4) return this.ipv4(this.v4, d, o, len);
-    if (version === 6 && this.v6) return this.ipv6(this.v6, d, o, len);
-    this.counters.drops[version === 4 || version === 6 ? 'unsupported' : 'malformed']++;
-    return 0;
-  }
-
-  private ipv4(f: Family, d: Uint8Array, o: number, len: number): number {
     const drops = this.counters.drops;
-    if (len < 20) {
+    const pv = this.pv;
+    // One validating parse (lengths, IPv6 extension chain, transport header) from @ztun/packet.
+    if (pv.reset(d, o, len) !== 0) {
       drops.malformed++;
       return 0;
     }
-    const ihl = (d[o]! & 15) << 2;
-    const total = (d[o + 2]! << 8) | d[o + 3]!;
-    if (ihl < 20 || total < ihl || total > len) {
-      drops.malformed++;
+    const f = pv.version === 4 ? this.v4 : this.v6;
+    if (!f) {
+      drops.unsupported++;
       return 0;
     }
-    if (fold(sum16(d, o, ihl)) !== 0xffff) {
-      drops.badChecksum++;
-      return 0;
-    }
-    if ((((d[o + 6]! << 8) | d[o + 7]!) & 0x3fff) !== 0) {
-      drops.fragment++;
-      return 0;
-    }
-    const proto = d[o + 9]!;
-    const l4 = o + ihl;
-    const l4len = total - ihl;
-    if (proto === PROTO_TCP) return this.tcp(f, d, o, l4, l4len, o + 12, o + 16) ? total : 0;
-    if (proto === PROTO_UDP) {
-      this.udp(f, d, l4, l4len, o + 12, o + 16);
-      return 0;
-    }
-    if (proto === PROTO_ICMP) return this.icmp4(d, o, ihl, l4, l4len) ? total : 0;
-    drops.unsupported++;
-    return 0;
-  }
-
-  private ipv6(f: Family, d: Uint8Array, o: number, len: number): number {
-    const drops = this.counters.drops;
-    if (len < 40) {
-      drops.malformed++;
-      return 0;
-    }
-    const plen = (d[o + 4]! << 8) | d[o + 5]!;
-    const total = 40 + plen;
-    if (plen === 0 || total > len) {
-      // plen 0 would be a jumbogram (hop-by-hop option); the TUN MTU never allows one.
-      drops.malformed++;
-      return 0;
-    }
-    const end = o + total;
-    let next = d[o + 6]!;
-    let p = o + 40;
-    // Walk extension headers to the transport header.
-    for (;;) {
-      if (next === PROTO_TCP) return this.tcp(f, d, o, p, end - p, o + 8, o + 24) ? total : 0;
-      if (next === PROTO_UDP) {
-        this.udp(f, d, p, end - p, o + 8, o + 24);
+    let total: number;
+    let srcOff: number;
+    if (pv.version === 4) {
+      const ip = pv.ipv4;
+      if (!ip.verifyHeaderChecksum()) {
+        drops.badChecksum++;
         return 0;
       }
-      if (next === PROTO_ICMPV6) return this.icmp6(d, o, p, end - p) ? total : 0;
-      if (next === 0 || next === 43 || next === 60 || next === 51) {
-        if (p + 8 > end) {
-          drops.malformed++;
-          return 0;
-        }
-        const hlen = next === 51 ? (d[p + 1]! + 2) << 2 : (d[p + 1]! + 1) << 3;
-        next = d[p]!;
-        p += hlen;
-        if (p > end) {
-          drops.malformed++;
-          return 0;
-        }
-        continue;
-      }
-      if (next === 44) {
+      if (ip.isFragment) {
         drops.fragment++;
         return 0;
       }
-      drops.unsupported++;
-      return 0;
+      total = ip.totalLength;
+      srcOff = o + 12;
+    } else {
+      const ip = pv.ipv6;
+      if (ip.fragmentOffset !== 0 || ip.moreFragments) {
+        drops.fragment++;
+        return 0;
+      }
+      total = 40 + ip.payloadLength;
+      srcOff = o + 8;
+    }
+    const dstOff = srcOff + f.alen;
+    const l4 = pv.transportOffset;
+    const l4len = pv.transportLength;
+    switch (pv.transport) {
+      case PROTO_TCP:
+        return this.tcp(f, d, o, l4, l4len, srcOff, dstOff) ? total : 0;
+      case PROTO_UDP:
+        this.udp(f, d, l4, srcOff, dstOff);
+        return 0;
+      case PROTO_ICMP:
+      case PROTO_ICMPV6:
+        return this.icmpEcho(f.v, d, srcOff, dstOff) ? total : 0;
+      default:
+        drops.unsupported++;
+        return 0;
     }
   }
 
@@ -598,15 +563,7 @@ export class SystemStack implements Stack {
     dstOff: number,
   ): boolean {
     const drops = this.counters.drops;
-    if (l4len < 20) {
-      drops.malformed++;
-      return false;
-    }
-    const doff = (d[l4 + 12]! >> 4) << 2;
-    if (doff < 20 || doff > l4len) {
-      drops.malformed++;
-      return false;
-    }
+    const doff = this.pv.tcp.headerLength; // validated by PacketView: 20 ≤ doff ≤ l4len
     const sport = (d[l4]! << 8) | d[l4 + 1]!;
     const dport = (d[l4 + 2]! << 8) | d[l4 + 3]!;
     const flags = d[l4 + 13]!;
@@ -627,7 +584,7 @@ export class SystemStack implements Stack {
       if (flags & 4) t.flags[port]! |= RST_SEEN;
       t.lastSeen[port] = this.now;
       const base = port * 16;
-      rewrite(f.v, d, o, l4, srcOff, dstOff, alen, t.dst, base, t.dport[port]!, t.src, base, t.sport[port]!);
+      rewriteTcpEndpointsAt(d, o, f.v, l4, t.dst, base, t.dport[port]!, t.src, base, t.sport[port]!);
       return true;
     }
     // Client → destination.
@@ -636,20 +593,20 @@ export class SystemStack implements Stack {
     if (port < 0 || (syn && t.state[port] === CLOSING)) {
       if (!syn) {
         drops.tcpNoSession++;
-        if (!(flags & 4)) this.sendRst(f, d, l4, l4len, doff, srcOff, dstOff, sport, dport, flags);
+        if (!(flags & 4)) this.sendRst(f, d, l4len, doff, srcOff, dstOff, sport, dport, flags);
         return false;
       }
       if (bytesEqual(d, dstOff, f.nat, 0, alen)) {
         // The NAT address is the stack's own: a flow to it could only loop. Refuse it.
         drops.loop++;
-        this.sendRst(f, d, l4, l4len, doff, srcOff, dstOff, sport, dport, flags);
+        this.sendRst(f, d, l4len, doff, srcOff, dstOff, sport, dport, flags);
         return false;
       }
       if (port >= 0) t.release(port);
       port = t.allocate(d, srcOff, sport, dstOff, dport, this.now);
       if (port < 0) {
         drops.tcpTableFull++;
-        this.sendRst(f, d, l4, l4len, doff, srcOff, dstOff, sport, dport, flags);
+        this.sendRst(f, d, l4len, doff, srcOff, dstOff, sport, dport, flags);
         return false;
       }
       this.counters.tcpTotal++;
@@ -657,7 +614,7 @@ export class SystemStack implements Stack {
     if (flags & 1) t.flags[port]! |= FIN_FROM_CLIENT;
     if (flags & 4) t.flags[port]! |= RST_SEEN;
     t.lastSeen[port] = this.now;
-    rewrite(f.v, d, o, l4, srcOff, dstOff, alen, f.nat, 0, port, f.tun, 0, f.listenPort);
+    rewriteTcpEndpointsAt(d, o, f.v, l4, f.nat, 0, port, f.tun, 0, f.listenPort);
     return true;
   }
 
@@ -665,7 +622,6 @@ export class SystemStack implements Stack {
   private sendRst(
     f: Family,
     d: Uint8Array,
-    l4: number,
     l4len: number,
     doff: number,
     srcOff: number,
@@ -674,42 +630,41 @@ export class SystemStack implements Stack {
     dport: number,
     flags: number,
   ): void {
-    const src = d.slice(dstOff, dstOff + f.alen);
-    const dst = d.slice(srcOff, srcOff + f.alen);
-    const seq = ((d[l4 + 4]! << 24) | (d[l4 + 5]! << 16) | (d[l4 + 6]! << 8) | d[l4 + 7]!) >>> 0;
-    if (flags & 0x10) {
-      const ack = ((d[l4 + 8]! << 24) | (d[l4 + 9]! << 16) | (d[l4 + 10]! << 8) | d[l4 + 11]!) >>> 0;
-      this.emit(buildTcpRst(src, dport, dst, sport, ack, 0, false));
-    } else {
-      const seglen = l4len - doff + (flags & 2 ? 1 : 0) + (flags & 1 ? 1 : 0);
-      this.emit(buildTcpRst(src, dport, dst, sport, 0, (seq + seglen) >>> 0, true));
-    }
+    const tcp = this.pv.tcp;
+    const ip = ipSpec(d.subarray(dstOff, dstOff + f.alen), d.subarray(srcOff, srcOff + f.alen));
+    const out = new Uint8Array((f.v === 4 ? 20 : 40) + 20);
+    const spec: TcpSpec =
+      flags & TcpFlags.ACK
+        ? {
+            sourcePort: dport,
+            destinationPort: sport,
+            sequenceNumber: tcp.acknowledgmentNumber,
+            flags: TcpFlags.RST,
+          }
+        : {
+            sourcePort: dport,
+            destinationPort: sport,
+            acknowledgmentNumber:
+              (tcp.sequenceNumber +
+                l4len -
+                doff +
+                (flags & TcpFlags.SYN ? 1 : 0) +
+                (flags & TcpFlags.FIN ? 1 : 0)) >>>
+              0,
+            flags: TcpFlags.RST | TcpFlags.ACK,
+          };
+    buildTcp(out, 0, ip, { ...spec, window: 0 });
+    this.emit(out);
   }
 
-  private udp(f: Family, d: Uint8Array, l4: number, l4len: number, srcOff: number, dstOff: number): void {
+  private udp(f: Family, d: Uint8Array, l4: number, srcOff: number, dstOff: number): void {
     const drops = this.counters.drops;
-    if (l4len < 8) {
-      drops.malformed++;
-      return;
-    }
-    const ulen = (d[l4 + 4]! << 8) | d[l4 + 5]!;
-    if (ulen < 8 || ulen > l4len) {
-      drops.malformed++;
-      return;
-    }
     const alen = f.alen;
-    const csum = (d[l4 + 6]! << 8) | d[l4 + 7]!;
-    if (csum === 0) {
-      if (f.v === 6) {
-        drops.badChecksum++; // mandatory in IPv6 (RFC 8200)
-        return;
-      }
-    } else {
-      const s = sum16(d, l4, ulen, sum16(d, srcOff, alen, sum16(d, dstOff, alen, PROTO_UDP + ulen)));
-      if (fold(s) !== 0xffff) {
-        drops.badChecksum++;
-        return;
-      }
+    // PacketView checked 8 ≤ UDP length ≤ payload; the checksum is optional only over IPv4 (RFC 8200).
+    const ulen = this.pv.udp.length;
+    if (!this.pv.verifyTransportChecksum()) {
+      drops.badChecksum++;
+      return;
     }
     const sport = (d[l4]! << 8) | d[l4 + 1]!;
     const dport = (d[l4 + 2]! << 8) | d[l4 + 3]!;
@@ -773,75 +728,23 @@ export class SystemStack implements Stack {
     }
   }
 
-  private icmp4(d: Uint8Array, o: number, ihl: number, l4: number, l4len: number): boolean {
+  /** ICMP / ICMPv6: echo requests are answered in place (mode 'reply'); anything else is dropped. */
+  private icmpEcho(v: 4 | 6, d: Uint8Array, srcOff: number, dstOff: number): boolean {
     const drops = this.counters.drops;
-    if (l4len < 8) {
-      drops.malformed++;
-      return false;
-    }
-    if (fold(sum16(d, l4, l4len)) !== 0xffff) {
+    const pv = this.pv;
+    if (!pv.verifyTransportChecksum()) {
       drops.badChecksum++;
       return false;
     }
-    if (d[l4] !== 8) {
-      drops.icmpOther++;
+    if ((v === 4 ? pv.icmpv4.type : pv.icmpv6.type) !== (v === 4 ? 8 : 128)) {
+      drops.icmpOther++; // replies, errors, router solicitations, MLD reports… the TUN has no neighbours
       return false;
     }
-    if (!this.icmpReply || !this.allowEcho(4, d, o + 12, o + 16)) {
+    if (!this.icmpReply || !this.allowEcho(v, d, srcOff, dstOff)) {
       drops.icmpOff++;
       return false;
     }
-    // Echo reply in place: swap addresses, fresh TTL, type 8 → 0.
-    for (let i = 0; i < 4; i++) {
-      const a = d[o + 12 + i]!;
-      d[o + 12 + i] = d[o + 16 + i]!;
-      d[o + 16 + i] = a;
-    }
-    d[o + 8] = 64;
-    d[o + 10] = 0;
-    d[o + 11] = 0;
-    const hc = ~fold(sum16(d, o, ihl)) & 0xffff;
-    d[o + 10] = hc >> 8;
-    d[o + 11] = hc & 0xff;
-    d[l4] = 0;
-    const old = (d[l4 + 2]! << 8) | d[l4 + 3]!;
-    const c = ~fold((~old & 0xffff) + (~0x0800 & 0xffff)) & 0xffff;
-    d[l4 + 2] = c >> 8;
-    d[l4 + 3] = c & 0xff;
-    this.counters.icmpEchoReplies++;
-    return true;
-  }
-
-  private icmp6(d: Uint8Array, o: number, l4: number, l4len: number): boolean {
-    const drops = this.counters.drops;
-    if (l4len < 8) {
-      drops.malformed++;
-      return false;
-    }
-    if (fold(sum16(d, l4, l4len, sum16(d, o + 8, 32, PROTO_ICMPV6 + l4len))) !== 0xffff) {
-      drops.badChecksum++;
-      return false;
-    }
-    if (d[l4] !== 128) {
-      drops.icmpOther++; // router solicitations, MLD reports… the TUN has no neighbours
-      return false;
-    }
-    if (!this.icmpReply || !this.allowEcho(6, d, o + 8, o + 24)) {
-      drops.icmpOff++;
-      return false;
-    }
-    for (let i = 0; i < 16; i++) {
-      const a = d[o + 8 + i]!;
-      d[o + 8 + i] = d[o + 24 + i]!;
-      d[o + 24 + i] = a;
-    }
-    d[o + 7] = 64;
-    d[l4] = 129;
-    const old = (d[l4 + 2]! << 8) | d[l4 + 3]!;
-    // Type word 0x80xx → 0x81xx: RFC 1624 HC' = ~(~HC + ~m + m') with m' - m = 0x0100.
-    const c = ~fold((~old & 0xffff) + 0x0100) & 0xffff;
-    d[l4 + 2] = c >> 8;
-    d[l4 + 3] = c & 0xff;
+    echoReplyInPlace(pv);
     this.counters.icmpEchoReplies++;
     return true;
   }
@@ -944,56 +847,6 @@ function udpKey(d: Uint8Array, off: number, alen: number, port: number): number 
   let h = 0x811c9dc5;
   for (let i = 0; i < 16; i++) h = Math.imul(h ^ d[off + i]!, 0x01000193);
   return (h >>> 0) * 65536 + port;
-}
-
-/**
- * Rewrites addresses and ports of the TCP segment at `l4` in place and fixes the TCP (and IPv4 header)
- * checksums incrementally (RFC 1624: HC' = ~(~HC + ~m + m')), so the cost does not depend on the payload.
- */
-function rewrite(
-  v: 4 | 6,
-  d: Uint8Array,
-  o: number,
-  l4: number,
-  srcOff: number,
-  dstOff: number,
-  alen: number,
-  nsrc: Uint8Array,
-  nsrcOff: number,
-  nsport: number,
-  ndst: Uint8Array,
-  ndstOff: number,
-  ndport: number,
-): void {
-  let acc = 0;
-  for (let i = 0; i < alen; i += 2) {
-    acc +=
-      (~((d[srcOff + i]! << 8) | d[srcOff + i + 1]!) & 0xffff) +
-      ((nsrc[nsrcOff + i]! << 8) | nsrc[nsrcOff + i + 1]!);
-    acc +=
-      (~((d[dstOff + i]! << 8) | d[dstOff + i + 1]!) & 0xffff) +
-      ((ndst[ndstOff + i]! << 8) | ndst[ndstOff + i + 1]!);
-    d[srcOff + i] = nsrc[nsrcOff + i]!;
-    d[srcOff + i + 1] = nsrc[nsrcOff + i + 1]!;
-    d[dstOff + i] = ndst[ndstOff + i]!;
-    d[dstOff + i + 1] = ndst[ndstOff + i + 1]!;
-  }
-  if (v === 4) {
-    const hc = (d[o + 10]! << 8) | d[o + 11]!;
-    const nhc = ~fold((~hc & 0xffff) + acc) & 0xffff;
-    d[o + 10] = nhc >> 8;
-    d[o + 11] = nhc & 0xff;
-  }
-  acc += (~((d[l4]! << 8) | d[l4 + 1]!) & 0xffff) + nsport;
-  acc += (~((d[l4 + 2]! << 8) | d[l4 + 3]!) & 0xffff) + ndport;
-  d[l4] = nsport >> 8;
-  d[l4 + 1] = nsport & 0xff;
-  d[l4 + 2] = ndport >> 8;
-  d[l4 + 3] = ndport & 0xff;
-  const tc = (d[l4 + 16]! << 8) | d[l4 + 17]!;
-  const ntc = ~fold((~tc & 0xffff) + acc) & 0xffff;
-  d[l4 + 16] = ntc >> 8;
-  d[l4 + 17] = ntc & 0xff;
 }
 
 /** Creates the system stack over `device`. Call start() after the TUN's addresses are configured. */
