@@ -15,6 +15,9 @@
 #include <cstdint>
 #include <vector>
 
+// native/splice_relay.cc: the zero-copy socket relay, exported from the same addon.
+Napi::Function DefineSpliceRelay(Napi::Env env);
+
 namespace {
 
 // Indexes into the Float64Array of counters shared with JS (order mirrors DeviceCounters in src/).
@@ -438,6 +441,7 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("TunIo", TunIo::Define(env));
   exports.Set("counterCount", Napi::Number::New(env, kCounterCount));
+  exports.Set("SpliceRelay", DefineSpliceRelay(env));
   return exports;
 }
 

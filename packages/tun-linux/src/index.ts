@@ -8,4 +8,13 @@ export {
   invalidInterfaceName,
   slotSizeFor,
 } from './ifreq.js';
+export {
+  canSplice,
+  type SplicedPair,
+  type SpliceRelayOptions,
+  type SpliceRelayResult,
+  spliceRelay,
+  spliceRelaySupported,
+  spliceRelayTotals,
+} from './splice.linux.js';
 export type { DeviceCounters, OpenTunOptions, PacketBatch, TunDevice } from './types.js';

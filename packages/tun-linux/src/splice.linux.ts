@@ -1,0 +1,289 @@
+import type { Socket } from 'node:net';
+import { loadAddon } from './addon.linux.js';
+import { errnoName } from './errors.js';
+
+/** The native SpliceRelay class (native/splice_relay.cc). */
+export interface NativeSpliceRelay {
+  /** Hands two socket fds to the relay thread (it works on dups of them); returns the pair's id. */
+  add(fdA: number, fdB: number, pipeSize: number): number;
+  cancel(id: number): void;
+  totals(): [number, number];
+  close(): void;
+}
+
+export type NativeSpliceRelayClass = new (
+  onDone: (
+    id: number,
+    reason: number,
+    side: number,
+    errno: number,
+    bytesAtoB: number,
+    bytesBtoA: number,
+  ) => void,
+) => NativeSpliceRelay;
+
+export interface SpliceRelayResult {
+  /** Bytes moved from socket A to socket B (including any bytes Node had buffered before the hand-over). */
+  bytesAtoB: number;
+  bytesBtoA: number;
+  /**
+   * `eof`: both directions ended with a FIN, passed on to the other side (both sockets are destroyed, gracefully).
+   * `error`: a socket failed (`side`, `code`): it is destroyed and the other socket is reset.
+   * `cancelled`: `cancel()` / a socket destroyed by someone else: the sockets still open are reset.
+   */
+  reason: 'eof' | 'error' | 'cancelled';
+  side?: 'a' | 'b';
+  /** e.g. `ECONNRESET`, `EPIPE` (reason `error`). */
+  code?: string;
+  errno?: number;
+}
+
+export interface SpliceRelayOptions {
+  /** Bytes per pipe (one pipe each way); the kernel rounds up to pages and may refuse (then 64 KiB). */
+  pipeSize?: number;
+  /** Aborting cancels the relay (reason `cancelled`). */
+  signal?: AbortSignal;
+}
+
+/** A pair handed to the relay: `cancel()` stops it; `done` settles once the sockets are dealt with. */
+export interface SplicedPair {
+  readonly done: Promise<SpliceRelayResult>;
+  cancel(): void;
+}
+
+const DEFAULT_PIPE_SIZE = 256 * 1024;
+
+interface TcpHandleLike {
+  fd?: number;
+  readStop?(): number;
+  reading?: boolean;
+}
+
+type SocketInternals = Socket & {
+  _handle?: TcpHandleLike | null;
+  _readableState?: { ended?: boolean };
+  _read(size: number): void;
+};
+
+interface Pending {
+  a: Socket;
+  b: Socket;
+  bufferedAtoB: number;
+  bufferedBtoA: number;
+  resolve(result: SpliceRelayResult): void;
+}
+
+let relay: NativeSpliceRelay | undefined;
+const pending = new Map<number, Pending>();
+
+function nativeRelay(): NativeSpliceRelay {
+  if (!relay) {
+    const Relay = (loadAddon() as unknown as { SpliceRelay?: NativeSpliceRelayClass }).SpliceRelay;
+    if (!Relay) throw new Error('the ztun_tun addon has no SpliceRelay: rebuild it (node-gyp rebuild)');
+    relay = new Relay(onDone);
+  }
+  return relay;
+}
+
+/** True on Linux when the addon (with its splice relay) loads. */
+export function spliceRelaySupported(): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    nativeRelay();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `socket` can be handed to the relay now: a connected TCP `net.Socket` with an fd, open both ways,
+ * that has not seen an end from its peer yet. (Anything else stays with stream piping.)
+ */
+export function canSplice(socket: unknown): socket is Socket {
+  const s = socket as SocketInternals | null;
+  if (!s || typeof s !== 'object' || typeof (s as { _read?: unknown })._read !== 'function') return false;
+  const fd = s._handle?.fd;
+  return (
+    typeof fd === 'number' &&
+    fd >= 0 &&
+    typeof s._handle?.readStop === 'function' &&
+    !s.destroyed &&
+    !s.connecting &&
+    !s.readableEnded &&
+    s._readableState?.ended !== true &&
+    !s.writableEnded
+  );
+}
+
+/**
+ * Bytes the relay thread moved so far, each way, over every pair (running ones included). Bytes Node wrote
+ * itself at a hand-over are not in here: they show in the sockets' own `bytesWritten`.
+ */
+export function spliceRelayTotals(): { bytesAtoB: number; bytesBtoA: number } {
+  if (!relay) return { bytesAtoB: 0, bytesBtoA: 0 };
+  const [ab, ba] = relay.totals();
+  return { bytesAtoB: ab, bytesBtoA: ba };
+}
+
+/**
+ * Relays bytes between two connected TCP sockets with splice(2) on the relay thread: the payload never enters
+ * JS. Node stops reading both sockets first; bytes Node had already buffered are written across before the
+ * hand-over. Half-closes pass through (an end from A becomes a FIN towards B after the bytes before it). When
+ * the pair finishes both sockets are destroyed as `SpliceRelayResult.reason` describes. Throws (before touching
+ * the sockets) when either cannot be spliced — check `canSplice` first.
+ */
+export function spliceRelay(a: Socket, b: Socket, options: SpliceRelayOptions = {}): SplicedPair {
+  if (!canSplice(a) || !canSplice(b))
+    throw new TypeError('spliceRelay: both sockets must be open, connected TCP sockets');
+  const native = nativeRelay();
+  const pipeSize = options.pipeSize ?? DEFAULT_PIPE_SIZE;
+  let id = 0;
+  let cancelled = false;
+  let settle!: (r: SpliceRelayResult) => void;
+  const done = new Promise<SpliceRelayResult>((resolve) => {
+    settle = resolve;
+  });
+
+  const onExternalClose = () => cancel();
+  const onError = () => cancel();
+  a.on('close', onExternalClose);
+  b.on('close', onExternalClose);
+  a.on('error', onError);
+  b.on('error', onError);
+  const detach = () => {
+    a.off('close', onExternalClose);
+    b.off('close', onExternalClose);
+    // Error listeners stay: a late error from a socket being destroyed must not become an uncaught exception.
+  };
+
+  let bufferedAtoB = 0;
+  let bufferedBtoA = 0;
+  const finish = (result: SpliceRelayResult) => {
+    detach();
+    endSockets(a, b, result);
+    settle(result);
+  };
+
+  function cancel() {
+    if (cancelled) return;
+    cancelled = true;
+    // Before the hand-over the sockets are ours to close; after it the relay thread closes its dups first.
+    if (id === 0) finish({ bytesAtoB: bufferedAtoB, bytesBtoA: bufferedBtoA, reason: 'cancelled' });
+    else native.cancel(id);
+  }
+  options.signal?.addEventListener('abort', cancel, { once: true });
+  if (options.signal?.aborted) cancel();
+
+  stopReading(a);
+  stopReading(b);
+  const fromA = takeBuffered(a);
+  const fromB = takeBuffered(b);
+  bufferedAtoB = fromA?.length ?? 0;
+  bufferedBtoA = fromB?.length ?? 0;
+
+  // Splicing must start only once everything Node queued for a socket is in the kernel, or bytes reorder.
+  Promise.all([flushed(b, fromA), flushed(a, fromB)]).then(
+    () => {
+      if (cancelled) return;
+      // Destroyed during the flush ('close' comes a tick later): nothing to hand over.
+      if (a.destroyed || b.destroyed) {
+        cancel();
+        return;
+      }
+      const fdA = (a as SocketInternals)._handle?.fd ?? -1;
+      const fdB = (b as SocketInternals)._handle?.fd ?? -1;
+      try {
+        id = native.add(fdA, fdB, pipeSize);
+      } catch (err) {
+        const e = err as Error & { errno?: number };
+        finish({
+          bytesAtoB: bufferedAtoB,
+          bytesBtoA: bufferedBtoA,
+          reason: 'error',
+          ...(e.errno !== undefined ? { errno: e.errno, code: errnoName(e.errno) } : {}),
+        });
+        return;
+      }
+      pending.set(id, { a, b, bufferedAtoB, bufferedBtoA, resolve: finish });
+    },
+    () => cancel(),
+  );
+  return { done, cancel };
+}
+
+function onDone(
+  id: number,
+  reason: number,
+  side: number,
+  errno: number,
+  bytesAtoB: number,
+  bytesBtoA: number,
+) {
+  const p = pending.get(id);
+  if (!p) return;
+  pending.delete(id);
+  p.resolve({
+    bytesAtoB: bytesAtoB + p.bufferedAtoB,
+    bytesBtoA: bytesBtoA + p.bufferedBtoA,
+    reason: reason === 0 ? 'eof' : reason === 1 ? 'error' : 'cancelled',
+    ...(side === 0 ? { side: 'a' as const } : side === 1 ? { side: 'b' as const } : {}),
+    ...(reason === 1 ? { errno, code: errnoName(errno) } : {}),
+  });
+}
+
+/** Stops Node reading `socket` for good: the handle stops, and the stream can no longer restart it. */
+function stopReading(socket: Socket): void {
+  const s = socket as SocketInternals;
+  socket.pause();
+  s._read = () => {};
+  const handle = s._handle;
+  if (handle?.readStop) {
+    handle.reading = false;
+    handle.readStop();
+  }
+}
+
+/** Whatever the stream has buffered but nobody consumed yet. */
+function takeBuffered(socket: Socket): Buffer | undefined {
+  if (socket.readableLength === 0) return undefined;
+  const chunk = socket.read() as Buffer | string | null;
+  if (chunk === null) return undefined;
+  return typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+}
+
+/** Resolves once `socket` has handed every queued byte (and `extra`) to the kernel. */
+function flushed(socket: Socket, extra: Buffer | undefined): Promise<void> {
+  if (!extra && socket.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    socket.write(extra ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+function endSockets(a: Socket, b: Socket, result: SpliceRelayResult): void {
+  const reset = (s: Socket) => {
+    if (!s.destroyed) s.resetAndDestroy();
+  };
+  const destroy = (s: Socket) => {
+    if (!s.destroyed) s.destroy();
+  };
+  // Both are destroyed synchronously, so neither sees the other's 'close' while still open.
+  if (result.reason === 'eof') {
+    destroy(a);
+    destroy(b);
+  } else if (result.reason === 'error') {
+    if (result.side === 'a') {
+      destroy(a);
+      reset(b);
+    } else if (result.side === 'b') {
+      destroy(b);
+      reset(a);
+    } else {
+      reset(a);
+      reset(b);
+    }
+  } else {
+    reset(a);
+    reset(b);
+  }
+}
