@@ -77,6 +77,8 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
     )
     .option('--udp-timeout <duration>', 'idle timeout of UDP sessions, e.g. 60s, 2m (default 60s)')
     .option('--pcap <file>', 'capture every packet through the TUN to this pcap file')
+    .option('--splice', 'relay TCP bytes with zero-copy splice(2) (Linux; the default there)')
+    .option('--no-splice', 'relay TCP bytes through Node streams instead of splice(2)')
     .addOption(
       new Option('--log-level <level>', 'error, warn, info or debug (default info)').choices([
         'error',
@@ -124,6 +126,7 @@ const FLAG_KEYS: Record<string, keyof RawConfig> = {
   icmp: 'icmp',
   udpTimeout: 'udp-timeout',
   pcap: 'pcap',
+  splice: 'splice',
   logLevel: 'log-level',
   statsInterval: 'stats-interval',
   table: 'table',

@@ -40,6 +40,8 @@ export interface RunConfig {
   readonly icmp: 'reply' | 'off';
   readonly udpTimeoutMs: number;
   readonly pcap?: string;
+  /** Relay TCP with the zero-copy splice(2) relay where the platform has one (Linux); false: Node streams. */
+  readonly splice: boolean;
   readonly logLevel: LogLevel;
   /** undefined = default (1 s live line on a TTY, 10 s JSON lines otherwise); 0 = no stats. */
   readonly statsIntervalMs?: number;
@@ -64,6 +66,7 @@ export const CONFIG_KEYS = [
   'icmp',
   'udp-timeout',
   'pcap',
+  'splice',
   'log-level',
   'stats-interval',
   'table',
@@ -254,6 +257,7 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     icmp: oneOf('icmp', ['reply', 'off'] as const) ?? 'reply',
     udpTimeoutMs: duration('udp-timeout', false) ?? DEFAULT_UDP_TIMEOUT_MS,
     ...(pcap ? { pcap: pcap.value } : {}),
+    splice: bool('splice') ?? true,
     logLevel: oneOf('log-level', LOG_LEVELS) ?? 'info',
     ...(statsIntervalMs !== undefined ? { statsIntervalMs } : {}),
     table: int('table', 1, 0xffffffff) ?? DEFAULT_TABLE,

@@ -4,11 +4,18 @@ import type { Handler, Outbound, TcpConnection } from './handler.js';
 export interface OutboundHandlerOptions {
   /** Called with one line when an outbound connect fails (the client gets a RST). */
   onConnectError?(destination: string, err: Error): void;
+  /**
+   * Optional relay for a connected pair (e.g. a zero-copy splice(2) relay on Linux). Return true to take the
+   * pair over — bytes both ways, half-close, and ending/resetting both sides are then its job; false to let
+   * the handler pipe() as usual. Called once per connection, right after the outbound connected.
+   */
+  relay?(client: TcpConnection, upstream: Duplex): boolean;
 }
 
 /**
  * A Handler that sends every TCP connection and UDP session to `outbound`: TCP bytes are piped both ways
- * with backpressure and half-close; a refused/failed connect or a reset by the far side resets the client.
+ * with backpressure and half-close (or handed to `options.relay`); a refused/failed connect or a reset by the
+ * far side resets the client.
  */
 export function handlerFromOutbound(outbound: Outbound, options: OutboundHandlerOptions = {}): Handler {
   return {
@@ -34,6 +41,7 @@ export function handlerFromOutbound(outbound: Outbound, options: OutboundHandler
           conn.on('close', () => {
             if (!r.destroyed && !r.writableEnded) r.destroy();
           });
+          if (options.relay?.(conn, r)) return;
           conn.pipe(r);
           r.pipe(conn);
         },

@@ -18,7 +18,14 @@ import {
   type Stack,
   socks5Outbound,
 } from '@ztun/stack';
-import { type LinuxTun, openTun } from '@ztun/tun-linux';
+import {
+  canSplice,
+  type LinuxTun,
+  openTun,
+  spliceRelay,
+  spliceRelaySupported,
+  spliceRelayTotals,
+} from '@ztun/tun-linux';
 import { formatCidr } from '../cidr.js';
 import { describeProxy, type ProxyConfig } from '../config.js';
 import { type TrackedHandler, trackingHandler } from '../connections.js';
@@ -92,6 +99,28 @@ function outboundFor(proxy: ProxyConfig, fwmark: number): Outbound {
     mark: fwmark,
     ...(proxy.username !== undefined ? { username: proxy.username, password: proxy.password ?? '' } : {}),
   });
+}
+
+/**
+ * Hands a connected pair to the splice(2) relay (client = A, upstream = B) when both are plain TCP sockets;
+ * false leaves it to stream piping (e.g. a socket Node has already seen end).
+ */
+function spliceOrNot(client: unknown, upstream: unknown, log: Logger): boolean {
+  if (!canSplice(client) || !canSplice(upstream)) return false;
+  spliceRelay(client, upstream).done.then((r) => {
+    if (r.reason === 'error')
+      log.debug(`splice relay: socket ${r.side ?? '?'} failed: ${r.code ?? 'unknown'}`);
+  });
+  return true;
+}
+
+/** The outbound's counts plus what the splice relay moved since now (those bytes never pass Node's sockets). */
+function withSplicedBytes(inner: TrafficCounters): TrafficCounters {
+  const start = spliceRelayTotals();
+  return {
+    bytesUp: () => inner.bytesUp() + spliceRelayTotals().bytesAtoB - start.bytesAtoB,
+    bytesDown: () => inner.bytesDown() + spliceRelayTotals().bytesBtoA - start.bytesBtoA,
+  };
 }
 
 /** One stats snapshot from the stack's and the device's counters. */
@@ -201,10 +230,14 @@ async function run(ctx: RunContext): Promise<number> {
       const v4 = config.addresses.find((a) => a.family === 4);
       const v6 = config.addresses.find((a) => a.family === 6);
       const outbound = countingOutbound(outboundFor(config.proxy, config.fwmark));
-      traffic = outbound;
+      const splice = config.splice && spliceRelaySupported();
+      if (config.splice && !splice)
+        log.warn('splice relay unavailable (addon without it?): relaying through Node streams');
+      traffic = splice ? withSplicedBytes(outbound) : outbound;
       handler = trackingHandler(
         handlerFromOutbound(outbound, {
           onConnectError: (dest, err) => log.debug(`connect ${dest} failed: ${err.message}`),
+          ...(splice ? { relay: (client, upstream) => spliceOrNot(client, upstream, log) } : {}),
         }),
       );
       stack = createStack({
@@ -244,7 +277,7 @@ async function run(ctx: RunContext): Promise<number> {
       const interval = config.statsIntervalMs ?? (ctx.statsOut.isTTY ? 1000 : 10_000);
       if (interval > 0) {
         const s = stack;
-        const t = outbound;
+        const t = traffic!;
         stopStats = startStatsReporter({
           snapshot: () => snapshotFrom(s, dev, t, startedAt),
           intervalMs: interval,
