@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // `pnpm bench:tunnel` (root): iperf3 throughput in one run, in namespaces of its own —
 //   1. no tunnel: client → veth → server (the kernel path alone)
-//   2. ztun --auto-route --proxy direct
-//   3. ztun --auto-route --proxy socks5:// to danted
+//   2. ztun --auto-route --proxy direct (TCP relayed with splice(2), the default), and with --no-splice
+//   3. ztun --auto-route --proxy socks5:// to danted, both ways too
 // Prints Gbit/s, ratios to the no-tunnel figure, and ztun's CPU use (user/sys seconds per second of
 // transfer: ~1.0 means its one JS thread was saturated). Options: --time S (default 5), --mtu N (ztun's MTU
 // for all legs), --no-mtu-compare (skip the extra direct leg at MTU 1500), --perf (perf-record ztun during
-// the direct leg and print where its CPU time goes).
+// the direct leg and print where its CPU time goes), --no-splice-compare (skip the --no-splice legs).
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -31,6 +31,7 @@ const seconds = Number(opt('time', '5'));
 const mtu = opt('mtu', undefined);
 const mtuCompare = !argv.includes('--no-mtu-compare');
 const wantPerf = argv.includes('--perf') && has('perf');
+const spliceCompare = !argv.includes('--no-splice-compare');
 
 const problems = preflight();
 if (!has('iperf3')) problems.push('needs iperf3 (apt-get install iperf3)');
@@ -117,6 +118,10 @@ try {
   console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
   rows.push(await throughZtun('ztun --proxy direct', ['--proxy', 'direct'], { profile: wantPerf }));
   console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+  if (spliceCompare) {
+    rows.push(await throughZtun('ztun --proxy direct --no-splice', ['--proxy', 'direct', '--no-splice']));
+    console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+  }
   if (mtuCompare) {
     rows.push(
       await throughZtun('ztun --proxy direct --mtu 1500', ['--proxy', 'direct'], { mtuOverride: '1500' }),
@@ -127,6 +132,16 @@ try {
     await topo.startDanted(1080);
     rows.push(await throughZtun('ztun --proxy socks5 (danted)', ['--proxy', `socks5://${SOCKS}:1080`]));
     console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+    if (spliceCompare) {
+      rows.push(
+        await throughZtun('ztun --proxy socks5 (danted) --no-splice', [
+          '--proxy',
+          `socks5://${SOCKS}:1080`,
+          '--no-splice',
+        ]),
+      );
+      console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+    }
   } else {
     console.log('  socks5 skipped: danted is not installed');
   }
