@@ -86,6 +86,13 @@ describe('ztun command line (in-process)', () => {
     );
   });
 
+  it('--no-splice turns the splice relay off; it is on by default and from a config file', async () => {
+    const platform = fakePlatform();
+    expect((await cli(['run', '--route', '10.0.0.0/8'], platform)).code).toBe(0);
+    expect((await cli(['run', '--route', '10.0.0.0/8', '--no-splice'], platform)).code).toBe(0);
+    expect(platform.runs.map((r) => r.config.splice)).toEqual([true, false]);
+  });
+
   it('resolves a proxy host name for its bypass rule; an unresolvable one gets a note, not a failure', async () => {
     expect(await resolveProxyAddresses({ kind: 'socks5', host: 'localhost', port: 1 })).toContain(
       '127.0.0.1',

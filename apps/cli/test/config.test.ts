@@ -119,6 +119,13 @@ describe('resolveConfig', () => {
     expect(resolveConfig({ fwmark: '0x10' }).fwmark).toBe(16);
   });
 
+  it('splice is on unless turned off; a non-boolean is refused', () => {
+    expect(resolveConfig({}).splice).toBe(true);
+    expect(resolveConfig({ splice: false }).splice).toBe(false);
+    expect(resolveConfig({}, { path: 'z.yaml', values: { splice: false } }).splice).toBe(false);
+    expect(() => resolveConfig({ splice: 'maybe' })).toThrow(/splice: expected true or false/);
+  });
+
   it('normalises routed prefixes to their network and accepts bare host excludes', () => {
     const c = resolveConfig({ route: ['10.1.2.3/8'], exclude: ['10.9.9.9'] });
     expect(c.routes.map(formatCidr)).toEqual(['10.0.0.0/8']);
