@@ -6,7 +6,8 @@
 // Prints Gbit/s, ratios to the no-tunnel figure, and ztun's CPU use (user/sys seconds per second of
 // transfer: ~1.0 means its one JS thread was saturated). Options: --time S (default 5), --mtu N (ztun's MTU
 // for all legs), --no-mtu-compare (skip the extra direct leg at MTU 1500), --perf (perf-record ztun during
-// the direct leg and print where its CPU time goes), --no-splice-compare (skip the --no-splice legs).
+// the direct leg and print where its CPU time goes), --no-splice-compare (skip the --no-splice legs),
+// --reverse (iperf3 -R: the server sends, i.e. downloads through the tunnel).
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -32,6 +33,7 @@ const mtu = opt('mtu', undefined);
 const mtuCompare = !argv.includes('--no-mtu-compare');
 const wantPerf = argv.includes('--perf') && has('perf');
 const spliceCompare = !argv.includes('--no-splice-compare');
+const reverse = argv.includes('--reverse');
 
 const problems = preflight();
 if (!has('iperf3')) problems.push('needs iperf3 (apt-get install iperf3)');
@@ -49,7 +51,7 @@ function cpuSeconds(pid) {
   return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
 }
 
-function iperf(extra = []) {
+function iperf(extra = reverse ? ['-R'] : []) {
   const r = topo.exec(topo.client, 'iperf3', ['-c', SERVER, '-t', String(seconds), '-J', ...extra], {
     allowFail: true,
   });
@@ -113,7 +115,9 @@ try {
   await waitUntil('iperf3 server', () => topo.listening(topo.server, 5201));
   await sleep(200);
   const rows = [];
-  console.log(`iperf3 -t ${seconds}, one TCP stream client → server; ztun MTU ${mtu ?? 'default (65520)'}`);
+  console.log(
+    `iperf3 -t ${seconds}, one TCP stream ${reverse ? 'server → client (-R)' : 'client → server'}; ztun MTU ${mtu ?? 'default (65520)'}`,
+  );
   rows.push({ label: 'no tunnel (veth)', gbps: iperf() });
   console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
   rows.push(await throughZtun('ztun --proxy direct', ['--proxy', 'direct'], { profile: wantPerf }));
