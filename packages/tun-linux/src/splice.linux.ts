@@ -30,8 +30,11 @@ export interface SpliceRelayResult {
    * `eof`: both directions ended with a FIN, passed on to the other side (both sockets are destroyed, gracefully).
    * `error`: a socket failed (`side`, `code`): it is destroyed and the other socket is reset.
    * `cancelled`: `cancel()` / a socket destroyed by someone else: the sockets still open are reset.
+   * `fallback`: the relay could not take the pair (e.g. `EMFILE` making its pipes): the sockets were
+   * `pipe()`d both ways instead and are the caller's again, as with a plain `pipe()` (counts are the bytes
+   * Node had buffered at the hand-over, already written across).
    */
-  reason: 'eof' | 'error' | 'cancelled';
+  reason: 'eof' | 'error' | 'cancelled' | 'fallback';
   side?: 'a' | 'b';
   /** e.g. `ECONNRESET`, `EPIPE` (reason `error`). */
   code?: string;
@@ -56,6 +59,7 @@ const DEFAULT_PIPE_SIZE = 256 * 1024;
 interface TcpHandleLike {
   fd?: number;
   readStop?(): number;
+  readStart?(): number;
   reading?: boolean;
 }
 
@@ -196,11 +200,16 @@ export function spliceRelay(a: Socket, b: Socket, options: SpliceRelayOptions = 
       try {
         id = native.add(fdA, fdB, pipeSize);
       } catch (err) {
+        // Out of fds or pipe quota: the connection itself is fine, so carry it through Node streams.
         const e = err as Error & { errno?: number };
-        finish({
+        detach();
+        options.signal?.removeEventListener('abort', cancel);
+        cancelled = true;
+        resumeStreams(a, b);
+        settle({
           bytesAtoB: bufferedAtoB,
           bytesBtoA: bufferedBtoA,
-          reason: 'error',
+          reason: 'fallback',
           ...(e.errno !== undefined ? { errno: e.errno, code: errnoName(e.errno) } : {}),
         });
         return;
@@ -242,6 +251,22 @@ function stopReading(socket: Socket): void {
     handle.reading = false;
     handle.readStop();
   }
+}
+
+/** Undoes stopReading and pipes the two sockets into each other (the relay's fallback). */
+function resumeStreams(a: Socket, b: Socket): void {
+  for (const s of [a, b] as SocketInternals[]) {
+    // The own no-op goes, and the handle reads again (the stream may still count a _read as pending, so
+    // it would not call _read itself).
+    delete (s as { _read?: unknown })._read;
+    const handle = s._handle;
+    if (handle?.readStart && !handle.reading) {
+      handle.reading = true;
+      handle.readStart();
+    }
+  }
+  a.pipe(b);
+  b.pipe(a);
 }
 
 /** Whatever the stream has buffered but nobody consumed yet. */

@@ -1,8 +1,9 @@
 // The splice(2) relay over loopback TCP: peerA ⇄ [a … relay … b] ⇄ peerB, where a and b are Node sockets
 // handed to the relay (a: accepted from peerA, b: connected to a server that accepted peerB).
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { closeSync, openSync, readdirSync } from 'node:fs';
 import net from 'node:net';
+import koffi from 'koffi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   canSplice,
@@ -115,6 +116,21 @@ function errorOf(s: net.Socket): Promise<string | undefined> {
     s.once('end', () => resolve('end'));
     s.once('close', () => resolve(undefined));
   });
+}
+
+const RLIMIT_NOFILE = 7;
+let rlimitFns:
+  | { get(res: number, lim: BigUint64Array): number; set(res: number, lim: BigUint64Array): number }
+  | undefined;
+function rlimit() {
+  if (!rlimitFns) {
+    const lib = koffi.load('libc.so.6');
+    rlimitFns = {
+      get: lib.func('int getrlimit(int, _Out_ uint64_t *lim)'),
+      set: lib.func('int setrlimit(int, const uint64_t *lim)'),
+    } as unknown as typeof rlimitFns;
+  }
+  return rlimitFns!;
 }
 
 function fdCount(): number {
@@ -241,6 +257,37 @@ describe.skipIf(!supported)('spliceRelay', () => {
     expect(await relay.done).toEqual({ bytesAtoB: 22, bytesBtoA: 0, reason: 'eof' });
     peerA.destroy();
     peerB.destroy();
+  });
+
+  it('falls back to pipe() when the relay cannot get fds (EMFILE), and the bytes still flow', async () => {
+    const { peerA, peerB, a, b } = await rig();
+    // Fill every free fd slot, then cap RLIMIT_NOFILE right above the highest: the relay's dup/pipe2 fail.
+    const fillers: number[] = [];
+    const highest = () => Math.max(...readdirSync('/proc/self/fd').map(Number));
+    let top = highest();
+    for (;;) {
+      const fd = openSync('/dev/null', 'r');
+      fillers.push(fd);
+      if (fd >= top) break;
+    }
+    top = highest();
+    const saved = new BigUint64Array(2);
+    expect(rlimit().get(RLIMIT_NOFILE, saved)).toBe(0);
+    let result: Awaited<SplicedPair['done']>;
+    try {
+      expect(rlimit().set(RLIMIT_NOFILE, BigUint64Array.of(BigInt(top + 1), saved[1]!))).toBe(0);
+      result = await spliceRelay(a, b).done;
+    } finally {
+      rlimit().set(RLIMIT_NOFILE, saved);
+      for (const fd of fillers) closeSync(fd);
+    }
+    expect(result).toMatchObject({ reason: 'fallback', code: 'EMFILE' });
+    const atB = digestUntilEnd(peerB);
+    const atA = digestUntilEnd(peerA);
+    const [ha, hb] = await Promise.all([send(peerA, 2_000_000, true), send(peerB, 1000, true)]);
+    expect(await atB).toEqual({ bytes: 2_000_000, sha256: ha });
+    expect(await atA).toEqual({ bytes: 1000, sha256: hb });
+    for (const s of [peerA, peerB, a, b]) s.destroy();
   });
 
   it('refuses sockets it cannot take (not connected, ended, not a socket)', async () => {
