@@ -97,6 +97,25 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
     });
   });
 
+  it('--no-splice: the same 4 MB body by hash and its byte counts through Node streams', async () => {
+    await withTopology(async (client) => {
+      const z = await startZtun(client, [
+        '--route',
+        '10.212.0.0/24',
+        '--stats-interval',
+        '200ms',
+        '--no-splice',
+      ]);
+      const big = client.tryExec('sh', [
+        '-c',
+        `curl -sS -m 20 http://${SERVER}:${HTTP_PORT}/bytes/4000000 | sha256sum`,
+      ]);
+      expect(big.stdout.split(' ')[0]).toBe(sha('a'.repeat(4_000_000)));
+      await waitFor('stats showing the transfer', () => stats(z.output()).some((s) => s.bytesIn > 4_000_000));
+      expect(await z.proc.stop(10_000)).toBe(0);
+    });
+  });
+
   it('SIGTERM with connections open: they are closed, ztun exits 0 promptly, the namespace is restored', async () => {
     await withTopology(async (client) => {
       const before = netState(client);
