@@ -51,8 +51,17 @@ struct Direction {
   uint64_t bytes = 0;
 };
 
+struct Pair;
+
+// What an epoll event points at: one socket of a pair.
+struct Endpoint {
+  Pair* pair;
+  int side;
+};
+
 struct Pair {
   uint32_t id = 0;
+  Endpoint endpoints[2] = {{this, 0}, {this, 1}};
   int fds[2] = {-1, -1};
   int pipes[2][2] = {{-1, -1}, {-1, -1}};
   size_t pipeSize = 0;
@@ -315,7 +324,8 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
           RunCommands(done);
           continue;
         }
-        Pair* p = static_cast<Pair*>(events[i].data.ptr);
+        Endpoint* endpoint = static_cast<Endpoint*>(events[i].data.ptr);
+        Pair* p = endpoint->pair;
         if (p->finished) continue;
         uint32_t ev = events[i].events;
         if ((ev & EPOLLERR) != 0) {
@@ -329,7 +339,11 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
           }
           if (p->finished) continue;
         }
-        Pump(p, done);
+        // Readable: the direction reading this socket; writable: the one writing it. Only those can move.
+        const int side = endpoint->side;
+        const uint32_t kReadable = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+        const uint32_t kWritable = EPOLLOUT | EPOLLHUP | EPOLLERR;
+        Pump(p, (ev & kReadable) != 0, side, (ev & kWritable) != 0, done);
       }
       // Pairs are freed only after the batch: later events in it may still point at them.
       for (Pair* p : done) {
@@ -354,7 +368,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
         for (int s = 0; s < 2 && ok; s++) {
           epoll_event ev{};
           ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-          ev.data.ptr = p;
+          ev.data.ptr = &p->endpoints[s];
           if (epoll_ctl(epoll_, EPOLL_CTL_ADD, p->fds[s], &ev) != 0) {
             Finish(p, kError, s, errno, done);
             ok = false;
@@ -362,7 +376,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
         }
         p->registered = true;
         // Data that arrived before the hand-over raised no edge for us: pump once now.
-        if (!p->finished) Pump(p, done);
+        if (!p->finished) Pump(p, true, 0, true, done);
       } else {
         auto it = pairs_.find(c.id);
         if (it != pairs_.end() && !it->second->finished) Finish(it->second, kCancelled, -1, 0, done);
@@ -384,17 +398,22 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
     if (tsfn_.NonBlockingCall(c) != napi_ok) delete c;
   }
 
-  // Moves what can move now in both directions, until every step would block.
-  void Pump(Pair* p, std::vector<Pair*>& done) {
-    bool progress = true;
-    while (progress && !p->finished) {
-      progress = false;
-      for (int i = 0; i < 2 && !p->finished; i++) {
+  // Moves what can move now until every step would block: the direction reading socket `side` when it
+  // became readable, the one writing it when it became writable (both directions on the first pump).
+  void Pump(Pair* p, bool readable, int side, bool writable, std::vector<Pair*>& done) {
+    bool run[2] = {false, false};
+    if (readable) run[side] = true;
+    if (writable) run[1 - side] = true;
+    for (int i = 0; i < 2 && !p->finished; i++) {
+      if (!run[i]) continue;
+      bool progress = true;
+      while (progress && !p->finished) {
+        progress = false;
         int r = Step(p, i, &progress);
         if (r != 0) Finish(p, kError, r > 0 ? 1 : 0, r > 0 ? r : -r, done);
       }
-      if (!p->finished && p->dir[0].shutDown && p->dir[1].shutDown) Finish(p, kEof, -1, 0, done);
     }
+    if (!p->finished && p->dir[0].shutDown && p->dir[1].shutDown) Finish(p, kEof, -1, 0, done);
   }
 
   // One round of one direction. Returns 0, or an errno: positive when it concerns socket B, negative for A.
