@@ -39,7 +39,12 @@ export function handlerFromOutbound(outbound: Outbound, options: OutboundHandler
             if (!conn.destroyed && !conn.writableEnded) conn.resetAndDestroy();
           });
           conn.on('close', () => {
-            if (!r.destroyed && !r.writableEnded) r.destroy();
+            // The client is gone: nothing more from upstream can be delivered. Let a FIN still being
+            // flushed upstream finish first, then release the socket (a half-open upstream that keeps
+            // sending — e.g. a download whose client vanished — would otherwise live forever).
+            if (r.destroyed) return;
+            if (r.writableEnded && !r.writableFinished) r.once('finish', () => r.destroy());
+            else r.destroy();
           });
           if (options.relay?.(conn, r)) return;
           conn.pipe(r);

@@ -28,7 +28,6 @@ import {
 } from '@ztun/tun-linux';
 import { formatCidr } from '../cidr.js';
 import { describeProxy, type ProxyConfig } from '../config.js';
-import { type TrackedHandler, trackingHandler } from '../connections.js';
 import { countingOutbound, type TrafficCounters } from '../counting.js';
 import type { Logger } from '../log.js';
 import { type Change, describeChange, type PlanTags, undoOrder } from '../plan.js';
@@ -201,7 +200,6 @@ async function run(ctx: RunContext): Promise<number> {
   let device: LinuxTun | undefined;
   let stack: Stack | undefined;
   let traffic: TrafficCounters | undefined;
-  let handler: TrackedHandler | undefined;
   let stopStats: (() => void) | undefined;
   const applied: Change[] = [];
   let exitCode = 0;
@@ -234,12 +232,10 @@ async function run(ctx: RunContext): Promise<number> {
       if (config.splice && !splice)
         log.warn('splice relay unavailable (addon without it?): relaying through Node streams');
       traffic = splice ? withSplicedBytes(outbound) : outbound;
-      handler = trackingHandler(
-        handlerFromOutbound(outbound, {
-          onConnectError: (dest, err) => log.debug(`connect ${dest} failed: ${err.message}`),
-          ...(splice ? { relay: (client, upstream) => spliceOrNot(client, upstream, log) } : {}),
-        }),
-      );
+      const handler = handlerFromOutbound(outbound, {
+        onConnectError: (dest, err) => log.debug(`connect ${dest} failed: ${err.message}`),
+        ...(splice ? { relay: (client, upstream) => spliceOrNot(client, upstream, log) } : {}),
+      });
       stack = createStack({
         device: dev,
         handler,
@@ -301,16 +297,8 @@ async function run(ctx: RunContext): Promise<number> {
     if (stopReason)
       log.info(`${stopReason}: closing connections and removing routes, rules and ${config.name}`);
     try {
-      if (stack && handler && handler.openTcp > 0) {
-        // RSTs travel back through the still-running stack; give them a moment to reach the clients.
-        const open = handler.openTcp;
-        handler.resetAll();
-        const deadline = Date.now() + 1000;
-        while (stack.counters.tcpOpen > 0 && Date.now() < deadline) await delay(20);
-        await delay(50);
-        log.debug(`reset ${open} open TCP connection(s) (${stack.counters.tcpOpen} still open)`);
-      }
-      // Routes and rules must go even if the stack cannot close cleanly.
+      // stack.close() resets open TCP connections while its packet path still runs, so every client gets a
+      // RST. Routes and rules must go even if the stack cannot close cleanly.
       if (stack) {
         const closed = await Promise.race([
           stack.close().then(() => true),
