@@ -7,7 +7,8 @@
 // transfer: ~1.0 means its one JS thread was saturated). Options: --time S (default 5), --mtu N (ztun's MTU
 // for all legs), --no-mtu-compare (skip the extra direct leg at MTU 1500), --perf (perf-record ztun during
 // the direct leg and print where its CPU time goes), --no-splice-compare (skip the --no-splice legs),
-// --reverse (iperf3 -R: the server sends, i.e. downloads through the tunnel).
+// --reverse (iperf3 -R: the server sends, i.e. downloads through the tunnel), --veth-mtu N (the MTU of the
+// client–server veth pair; default 1500).
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -42,7 +43,8 @@ if (problems.length) {
   process.exit(1);
 }
 
-const topo = createTopology('bnch');
+const vethMtu = opt('veth-mtu', undefined);
+const topo = createTopology('bnch', { vethMtu });
 const CLK_TCK = 100;
 
 function cpuSeconds(pid) {
@@ -116,7 +118,7 @@ try {
   await sleep(200);
   const rows = [];
   console.log(
-    `iperf3 -t ${seconds}, one TCP stream ${reverse ? 'server → client (-R)' : 'client → server'}; ztun MTU ${mtu ?? 'default (65520)'}`,
+    `iperf3 -t ${seconds}, one TCP stream ${reverse ? 'server → client (-R)' : 'client → server'}; ztun MTU ${mtu ?? 'default (65520)'}, veth MTU ${vethMtu ?? 1500}`,
   );
   rows.push({ label: 'no tunnel (veth)', gbps: iperf() });
   console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);

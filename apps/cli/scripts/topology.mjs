@@ -49,7 +49,7 @@ export async function waitUntil(what, check, timeoutMs = 10_000) {
 }
 
 /** Builds the two namespaces; returns helpers and a `cleanup()` that is also wired to signals and exit. */
-export function createTopology(tag) {
+export function createTopology(tag, { vethMtu } = {}) {
   const id = `${tag}${process.pid.toString(36)}`;
   const client = `ztc${id}`;
   const server = `zts${id}`;
@@ -97,6 +97,10 @@ export function createTopology(tag) {
   ip(client, 'addr', 'add', 'fd00:211::1/64', 'dev', 'veth0', 'nodad');
   ip(server, 'addr', 'add', '10.211.0.2/30', 'dev', 'veth1');
   ip(server, 'addr', 'add', 'fd00:211::2/64', 'dev', 'veth1', 'nodad');
+  if (vethMtu) {
+    ip(client, 'link', 'set', 'veth0', 'mtu', String(vethMtu));
+    ip(server, 'link', 'set', 'veth1', 'mtu', String(vethMtu));
+  }
   ip(client, 'link', 'set', 'veth0', 'up');
   ip(server, 'link', 'set', 'veth1', 'up');
   for (const a of [`${SOCKS}/32`, `${SERVER}/32`, `${SERVER6}/128`])
