@@ -196,6 +196,9 @@ class UdpSessionImpl implements UdpSession {
   next: UdpSessionImpl | undefined;
   private lastFromText = '';
   private lastFromBytes: Uint8Array | undefined;
+  /** The last destination this session sent to: a DNS or QUIC flow reuses it without string work. */
+  private readonly lastToBytes = new Uint8Array(16);
+  private lastTo: Endpoint | undefined;
 
   constructor(
     private readonly stack: SystemStack,
@@ -220,6 +223,16 @@ class UdpSessionImpl implements UdpSession {
     this.lastFromText = address;
     this.lastFromBytes = b;
     return b;
+  }
+
+  /** The destination at `d[off…]`:`port` as an Endpoint, reusing the previous one when it is the same. */
+  destination(d: Uint8Array, off: number, port: number): Endpoint {
+    const alen = this.family === 4 ? 4 : 16;
+    const last = this.lastTo;
+    if (last && last.port === port && bytesEqual(d, off, this.lastToBytes, 0, alen)) return last;
+    this.lastToBytes.set(d.subarray(off, off + alen));
+    this.lastTo = { address: formatIp(d, off, this.family), port };
+    return this.lastTo;
   }
 
   reply(payload: Uint8Array, from: Endpoint): void {
@@ -702,7 +715,7 @@ export class SystemStack implements Stack {
     s.lastSeen = this.now;
     const payload = Buffer.allocUnsafe(ulen - 8);
     payload.set(d.subarray(l4 + 8, l4 + ulen));
-    s.handler?.send(payload, { address: formatIp(d, dstOff, f.v), port: dport });
+    s.handler?.send(payload, s.destination(d, dstOff, dport));
   }
 
   closeUdp(s: UdpSessionImpl): void {

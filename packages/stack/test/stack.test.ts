@@ -380,6 +380,9 @@ describe('stack packet path (fake device)', () => {
     expect(udp.sessions.length).toBe(2); // same v4 source → one session (endpoint-independent)
     expect(udp.sent.map((s) => s.to)).toEqual(['10.0.0.53:53', '10.0.0.54:53', 'fd00::53:53']);
     expect([...udp.sent[0]!.payload]).toEqual([1, 2, 3]);
+    // Back to the first destination, then the same one twice: each datagram names its own destination.
+    device.deliver([p1, p1, p2]);
+    expect(udp.sent.slice(3).map((s) => s.to)).toEqual(['10.0.0.53:53', '10.0.0.53:53', '10.0.0.54:53']);
     expect(stack.counters.udpOpen).toBe(2);
     udp.sessions[0]!.reply(new Uint8Array([9, 9]), { address: '10.0.0.53', port: 53 });
     udp.sessions[1]!.reply(new Uint8Array([8]), { address: 'fd00::53', port: 53 });
