@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // `pnpm bench:tunnel` (root): iperf3 throughput in one run, in namespaces of its own —
 //   1. no tunnel: client → veth → server (the kernel path alone)
-//   2. ztun --auto-route --proxy direct (TCP relayed with splice(2), the default), and with --no-splice
+//   2. ztun --auto-route --proxy direct (TCP relayed with splice(2) over an offload TUN, the defaults), and
+//      with --no-offload and --no-splice
 //   3. ztun --auto-route --proxy socks5:// to danted, both ways too
 // Prints Gbit/s, ratios to the no-tunnel figure, and ztun's CPU use (user/sys seconds per second of
 // transfer: ~1.0 means its one JS thread was saturated). Options: --time S (default 5), --mtu N (ztun's MTU
 // for all legs), --no-mtu-compare (skip the extra direct leg at MTU 1500), --perf (perf-record ztun during
 // the direct leg and print where its CPU time goes), --no-splice-compare (skip the --no-splice legs),
+// --no-offload-compare (skip the direct leg with --no-offload, i.e. a plain TUN without checksum offload),
 // --reverse (iperf3 -R: the server sends, i.e. downloads through the tunnel), --veth-mtu N (the MTU of the
 // client–server veth pair; default 1500).
 
@@ -34,6 +36,7 @@ const mtu = opt('mtu', undefined);
 const mtuCompare = !argv.includes('--no-mtu-compare');
 const wantPerf = argv.includes('--perf') && has('perf');
 const spliceCompare = !argv.includes('--no-splice-compare');
+const offloadCompare = !argv.includes('--no-offload-compare');
 const reverse = argv.includes('--reverse');
 
 const problems = preflight();
@@ -124,6 +127,10 @@ try {
   console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
   rows.push(await throughZtun('ztun --proxy direct', ['--proxy', 'direct'], { profile: wantPerf }));
   console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+  if (offloadCompare) {
+    rows.push(await throughZtun('ztun --proxy direct --no-offload', ['--proxy', 'direct', '--no-offload']));
+    console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+  }
   if (spliceCompare) {
     rows.push(await throughZtun('ztun --proxy direct --no-splice', ['--proxy', 'direct', '--no-splice']));
     console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);

@@ -79,6 +79,8 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
     .option('--pcap <file>', 'capture every packet through the TUN to this pcap file')
     .option('--splice', 'relay TCP bytes with zero-copy splice(2) (Linux; the default there)')
     .option('--no-splice', 'relay TCP bytes through Node streams instead of splice(2)')
+    .option('--offload', 'TUN checksum offload, IFF_VNET_HDR + TUN_F_CSUM (Linux; the default there)')
+    .option('--no-offload', 'a plain TUN: the kernel computes and verifies every checksum')
     .addOption(
       new Option('--log-level <level>', 'error, warn, info or debug (default info)').choices([
         'error',
@@ -127,6 +129,7 @@ const FLAG_KEYS: Record<string, keyof RawConfig> = {
   udpTimeout: 'udp-timeout',
   pcap: 'pcap',
   splice: 'splice',
+  offload: 'offload',
   logLevel: 'log-level',
   statsInterval: 'stats-interval',
   table: 'table',

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import pkg from '../package.json' with { type: 'json' };
 import { main, resolveProxyAddresses } from '../src/cli.js';
+import { DEFAULT_OFFLOAD } from '../src/config.js';
 import type { Platform, RunContext } from '../src/platform/types.js';
 import { unsupportedPlatform } from '../src/platform/unsupported.js';
 
@@ -91,6 +92,14 @@ describe('ztun command line (in-process)', () => {
     expect((await cli(['run', '--route', '10.0.0.0/8'], platform)).code).toBe(0);
     expect((await cli(['run', '--route', '10.0.0.0/8', '--no-splice'], platform)).code).toBe(0);
     expect(platform.runs.map((r) => r.config.splice)).toEqual([true, false]);
+  });
+
+  it('--no-offload turns TUN checksum offload off; --offload and the default follow DEFAULT_OFFLOAD', async () => {
+    const platform = fakePlatform();
+    expect((await cli(['run', '--route', '10.0.0.0/8'], platform)).code).toBe(0);
+    expect((await cli(['run', '--route', '10.0.0.0/8', '--no-offload'], platform)).code).toBe(0);
+    expect((await cli(['run', '--route', '10.0.0.0/8', '--offload'], platform)).code).toBe(0);
+    expect(platform.runs.map((r) => r.config.offload)).toEqual([DEFAULT_OFFLOAD, false, true]);
   });
 
   it('resolves a proxy host name for its bypass rule; an unresolvable one gets a note, not a failure', async () => {

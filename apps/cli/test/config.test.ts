@@ -6,6 +6,7 @@ import { cidrContains, formatCidr, networkOf, parseCidr } from '../src/cidr.js';
 import {
   ConfigError,
   DEFAULT_MTU,
+  DEFAULT_OFFLOAD,
   describeProxy,
   readConfigFile,
   redact,
@@ -124,6 +125,13 @@ describe('resolveConfig', () => {
     expect(resolveConfig({ splice: false }).splice).toBe(false);
     expect(resolveConfig({}, { path: 'z.yaml', values: { splice: false } }).splice).toBe(false);
     expect(() => resolveConfig({ splice: 'maybe' })).toThrow(/splice: expected true or false/);
+  });
+
+  it('offload follows DEFAULT_OFFLOAD unless set; a non-boolean is refused', () => {
+    expect(resolveConfig({}).offload).toBe(DEFAULT_OFFLOAD);
+    expect(resolveConfig({ offload: false }).offload).toBe(false);
+    expect(resolveConfig({}, { path: 'z.yaml', values: { offload: false } }).offload).toBe(false);
+    expect(() => resolveConfig({ offload: 'maybe' })).toThrow(/offload: expected true or false/);
   });
 
   it('normalises routed prefixes to their network and accepts bare host excludes', () => {

@@ -97,7 +97,8 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
     });
   });
 
-  it('--no-splice: the same 4 MB body by hash and its byte counts through Node streams', async () => {
+  // Also the plain TUN (--no-offload): every other test here runs over the default checksum-offload TUN.
+  it('--no-splice --no-offload: the same 4 MB body by hash and its byte counts through Node streams', async () => {
     await withTopology(async (client) => {
       const z = await startZtun(client, [
         '--route',
@@ -105,6 +106,7 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
         '--stats-interval',
         '200ms',
         '--no-splice',
+        '--no-offload',
       ]);
       const big = client.tryExec('sh', [
         '-c',

@@ -238,6 +238,11 @@ function fixTransport(
  * offsets) and both ports, then applies ONE incremental update to the IPv4 header checksum and one to the
  * TCP checksum. The caller guarantees that the IP header at `ipOffset` and 20 bytes of TCP header at
  * `tcpOffset` lie inside `buf`, and that the packet is not a fragment.
+ *
+ * `partial`: the TCP checksum field holds a checksum-offload partial sum (Linux CHECKSUM_PARTIAL /
+ * virtio_net_hdr NEEDS_CSUM: the folded, NOT complemented pseudo-header sum; whoever completes it sums from
+ * the TCP header to the end). The address delta is then ADDED to that sum (the ports are summed by whoever
+ * completes it) instead of applied to a finished checksum.
  */
 export function rewriteTcpEndpointsAt(
   buf: Uint8Array,
@@ -250,6 +255,7 @@ export function rewriteTcpEndpointsAt(
   destination: Uint8Array,
   destinationOffset: number,
   destinationPort: number,
+  partial = false,
 ): void {
   const alen = version === 4 ? 4 : 16;
   const s = ipOffset + (version === 4 ? 12 : 8);
@@ -269,6 +275,14 @@ export function rewriteTcpEndpointsAt(
   if (version === 4) writeU16(buf, ipOffset + 10, applyDelta(readU16(buf, ipOffset + 10), delta));
   sourcePort &= 0xffff;
   destinationPort &= 0xffff;
+  const sumAt = tcpOffset + 16;
+  if (partial) {
+    // The partial sum covers the pseudo header only: the ports lie in the range the completer sums itself.
+    writeU16(buf, sumAt, addToPartialSum(readU16(buf, sumAt), delta));
+    writeU16(buf, tcpOffset, sourcePort);
+    writeU16(buf, tcpOffset + 2, destinationPort);
+    return;
+  }
   delta +=
     (~readU16(buf, tcpOffset) & 0xffff) +
     sourcePort +
@@ -276,5 +290,13 @@ export function rewriteTcpEndpointsAt(
     destinationPort;
   writeU16(buf, tcpOffset, sourcePort);
   writeU16(buf, tcpOffset + 2, destinationPort);
-  writeU16(buf, tcpOffset + 16, applyDelta(readU16(buf, tcpOffset + 16), delta));
+  writeU16(buf, sumAt, applyDelta(readU16(buf, sumAt), delta));
+}
+
+/** RFC 1624 for an uncomplemented (partial) sum: fold(sum + delta). */
+function addToPartialSum(sum: number, delta: number): number {
+  let s = sum + delta;
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return s;
 }

@@ -4,11 +4,16 @@ import {
   buildIcmp,
   buildTcp,
   buildUdp,
+  checksumFinish,
+  checksumFold,
+  checksumPartial,
   decodePacket,
   type IpSpec,
   PacketError,
   PacketView,
   ParseCode,
+  pseudoHeaderSumV4At,
+  pseudoHeaderSumV6,
   rewriteDestinationPort,
   rewriteIcmpEchoIdentifier,
   rewriteIPv4Destination,
@@ -332,6 +337,60 @@ describe('rewriteTcpEndpointsAt (raw offsets) == rewriteIPv4Endpoints / rewriteI
           const check = new PacketView();
           expect(check.reset(slab, at, p.bytes.length)).toBe(0);
           expect(check.verifyTransportChecksum()).toBe(true);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    expect(tcpCases).toBeGreaterThan(100);
+  });
+});
+
+describe('rewriteTcpEndpointsAt(…, partial = true) on an offload partial sum', () => {
+  it('then completing the checksum == a full recompute after the rewrite', () => {
+    let tcpCases = 0;
+    const pseudo = (b: Uint8Array, pv: PacketView): number =>
+      pv.version === 4
+        ? pseudoHeaderSumV4At(b, 12, 16, 6, pv.transportLength)
+        : pseudoHeaderSumV6(b, 8, 24, 6, pv.transportLength);
+    fc.assert(
+      fc.property(
+        validPacket,
+        ipv4Addr,
+        ipv4Addr,
+        ipv6Addr,
+        ipv6Addr,
+        port,
+        port,
+        (p, s4, d4, s6, d6, sp, dp) => {
+          const pv = new PacketView();
+          expect(pv.reset(p.bytes)).toBe(0);
+          if (pv.transport !== 6) return;
+          tcpCases++;
+          const t = pv.transportOffset;
+          const len = pv.transportLength;
+          const srcBytes = pv.version === 4 ? Uint8Array.of(s4 >>> 24, s4 >>> 16, s4 >>> 8, s4) : s6;
+          const dstBytes = pv.version === 4 ? Uint8Array.of(d4 >>> 24, d4 >>> 16, d4 >>> 8, d4) : d6;
+          const v = pv.version as 4 | 6;
+          // As the kernel hands it over with NEEDS_CSUM: the field holds the folded, uncomplemented pseudo sum.
+          const partial = Uint8Array.from(p.bytes);
+          const ps = checksumFold(pseudo(partial, pv));
+          partial[t + 16] = ps >>> 8;
+          partial[t + 17] = ps & 0xff;
+          rewriteTcpEndpointsAt(partial, 0, v, t, srcBytes, 0, sp, dstBytes, 0, dp, true);
+          // What a device does to finish it: sum from the TCP header (partial field included) to the end.
+          const completed = checksumFinish(checksumPartial(partial, t, len));
+          // Reference: the full rewrite, then the checksum recomputed from scratch.
+          const full = Uint8Array.from(p.bytes);
+          rewriteTcpEndpointsAt(full, 0, v, t, srcBytes, 0, sp, dstBytes, 0, dp);
+          full[t + 16] = 0;
+          full[t + 17] = 0;
+          const recomputed = checksumFinish(pseudo(full, pv) + checksumPartial(full, t, len));
+          expect(completed).toBe(recomputed);
+          partial[t + 16] = completed >>> 8;
+          partial[t + 17] = completed & 0xff;
+          full[t + 16] = recomputed >>> 8;
+          full[t + 17] = recomputed & 0xff;
+          expect(Array.from(partial)).toEqual(Array.from(full));
         },
       ),
       { numRuns: 1000 },

@@ -1,6 +1,8 @@
 import net from 'node:net';
 import {
   buildTcp,
+  checksumFinish,
+  checksumPartial,
   echoReplyInPlace,
   PacketView,
   rewriteTcpEndpointsAt,
@@ -301,10 +303,22 @@ export class SystemStack implements Stack {
   private readonly pcap: PcapSink | undefined;
   private outOffsets = new Uint32Array(256);
   private outLengths = new Uint32Array(256);
+  private outFlags = new Uint8Array(256);
   /** The one parser every packet goes through (reused: no per-packet allocation). */
   private readonly pv = new PacketView();
-  private readonly outBatch: { count: number; data: Uint8Array; offsets: Uint32Array; lengths: Uint32Array } =
-    { count: 0, data: new Uint8Array(0), offsets: this.outOffsets, lengths: this.outLengths };
+  private readonly outBatch: {
+    count: number;
+    data: Uint8Array;
+    offsets: Uint32Array;
+    lengths: Uint32Array;
+    flags: Uint8Array | undefined;
+  } = {
+    count: 0,
+    data: new Uint8Array(0),
+    offsets: this.outOffsets,
+    lengths: this.outLengths,
+    flags: undefined,
+  };
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private closing: Promise<void> | undefined;
   private started = false;
@@ -472,12 +486,15 @@ export class SystemStack implements Stack {
     if (this.outOffsets.length < count) {
       this.outOffsets = new Uint32Array(count * 2);
       this.outLengths = new Uint32Array(count * 2);
+      this.outFlags = new Uint8Array(count * 2);
       this.outBatch.offsets = this.outOffsets;
       this.outBatch.lengths = this.outLengths;
     }
     const data = batch.data;
     const offsets = batch.offsets;
     const lengths = batch.lengths;
+    // Checksum offload (docs/architecture.md): bit 0 = the transport checksum holds only the pseudo sum.
+    const flags = batch.flags;
     const c = this.counters;
     const pcap = this.pcap;
     let n = 0;
@@ -487,11 +504,18 @@ export class SystemStack implements Stack {
       const len = lengths[i]!;
       c.rxPackets++;
       c.rxBytes += len;
+      let partial = flags !== undefined && (flags[i]! & 1) !== 0;
+      if (partial && pcap) {
+        // A capture shows complete checksums: finish it here (one pass, only while capturing), write it plain.
+        completePartialChecksum(data, off, len);
+        partial = false;
+      }
       if (pcap) pcap.record(data.subarray(off, off + len));
-      const out = this.packet(data, off, len);
+      const out = this.packet(data, off, len, partial);
       if (out > 0) {
         this.outOffsets[n] = off;
         this.outLengths[n] = out;
+        this.outFlags[n] = partial ? 1 : 0;
         bytes += out;
         n++;
         if (pcap) pcap.record(data.subarray(off, off + out));
@@ -503,12 +527,13 @@ export class SystemStack implements Stack {
       const ob = this.outBatch;
       ob.count = n;
       ob.data = data;
+      ob.flags = flags ? this.outFlags : undefined;
       this.device.writeBatch(ob);
     }
   }
 
   /** Handles one packet; returns the length to write back (rewritten in place) or 0 when consumed/dropped. */
-  private packet(d: Uint8Array, o: number, len: number): number {
+  private packet(d: Uint8Array, o: number, len: number, partial: boolean): number {
     const drops = this.counters.drops;
     const pv = this.pv;
     // One validating parse (lengths, IPv6 extension chain, transport header) from @ztun/packet.
@@ -549,9 +574,9 @@ export class SystemStack implements Stack {
     const l4len = pv.transportLength;
     switch (pv.transport) {
       case PROTO_TCP:
-        return this.tcp(f, d, o, l4, l4len, srcOff, dstOff) ? total : 0;
+        return this.tcp(f, d, o, l4, l4len, srcOff, dstOff, partial) ? total : 0;
       case PROTO_UDP:
-        this.udp(f, d, l4, srcOff, dstOff);
+        this.udp(f, d, l4, srcOff, dstOff, partial);
         return 0;
       case PROTO_ICMP:
       case PROTO_ICMPV6:
@@ -574,6 +599,7 @@ export class SystemStack implements Stack {
     l4len: number,
     srcOff: number,
     dstOff: number,
+    partial: boolean,
   ): boolean {
     const drops = this.counters.drops;
     const doff = this.pv.tcp.headerLength; // validated by PacketView: 20 ≤ doff ≤ l4len
@@ -597,7 +623,7 @@ export class SystemStack implements Stack {
       if (flags & 4) t.flags[port]! |= RST_SEEN;
       t.lastSeen[port] = this.now;
       const base = port * 16;
-      rewriteTcpEndpointsAt(d, o, f.v, l4, t.dst, base, t.dport[port]!, t.src, base, t.sport[port]!);
+      rewriteTcpEndpointsAt(d, o, f.v, l4, t.dst, base, t.dport[port]!, t.src, base, t.sport[port]!, partial);
       return true;
     }
     // Client → destination.
@@ -627,7 +653,7 @@ export class SystemStack implements Stack {
     if (flags & 1) t.flags[port]! |= FIN_FROM_CLIENT;
     if (flags & 4) t.flags[port]! |= RST_SEEN;
     t.lastSeen[port] = this.now;
-    rewriteTcpEndpointsAt(d, o, f.v, l4, f.nat, 0, port, f.tun, 0, f.listenPort);
+    rewriteTcpEndpointsAt(d, o, f.v, l4, f.nat, 0, port, f.tun, 0, f.listenPort, partial);
     return true;
   }
 
@@ -670,12 +696,13 @@ export class SystemStack implements Stack {
     this.emit(out);
   }
 
-  private udp(f: Family, d: Uint8Array, l4: number, srcOff: number, dstOff: number): void {
+  private udp(f: Family, d: Uint8Array, l4: number, srcOff: number, dstOff: number, partial: boolean): void {
     const drops = this.counters.drops;
     const alen = f.alen;
     // PacketView checked 8 ≤ UDP length ≤ payload; the checksum is optional only over IPv4 (RFC 8200).
+    // A partial checksum (offload) comes from the local kernel and has nothing to verify yet.
     const ulen = this.pv.udp.length;
-    if (!this.pv.verifyTransportChecksum()) {
+    if (!partial && !this.pv.verifyTransportChecksum()) {
       drops.badChecksum++;
       return;
     }
@@ -865,4 +892,21 @@ function udpKey(d: Uint8Array, off: number, alen: number, port: number): number 
 /** Creates the system stack over `device`. Call start() after the TUN's addresses are configured. */
 export function createStack(options: StackOptions): Stack {
   return new SystemStack(options);
+}
+
+/**
+ * Finishes an offload partial checksum in place (what a NIC would do): the TCP/UDP header directly follows
+ * the IP header (the device flags nothing else) and its checksum field holds the pseudo-header sum.
+ */
+function completePartialChecksum(d: Uint8Array, o: number, len: number): void {
+  const v6 = d[o]! >> 4 === 6;
+  const l4 = o + (v6 ? 40 : (d[o]! & 0x0f) * 4);
+  const proto = v6 ? d[o + 6]! : d[o + 9]!;
+  const at = l4 + (proto === PROTO_TCP ? 16 : 6);
+  const end = o + len;
+  if (at + 2 > end) return;
+  let sum = checksumFinish(checksumPartial(d, l4, end - l4));
+  if (sum === 0 && proto === PROTO_UDP) sum = 0xffff;
+  d[at] = sum >>> 8;
+  d[at + 1] = sum;
 }

@@ -23,6 +23,8 @@ class FakeDevice implements TunDevice {
   readonly mtu = 65535;
   readonly counters = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxDropped: 0, txDropped: 0 };
   written: Uint8Array[] = [];
+  /** The flags byte each written packet went with (0 for write() and batches without flags). */
+  writtenFlags: number[] = [];
   private receiver: ((b: PacketBatch) => void) | undefined;
   onBatch(r: (b: PacketBatch) => void): void {
     this.receiver = r;
@@ -30,16 +32,19 @@ class FakeDevice implements TunDevice {
   pause(): void {}
   resume(): void {}
   writeBatch(b: PacketBatch): void {
-    for (let i = 0; i < b.count; i++)
+    for (let i = 0; i < b.count; i++) {
       this.written.push(b.data.slice(b.offsets[i]!, b.offsets[i]! + b.lengths[i]!));
+      this.writtenFlags.push(b.flags ? b.flags[i]! : 0);
+    }
   }
   write(p: Uint8Array): void {
     this.written.push(p.slice());
+    this.writtenFlags.push(0);
   }
   onError(): void {}
   async close(): Promise<void> {}
   /** Delivers packets as one batch in a shared buffer with an offset, like a real device. */
-  deliver(packets: Uint8Array[]): void {
+  deliver(packets: Uint8Array[], flags?: Uint8Array): void {
     const total = packets.reduce((a, p) => a + p.length + 8, 16);
     const data = new Uint8Array(total);
     const offsets = new Uint32Array(packets.length);
@@ -51,11 +56,12 @@ class FakeDevice implements TunDevice {
       lengths[i] = p.length;
       o += p.length + 8;
     });
-    this.receiver!({ count: packets.length, data, offsets, lengths });
+    this.receiver!({ count: packets.length, data, offsets, lengths, ...(flags ? { flags } : {}) });
   }
   take(): Uint8Array[] {
     const w = this.written;
     this.written = [];
+    this.writtenFlags = [];
     return w;
   }
 }
@@ -295,6 +301,58 @@ describe('stack packet path (fake device)', () => {
       expect(parse(device.take()[0]!).sport).toBe(natPort);
     }
     expect(stack.counters.tcpTotal).toBe(2);
+  });
+
+  it('checksum offload: partial TCP is NATed as a partial sum and written back flagged; partial UDP is not verified; a capture gets completed checksums', async () => {
+    // As an offload device delivers them: the checksum field holds only the folded pseudo-header sum.
+    const asPartial = (p: Uint8Array, sumAt: number): Uint8Array => {
+      const f = parse(p);
+      const hl = p.length - f.l4.length;
+      const srcB = f.v === 4 ? p.subarray(12, 16) : p.subarray(8, 24);
+      const dstB = f.v === 4 ? p.subarray(16, 20) : p.subarray(24, 40);
+      let s = pseudoSum(srcB, dstB, f.proto, f.l4.length);
+      while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+      p[hl + sumAt] = s >> 8;
+      p[hl + sumAt + 1] = s & 0xff;
+      return p;
+    };
+    const complete = (p: Uint8Array, sumAt: number): Uint8Array => {
+      const hl = p.length - parse(p).l4.length;
+      const c = finish(sum16(p, hl, p.length - hl));
+      p[hl + sumAt] = c >> 8;
+      p[hl + sumAt + 1] = c & 0xff;
+      return p;
+    };
+    const { device, udp, stack } = await makeStack();
+    for (const [client, server] of [
+      ['127.0.0.1', '10.9.9.9'],
+      ['::1', 'fd00::99'],
+    ] as const) {
+      const syn = asPartial(tcpPacket(client, 40100, server, 80, 0x02, new Uint8Array(300).fill(7)), 16);
+      expect(parse(syn).l4ChecksumOk).toBe(false); // not a finished checksum
+      device.deliver([syn], Uint8Array.of(1));
+      expect(device.writtenFlags).toEqual([1]);
+      const [fwd] = device.take();
+      expect(parse(fwd!).ipChecksumOk).toBe(true);
+      expect(parse(fwd!).l4ChecksumOk).toBe(false); // still partial…
+      expect(parse(complete(fwd!, 16)).l4ChecksumOk).toBe(true); // …and right once the kernel finishes it
+    }
+    const dgram = asPartial(
+      buildUdpPacket(ip('127.0.0.1'), 5353, ip('10.2.2.2'), 53, Uint8Array.of(1, 2, 3)),
+      6,
+    );
+    device.deliver([dgram], Uint8Array.of(1));
+    expect(udp.sent.length).toBe(1);
+    expect(stack.counters.drops.badChecksum).toBe(0);
+
+    // With a capture: completed in place, recorded, and written back as a plain packet.
+    const captured: Uint8Array[] = [];
+    const cap = await makeStack({ pcap: { write: (b: Uint8Array) => captured.push(b.slice()) } });
+    const syn = asPartial(tcpPacket('127.0.0.1', 40200, '10.9.9.9', 80, 0x02), 16);
+    cap.device.deliver([syn], Uint8Array.of(1));
+    expect(cap.device.writtenFlags).toEqual([0]);
+    expect(parse(cap.device.take()[0]!).l4ChecksumOk).toBe(true);
+    expect(captured.length).toBeGreaterThan(0);
   });
 
   it('keeps checksums valid for any payload, ports and addresses (incremental update)', async () => {

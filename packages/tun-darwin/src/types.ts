@@ -7,6 +7,12 @@ export interface PacketBatch {
   readonly data: Uint8Array;
   readonly offsets: Uint32Array;
   readonly lengths: Uint32Array;
+  /**
+   * Optional per-packet flags (only devices opened with checksum offload set it). Bit 0 = checksum partial:
+   * the TCP/UDP checksum field (the transport header directly follows the IP header) holds the folded, NOT
+   * complemented pseudo-header sum, as Linux CHECKSUM_PARTIAL / virtio NEEDS_CSUM. Absent or 0: complete.
+   */
+  readonly flags?: Uint8Array;
 }
 
 export interface DeviceCounters {

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -33,6 +34,61 @@ enum Counter : int {
 
 enum class WriteResult { kOk, kAgain, kDropped, kFatal };
 
+// Per-packet flag bits shared with JS (PacketBatch.flags, docs/architecture.md).
+constexpr uint8_t kChecksumPartial = 1;
+
+// With IFF_VNET_HDR (the device's `offload` option) every read and write starts with this header
+// (TUNSETVNETHDRSZ 10; fields in the host's byte order: legacy virtio is little-endian and so are the hosts
+// ztun runs on, x86-64 and arm64).
+// (Declared here: <linux/virtio_net.h> does not compile as C++, it has a field named `class`.)
+struct virtio_net_hdr {
+  uint8_t flags;
+  uint8_t gso_type;
+  uint16_t hdr_len;
+  uint16_t gso_size;
+  uint16_t csum_start;
+  uint16_t csum_offset;
+};
+constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+constexpr uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
+constexpr size_t kVnetHdrSize = sizeof(virtio_net_hdr);
+static_assert(kVnetHdrSize == 10, "struct virtio_net_hdr is 10 bytes");
+
+// Where a TCP/UDP checksum that covers the pseudo header lives when the transport header directly follows
+// the IP header (the only layout flagged partial): sets start/offset and returns true.
+bool StandardChecksumLayout(const uint8_t* p, size_t length, uint16_t* start, uint16_t* offset) {
+  if (length < 20) return false;
+  uint8_t proto;
+  size_t l4;
+  if ((p[0] >> 4) == 4) {
+    l4 = static_cast<size_t>(p[0] & 0x0f) * 4;
+    proto = p[9];
+  } else if ((p[0] >> 4) == 6 && length >= 40) {
+    l4 = 40;
+    proto = p[6];
+  } else {
+    return false;
+  }
+  size_t at = proto == 6 ? 16 : proto == 17 ? 6 : 0;
+  if (at == 0 || l4 + at + 2 > length) return false;
+  *start = static_cast<uint16_t>(l4);
+  *offset = static_cast<uint16_t>(at);
+  return true;
+}
+
+// Finishes a partial checksum in place, as a NIC would: the one's-complement sum of p[start, length) (the
+// field already holds the pseudo-header sum), complemented, stored at start + offset.
+void CompleteChecksum(uint8_t* p, size_t length, size_t start, size_t offset) {
+  uint64_t sum = 0;
+  size_t i = start;
+  for (; i + 1 < length; i += 2) sum += (static_cast<uint32_t>(p[i]) << 8) | p[i + 1];
+  if (i < length) sum += static_cast<uint32_t>(p[i]) << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  uint16_t check = static_cast<uint16_t>(~sum & 0xffff);
+  p[start + offset] = static_cast<uint8_t>(check >> 8);
+  p[start + offset + 1] = static_cast<uint8_t>(check);
+}
+
 // Errors after which the fd is useless: the device vanished or the fd was closed under us.
 bool IsFatal(int err) {
   return err == EBADF || err == EBADFD || err == ENODEV || err == ENXIO || err == EPIPE;
@@ -53,7 +109,10 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
   }
 
   // new TunIo(fd, slab: ArrayBuffer, lengths: Uint32Array, slotSize, batchSize, queueLimit,
-  //           counters: Float64Array, onBatch(count), onError(operation, errno), maxBatchesPerWake)
+  //           counters: Float64Array, onBatch(count), onError(operation, errno), maxBatchesPerWake,
+  //           flags?: Uint8Array)
+  // With `flags` (one byte per slot) the fd is an IFF_VNET_HDR TUN: reads strip the virtio_net_hdr and record
+  // kChecksumPartial per packet; writes prepend one.
   explicit TunIo(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunIo>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 10 || !info[0].IsNumber() || !info[1].IsArrayBuffer() || !info[2].IsTypedArray() ||
@@ -84,7 +143,19 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
     countersRef_ = Napi::Persistent(static_cast<Napi::Object>(counters));
     onBatch_ = Napi::Persistent(info[7].As<Napi::Function>());
     onError_ = Napi::Persistent(info[8].As<Napi::Function>());
+    if (info.Length() > 10 && !info[10].IsUndefined()) {
+      uint8_t* flags;
+      size_t flagsLength;
+      if (!TypedArrayOf(env, info[10], napi_uint8_array, &flags, &flagsLength) || flagsLength < batchSize_) {
+        Napi::TypeError::New(env, "TunIo: flags must be a Uint8Array of batchSize").ThrowAsJavaScriptException();
+        return;
+      }
+      flags_ = flags;
+      flagsRef_ = Napi::Persistent(info[10].As<Napi::Object>());
+      vnet_ = true;
+    }
     queue_.resize(queueLimit_);
+    queuePartial_.resize(queueLimit_);
 
     poll_ = new uv_poll_t;
     uv_loop_t* loop = nullptr;
@@ -126,7 +197,8 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
     return Napi::Number::New(info.Env(), static_cast<double>(queueSize_));
   }
 
-  // writeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count) -> packets written now
+  // writeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count, flags?: Uint8Array)
+  //   -> packets written now
   Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint8_t* data;
@@ -149,6 +221,15 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
       return env.Undefined();
     }
     uint32_t count = static_cast<uint32_t>(requested);
+    uint8_t* flags = nullptr;
+    size_t flagsLength = 0;
+    if (info.Length() > 4 && !info[4].IsUndefined()) {
+      if (!TypedArrayOf(env, info[4], napi_uint8_array, &flags, &flagsLength) || flagsLength < count) {
+        Napi::TypeError::New(env, "writeBatch: flags must be a Uint8Array of at least count")
+            .ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+    }
     uint32_t written = 0;
     for (uint32_t i = 0; i < count; ++i) {
       uint64_t offset = offsets[i];
@@ -157,7 +238,8 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
         counters_[kTxDropped] += 1;  // a packet outside its buffer: refuse it, count it
         continue;
       }
-      if (SubmitPacket(data + offset, static_cast<size_t>(length))) ++written;
+      bool partial = flags != nullptr && (flags[i] & kChecksumPartial) != 0;
+      if (SubmitPacket(data + offset, static_cast<size_t>(length), partial)) ++written;
     }
     if (queueSize_ > 0) UpdatePoll();
     return Napi::Number::New(env, written);
@@ -176,7 +258,7 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
       counters_[kTxDropped] += 1;
       return Napi::Number::New(env, 0);
     }
-    bool now = SubmitPacket(data, length);
+    bool now = SubmitPacket(data, length, false);
     if (queueSize_ > 0) UpdatePoll();
     return Napi::Number::New(env, now ? 1 : 0);
   }
@@ -224,20 +306,20 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
   }
 
   // Writes one packet now, or queues it behind earlier queued packets (order is kept). True when written now.
-  bool SubmitPacket(const uint8_t* packet, size_t length) {
+  bool SubmitPacket(const uint8_t* packet, size_t length, bool partial) {
     if (closed_ || failed_) {
       counters_[kTxDropped] += 1;
       return false;
     }
     if (queueSize_ > 0) {
-      Enqueue(packet, length);
+      Enqueue(packet, length, partial);
       return false;
     }
-    switch (WriteOne(packet, length)) {
+    switch (WriteOne(packet, length, partial)) {
       case WriteResult::kOk:
         return true;
       case WriteResult::kAgain:
-        Enqueue(packet, length);
+        Enqueue(packet, length, partial);
         return false;
       case WriteResult::kDropped:
       case WriteResult::kFatal:
@@ -246,9 +328,32 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
     return false;
   }
 
-  WriteResult WriteOne(const uint8_t* packet, size_t length) {
+  WriteResult WriteOne(const uint8_t* packet, size_t length, bool partial) {
+    virtio_net_hdr hdr;
+    iovec iov[2];
+    if (vnet_) {
+      // A zeroed header: no GSO, the checksum is complete (the kernel verifies it as for any packet). A packet
+      // that was partial on read goes back NEEDS_CSUM: the kernel's receiver trusts it (CHECKSUM_PARTIAL) and
+      // a forwarding path completes it only if it must.
+      memset(&hdr, 0, sizeof hdr);
+      if (partial) {
+        uint16_t start;
+        uint16_t offset;
+        if (!StandardChecksumLayout(packet, length, &start, &offset)) {
+          counters_[kTxDropped] += 1;  // flagged partial but not TCP/UDP right after the IP header: refused
+          return WriteResult::kDropped;
+        }
+        hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        hdr.csum_start = start;
+        hdr.csum_offset = offset;
+      }
+      iov[0].iov_base = &hdr;
+      iov[0].iov_len = kVnetHdrSize;
+      iov[1].iov_base = const_cast<uint8_t*>(packet);
+      iov[1].iov_len = length;
+    }
     for (;;) {
-      ssize_t n = write(fd_, packet, length);
+      ssize_t n = vnet_ ? writev(fd_, iov, 2) : write(fd_, packet, length);
       if (n >= 0) {
         counters_[kTxPackets] += 1;
         counters_[kTxBytes] += static_cast<double>(length);
@@ -273,20 +378,22 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
     }
   }
 
-  void Enqueue(const uint8_t* packet, size_t length) {
+  void Enqueue(const uint8_t* packet, size_t length, bool partial) {
     if (queueSize_ >= queueLimit_) {
       counters_[kTxDropped] += 1;
       return;
     }
-    std::vector<uint8_t>& slot = queue_[(queueHead_ + queueSize_) % queueLimit_];
+    size_t index = (queueHead_ + queueSize_) % queueLimit_;
+    std::vector<uint8_t>& slot = queue_[index];
     slot.assign(packet, packet + length);  // reuses the slot's capacity once warmed up
+    queuePartial_[index] = partial;
     ++queueSize_;
   }
 
   void Flush() {
     while (queueSize_ > 0 && !failed_ && !closed_) {
       std::vector<uint8_t>& slot = queue_[queueHead_];
-      WriteResult r = WriteOne(slot.data(), slot.size());
+      WriteResult r = WriteOne(slot.data(), slot.size(), queuePartial_[queueHead_]);
       if (r == WriteResult::kAgain) return;  // still full: keep waiting for UV_WRITABLE
       queueHead_ = (queueHead_ + 1) % queueLimit_;
       --queueSize_;
@@ -302,13 +409,48 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
       uint32_t refused = 0;
       bool drained = false;
       while (count < batchSize_) {
-        ssize_t n = read(fd_, slab_ + static_cast<size_t>(count) * slotSize_, slotSize_);
+        uint8_t* slot = slab_ + static_cast<size_t>(count) * slotSize_;
+        ssize_t n;
+        virtio_net_hdr hdr;
+        if (vnet_) {
+          // The header lands apart from the packet, so the packet starts where the batch offsets point.
+          iovec iov[2] = {{&hdr, kVnetHdrSize}, {slot, slotSize_}};
+          n = readv(fd_, iov, 2);
+          if (n > 0) {
+            if (static_cast<size_t>(n) <= kVnetHdrSize || hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+              counters_[kRxDropped] += 1;  // no packet, or GSO (never advertised, so never expected)
+              continue;
+            }
+            n -= static_cast<ssize_t>(kVnetHdrSize);
+          }
+        } else {
+          n = read(fd_, slot, slotSize_);
+        }
         if (n > 0 && static_cast<size_t>(n) >= slotSize_) {
           // Slots are larger than the MTU, so a full slot means the kernel cut a bigger packet: drop it.
           counters_[kRxDropped] += 1;
           continue;
         }
         if (n > 0) {
+          if (vnet_) {
+            uint8_t flag = 0;
+            if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0) {
+              uint16_t start;
+              uint16_t offset;
+              size_t len = static_cast<size_t>(n);
+              if (StandardChecksumLayout(slot, len, &start, &offset) && start == hdr.csum_start &&
+                  offset == hdr.csum_offset) {
+                flag = kChecksumPartial;
+              } else if (static_cast<size_t>(hdr.csum_start) + hdr.csum_offset + 2 <= len) {
+                // Any other layout (IPv6 extension headers…): finish it here, consumers see a plain packet.
+                CompleteChecksum(slot, len, hdr.csum_start, hdr.csum_offset);
+              } else {
+                counters_[kRxDropped] += 1;
+                continue;
+              }
+            }
+            flags_[count] = flag;
+          }
           lengths_[count++] = static_cast<uint32_t>(n);
           counters_[kRxPackets] += 1;
           counters_[kRxBytes] += static_cast<double>(n);
@@ -431,6 +573,10 @@ class TunIo : public Napi::ObjectWrap<TunIo> {
   Napi::ObjectReference slabRef_;
   Napi::ObjectReference lengthsRef_;
   Napi::ObjectReference countersRef_;
+  Napi::ObjectReference flagsRef_;
+  uint8_t* flags_ = nullptr;
+  bool vnet_ = false;
+  std::vector<bool> queuePartial_;
   Napi::FunctionReference onBatch_;
   Napi::FunctionReference onError_;
   std::vector<std::vector<uint8_t>> queue_;

@@ -8,7 +8,13 @@ import { TunError } from './errors.js';
 export interface NativeTunIo {
   resume(): void;
   pause(): void;
-  writeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  writeBatch(
+    data: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    count: number,
+    flags?: Uint8Array,
+  ): number;
   write(packet: Uint8Array): number;
   queueLength(): number;
   close(): number;
@@ -26,6 +32,8 @@ export interface NativeAddon {
     onBatch: (count: number) => void,
     onError: (operation: string, errno: number) => void,
     batchesPerWake: number,
+    /** One byte per slot: the fd is an IFF_VNET_HDR TUN (offload); reads record per-packet flags here. */
+    flags?: Uint8Array,
   ) => NativeTunIo;
   counterCount: number;
 }

@@ -8,9 +8,13 @@ import {
   encodeIfreq,
   IFF_NO_PI,
   IFF_TUN,
+  IFF_VNET_HDR,
   invalidInterfaceName,
   slotSizeFor,
+  TUN_F_CSUM,
   TUNSETIFF,
+  TUNSETOFFLOAD,
+  TUNSETVNETHDRSZ,
 } from './ifreq.js';
 import { getLibc, lastErrno, O_CLOEXEC, O_NONBLOCK, O_RDWR } from './libc.linux.js';
 import type { DeviceCounters, OpenTunOptions, PacketBatch, TunDevice } from './types.js';
@@ -69,11 +73,18 @@ interface MutableBatch {
   readonly data: Uint8Array;
   readonly offsets: Uint32Array;
   readonly lengths: Uint32Array;
+  flags?: Uint8Array;
 }
 
 interface Engine {
   setReading(on: boolean): void;
-  writeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void;
+  writeBatch(
+    data: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    count: number,
+    flags: Uint8Array | undefined,
+  ): void;
   write(packet: Uint8Array): void;
   queueLength(): number;
   close(): Promise<void>;
@@ -103,8 +114,10 @@ class NativeEngine implements Engine {
     batchesPerWake: number,
     counters: Float64Array,
     hooks: EngineHooks,
+    private readonly offload: boolean,
   ) {
     const batch = makeBatch(batchSize, slotSize);
+    if (offload) batch.flags = new Uint8Array(batchSize);
     const { TunIo } = loadAddon();
     this.io = new TunIo(
       fd,
@@ -120,6 +133,7 @@ class NativeEngine implements Engine {
       },
       (operation, errno) => hooks.fail(operation, errno),
       batchesPerWake,
+      batch.flags,
     );
   }
 
@@ -128,8 +142,15 @@ class NativeEngine implements Engine {
     else this.io.pause();
   }
 
-  writeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void {
-    this.io.writeBatch(data, offsets, lengths, count);
+  writeBatch(
+    data: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    count: number,
+    flags: Uint8Array | undefined,
+  ): void {
+    // Flags matter only to an offload fd (a plain one would get a NEEDS_CSUM packet it cannot take).
+    this.io.writeBatch(data, offsets, lengths, count, this.offload ? flags : undefined);
   }
 
   write(packet: Uint8Array): void {
@@ -267,7 +288,7 @@ class ThreadpoolEngine implements Engine {
   }
 }
 
-/** A Linux TUN device (IFF_TUN | IFF_NO_PI). Implements TunDevice from docs/architecture.md. */
+/** A Linux TUN device (IFF_TUN | IFF_NO_PI, + IFF_VNET_HDR with `offload`). Implements TunDevice from docs/architecture.md. */
 export class LinuxTun implements TunDevice {
   readonly counters: Readonly<DeviceCounters>;
   private readonly counterValues = new Float64Array(COUNTER_COUNT);
@@ -322,7 +343,7 @@ export class LinuxTun implements TunDevice {
       this.counterValues[TX_DROPPED]! += batch.count;
       return;
     }
-    this.engine.writeBatch(batch.data, batch.offsets, batch.lengths, batch.count);
+    this.engine.writeBatch(batch.data, batch.offsets, batch.lengths, batch.count, batch.flags);
   }
 
   write(packet: Uint8Array): void {
@@ -416,9 +437,6 @@ export function openTunSync(options: OpenTunOptions = {}): LinuxTun {
   if (options.multiQueue) {
     throw new TunUnsupportedError('multiQueue', 'IFF_MULTI_QUEUE devices are not implemented yet');
   }
-  if (options.offload) {
-    throw new TunUnsupportedError('offload', 'IFF_VNET_HDR/TUNSETOFFLOAD (GSO) is not implemented yet');
-  }
   const requested = options.name ?? '';
   if (options.name !== undefined) {
     const why = invalidInterfaceName(options.name);
@@ -443,6 +461,10 @@ export function openTunSync(options: OpenTunOptions = {}): LinuxTun {
   if (io !== 'native' && io !== 'threadpool') {
     throw new TunError('option io', 'EINVAL', 22, `"${String(io)}" is neither "native" nor "threadpool"`);
   }
+  const offload = options.offload === true;
+  if (offload && io !== 'native') {
+    throw new TunUnsupportedError('offload', 'checksum offload needs the native I/O engine (io: "native")');
+  }
   const addresses = options.addresses ?? [];
   for (const cidr of addresses) checkCidr(cidr);
   if (io === 'native') loadAddon(); // fail before any fd exists
@@ -454,7 +476,7 @@ export function openTunSync(options: OpenTunOptions = {}): LinuxTun {
 
   let netlink: RtNetlink | undefined;
   try {
-    const ifreq = encodeIfreq(requested, IFF_TUN | IFF_NO_PI);
+    const ifreq = encodeIfreq(requested, IFF_TUN | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0));
     if (libc.ioctl(fd, TUNSETIFF, 'uint8_t *', ifreq) < 0) {
       const errno = lastErrno();
       throw TunError.fromErrno(
@@ -464,6 +486,16 @@ export function openTunSync(options: OpenTunOptions = {}): LinuxTun {
       );
     }
     const name = decodeIfreqName(ifreq);
+    if (offload) {
+      // A 10-byte struct virtio_net_hdr on every read/write (the kernel's default, set explicitly), and
+      // TUN_F_CSUM only: partial checksums both ways, no GSO super-packets (the stack handles one MTU each).
+      if (libc.ioctl(fd, TUNSETVNETHDRSZ, 'int *', Uint8Array.of(10, 0, 0, 0)) < 0) {
+        throw TunError.fromErrno('TUNSETVNETHDRSZ', lastErrno());
+      }
+      if (libc.ioctl(fd, TUNSETOFFLOAD, 'unsigned long', TUN_F_CSUM) < 0) {
+        throw TunError.fromErrno('TUNSETOFFLOAD', lastErrno());
+      }
+    }
     netlink = netlinkStep('open rtnetlink socket', () => RtNetlink.open());
     const nl = netlink;
     const link = netlinkStep(`get link ${name}`, () => nl.getLink(name));
@@ -479,7 +511,7 @@ export function openTunSync(options: OpenTunOptions = {}): LinuxTun {
     const device = new LinuxTun(name, link.index, mtu, fd, (counters, hooks) =>
       keepNetlink
         ? new ThreadpoolEngine(fd, slotSize, counters, hooks, nl, link.index)
-        : new NativeEngine(fd, slotSize, batchSize, queueLimit, batchesPerWake, counters, hooks),
+        : new NativeEngine(fd, slotSize, batchSize, queueLimit, batchesPerWake, counters, hooks, offload),
     );
     if (keepNetlink) netlink = undefined;
     return device;

@@ -13,8 +13,12 @@ export const IFF_VNET_HDR = 0x4000;
 // _IOW('T', 202, int) and _IOR('T', 210, unsigned int).
 export const TUNSETIFF = 0x400454ca;
 export const TUNGETIFF = 0x800454d2;
-// _IOW('T', 208, unsigned int): reserved for the offload work (IFF_VNET_HDR).
+// _IOW('T', 208, unsigned int): the offload features (argument by value).
 export const TUNSETOFFLOAD = 0x400454d0;
+/** _IOW('T', 216, int) */
+export const TUNSETVNETHDRSZ = 0x400454d8;
+/** TUNSETOFFLOAD feature: the device accepts packets with partial checksums. */
+export const TUN_F_CSUM = 0x01;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -8,7 +8,7 @@ export const O_CLOEXEC = 0o2000000;
 
 interface Libc {
   open(path: string, flags: number): number;
-  ioctl(fd: number, request: number, argType: string, arg: Uint8Array): number;
+  ioctl(fd: number, request: number, argType: string, arg: Uint8Array | number): number;
   close(fd: number): number;
 }
 

@@ -7,6 +7,12 @@ export interface PacketBatch {
   readonly data: Uint8Array;
   readonly offsets: Uint32Array;
   readonly lengths: Uint32Array;
+  /**
+   * Per-packet flags, present only on batches from an offload device (bit 0 = checksum partial: the TCP/UDP
+   * checksum field right after the IP header holds the folded, uncomplemented pseudo-header sum). Absent:
+   * every packet carries a complete checksum. See docs/architecture.md.
+   */
+  readonly flags?: Uint8Array;
 }
 
 export interface DeviceCounters {
@@ -57,8 +63,11 @@ export interface OpenTunOptions {
   /** NOT YET IMPLEMENTED: IFF_MULTI_QUEUE (one fd per queue). Passing true throws TunUnsupportedError. */
   multiQueue?: boolean;
   /**
-   * NOT YET IMPLEMENTED: IFF_VNET_HDR + TUNSETOFFLOAD, GSO super-packets with a virtio_net_hdr (such devices
-   * will still present plain IP packets, see docs/architecture.md). Passing true throws TunUnsupportedError.
+   * Checksum offload (IFF_VNET_HDR + TUNSETOFFLOAD TUN_F_CSUM; native engine only): the kernel neither
+   * computes checksums of packets it sends into the device nor verifies those written back partial. Batches
+   * then carry `flags` (bit 0 = checksum partial); a consumer that rewrites such packets must update the
+   * partial sum (@ztun/packet `rewriteTcpEndpointsAt(…, partial = true)`) and pass `flags` back with
+   * writeBatch. No GSO: packets stay at most one MTU. Default false.
    */
   offload?: boolean;
   /** Path of the clone device. Default `/dev/net/tun` (tests point it elsewhere). */

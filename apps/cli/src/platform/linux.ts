@@ -219,7 +219,7 @@ async function run(ctx: RunContext): Promise<number> {
     for (const change of plan.changes) {
       if (stopReason) break;
       log.debug(describeChange(change));
-      device = await applyChange(change, nl, device);
+      device = await applyChange(change, nl, device, config.offload);
       applied.push(change);
     }
 
@@ -337,10 +337,15 @@ function noLinkLocal(name: string): void {
   }
 }
 
-async function applyChange(change: Change, nl: RtNetlink, device: LinuxTun | undefined): Promise<LinuxTun> {
+async function applyChange(
+  change: Change,
+  nl: RtNetlink,
+  device: LinuxTun | undefined,
+  offload: boolean,
+): Promise<LinuxTun> {
   switch (change.op) {
     case 'link-add':
-      return await openTun({ name: change.name, mtu: change.mtu, addresses: [], up: false });
+      return await openTun({ name: change.name, mtu: change.mtu, addresses: [], up: false, offload });
     case 'address-add':
       nl.addAddress({ index: device!.index, cidr: formatCidr(change.address) });
       return device!;
