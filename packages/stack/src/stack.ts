@@ -11,7 +11,7 @@ import {
 } from '@ztun/packet';
 import type { PacketBatch, TunDevice } from './device.js';
 import type { Endpoint, Handler, Outbound, TcpConnection, UdpSession, UdpSessionHandler } from './handler.js';
-import { handlerFromOutbound } from './handler-from-outbound.js';
+import { handlerFromOutbound, type OutboundHandlerOptions } from './handler-from-outbound.js';
 import {
   CLOSING,
   EMBRYONIC,
@@ -61,6 +61,11 @@ export interface StackOptions {
   /** Your own handler; or give `outbound` and the stack builds one (handlerFromOutbound). */
   handler?: Handler;
   outbound?: Outbound;
+  /**
+   * With `outbound`: an optional relay for each connected TCP pair (e.g. @ztun/tun-linux's zero-copy
+   * splice(2) relay), as in `handlerFromOutbound`'s `relay` option. Ignored when you give a `handler`.
+   */
+  relay?: OutboundHandlerOptions['relay'];
   /**
    * The TUN's addresses per family, or the TUN's CIDRs (`['198.18.0.1/15', 'fd00:18::1/64']`: the first of
    * each family is the tunAddress, natAddress = tunAddress + 1). Default: the device's `addresses` property
@@ -333,6 +338,7 @@ export class SystemStack implements Stack {
         ? handlerFromOutbound(options.outbound, {
             onConnectError: (dest, err) =>
               logger.debug?.(`${options.outbound!.name} connect ${dest}: ${err.message}`),
+            ...(options.relay ? { relay: options.relay } : {}),
           })
         : undefined);
     if (!handler) throw new TypeError('createStack: give a handler or an outbound');

@@ -146,6 +146,8 @@ export interface StackRunner {
   counters(): Promise<{
     stack: Record<string, unknown> & { drops: Record<string, number> };
     device: Record<string, number>;
+    /** Bytes moved by the splice relay (runs with `splice: true`). */
+    spliced: { bytesAtoB: number; bytesBtoA: number };
   }>;
   /** Sends packets out of the TUN so the stack reads them; resolves with sendto's results. */
   inject(packets: Uint8Array[]): Promise<number[]>;

@@ -172,9 +172,13 @@ describe.skipIf(skip !== undefined)('stack in namespaces', () => {
 
         client.ip('route', 'flush', '10.202.0.0/24');
         client.ip('-6', 'route', 'flush', 'fd00:202::/64');
-        stack = await startStack(client, { kind: 'socks5', host: PROXY4, port: 1080 });
+        // The socks5 leg relays TCP with the splice(2) relay through createStack's `relay` option.
+        stack = await startStack(client, { kind: 'socks5', host: PROXY4, port: 1080 }, { splice: true });
         routeIntoTun(client, stack.tunName);
         await exerciseEverything(client, http, 'socks5');
+        const { spliced } = await stack.counters();
+        expect(spliced.bytesBtoA).toBeGreaterThan(200 * 1024 * 1024); // both 100 MiB downloads
+        expect(spliced.bytesAtoB).toBeGreaterThan(0);
       } finally {
         await stack?.stop();
         await socks.stop();
