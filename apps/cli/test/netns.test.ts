@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ZTUN_RULE_PRIORITY_MAX, ZTUN_RULE_PRIORITY_MIN } from '@ztun/routing-linux';
 import {
   commandExists,
@@ -354,28 +355,45 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
     });
   });
 
-  it.skipIf(!commandExists('script'))('on a terminal: a live status line rewritten in place', async () => {
-    await withTopology(async (client) => {
-      const before = netState(client);
-      // script(1) gives ztun a pseudo-terminal; timeout ends the session with SIGINT after 2.5 s.
-      const r = client.tryExec('timeout', [
-        '-s',
-        'INT',
-        '2.5',
-        'script',
-        '-qfec',
-        `"${process.execPath}" "${bin}" run --route 10.212.0.0/24 --stats-interval 300ms`,
-        '/dev/null',
-      ]);
-      expect(r.stdout).toContain('ztun: ready:');
-      expect(r.stdout).toMatch(
-        /\r\x1b\[2Ktcp \d+ udp \d+ \| ↑ [\d.]+ \S*bit\/s \([^)]*\) ↓ [\d.]+ \S*bit\/s \([^)]*\) \| drops \d+/,
-      );
-      expect(r.stdout).not.toContain('{"time"');
-      await waitFor('ztun gone', () => client.tryExec('ip', ['link', 'show', 'ztun0']).status !== 0);
-      expect(netState(client)).toEqual(before);
-    });
-  });
+  it.skipIf(!commandExists('script'))(
+    'on a terminal: a live status line rewritten in place, Ctrl-C stops it',
+    async () => {
+      await withTopology(async (client) => {
+        const before = netState(client);
+        // script(1) gives ztun a pseudo-terminal. The test then presses Ctrl-C: the byte 0x03 written to
+        // script's stdin reaches the terminal, whose line discipline sends SIGINT to ztun, as for a user.
+        // (Signalling script instead would make it SIGTERM its child and SIGKILL it 2 s later, a race.)
+        const tty = client.spawn(
+          'script',
+          [
+            '-qfec',
+            `"${process.execPath}" "${bin}" run --route 10.212.0.0/24 --stats-interval 300ms`,
+            '/dev/null',
+          ],
+          { stdio: ['pipe', 'pipe', 'pipe'] },
+        );
+        const statusLine =
+          /\r\x1b\[2Ktcp \d+ udp \d+ \| ↑ [\d.]+ \S*bit\/s \([^)]*\) ↓ [\d.]+ \S*bit\/s \([^)]*\) \| drops \d+/;
+        await waitFor('ready and a status line', () => statusLine.test(tty.output()), 15_000).catch(
+          (err: Error) => {
+            throw new Error(`${err.message}\n--- output ---\n${tty.output()}`);
+          },
+        );
+        expect(tty.output()).toContain('ztun: ready:');
+        expect(tty.output()).not.toContain('{"time"');
+        tty.child.stdin?.write('\x03');
+        const code = await Promise.race([
+          tty.exited,
+          delay(20_000, 'still running 20 s after Ctrl-C', { ref: false }),
+        ]);
+        expect(code, tty.output()).toBe(0);
+        expect(tty.output()).toContain('ztun: SIGINT: closing connections');
+        expect(tty.output()).toContain('everything it added is removed');
+        expect(client.tryExec('ip', ['link', 'show', 'ztun0']).status).not.toBe(0);
+        expect(netState(client)).toEqual(before);
+      });
+    },
+  );
 
   it('--dry-run prints the plan and changes nothing', async () => {
     await withTopology(async (client) => {
