@@ -1,3 +1,4 @@
+export { type BindMount, cryptSha512, spawnWithBindMounts, systemUserMounts } from './mountns.js';
 export {
   canUseNetns,
   createNetns,
