@@ -3,7 +3,7 @@
 //   client ns ── veth 10.201.0.1/24, fd00:201::1/64 ─────────── server ns 10.201.0.2/24, fd00:201::2/64
 //     TUN 198.18.0.1/30, fd00:18::1/126 (NAT address .2 / ::2)   services on lo: 10.202.0.10, fd00:202::10
 //     main table: 10.202.0.0/24, fd00:202::/64 → TUN              HTTP :8080 (and :8081 for faults), DNS :53,
-//     table 100: the same prefixes via the veth; fwmark 0x100      danted :1080 (no auth)
+//     table 100: the same prefixes via the veth; fwmark 0x100      danted :1080 (no auth, or username/password)
 //       (the direct outbound's SO_MARK) looks up table 100
 //
 // The stack runs as a child process inside the client namespace (stack-runner.mjs).
@@ -11,7 +11,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Netns, type NetnsEnvironment, type SpawnedInNetns, waitFor } from '@ztun/testkit';
+import {
+  type Netns,
+  type NetnsEnvironment,
+  type SpawnedInNetns,
+  spawnWithBindMounts,
+  systemUserMounts,
+  waitFor,
+} from '@ztun/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const RUNNER = join(here, 'fixtures', 'stack-runner.mjs');
@@ -103,7 +110,16 @@ export async function startDnsmasq(server: Netns): Promise<Daemon> {
   };
 }
 
-export async function startDanted(server: Netns, port = 1080): Promise<Daemon> {
+/**
+ * Starts danted on PROXY4/PROXY6:`port`. With `auth`, it requires SOCKS5 username/password
+ * (`socksmethod: username`, checked against the system password database): danted then runs in a private
+ * mount namespace whose /etc/passwd and /etc/shadow are copies adding that user — the host's stay untouched.
+ */
+export async function startDanted(
+  server: Netns,
+  port = 1080,
+  auth?: { username: string; password: string },
+): Promise<Daemon> {
   const dir = mkdtempSync(join(tmpdir(), 'ztun-socks-'));
   const conf = join(dir, 'danted.conf');
   writeFileSync(
@@ -114,8 +130,9 @@ export async function startDanted(server: Netns, port = 1080): Promise<Daemon> {
       `internal: ${PROXY6} port = ${port}`,
       `external: ${PROXY4}`,
       `external: ${PROXY6}`,
-      'socksmethod: none',
+      `socksmethod: ${auth ? 'username' : 'none'}`,
       'clientmethod: none',
+      // root reads /etc/shadow for `username` (and binds the sockets).
       'user.privileged: root',
       'user.unprivileged: root',
       'client pass { from: 0/0 to: 0/0 }',
@@ -124,7 +141,10 @@ export async function startDanted(server: Netns, port = 1080): Promise<Daemon> {
     ].join('\n'),
   );
   const pidfile = join(dir, 'danted.pid');
-  const proc = server.spawn('danted', ['-f', conf, '-p', pidfile, '-N', '1']);
+  const args = ['-f', conf, '-p', pidfile, '-N', '1'];
+  const proc = auth
+    ? spawnWithBindMounts(server, systemUserMounts(dir, auth.username, auth.password), 'danted', args)
+    : server.spawn('danted', args);
   await waitFor(
     `danted :${port}`,
     () => server.tryExec('ss', ['-Hltn', `sport = :${port}`]).stdout.trim().length > 0,

@@ -13,6 +13,7 @@ import {
   type HttpServer,
   MARK,
   PROXY4,
+  PROXY6,
   routeIntoTun,
   SERVER4,
   SERVER6,
@@ -352,6 +353,96 @@ describe.skipIf(skip !== undefined)('stack faults in namespaces', () => {
         await stack?.stop();
         await http.proc.stop();
         await victim.proc.stop();
+      }
+    });
+  });
+});
+
+describe.skipIf(skip !== undefined)('socks5 username/password against danted', () => {
+  it('right credentials carry TCP and UDP (proxy over IPv6); a wrong password resets quickly, is logged without the password, and the stack keeps serving', {
+    timeout: 90_000,
+  }, async () => {
+    await withNetnsEnvironment('sta', ['client', 'server'], async (env) => {
+      const { client, server } = setUpTopology(env);
+      const http = await startHttp(server, 8080, 1);
+      const dns = await startDnsmasq(server);
+      const username = 'ztunsocks';
+      const password = 'pa:ss@w0rd/secret';
+      const socks = await startDanted(server, 1080, { username, password });
+      let stack: StackRunner | undefined;
+      try {
+        // danted really demands credentials: a client offering only "no auth" is refused.
+        const anon = await inNs(
+          client,
+          `curl -sS --max-time 5 --socks5 ${PROXY4}:1080 ${url(SERVER4, 8080, '/small')}`,
+        );
+        expect(anon.code, `no-auth client must be refused: ${anon.out}`).not.toBe(0);
+        expect(anon.err).toMatch(/No authentication method was acceptable|rejected|authentication/i);
+
+        // Right credentials, proxy reached over IPv6: TCP to both families and UDP ASSOCIATE (dig).
+        stack = await startStack(
+          client,
+          { kind: 'socks5', host: PROXY6, port: 1080, username, password },
+          { debug: true },
+        );
+        routeIntoTun(client, stack.tunName);
+        for (const host of [SERVER4, SERVER6]) {
+          const r = await inNs(client, `curl -sS --max-time 10 ${url(host, 8080, '/small')} | sha256sum`);
+          expect(r.out.split(' ')[0], `authenticated socks5 via ${host}: ${r.err}`).toBe(http.smallHash);
+        }
+        const dig4 = await inNs(client, `dig +short +time=2 +tries=2 @${SERVER4} test.ztun A`);
+        expect(dig4.out.trim(), `dig v4 through UDP ASSOCIATE: ${dig4.err}`).toBe(SERVER4);
+        const dig6 = await inNs(client, `dig +short +time=2 +tries=2 @${SERVER6} test.ztun AAAA`);
+        expect(dig6.out.trim(), `dig v6 through UDP ASSOCIATE: ${dig6.err}`).toBe(SERVER6);
+        expect(stack.proc.output()).not.toMatch(/connect .*failed|socks5 connect/);
+        await stack.stop();
+        stack = undefined;
+        client.ip('route', 'flush', '10.202.0.0/24');
+        client.ip('-6', 'route', 'flush', 'fd00:202::/64');
+
+        // A wrong password: every TCP connection is reset within a second, not left hanging.
+        stack = await startStack(
+          client,
+          { kind: 'socks5', host: PROXY4, port: 1080, username, password: 'wrong-password' },
+          { debug: true },
+        );
+        routeIntoTun(client, stack.tunName);
+        for (const host of [SERVER4, SERVER6, SERVER4]) {
+          const r = await inNs(
+            client,
+            `curl -sS --max-time 10 -o /dev/null -w '%{time_total}' ${url(host, 8080, '/small')}`,
+          );
+          expect(r.code, `curl with a rejected password to ${host} must fail`).not.toBe(0);
+          expect(r.err, 'the client sees a reset').toMatch(/reset|Empty reply|Recv failure/i);
+          expect(Number(r.out), `reset within a second (${r.out} s)`).toBeLessThan(1);
+        }
+        // Logged the way the stack logs failed connects (debug), naming the destination, never the password.
+        const runner = stack;
+        await waitFor('auth failures logged', () =>
+          /socks5 connect 10\.202\.0\.10:8080: .*auth/i.test(runner.proc.output()),
+        );
+        expect(runner.proc.output()).toMatch(/socks5 connect \[?fd00:202::10\]?:8080: .*auth/i);
+        expect(runner.proc.output()).not.toContain('wrong-password');
+        // A UDP association refused for the same reason answers nothing (and breaks nothing).
+        const udp = await inNs(client, `dig +short +time=1 +tries=1 @${SERVER4} test.ztun A`);
+        expect(udp.out.trim()).not.toBe(SERVER4);
+        // The stack keeps serving: still answering pings, and the failed connections left nothing behind.
+        const ping = await inNs(client, `ping -c 1 -W 2 ${SERVER4}`);
+        expect(ping.code, `ping after the failures: ${ping.out}`).toBe(0);
+        const c = await runner.counters();
+        expect(c.stack.tcpTotal as number).toBeGreaterThanOrEqual(3);
+        await waitFor(
+          'no connection left open',
+          async () => (await runner.counters()).stack.tcpOpen === 0,
+          5000,
+          100,
+        );
+        expect(runner.proc.child.exitCode).toBeNull();
+      } finally {
+        await stack?.stop();
+        await socks.stop();
+        await dns.stop();
+        await http.proc.stop();
       }
     });
   });
