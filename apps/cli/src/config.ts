@@ -309,9 +309,12 @@ function parseProxy(src: { value: string; label: string } | undefined): ProxyCon
   };
 }
 
-/** A proxy URL with its password hidden, for logs and errors. */
+/**
+ * A proxy URL with its password hidden, for logs and errors. Everything between `user:` and the last `@`
+ * goes: a password typed with a raw `@` or `/` (not percent-encoded) must not leak in part.
+ */
 export function redact(url: string): string {
-  return url.replace(/^(socks5:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+  return url.replace(/^(socks5:\/\/[^:@/]*:).*@/is, '$1***@');
 }
 
 /** How a proxy is shown in logs and the plan. */

@@ -75,6 +75,23 @@ describe('ztun command line (in-process)', () => {
     expect(platform.runs).toHaveLength(0);
   });
 
+  it('--dry-run with proxy credentials shows the user, never the password; run gets it decoded', async () => {
+    const password = 'p@ss:w/rd%1';
+    const proxy = `socks5://ztunuser:${encodeURIComponent(password)}@127.0.0.1:1080`;
+    const platform = fakePlatform();
+    const r = await cli(
+      ['run', '--auto-route', '--proxy', proxy, '--log-level', 'debug', '--dry-run'],
+      platform,
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('proxy socks5://ztunuser:***@127.0.0.1:1080');
+    for (const secret of [password, encodeURIComponent(password), 'p@ss', 'w/rd']) {
+      expect(r.out + r.err).not.toContain(secret);
+    }
+    expect((await cli(['run', '--auto-route', '--proxy', proxy], platform)).code).toBe(0);
+    expect(platform.runs[0]!.config.proxy).toMatchObject({ username: 'ztunuser', password });
+  });
+
   it('run hands the resolved config and plan to the platform; the proxy host gets a bypass rule', async () => {
     const platform = fakePlatform();
     const r = await cli(['run', '--auto-route', '--proxy', 'socks5://127.0.0.1:1080'], platform);

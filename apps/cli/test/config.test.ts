@@ -80,6 +80,36 @@ describe('resolveConfig', () => {
     expect(redact('socks5://u:secret@h:1')).toBe('socks5://u:***@h:1');
   });
 
+  it('decodes percent-encoded credentials; a raw @ or / in a password never leaks into an error', () => {
+    const pw = 'p@ss:w/rd%1 é';
+    expect(
+      resolveConfig({ proxy: `socks5://ztun%2Buser:${encodeURIComponent(pw)}@10.0.0.1:1080` }).proxy,
+    ).toEqual({ kind: 'socks5', host: '10.0.0.1', port: 1080, username: 'ztun+user', password: pw });
+    // WHATWG URLs end the user info at the last @, so a raw @ in the password still parses.
+    expect(resolveConfig({ proxy: 'socks5://u:p@ss@h:1' }).proxy).toMatchObject({
+      username: 'u',
+      password: 'p@ss',
+    });
+    expect(redact('socks5://u:p@ss@h:1/x')).toBe('socks5://u:***@h:1/x');
+    expect(redact('socks5://u:pa/ss@h:1')).toBe('socks5://u:***@h:1');
+    expect(redact('socks5://u@h:1/x')).toBe('socks5://u@h:1/x');
+    for (const proxy of [
+      'socks5://u:p@SECRET@h:1/x',
+      'socks5://u:pa/SECRET@h:1',
+      'socks5://u:p%40SECRET@h',
+      'socks5://u:SECRET@bad_host:1',
+    ]) {
+      let message = '';
+      try {
+        resolveConfig({ proxy });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message, proxy).toMatch(/^--proxy: 'socks5:\/\/u:\*\*\*@/);
+      expect(message).not.toMatch(/SEC/);
+    }
+  });
+
   it.each([
     [{ proxy: 'http://h:1' }, /--proxy: 'http:\/\/h:1' has scheme 'http'/],
     [{ proxy: 'socks5://h' }, /has no port/],

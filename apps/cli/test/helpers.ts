@@ -2,7 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Netns, type SpawnedInNetns, waitFor } from '@ztun/testkit';
+import {
+  type Netns,
+  type SpawnedInNetns,
+  spawnWithBindMounts,
+  systemUserMounts,
+  waitFor,
+} from '@ztun/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const bin = join(here, '..', 'dist', 'bin.js');
@@ -70,8 +76,17 @@ export async function startHttp(ns: Netns, port: number, hosts: string[]): Promi
   return p;
 }
 
-/** Starts danted in `ns` listening on `host`:`port` from a temporary config; waits until it listens. */
-export async function startDanted(ns: Netns, host: string, port: number): Promise<SpawnedInNetns> {
+/**
+ * Starts danted in `ns` listening on `host`:`port` from a temporary config; waits until it listens. With
+ * `auth` it requires SOCKS5 username/password (`socksmethod: username`, checked against the system password
+ * database), so it runs in a private mount namespace whose /etc/passwd and /etc/shadow add that user.
+ */
+export async function startDanted(
+  ns: Netns,
+  host: string,
+  port: number,
+  auth?: { username: string; password: string },
+): Promise<SpawnedInNetns> {
   const dir = mkdtempSync(join(tmpdir(), 'ztun-danted-'));
   const conf = join(dir, 'danted.conf');
   writeFileSync(
@@ -80,16 +95,19 @@ export async function startDanted(ns: Netns, host: string, port: number): Promis
       'logoutput: stderr',
       `internal: ${host} port = ${port}`,
       `external: ${host}`,
-      'socksmethod: none',
+      `socksmethod: ${auth ? 'username' : 'none'}`,
       'clientmethod: none',
-      'user.privileged: root',
+      'user.privileged: root', // reads /etc/shadow for `username`
       'user.unprivileged: nobody',
       'client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }',
       'socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 command: connect udpassociate bind }',
       '',
     ].join('\n'),
   );
-  const p = ns.spawn('danted', ['-f', conf, '-p', join(dir, 'danted.pid'), '-N', '1']);
+  const args = ['-f', conf, '-p', join(dir, 'danted.pid'), '-N', '1'];
+  const p = auth
+    ? spawnWithBindMounts(ns, systemUserMounts(dir, auth.username, auth.password), 'danted', args)
+    : ns.spawn('danted', args);
   await waitFor(
     'danted listening',
     () => {

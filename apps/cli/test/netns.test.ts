@@ -259,6 +259,58 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
     });
   });
 
+  it('--proxy socks5://user:pass@ against danted requiring username/password: a percent-encoded password works, a wrong one resets; no password in logs or --dry-run', async () => {
+    await withTopology(async (client, server) => {
+      const username = 'ztunuser';
+      const password = 'p@ss:w/rd%1';
+      const secrets = [password, encodeURIComponent(password), 'wrong-pass'];
+      await startDanted(server, SOCKS, 1080, { username, password });
+      const proxy = (pw: string) => `socks5://${username}:${encodeURIComponent(pw)}@${SOCKS}:1080`;
+      // danted really demands credentials: a client offering only "no auth" is refused.
+      expect(curl(client, `http://${SERVER}:${HTTP_PORT}/`, ['--socks5', `${SOCKS}:1080`]).status).not.toBe(
+        0,
+      );
+
+      const plan = client.tryExec(process.execPath, [
+        bin,
+        'run',
+        '--route',
+        '10.212.0.0/24',
+        '--proxy',
+        proxy(password),
+        '--dry-run',
+      ]);
+      expect(plan.status, plan.stderr).toBe(0);
+      expect(plan.stdout).toContain(`proxy socks5://${username}:***@${SOCKS}:1080`);
+      for (const s of secrets) expect(plan.stdout + plan.stderr).not.toContain(s);
+
+      const before = netState(client);
+      const args = ['--route', '10.212.0.0/24', '--log-level', 'debug', '--stats-interval', '0'];
+      const z = await startZtun(client, [...args, '--proxy', proxy(password)]);
+      const r = curl(client, `http://${SERVER}:${HTTP_PORT}/whoami`);
+      expect(r.err).toBe('');
+      expect(r.body).toBe(`${SOCKS}\n`);
+      expect(await z.proc.stop(10_000)).toBe(0);
+      expect(netState(client)).toEqual(before);
+
+      const w = await startZtun(client, [...args, '--proxy', proxy('wrong-pass')]);
+      const t0 = Date.now();
+      const refused = curl(client, `http://${SERVER}:${HTTP_PORT}/whoami`);
+      expect(refused.status).not.toBe(0);
+      expect(refused.err).toMatch(/reset|Empty reply|Recv failure/i);
+      expect(Date.now() - t0).toBeLessThan(2000);
+      await waitFor('the failed connect logged', () =>
+        /connect 10\.212\.0\.2:8080 failed: .*auth/i.test(w.output()),
+      );
+      expect(await w.proc.stop(10_000)).toBe(0);
+      expect(netState(client)).toEqual(before);
+      for (const s of secrets) {
+        expect(z.output()).not.toContain(s);
+        expect(w.output()).not.toContain(s);
+      }
+    });
+  });
+
   it('a SOCKS5 proxy that is down at start: a warning, resets instead of hangs, then service once it is up', async () => {
     await withTopology(async (client, server) => {
       const z = await startZtun(client, [
