@@ -115,7 +115,9 @@ export async function startDanted(
       return r.status === 0 && r.stdout.trim().length > 0;
     },
     10_000,
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n--- danted output ---\n${p.output()}`);
+  });
   return p;
 }
 

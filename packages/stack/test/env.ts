@@ -149,7 +149,9 @@ export async function startDanted(
     `danted :${port}`,
     () => server.tryExec('ss', ['-Hltn', `sport = :${port}`]).stdout.trim().length > 0,
     10_000,
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n--- danted output ---\n${proc.output()}`);
+  });
   return {
     proc,
     dir,
