@@ -20,7 +20,8 @@ export interface TcpConnectionInfo {
 /**
  * A TCP connection from the TUN. It is a kernel TCP socket (net.Socket) that the stack accepted: reading gives
  * what the client sent, writing sends to the client. `end()` closes gracefully (FIN); `resetAndDestroy()`
- * makes the client see a RST (use it when the real destination refused or failed).
+ * makes the client see a RST (use it when the real destination refused or failed); it works in every state,
+ * also right after `end()`, where Node's own would fail with EINVAL and leak the socket.
  */
 export type TcpConnection = Duplex & { resetAndDestroy(): unknown };
 

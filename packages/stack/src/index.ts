@@ -24,4 +24,5 @@ export {
   type StackLogger,
   type StackOptions,
 } from './stack.js';
+export { resetTcpSocket } from './tcp-reset.js';
 export { formatIp, parseIp } from './wire.js';

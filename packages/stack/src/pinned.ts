@@ -1,5 +1,5 @@
-import { closeFdDarwin, createPinnedSocketDarwin } from './sockets.darwin.js';
-import { closeFd, createPinnedSocket } from './sockets.linux.js';
+import { closeFdDarwin, createPinnedSocketDarwin, setLingerZeroDarwin } from './sockets.darwin.js';
+import { closeFd, createPinnedSocket, setLingerZero } from './sockets.linux.js';
 
 /** How an outbound keeps its own sockets out of the TUN. */
 export interface Pinning {
@@ -33,4 +33,15 @@ export function pinnedSocketFd(family: 4 | 6, kind: 'tcp' | 'udp', p: Pinning): 
 export function closePinnedFd(fd: number): void {
   if (process.platform === 'darwin') closeFdDarwin(fd);
   else closeFd(fd);
+}
+
+/** SO_LINGER {on, 0} on a socket fd (Linux, macOS); false where unsupported or refused. */
+export function setLingerZeroFd(fd: number): boolean {
+  try {
+    if (process.platform === 'linux') return setLingerZero(fd);
+    if (process.platform === 'darwin') return setLingerZeroDarwin(fd);
+  } catch {
+    // libc not loadable (unusual runtime): the caller falls back to a plain close.
+  }
+  return false;
 }

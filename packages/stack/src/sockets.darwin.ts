@@ -11,6 +11,8 @@ const IPPROTO_IP = 0;
 const IPPROTO_IPV6 = 41;
 const IP_BOUND_IF = 25;
 const IPV6_BOUND_IF = 125;
+const SOL_SOCKET = 0xffff;
+const SO_LINGER = 0x0080;
 
 interface Libc {
   socket(domain: number, type: number, proto: number): number;
@@ -72,4 +74,11 @@ export function createPinnedSocketDarwin(
 
 export function closeFdDarwin(fd: number): void {
   load().close(fd);
+}
+
+/** SO_LINGER {on, 0}: close(2) then aborts the connection with a RST. False if the kernel refused. */
+export function setLingerZeroDarwin(fd: number): boolean {
+  const v = new Uint8Array(8); // struct linger { int l_onoff; int l_linger; }
+  v[0] = 1;
+  return load().setsockopt(fd, SOL_SOCKET, SO_LINGER, v, 8) === 0;
 }

@@ -12,6 +12,7 @@ const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SO_BINDTODEVICE = 25;
 const SO_MARK = 36;
+const SO_LINGER = 13;
 
 interface Libc {
   socket(domain: number, type: number, proto: number): number;
@@ -72,4 +73,11 @@ export function createPinnedSocket(family: 4 | 6, kind: 'tcp' | 'udp', pin: Sock
 /** Closes an fd that was never handed to Node. */
 export function closeFd(fd: number): void {
   load().close(fd);
+}
+
+/** SO_LINGER {on, 0}: close(2) then aborts the connection with a RST. False if the kernel refused. */
+export function setLingerZero(fd: number): boolean {
+  const v = new Uint8Array(8); // struct linger { int l_onoff; int l_linger; }
+  v[0] = 1;
+  return load().setsockopt(fd, SOL_SOCKET, SO_LINGER, v, 8) === 0;
 }

@@ -23,6 +23,7 @@ import {
   TcpNatTable,
 } from './nat.js';
 import { createPcapSink, type PcapSink, type PcapTarget } from './pcap.js';
+import { resetTcpSocket } from './tcp-reset.js';
 import {
   buildUdpPacket,
   buildUnreachable,
@@ -823,6 +824,11 @@ export class SystemStack implements Stack {
       return;
     }
     t.state[port] = OPEN;
+    // Handlers (and the stack) reset through this; Node's own fails while a FIN is queued (see tcp-reset.ts).
+    sock.resetAndDestroy = () => {
+      resetTcpSocket(sock);
+      return sock;
+    };
     t.sockets[port] = sock;
     this.counters.tcpOpen++;
     const base = port * 16;
