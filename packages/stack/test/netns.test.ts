@@ -1,7 +1,8 @@
 // The stack for real: a TUN in a client namespace, servers (HTTP, dnsmasq, danted) in a server namespace,
 // traffic from curl/dig/ping in the client namespace going through the stack and the chosen outbound.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -59,6 +60,20 @@ async function inNs(
 const url = (host: string, port: number, path: string) =>
   `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
 
+/** A 24 MiB random file to upload (client → server bytes), made once per test file. */
+let upload: { path: string; hash: string; size: number } | undefined;
+function uploadFile(): { path: string; hash: string; size: number } {
+  if (!upload) {
+    const dir = mkdtempSync(join(tmpdir(), 'ztun-upload-'));
+    const body = randomBytes(24 << 20);
+    const path = join(dir, 'upload.bin');
+    writeFileSync(path, body);
+    upload = { path, hash: createHash('sha256').update(body).digest('hex'), size: body.length };
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return upload;
+}
+
 async function exerciseEverything(client: Netns, http: HttpServer, label: string): Promise<void> {
   const p4 = await inNs(client, `ping -c 2 -i 0.2 -W 2 ${SERVER4}`);
   expect(p4.code, `${label} ping v4: ${p4.out}${p4.err}`).toBe(0);
@@ -72,6 +87,15 @@ async function exerciseEverything(client: Netns, http: HttpServer, label: string
     const big = await inNs(client, `curl -sS --max-time 60 ${url(host, 8080, '/big')} | sha256sum`, 90_000);
     expect(big.code, `${label} big ${host}: ${big.err}`).toBe(0);
     expect(big.out.split(' ')[0], `${label} 100 MB body via ${host}`).toBe(http.bigHash);
+
+    const up = uploadFile();
+    const sent = await inNs(
+      client,
+      `curl -sS --max-time 60 --data-binary @${up.path} -H 'content-type: application/octet-stream' ${url(host, 8080, '/upload')}`,
+      90_000,
+    );
+    expect(sent.code, `${label} upload ${host}: ${sent.err}`).toBe(0);
+    expect(sent.out.trim(), `${label} 24 MiB upload via ${host}`).toBe(`${up.hash} ${up.size}`);
 
     const many = Array.from({ length: 200 }, (_, i) => `-o /dev/null ${url(host, 8080, `/small?${i}`)}`).join(
       ' ',
@@ -179,7 +203,7 @@ describe.skipIf(skip !== undefined)('stack in namespaces', () => {
         await exerciseEverything(client, http, 'socks5');
         const { spliced } = await stack.counters();
         expect(spliced.bytesBtoA).toBeGreaterThan(200 * 1024 * 1024); // both 100 MiB downloads
-        expect(spliced.bytesAtoB).toBeGreaterThan(0);
+        expect(spliced.bytesAtoB).toBeGreaterThan(2 * 20 * 1024 * 1024); // both 24 MiB uploads
       } finally {
         await stack?.stop();
         await socks.stop();
