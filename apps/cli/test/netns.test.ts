@@ -287,6 +287,7 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
       const before = netState(client);
       const args = ['--route', '10.212.0.0/24', '--log-level', 'debug', '--stats-interval', '0'];
       const z = await startZtun(client, [...args, '--proxy', proxy(password)]);
+      expect(z.output()).not.toMatch(/warn: proxy/); // the start-up check authenticated
       const r = curl(client, `http://${SERVER}:${HTTP_PORT}/whoami`);
       expect(r.err).toBe('');
       expect(r.body).toBe(`${SOCKS}\n`);
@@ -294,6 +295,9 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
       expect(netState(client)).toEqual(before);
 
       const w = await startZtun(client, [...args, '--proxy', proxy('wrong-pass')]);
+      expect(w.output()).toMatch(
+        /warn: proxy socks5:\/\/ztunuser:\*\*\*@10\.212\.0\.1:1080 rejected the username\/password; connections get resets until that is fixed/,
+      );
       const t0 = Date.now();
       const refused = curl(client, `http://${SERVER}:${HTTP_PORT}/whoami`);
       expect(refused.status).not.toBe(0);
@@ -303,6 +307,13 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
         /connect 10\.212\.0\.2:8080 failed: .*auth/i.test(w.output()),
       );
       expect(await w.proc.stop(10_000)).toBe(0);
+      expect(netState(client)).toEqual(before);
+
+      const anon = await startZtun(client, [...args, '--proxy', `socks5://${SOCKS}:1080`]);
+      expect(anon.output()).toMatch(
+        /warn: proxy socks5:\/\/10\.212\.0\.1:1080 requires authentication \(give socks5:\/\/user:pass@host:port\)/,
+      );
+      expect(await anon.proc.stop(10_000)).toBe(0);
       expect(netState(client)).toEqual(before);
       for (const s of secrets) {
         expect(z.output()).not.toContain(s);

@@ -12,7 +12,7 @@ export type {
 export { handlerFromOutbound, type OutboundHandlerOptions } from './handler-from-outbound.js';
 export { TcpNatTable } from './nat.js';
 export { type DirectOutboundOptions, directOutbound } from './outbound-direct.js';
-export { type Socks5OutboundOptions, socks5Outbound } from './outbound-socks5.js';
+export { checkSocks5Proxy, type Socks5OutboundOptions, socks5Outbound } from './outbound-socks5.js';
 export { createPcapSink, type PcapSink, type PcapTarget } from './pcap.js';
 export type { Pinning } from './pinned.js';
 export {

@@ -162,3 +162,56 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
     },
   };
 }
+
+/**
+ * Checks that a SOCKS5 server answers and accepts these credentials, without reaching anything through it:
+ * after the method negotiation and authentication it asks for a CONNECT to 0.0.0.0:0, which no server can
+ * carry out, so a refusal at that point means everything before it worked. Resolves undefined when the
+ * proxy is usable, else one line saying what is wrong (never containing the password).
+ */
+export async function checkSocks5Proxy(
+  options: Socks5OutboundOptions & { timeoutMs?: number },
+): Promise<string | undefined> {
+  const timeout = options.timeoutMs ?? 3000;
+  const pin: Pinning = {
+    mark: options.mark,
+    bindToDevice: options.bindToDevice,
+    boundInterfaceIndex: options.boundInterfaceIndex,
+  };
+  let existing: net.Socket;
+  try {
+    const address = net.isIP(options.host) ? options.host : (await lookup(options.host)).address;
+    existing = await connectPinned({ address, port: options.port }, pin, timeout);
+  } catch (err) {
+    return `is not reachable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+  }
+  try {
+    const r = await SocksClient.createConnection({
+      proxy: {
+        host: options.host,
+        port: options.port,
+        type: 5,
+        userId: options.username,
+        password: options.password,
+      },
+      command: 'connect',
+      destination: { host: '0.0.0.0', port: 0 },
+      timeout,
+      existing_socket: existing,
+    });
+    r.socket.destroy(); // a server that claims to have connected there has still accepted us
+    return undefined;
+  } catch (err) {
+    const m = (err as Error).message;
+    if (m.includes('rejected connection')) return undefined;
+    if (m.includes('Authentication failed')) return 'rejected the username/password';
+    if (m.includes('no accepted authentication type')) {
+      return options.username !== undefined
+        ? 'accepts no username/password authentication'
+        : 'requires authentication (give socks5://user:pass@host:port)';
+    }
+    return `did not complete a SOCKS5 handshake (${m})`;
+  } finally {
+    existing.destroy();
+  }
+}

@@ -1,5 +1,4 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   NetlinkError,
@@ -11,6 +10,7 @@ import {
   ZTUN_RULE_PRIORITY_MIN,
 } from '@ztun/routing-linux';
 import {
+  checkSocks5Proxy,
   createStack,
   directOutbound,
   handlerFromOutbound,
@@ -73,20 +73,6 @@ function findLink(nl: RtNetlink, name: string) {
     if (err instanceof NetlinkError && err.code === 'ENODEV') return undefined;
     throw err;
   }
-}
-
-/** Is the SOCKS5 server accepting TCP connections right now? */
-function probeTcp(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port });
-    const done = (why: string | undefined) => {
-      s.destroy();
-      resolve(why);
-    };
-    s.setTimeout(timeoutMs, () => done(`no answer within ${timeoutMs} ms`));
-    s.once('connect', () => done(undefined));
-    s.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
-  });
 }
 
 /** The outbound; its sockets carry SO_MARK so the `not fwmark` rule keeps them out of the TUN. */
@@ -256,10 +242,18 @@ async function run(ctx: RunContext): Promise<number> {
         wake?.();
       });
       if (config.proxy.kind === 'socks5') {
-        const why = await probeTcp(config.proxy.host, config.proxy.port, 2000);
+        // Reachable, and takes our credentials (a wrong password would otherwise show only as resets).
+        const p = config.proxy;
+        const why = await checkSocks5Proxy({
+          host: p.host,
+          port: p.port,
+          mark: config.fwmark,
+          timeoutMs: 2000,
+          ...(p.username !== undefined ? { username: p.username, password: p.password ?? '' } : {}),
+        });
         if (why) {
           log.warn(
-            `proxy ${describeProxy(config.proxy)} is not reachable (${why}); connections get resets until it is back`,
+            `proxy ${describeProxy(p)} ${why}; connections get resets until ${why.startsWith('is not reachable') ? 'it is back' : 'that is fixed'}`,
           );
         }
       }
