@@ -13,7 +13,7 @@
 // client–server veth pair; default 1500).
 
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   createTopology,
@@ -53,7 +53,13 @@ const CLK_TCK = 100;
 function cpuSeconds(pid) {
   // /proc/PID/stat fields 14 and 15: utime and stime in clock ticks.
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+  // Voluntary context switches of all its threads (event loop, splice relay workers): how often it slept.
+  let sleeps = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const status = readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
+    sleeps += Number(/\bvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  }
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK, sleeps };
 }
 
 function iperf(extra = reverse ? ['-R'] : []) {
@@ -107,6 +113,7 @@ async function throughZtun(label, args, { profile = false, mtuOverride } = {}) {
       gbps,
       user: (after.user - before.user) / wall,
       sys: (after.sys - before.sys) / wall,
+      wakeups: (after.sleeps - before.sleeps) / wall,
     };
   } finally {
     const code = await z.stop(10_000);
@@ -161,11 +168,12 @@ try {
   await server.stop();
 
   const base = rows[0].gbps;
-  console.log('\n| path | Gbit/s | vs no tunnel | ztun CPU user+sys (s per s) |');
-  console.log('| --- | ---: | ---: | ---: |');
+  console.log('\n| path | Gbit/s | vs no tunnel | ztun CPU user+sys (s per s) | ztun wake-ups per s |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
     const cpu = r.user === undefined ? '' : `${r.user.toFixed(2)} + ${r.sys.toFixed(2)}`;
-    console.log(`| ${r.label} | ${r.gbps.toFixed(2)} | ${(r.gbps / base).toFixed(2)} | ${cpu} |`);
+    const wakeups = r.wakeups === undefined ? '' : `${Math.round(r.wakeups / 1000)}k`;
+    console.log(`| ${r.label} | ${r.gbps.toFixed(2)} | ${(r.gbps / base).toFixed(2)} | ${cpu} | ${wakeups} |`);
   }
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   console.log(`\nload average during the run: ${load} (2 cores shared with other work: compare ratios)`);
