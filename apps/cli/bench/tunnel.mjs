@@ -173,7 +173,9 @@ try {
   for (const r of rows) {
     const cpu = r.user === undefined ? '' : `${r.user.toFixed(2)} + ${r.sys.toFixed(2)}`;
     const wakeups = r.wakeups === undefined ? '' : `${Math.round(r.wakeups / 1000)}k`;
-    console.log(`| ${r.label} | ${r.gbps.toFixed(2)} | ${(r.gbps / base).toFixed(2)} | ${cpu} | ${wakeups} |`);
+    console.log(
+      `| ${r.label} | ${r.gbps.toFixed(2)} | ${(r.gbps / base).toFixed(2)} | ${cpu} | ${wakeups} |`,
+    );
   }
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   console.log(`\nload average during the run: ${load} (2 cores shared with other work: compare ratios)`);
