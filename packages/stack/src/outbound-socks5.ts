@@ -23,24 +23,32 @@ export interface Socks5OutboundOptions extends Pinning {
 
 const MAX_PENDING_DATAGRAMS = 64;
 
-/**
- * Sends TCP through SOCKS5 CONNECT and UDP through SOCKS5 UDP ASSOCIATE (one association per client UDP
- * session). Pinning (mark / bindToDevice) applies to the sockets that reach the proxy, so a proxy address
- * inside a tunnelled prefix does not loop.
- */
-export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
-  const proxy: SocksProxy = {
+function socksProxyOf(options: Socks5OutboundOptions): SocksProxy {
+  return {
     host: options.host,
     port: options.port,
     type: 5,
     userId: options.username,
     password: options.password,
   };
-  const pin: Pinning = {
+}
+
+function pinningOf(options: Pinning): Pinning {
+  return {
     mark: options.mark,
     bindToDevice: options.bindToDevice,
     boundInterfaceIndex: options.boundInterfaceIndex,
   };
+}
+
+/**
+ * Sends TCP through SOCKS5 CONNECT and UDP through SOCKS5 UDP ASSOCIATE (one association per client UDP
+ * session). Pinning (mark / bindToDevice) applies to the sockets that reach the proxy, so a proxy address
+ * inside a tunnelled prefix does not loop.
+ */
+export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
+  const proxy = socksProxyOf(options);
+  const pin = pinningOf(options);
   const timeout = options.timeoutMs ?? 10_000;
 
   /** The proxy's IP address: a name is resolved by the OS resolver for every new connection/association. */
@@ -173,27 +181,16 @@ export async function checkSocks5Proxy(
   options: Socks5OutboundOptions & { timeoutMs?: number },
 ): Promise<string | undefined> {
   const timeout = options.timeoutMs ?? 3000;
-  const pin: Pinning = {
-    mark: options.mark,
-    bindToDevice: options.bindToDevice,
-    boundInterfaceIndex: options.boundInterfaceIndex,
-  };
   let existing: net.Socket;
   try {
     const address = net.isIP(options.host) ? options.host : (await lookup(options.host)).address;
-    existing = await connectPinned({ address, port: options.port }, pin, timeout);
+    existing = await connectPinned({ address, port: options.port }, pinningOf(options), timeout);
   } catch (err) {
     return `is not reachable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
   }
   try {
     const r = await SocksClient.createConnection({
-      proxy: {
-        host: options.host,
-        port: options.port,
-        type: 5,
-        userId: options.username,
-        password: options.password,
-      },
+      proxy: socksProxyOf(options),
       command: 'connect',
       destination: { host: '0.0.0.0', port: 0 },
       timeout,
