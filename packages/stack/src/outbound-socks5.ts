@@ -33,6 +33,11 @@ function socksProxyOf(options: Socks5OutboundOptions): SocksProxy {
   };
 }
 
+/** The proxy's IP address: a name is resolved by the OS resolver for every new connection/association. */
+async function resolveProxyHost(host: string): Promise<string> {
+  return net.isIP(host) ? host : (await lookup(host)).address;
+}
+
 function pinningOf(options: Pinning): Pinning {
   return {
     mark: options.mark,
@@ -51,11 +56,7 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
   const pin = pinningOf(options);
   const timeout = options.timeoutMs ?? 10_000;
 
-  /** The proxy's IP address: a name is resolved by the OS resolver for every new connection/association. */
-  async function proxyAddress(): Promise<string> {
-    if (net.isIP(options.host)) return options.host;
-    return (await lookup(options.host)).address;
-  }
+  const proxyAddress = () => resolveProxyHost(options.host);
 
   async function open(command: 'connect' | 'associate', destination: Endpoint, address: string) {
     // The connection to the proxy is made (and pinned) here and handed to the socks client.
@@ -177,13 +178,11 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
  * carry out, so a refusal at that point means everything before it worked. Resolves undefined when the
  * proxy is usable, else one line saying what is wrong (never containing the password).
  */
-export async function checkSocks5Proxy(
-  options: Socks5OutboundOptions & { timeoutMs?: number },
-): Promise<string | undefined> {
+export async function checkSocks5Proxy(options: Socks5OutboundOptions): Promise<string | undefined> {
   const timeout = options.timeoutMs ?? 3000;
   let existing: net.Socket;
   try {
-    const address = net.isIP(options.host) ? options.host : (await lookup(options.host)).address;
+    const address = await resolveProxyHost(options.host);
     existing = await connectPinned({ address, port: options.port }, pinningOf(options), timeout);
   } catch (err) {
     return `is not reachable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
