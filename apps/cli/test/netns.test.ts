@@ -426,14 +426,16 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
         // script(1) gives ztun a pseudo-terminal. The test then presses Ctrl-C: the byte 0x03 written to
         // script's stdin reaches the terminal, whose line discipline sends SIGINT to ztun, as for a user.
         // (Signalling script instead would make it SIGTERM its child and SIGKILL it 2 s later, a race.)
+        // script runs `$SHELL -c`; dash stays as ztun's parent in the same process group, takes the SIGINT
+        // too and exits 130, so `exec` replaces the shell, and SHELL is pinned to dash so this stays covered.
         const tty = client.spawn(
           'script',
           [
             '-qfec',
-            `"${process.execPath}" "${bin}" run --route 10.212.0.0/24 --stats-interval 300ms`,
+            `exec "${process.execPath}" "${bin}" run --route 10.212.0.0/24 --stats-interval 300ms`,
             '/dev/null',
           ],
-          { stdio: ['pipe', 'pipe', 'pipe'] },
+          { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SHELL: '/bin/sh' } },
         );
         const statusLine =
           /\r\x1b\[2Ktcp \d+ udp \d+ \| ↑ [\d.]+ \S*bit\/s \([^)]*\) ↓ [\d.]+ \S*bit\/s \([^)]*\) \| drops \d+/;
