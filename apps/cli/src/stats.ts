@@ -15,6 +15,8 @@ export interface StatsSnapshot {
   readonly drops: number;
   /** Drop counts by reason, when the stack reports them. */
   readonly dropsByReason?: Readonly<Record<string, number>>;
+  /** TCP connections whose outbound connect failed (the client got a RST), cumulative. */
+  readonly connectFailures: number;
 }
 
 export interface Rates {
@@ -58,7 +60,8 @@ export function statusLine(cur: StatsSnapshot, rates: Rates): string {
   return (
     `tcp ${cur.tcpOpen} udp ${cur.udpOpen} | ` +
     `↑ ${formatBits(rates.outBitsPerSec)} (${formatBytes(cur.bytesOut)}) ` +
-    `↓ ${formatBits(rates.inBitsPerSec)} (${formatBytes(cur.bytesIn)}) | drops ${cur.drops}`
+    `↓ ${formatBits(rates.inBitsPerSec)} (${formatBytes(cur.bytesIn)}) | drops ${cur.drops}` +
+    ` | failed connects ${cur.connectFailures}`
   );
 }
 
@@ -76,6 +79,7 @@ export function statsJson(cur: StatsSnapshot, rates: Rates, now: Date = new Date
     outBitsPerSec: Math.round(rates.outBitsPerSec),
     inBitsPerSec: Math.round(rates.inBitsPerSec),
     drops: cur.drops,
+    connectFailures: cur.connectFailures,
     ...(cur.dropsByReason ? { dropsByReason: cur.dropsByReason } : {}),
   });
 }

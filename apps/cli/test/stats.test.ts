@@ -18,6 +18,7 @@ const snap = (over: Partial<StatsSnapshot>): StatsSnapshot => ({
   packetsOut: 0,
   packetsIn: 0,
   drops: 0,
+  connectFailures: 0,
   ...over,
 });
 
@@ -35,14 +36,28 @@ describe('stats', () => {
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(3 * 1024 * 1024)).toBe('3.0 MiB');
   });
-  it('status line and JSON line carry sessions, throughput each way and drops', () => {
-    const cur = snap({ uptimeMs: 5000, tcpOpen: 3, udpOpen: 2, bytesOut: 2048, bytesIn: 4096, drops: 7 });
+  it('status line and JSON line carry sessions, throughput each way, drops and failed connects', () => {
+    const cur = snap({
+      uptimeMs: 5000,
+      tcpOpen: 3,
+      udpOpen: 2,
+      bytesOut: 2048,
+      bytesIn: 4096,
+      drops: 7,
+      connectFailures: 4,
+    });
     const rates = { outBitsPerSec: 8000, inBitsPerSec: 16000 };
     expect(statusLine(cur, rates)).toBe(
-      'tcp 3 udp 2 | ↑ 8.00 kbit/s (2.0 KiB) ↓ 16.0 kbit/s (4.0 KiB) | drops 7',
+      'tcp 3 udp 2 | ↑ 8.00 kbit/s (2.0 KiB) ↓ 16.0 kbit/s (4.0 KiB) | drops 7 | failed connects 4',
     );
     const j = JSON.parse(statsJson(cur, rates, new Date(0)));
-    expect(j).toMatchObject({ time: '1970-01-01T00:00:00.000Z', tcpOpen: 3, udpOpen: 2, drops: 7 });
+    expect(j).toMatchObject({
+      time: '1970-01-01T00:00:00.000Z',
+      tcpOpen: 3,
+      udpOpen: 2,
+      drops: 7,
+      connectFailures: 4,
+    });
     expect(j.outBitsPerSec).toBe(8000);
   });
 });

@@ -28,6 +28,7 @@ import {
 } from '@ztun/tun-linux';
 import { formatCidr } from '../cidr.js';
 import { describeProxy, type ProxyConfig } from '../config.js';
+import { type ConnectFailures, connectFailureReporter } from '../connect-failures.js';
 import { countingOutbound, type TrafficCounters } from '../counting.js';
 import type { Logger } from '../log.js';
 import { type Change, describeChange, type PlanTags, undoOrder } from '../plan.js';
@@ -113,6 +114,7 @@ function snapshotFrom(
   stack: Stack,
   device: LinuxTun,
   traffic: TrafficCounters,
+  connectFailures: ConnectFailures,
   startedAt: number,
 ): StatsSnapshot {
   const c = stack.counters;
@@ -136,6 +138,7 @@ function snapshotFrom(
     packetsIn: c.txPackets,
     drops,
     dropsByReason,
+    connectFailures: connectFailures.count,
   };
 }
 
@@ -186,6 +189,7 @@ async function run(ctx: RunContext): Promise<number> {
   let device: LinuxTun | undefined;
   let stack: Stack | undefined;
   let traffic: TrafficCounters | undefined;
+  let connectFailures: ConnectFailures | undefined;
   let stopStats: (() => void) | undefined;
   const applied: Change[] = [];
   let exitCode = 0;
@@ -214,12 +218,14 @@ async function run(ctx: RunContext): Promise<number> {
       const v4 = config.addresses.find((a) => a.family === 4);
       const v6 = config.addresses.find((a) => a.family === 6);
       const outbound = countingOutbound(outboundFor(config.proxy, config.fwmark));
+      const failures = connectFailureReporter(log);
+      connectFailures = failures;
       const splice = config.splice && spliceRelaySupported();
       if (config.splice && !splice)
         log.warn('splice relay unavailable (addon without it?): relaying through Node streams');
       traffic = splice ? withSplicedBytes(outbound) : outbound;
       const handler = handlerFromOutbound(outbound, {
-        onConnectError: (dest, err) => log.debug(`connect ${dest} failed: ${err.message}`),
+        onConnectError: (dest, err) => failures.failed(dest, err),
         ...(splice ? { relay: (client, upstream) => spliceOrNot(client, upstream, log) } : {}),
       });
       stack = createStack({
@@ -269,7 +275,7 @@ async function run(ctx: RunContext): Promise<number> {
         const s = stack;
         const t = traffic!;
         stopStats = startStatsReporter({
-          snapshot: () => snapshotFrom(s, dev, t, startedAt),
+          snapshot: () => snapshotFrom(s, dev, t, failures, startedAt),
           intervalMs: interval,
           tty: ctx.statsOut.isTTY,
           write: (t) => ctx.statsOut.write(t),
@@ -314,8 +320,9 @@ async function run(ctx: RunContext): Promise<number> {
     if (fatal) exitCode = 1;
   }
   if (exitCode === 0) {
+    const failed = connectFailures?.count ? `; ${connectFailures.count} connects failed` : '';
     const totals = traffic
-      ? ` (carried ${formatBytes(traffic.bytesUp())} up, ${formatBytes(traffic.bytesDown())} down)`
+      ? ` (carried ${formatBytes(traffic.bytesUp())} up, ${formatBytes(traffic.bytesDown())} down${failed})`
       : '';
     log.info(`stopped${totals}; everything it added is removed`);
   }
