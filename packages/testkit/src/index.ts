@@ -11,4 +11,23 @@ export {
   tryCommand,
   withNetnsEnvironment,
 } from './netns.js';
+export {
+  missingCommandsReason,
+  SKIP_REASON_KEY,
+  type SkipOptions,
+  type SkippableContext,
+  skipNow,
+  skipUnless,
+  skipWhen,
+} from './skip.js';
+export {
+  checkOsGatedList,
+  formatSummary,
+  type OsGatedList,
+  type RunSummary,
+  type SkippedTest,
+  summarizeRun,
+  summaryOk,
+  type VitestJsonReport,
+} from './skip-report.js';
 export { commandExists, waitFor, waitForPort } from './wait.js';

@@ -4,16 +4,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   netnsSkipReason,
+  skipWhen,
   spawnWithBindMounts,
   systemUserMounts,
   tryCommand,
   withNetnsEnvironment,
 } from '../src/index.js';
 
-const skip = netnsSkipReason();
-if (skip) console.warn(`[skip] testkit mount namespace tests: ${skip}`);
-
-describe.skipIf(skip)('testkit private mount namespaces', () => {
+describe('testkit private mount namespaces', skipWhen(netnsSkipReason()), () => {
   it('shows a test user only to the spawned process, whose PID is the command itself', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ztun-tk-mnt-'));
     const hostPasswd = readFileSync('/etc/passwd', 'utf8');

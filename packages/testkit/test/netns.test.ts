@@ -1,11 +1,8 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { netnsSkipReason, runInNetns, withNetnsEnvironment } from '../src/index.js';
+import { netnsSkipReason, runInNetns, skipWhen, withNetnsEnvironment } from '../src/index.js';
 
-const skip = netnsSkipReason();
-if (skip) console.warn(`[skip] testkit namespace tests: ${skip}`);
-
-describe.skipIf(skip)('testkit namespaces', () => {
+describe('testkit namespaces', skipWhen(netnsSkipReason()), () => {
   it('creates linked namespaces that reach each other and removes them afterwards', async () => {
     let names: string[] = [];
     await withNetnsEnvironment('tk', ['a', 'b'], async ({ ns, link }) => {

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `pnpm test:setup`: installs the Debian packages `pnpm test` uses that are missing (one list, here; .ci/run
+# runs the same command). Needs root only when something is missing.
+set -euo pipefail
+
+# Every program the tests start, by the Debian package that ships it:
+debs=(
+  iproute2        # ip, ss: namespaces, links, routes; the independent check of every netlink change
+  tshark          # independent decoder of packets and captures
+  tcpdump         # watches the TUN for ICMP errors
+  dante-server    # danted: the real SOCKS5 peer (no auth and username/password)
+  dnsmasq         # the real DNS server behind the tunnel
+  iperf3          # TCP through a TUN reflector with checksum offload
+  curl            # HTTP clients through the tunnel
+  dnsutils        # dig
+  iputils-ping    # ping, ping -6
+  python3 make g++ gcc  # node-gyp builds the tun-linux addon; cc/gcc compile the Windows stand-in library
+  mount           # private mount namespaces give danted a test user (testkit spawnWithBindMounts)
+  util-linux      # unshare, setpriv
+  bsdutils        # script: a pseudo-terminal for the CLI's live status line
+  perl-base       # crypt() for the test user's password hash
+)
+
+missing=()
+for d in "${debs[@]}"; do
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$d" 2>/dev/null || true)" = installed ] || missing+=("$d")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "test:setup: all ${#debs[@]} Debian packages the tests use are installed"
+  exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "test:setup: no apt-get here (the tests expect Debian or Ubuntu); install yourself: ${missing[*]}" >&2
+  exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test:setup: installing ${missing[*]} needs root: run it as root (e.g. sudo pnpm test:setup)" >&2
+  exit 1
+fi
+echo "test:setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "test:setup: installed ${#missing[@]} Debian package(s)"
