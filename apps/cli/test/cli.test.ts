@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { skipUnless } from '@ztun/testkit';
 import { describe, expect, it } from 'vitest';
 import pkg from '../package.json' with { type: 'json' };
 import { main, resolveProxyAddresses } from '../src/cli.js';
@@ -174,13 +175,17 @@ describe('ztun command line (in-process)', () => {
   });
 });
 
-describe.skipIf(!existsSync(bin))('dist/bin.js as a process', () => {
-  it('runs with node directly: --version, and a bad flag gives one line without a stack trace', () => {
-    const v = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
-    expect(v.status).toBe(0);
-    expect(v.stdout.trim()).toBe(pkg.version);
-    const bad = spawnSync(process.execPath, [bin, 'run', '--mtu', 'x'], { encoding: 'utf8' });
-    expect(bad.status).toBe(2);
-    expect(bad.stderr).toBe("ztun: --mtu: 'x' is not an integer in 576..65535\n");
-  });
-});
+describe(
+  'dist/bin.js as a process',
+  skipUnless(existsSync(bin), 'dist/bin.js is not built: run `pnpm build` first'),
+  () => {
+    it('runs with node directly: --version, and a bad flag gives one line without a stack trace', () => {
+      const v = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+      expect(v.status).toBe(0);
+      expect(v.stdout.trim()).toBe(pkg.version);
+      const bad = spawnSync(process.execPath, [bin, 'run', '--mtu', 'x'], { encoding: 'utf8' });
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toBe("ztun: --mtu: 'x' is not an integer in 576..65535\n");
+    });
+  },
+);

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ZTUN_RULE_PRIORITY_MAX, ZTUN_RULE_PRIORITY_MIN } from '@ztun/routing-linux';
 import {
-  commandExists,
+  missingCommandsReason,
   type Netns,
   type NetnsEnvironment,
   netnsSkipReason,
+  skipWhen,
   tryCommand,
   waitFor,
   withNetnsEnvironment,
@@ -21,8 +22,7 @@ import { bin, curl, netState, startDanted, startHttp, startZtun } from './helper
 // the client only through its default gateway, so the suppress_prefixlength rule cannot short-cut them:
 // traffic to them goes into the TUN unless ztun's rules say otherwise.
 
-const skip = netnsSkipReason();
-if (skip) console.warn(`[skip] ztun namespace tests: ${skip}`);
+const skip = netnsSkipReason() ?? missingCommandsReason(['curl', 'danted', 'ss', 'tshark', 'script']);
 const HTTP_PORT = 8080;
 const SERVER = '10.212.0.2';
 const SERVER6 = 'fd00:212::2';
@@ -66,7 +66,7 @@ const stats = (output: string) =>
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
-describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
+describe('ztun run in namespaces', skipWhen(skip), () => {
   it('--route: rules and routes while running, curl through it, SIGTERM restores ip -j link/addr/route/rule', async () => {
     await withTopology(async (client) => {
       const before = netState(client);
@@ -369,10 +369,8 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
       expect(await z.proc.stop(10_000)).toBe(0);
       expect(netState(client)).toEqual(before);
       expect(statSync(pcap).size).toBeGreaterThan(24);
-      if (commandExists('tshark')) {
-        const t = tryCommand('tshark', ['-r', pcap, '-Y', 'http.request', '-T', 'fields', '-e', 'http.host']);
-        expect(t.stdout).toContain(`${SERVER}:${HTTP_PORT}`);
-      }
+      const t = tryCommand('tshark', ['-r', pcap, '-Y', 'http.request', '-T', 'fields', '-e', 'http.host']);
+      expect(t.stdout).toContain(`${SERVER}:${HTTP_PORT}`);
     });
   });
 
@@ -427,47 +425,44 @@ describe.skipIf(skip !== undefined)('ztun run in namespaces', () => {
     });
   });
 
-  it.skipIf(!commandExists('script'))(
-    'on a terminal: a live status line rewritten in place, Ctrl-C stops it',
-    async () => {
-      await withTopology(async (client) => {
-        const before = netState(client);
-        // script(1) gives ztun a pseudo-terminal. The test then presses Ctrl-C: the byte 0x03 written to
-        // script's stdin reaches the terminal, whose line discipline sends SIGINT to ztun, as for a user.
-        // (Signalling script instead would make it SIGTERM its child and SIGKILL it 2 s later, a race.)
-        // script runs `$SHELL -c`; dash stays as ztun's parent in the same process group, takes the SIGINT
-        // too and exits 130, so `exec` replaces the shell, and SHELL is pinned to dash so this stays covered.
-        const tty = client.spawn(
-          'script',
-          [
-            '-qfec',
-            `exec "${process.execPath}" "${bin}" run --route 10.212.0.0/24 --stats-interval 300ms`,
-            '/dev/null',
-          ],
-          { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SHELL: '/bin/sh' } },
-        );
-        const statusLine =
-          /\r\x1b\[2Ktcp \d+ udp \d+ \| ↑ [\d.]+ \S*bit\/s \([^)]*\) ↓ [\d.]+ \S*bit\/s \([^)]*\) \| drops \d+ \| failed connects \d+/;
-        await waitFor('ready and a status line', () => statusLine.test(tty.output()), 15_000).catch(
-          (err: Error) => {
-            throw new Error(`${err.message}\n--- output ---\n${tty.output()}`);
-          },
-        );
-        expect(tty.output()).toContain('ztun: ready:');
-        expect(tty.output()).not.toContain('{"time"');
-        tty.child.stdin?.write('\x03');
-        const code = await Promise.race([
-          tty.exited,
-          delay(20_000, 'still running 20 s after Ctrl-C', { ref: false }),
-        ]);
-        expect(code, tty.output()).toBe(0);
-        expect(tty.output()).toContain('ztun: SIGINT: closing connections');
-        expect(tty.output()).toContain('everything it added is removed');
-        expect(client.tryExec('ip', ['link', 'show', 'ztun0']).status).not.toBe(0);
-        expect(netState(client)).toEqual(before);
-      });
-    },
-  );
+  it('on a terminal: a live status line rewritten in place, Ctrl-C stops it', async () => {
+    await withTopology(async (client) => {
+      const before = netState(client);
+      // script(1) gives ztun a pseudo-terminal. The test then presses Ctrl-C: the byte 0x03 written to
+      // script's stdin reaches the terminal, whose line discipline sends SIGINT to ztun, as for a user.
+      // (Signalling script instead would make it SIGTERM its child and SIGKILL it 2 s later, a race.)
+      // script runs `$SHELL -c`; dash stays as ztun's parent in the same process group, takes the SIGINT
+      // too and exits 130, so `exec` replaces the shell, and SHELL is pinned to dash so this stays covered.
+      const tty = client.spawn(
+        'script',
+        [
+          '-qfec',
+          `exec "${process.execPath}" "${bin}" run --route 10.212.0.0/24 --stats-interval 300ms`,
+          '/dev/null',
+        ],
+        { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SHELL: '/bin/sh' } },
+      );
+      const statusLine =
+        /\r\x1b\[2Ktcp \d+ udp \d+ \| ↑ [\d.]+ \S*bit\/s \([^)]*\) ↓ [\d.]+ \S*bit\/s \([^)]*\) \| drops \d+ \| failed connects \d+/;
+      await waitFor('ready and a status line', () => statusLine.test(tty.output()), 15_000).catch(
+        (err: Error) => {
+          throw new Error(`${err.message}\n--- output ---\n${tty.output()}`);
+        },
+      );
+      expect(tty.output()).toContain('ztun: ready:');
+      expect(tty.output()).not.toContain('{"time"');
+      tty.child.stdin?.write('\x03');
+      const code = await Promise.race([
+        tty.exited,
+        delay(20_000, 'still running 20 s after Ctrl-C', { ref: false }),
+      ]);
+      expect(code, tty.output()).toBe(0);
+      expect(tty.output()).toContain('ztun: SIGINT: closing connections');
+      expect(tty.output()).toContain('everything it added is removed');
+      expect(client.tryExec('ip', ['link', 'show', 'ztun0']).status).not.toBe(0);
+      expect(netState(client)).toEqual(before);
+    });
+  });
 
   it('--dry-run prints the plan and changes nothing', async () => {
     await withTopology(async (client) => {

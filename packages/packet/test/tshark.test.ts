@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { skipWhen } from '@ztun/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -43,8 +44,7 @@ import {
 const probe = spawnSync('tshark', ['--version'], { encoding: 'utf8' });
 const tsharkReason = probe.error
   ? `tshark not runnable (${probe.error.message}); install the Debian package "tshark"`
-  : null;
-if (tsharkReason) console.log(`SKIP tshark cross-check: ${tsharkReason}`);
+  : undefined;
 
 /** The preference names differ between Wireshark versions: take them from the installed tshark. */
 function checksumPrefs(): string[] {
@@ -544,55 +544,54 @@ function corpus(): Case[] {
 }
 
 describe('tshark cross-check', () => {
-  it.skipIf(tsharkReason !== null)(
-    'tshark decodes every packet kind to the same fields and checksum verdicts',
-    () => {
-      const cases = corpus();
-      const dir = mkdtempSync(join(tmpdir(), 'ztun-packet-tshark-'));
-      try {
-        const pcap = new PcapWriter();
-        const pcapng = new PcapngWriter({ interfaceName: 'ztun0' });
-        cases.forEach((c, i) => {
-          pcap.addPacket(c.bytes, 0, c.bytes.length, 1_700_000_000_000_000 + i * 1000);
-          pcapng.addPacket(c.bytes, 0, c.bytes.length, 1_700_000_000_000_000 + i * 1000);
-        });
-        writeFileSync(join(dir, 'all.pcap'), pcap.toBytes());
-        writeFileSync(join(dir, 'all.pcapng'), pcapng.toBytes());
-        const decoded = runTshark(join(dir, 'all.pcap'));
-        expect(decoded.length).toBe(cases.length);
-        const pv = new PacketView();
-        let compared = 0;
-        const verdicts = { good: 0, bad: 0 };
-        cases.forEach((c, i) => {
-          expect(pv.reset(c.bytes), c.name).toBe(0);
-          const want = expectedFields(pv);
-          const got = tsharkFields(decoded[i]!);
-          for (const [k, v] of Object.entries(want)) {
-            expect(`${c.name}: ${k}=${got[k]}`).toBe(`${c.name}: ${k}=${v}`);
-            compared++;
-            if (k.endsWith('checksum.status')) v === '0' ? verdicts.bad++ : verdicts.good++;
-          }
-          // Timestamps survived (µs precision).
-          const frame = decoded[i]!.frame as Record<string, string>;
-          expect(frame['frame.time_epoch']).toMatch(
-            new RegExp(
-              `^${1_700_000_000 + Math.floor((i * 1000) / 1e6)}\\.${String((i * 1000) % 1e6).padStart(6, '0')}`,
-            ),
-          );
-        });
-        expect(verdicts.bad).toBe(3); // the two corrupted packets: v4 header + tcp, v6 udp
-        expect(verdicts.good).toBeGreaterThan(cases.length);
-        console.log(`tshark cross-check: ${cases.length} packets, ${compared} fields compared`);
-        // pcapng decodes to the same packets.
-        const ng = runTshark(join(dir, 'all.pcapng'));
-        expect(ng.length).toBe(cases.length);
-        expect(JSON.stringify(ng.map((l) => tsharkFields(l)))).toBe(
-          JSON.stringify(decoded.map((l) => tsharkFields(l))),
+  it('tshark decodes every packet kind to the same fields and checksum verdicts', {
+    ...skipWhen(tsharkReason),
+    timeout: 120_000,
+  }, () => {
+    const cases = corpus();
+    const dir = mkdtempSync(join(tmpdir(), 'ztun-packet-tshark-'));
+    try {
+      const pcap = new PcapWriter();
+      const pcapng = new PcapngWriter({ interfaceName: 'ztun0' });
+      cases.forEach((c, i) => {
+        pcap.addPacket(c.bytes, 0, c.bytes.length, 1_700_000_000_000_000 + i * 1000);
+        pcapng.addPacket(c.bytes, 0, c.bytes.length, 1_700_000_000_000_000 + i * 1000);
+      });
+      writeFileSync(join(dir, 'all.pcap'), pcap.toBytes());
+      writeFileSync(join(dir, 'all.pcapng'), pcapng.toBytes());
+      const decoded = runTshark(join(dir, 'all.pcap'));
+      expect(decoded.length).toBe(cases.length);
+      const pv = new PacketView();
+      let compared = 0;
+      const verdicts = { good: 0, bad: 0 };
+      cases.forEach((c, i) => {
+        expect(pv.reset(c.bytes), c.name).toBe(0);
+        const want = expectedFields(pv);
+        const got = tsharkFields(decoded[i]!);
+        for (const [k, v] of Object.entries(want)) {
+          expect(`${c.name}: ${k}=${got[k]}`).toBe(`${c.name}: ${k}=${v}`);
+          compared++;
+          if (k.endsWith('checksum.status')) v === '0' ? verdicts.bad++ : verdicts.good++;
+        }
+        // Timestamps survived (µs precision).
+        const frame = decoded[i]!.frame as Record<string, string>;
+        expect(frame['frame.time_epoch']).toMatch(
+          new RegExp(
+            `^${1_700_000_000 + Math.floor((i * 1000) / 1e6)}\\.${String((i * 1000) % 1e6).padStart(6, '0')}`,
+          ),
         );
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-    120_000,
-  );
+      });
+      expect(verdicts.bad).toBe(3); // the two corrupted packets: v4 header + tcp, v6 udp
+      expect(verdicts.good).toBeGreaterThan(cases.length);
+      console.log(`tshark cross-check: ${cases.length} packets, ${compared} fields compared`);
+      // pcapng decodes to the same packets.
+      const ng = runTshark(join(dir, 'all.pcapng'));
+      expect(ng.length).toBe(cases.length);
+      expect(JSON.stringify(ng.map((l) => tsharkFields(l)))).toBe(
+        JSON.stringify(decoded.map((l) => tsharkFields(l))),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createNetns, type Netns, netnsSkipReason, runInNetns } from '@ztun/testkit';
+import { createNetns, type Netns, netnsSkipReason, runInNetns, skipWhen } from '@ztun/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetlinkError, RoutingInputError } from '../src/errors.js';
 import { RtNetlink } from '../src/rtnetlink.js';
@@ -14,7 +14,6 @@ import type { RouteInfo, RuleInfo } from '../src/types.js';
 // JSON output (`ip -n NS -j …`) is the independent client every change is checked against.
 
 const skip = netnsSkipReason();
-if (skip) console.warn(`[skip] routing-linux namespace tests: ${skip}`);
 
 function caught(fn: () => unknown): NetlinkError {
   try {
@@ -54,7 +53,7 @@ interface IpRule {
 }
 const TABLE_NAMES: Record<string, number> = { main: 254, local: 255, default: 253 };
 
-describe.skipIf(skip !== undefined)('RtNetlink in a network namespace', () => {
+describe('RtNetlink in a network namespace', skipWhen(skip), () => {
   let ns: Netns;
   let nl: RtNetlink;
   const ifIndex: Record<string, number> = {};

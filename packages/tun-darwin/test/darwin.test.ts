@@ -1,20 +1,23 @@
+import { skipUnless, skipWhen } from '@ztun/testkit';
 import { describe, expect, it } from 'vitest';
 import { openUtun } from '../src/index.js';
 
 const onMac = process.platform === 'darwin';
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-if (!onMac)
-  console.log(`[tun-darwin] real utun tests skipped: they need macOS (this is ${process.platform})`);
-else if (!isRoot) console.log('[tun-darwin] real utun tests skipped: creating a utun needs root');
+const realUtunSkip = !onMac
+  ? `real utun tests need macOS (this is ${process.platform})`
+  : !isRoot
+    ? 'real utun tests need root (utun control is CTL_FLAG_PRIVILEGED)'
+    : undefined;
 
 describe('off macOS', () => {
-  it.skipIf(onMac)('openUtun refuses clearly instead of crashing', async () => {
+  it('openUtun refuses clearly instead of crashing', skipUnless(!onMac, 'macOS has real utun'), async () => {
     await expect(openUtun()).rejects.toThrow(/utun devices exist only on macOS/);
   });
 });
 
 // Real syscalls: macOS and root only (utun's control is CTL_FLAG_PRIVILEGED).
-describe.skipIf(!onMac || !isRoot)('real utun on macOS', () => {
+describe('real utun on macOS', skipWhen(realUtunSkip), () => {
   it('creates utunN with an address and MTU, and removes it on close', async () => {
     const dev = await openUtun({ mtu: 1400, addresses: ['198.18.77.1/30', 'fd00:77::1/64'] });
     try {

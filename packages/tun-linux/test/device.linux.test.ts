@@ -2,11 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  commandExists,
   createNetns,
+  missingCommandsReason,
   type Netns,
   netnsSkipReason,
   runInNetns,
+  skipWhen,
   waitFor,
   waitForPort,
 } from '@ztun/testkit';
@@ -16,7 +17,6 @@ import type { OpenTunOptions } from '../src/types.js';
 import { echoResponder, finished } from './echo.js';
 
 const skip = netnsSkipReason();
-if (skip) console.warn(`[skip] tun-linux namespace tests: ${skip}`);
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
 
@@ -29,7 +29,7 @@ interface LinkJson {
   addr_info?: { family: string; local: string; prefixlen: number }[];
 }
 
-describe.skipIf(skip)('tun-linux in a network namespace', () => {
+describe('tun-linux in a network namespace', skipWhen(skip), () => {
   let ns: Netns;
   // Every device a test opens is closed after it even when an assertion fails first, so one failure does
   // not leave fds and links behind for the next test's counts.
@@ -132,8 +132,9 @@ describe.skipIf(skip)('tun-linux in a network namespace', () => {
   // flagged partial and reach the local iperf3 peer unverified: the transfer only completes if the partial
   // flag survives the round trip (a partial packet written as complete fails verification and is dropped).
   for (const family of [4, 6] as const) {
-    it.skipIf(!commandExists('iperf3'))(
+    it(
       `offload: TCP through a reflector, partial checksums both ways (IPv${family})`,
+      skipWhen(missingCommandsReason(['iperf3'])),
       async () => {
         const before = fdCount();
         const dev = open({

@@ -1,12 +1,11 @@
 // The addon's batching, backpressure and write queue, driven over an AF_UNIX datagram socketpair (which keeps
 // packet boundaries like a TUN fd, and can be filled until write(2) says EAGAIN — a TUN almost never does).
-import { waitFor } from '@ztun/testkit';
+import { skipUnless, waitFor } from '@ztun/testkit';
 import koffi from 'koffi';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadAddon, type NativeTunIo } from '../src/addon.linux.js';
 
 const linux = process.platform === 'linux';
-if (!linux) console.warn('[skip] tun-linux native I/O tests: Linux only');
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -105,82 +104,86 @@ afterEach(() => {
   }
 });
 
-describe.skipIf(!linux)('native TunIo over a datagram socketpair', () => {
-  it('delivers packets in batches of at most batchSize, in order, one JS call per batch', async () => {
-    const h = harness({ batchSize: 16, queueLimit: 8, batchesPerWake: 2 });
-    for (let i = 0; i < 100; i++) expect(libc().send(h.peer, packet(i, 100), 100, 0)).toBe(100);
-    h.io.resume();
-    await waitFor('100 packets', () => h.received.length === 100, 3000);
-    expect(h.received).toEqual([...Array(100).keys()]);
-    expect(Math.max(...h.batches)).toBe(16);
-    expect(h.batches.length).toBeLessThanOrEqual(8); // 100 / 16 → 7 batches when nothing else interleaves
-    expect(h.counters[0]).toBe(100); // rxPackets
-    expect(h.counters[1]).toBe(100 * 100); // rxBytes
-  });
+describe(
+  'native TunIo over a datagram socketpair',
+  skipUnless(linux, `the native TunIo tests need Linux (this is ${process.platform})`),
+  () => {
+    it('delivers packets in batches of at most batchSize, in order, one JS call per batch', async () => {
+      const h = harness({ batchSize: 16, queueLimit: 8, batchesPerWake: 2 });
+      for (let i = 0; i < 100; i++) expect(libc().send(h.peer, packet(i, 100), 100, 0)).toBe(100);
+      h.io.resume();
+      await waitFor('100 packets', () => h.received.length === 100, 3000);
+      expect(h.received).toEqual([...Array(100).keys()]);
+      expect(Math.max(...h.batches)).toBe(16);
+      expect(h.batches.length).toBeLessThanOrEqual(8); // 100 / 16 → 7 batches when nothing else interleaves
+      expect(h.counters[0]).toBe(100); // rxPackets
+      expect(h.counters[1]).toBe(100 * 100); // rxBytes
+    });
 
-  it('pause() stops reading and resume() starts it again', async () => {
-    const h = harness({ batchSize: 8, queueLimit: 8 });
-    h.io.resume();
-    h.io.pause();
-    for (let i = 0; i < 5; i++) libc().send(h.peer, packet(i, 10), 10, 0);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(h.received).toEqual([]);
-    h.io.resume();
-    await waitFor('5 packets after resume', () => h.received.length === 5, 3000);
-  });
+    it('pause() stops reading and resume() starts it again', async () => {
+      const h = harness({ batchSize: 8, queueLimit: 8 });
+      h.io.resume();
+      h.io.pause();
+      for (let i = 0; i < 5; i++) libc().send(h.peer, packet(i, 10), 10, 0);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(h.received).toEqual([]);
+      h.io.resume();
+      await waitFor('5 packets after resume', () => h.received.length === 5, 3000);
+    });
 
-  it('queues what the kernel refuses with EAGAIN, counts drops past queueLimit, flushes when writable', async () => {
-    const h = harness({ batchSize: 8, queueLimit: 100 });
-    const n = 3000;
-    const size = 1000;
-    const data = new Uint8Array(n * size);
-    const offsets = new Uint32Array(n);
-    const lengths = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      new DataView(data.buffer).setUint32(i * size, i);
-      offsets[i] = i * size;
-      lengths[i] = size;
-    }
-    const written = h.io.writeBatch(data, offsets, lengths, n);
-    expect(written).toBeGreaterThan(0);
-    expect(written).toBeLessThan(n - 100); // the socket buffer filled up: the rest queued or dropped
-    expect(h.io.queueLength()).toBe(100);
-    expect(h.counters[5]).toBe(n - written - 100); // txDropped
-    expect(h.counters[2]).toBe(written); // txPackets
-    data.fill(0xee); // the queue holds copies: the caller's buffer is free again
+    it('queues what the kernel refuses with EAGAIN, counts drops past queueLimit, flushes when writable', async () => {
+      const h = harness({ batchSize: 8, queueLimit: 100 });
+      const n = 3000;
+      const size = 1000;
+      const data = new Uint8Array(n * size);
+      const offsets = new Uint32Array(n);
+      const lengths = new Uint32Array(n);
+      for (let i = 0; i < n; i++) {
+        new DataView(data.buffer).setUint32(i * size, i);
+        offsets[i] = i * size;
+        lengths[i] = size;
+      }
+      const written = h.io.writeBatch(data, offsets, lengths, n);
+      expect(written).toBeGreaterThan(0);
+      expect(written).toBeLessThan(n - 100); // the socket buffer filled up: the rest queued or dropped
+      expect(h.io.queueLength()).toBe(100);
+      expect(h.counters[5]).toBe(n - written - 100); // txDropped
+      expect(h.counters[2]).toBe(written); // txPackets
+      data.fill(0xee); // the queue holds copies: the caller's buffer is free again
 
-    // Drain the peer; the addon waits for UV_WRITABLE (no spinning) and flushes its queue in order.
-    const got: number[] = [];
-    const buf = new Uint8Array(2048);
-    await waitFor(
-      'the queue to flush',
-      () => {
-        for (;;) {
-          const r = libc().recv(h.peer, buf, buf.length, 0);
-          if (r < 0) break;
-          expect(r).toBe(size);
-          got.push(new DataView(buf.buffer).getUint32(0));
-        }
-        return h.io.queueLength() === 0 && got.length === written + 100;
-      },
-      5000,
-      5,
-    );
-    expect(got).toEqual([...Array(written + 100).keys()]);
-    expect(h.counters[2]).toBe(written + 100);
-    expect(h.errors).toEqual([]);
-  });
+      // Drain the peer; the addon waits for UV_WRITABLE (no spinning) and flushes its queue in order.
+      const got: number[] = [];
+      const buf = new Uint8Array(2048);
+      await waitFor(
+        'the queue to flush',
+        () => {
+          for (;;) {
+            const r = libc().recv(h.peer, buf, buf.length, 0);
+            if (r < 0) break;
+            expect(r).toBe(size);
+            got.push(new DataView(buf.buffer).getUint32(0));
+          }
+          return h.io.queueLength() === 0 && got.length === written + 100;
+        },
+        5000,
+        5,
+      );
+      expect(got).toEqual([...Array(written + 100).keys()]);
+      expect(h.counters[2]).toBe(written + 100);
+      expect(h.errors).toEqual([]);
+    });
 
-  it('reports a fatal error (EBADF) to onError instead of crashing, then drops and counts', () => {
-    const h = harness({ batchSize: 8, queueLimit: 8 });
-    const fd = (h as Harness & { fd: number }).fd;
-    // Swap the fd for a closed one: close it and let a write find out.
-    libc().close(fd);
-    const p = packet(1, 10);
-    expect(h.io.write(p)).toBe(0);
-    expect(h.errors).toEqual([['write', 9]]);
-    expect(h.io.write(p)).toBe(0);
-    expect(h.counters[5]).toBe(2);
-    (h as Harness & { fd: number }).fd = -1;
-  });
-});
+    it('reports a fatal error (EBADF) to onError instead of crashing, then drops and counts', () => {
+      const h = harness({ batchSize: 8, queueLimit: 8 });
+      const fd = (h as Harness & { fd: number }).fd;
+      // Swap the fd for a closed one: close it and let a write find out.
+      libc().close(fd);
+      const p = packet(1, 10);
+      expect(h.io.write(p)).toBe(0);
+      expect(h.errors).toEqual([['write', 9]]);
+      expect(h.io.write(p)).toBe(0);
+      expect(h.counters[5]).toBe(2);
+      (h as Harness & { fd: number }).fd = -1;
+    });
+  },
+);

@@ -3,6 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readdirSync } from 'node:fs';
 import net from 'node:net';
+import { skipUnless } from '@ztun/testkit';
 import koffi from 'koffi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,7 +15,6 @@ import {
 } from '../src/splice.linux.js';
 
 const supported = process.platform === 'linux' && spliceRelaySupported();
-if (!supported) console.warn('[skip] splice relay tests: Linux with the built addon only');
 
 interface Rig {
   peerA: net.Socket;
@@ -137,7 +137,7 @@ function fdCount(): number {
   return readdirSync('/proc/self/fd').length;
 }
 
-describe.skipIf(!supported)('spliceRelay', () => {
+describe('spliceRelay', skipUnless(supported, 'splice relay tests need Linux and the built addon'), () => {
   beforeAll(async () => {
     serverA = await listen(acceptedA, waitingA);
     serverB = await listen(acceptedB, waitingB);
