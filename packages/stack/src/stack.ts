@@ -139,6 +139,8 @@ export interface Stack {
 const EMBRYONIC_TIMEOUT_MS = 20_000;
 const CLOSING_LINGER_MS = 5_000;
 const CLOSED_LINGER_MS = 1_000;
+/** Longest close() waits for the resets it sends to come back through the TUN and be written out. */
+const RST_DELIVERY_BOUND_MS = 2_000;
 
 interface Family {
   readonly v: 4 | 6;
@@ -441,7 +443,7 @@ export class SystemStack implements Stack {
     if (this.sweeper) clearInterval(this.sweeper);
     // Reset open connections while the packet path still runs, so every client gets its RST through the
     // TUN instead of waiting on a peer that vanished (or taking a FIN for a complete transfer).
-    let reset = 0;
+    const reset: { table: TcpNatTable; port: number }[] = [];
     for (const f of [this.v4, this.v6]) {
       const t = f?.table;
       if (!t || t.count === 0) continue;
@@ -449,11 +451,11 @@ export class SystemStack implements Stack {
         const sock = t.sockets[p];
         if (t.state[p] === OPEN && sock) {
           resetSocket(sock);
-          reset++;
+          reset.push({ table: t, port: p });
         }
       }
     }
-    if (reset > 0 && this.started) await new Promise((r) => setTimeout(r, 50));
+    if (reset.length > 0 && this.started) await this.resetsWrittenOut(reset);
     this.closed = true;
     for (const f of [this.v4, this.v6]) {
       if (!f) continue;
@@ -469,6 +471,22 @@ export class SystemStack implements Stack {
     }
     this.counters.tcpOpen = 0;
     this.pcap?.close();
+  }
+
+  /**
+   * Resolves once the kernel's RST for each reset connection has come back through the TUN and been
+   * translated (RST_SEEN, set on the packet path) and the device's write queue, where it reports one, is
+   * empty — or after RST_DELIVERY_BOUND_MS, so a paused or stalled device cannot hold close() up.
+   */
+  private async resetsWrittenOut(reset: readonly { table: TcpNatTable; port: number }[]): Promise<void> {
+    // Devices that report a write queue (tun-linux's LinuxTun.writeQueueLength) are waited for too; the
+    // TunDevice shape (docs/architecture.md) does not declare it, so it is read structurally.
+    const device = this.device as { readonly writeQueueLength?: number };
+    const deadline = performance.now() + RST_DELIVERY_BOUND_MS;
+    const done = () =>
+      reset.every(({ table, port }) => (table.flags[port]! & RST_SEEN) !== 0) &&
+      !((device.writeQueueLength ?? 0) > 0);
+    while (!done() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 1));
   }
 
   drop(reason: DropReason): void {
