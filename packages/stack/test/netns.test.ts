@@ -6,7 +6,14 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { commandExists, type Netns, netnsSkipReason, waitFor, withNetnsEnvironment } from '@ztun/testkit';
+import {
+  missingCommandsReason,
+  type Netns,
+  netnsSkipReason,
+  skipWhen,
+  waitFor,
+  withNetnsEnvironment,
+} from '@ztun/testkit';
 import { describe, expect, it } from 'vitest';
 import { buildUdpPacket, parseIp } from '../src/wire.js';
 import {
@@ -24,15 +31,13 @@ import {
   startDnsmasq,
   startHttp,
   startStack,
+  TUN_CIDRS,
 } from './env.js';
 
 const run = promisify(execFile);
 const skip =
   netnsSkipReason() ??
-  (['curl', 'dig', 'ping', 'danted', 'dnsmasq', 'tshark', 'tcpdump'].find((c) => !commandExists(c))
-    ? 'needs curl, dig, ping, danted, dnsmasq, tshark, tcpdump'
-    : undefined);
-if (skip) console.warn(`[skip] stack namespace tests: ${skip}`);
+  missingCommandsReason(['curl', 'dig', 'ping', 'danted', 'dnsmasq', 'tshark', 'tcpdump', 'ss']);
 
 async function inNs(
   ns: Netns,
@@ -116,7 +121,7 @@ async function exerciseEverything(client: Netns, http: HttpServer, label: string
   expect(dig6.out.trim(), `${label} dig v6: ${dig6.err}`).toBe(SERVER6);
 }
 
-describe.skipIf(skip !== undefined)('stack in namespaces', () => {
+describe('stack in namespaces', skipWhen(skip), () => {
   it('direct and socks5 outbounds carry TCP, UDP and ICMP over IPv4 and IPv6', {
     timeout: 300_000,
   }, async () => {
@@ -292,7 +297,35 @@ function fixIpv4HeaderChecksum(p: Uint8Array): void {
 
 const dropsTotal = (d: Record<string, number>) => Object.values(d).reduce((a, b) => a + b, 0);
 
-describe.skipIf(skip !== undefined)('stack faults in namespaces', () => {
+// curl(1) EXIT CODES for a connection the peer refused or reset: which one a client sees depends only on
+// when the RST lands — before curl saw the connect complete (7, "Failed to connect"), while it sent the
+// request (55, "Failed sending network data"), while it waited for the reply (56, "Failure in receiving
+// network data"), or as an end of stream before any reply (52, "did not reply anything"). 35 is the same
+// for a TLS handshake; these URLs are plain HTTP. A timeout (28) is not a reset.
+const CURL_RESET_EXIT_CODES = [7, 52, 55, 56];
+
+/** A curl run with `-w '%{time_total}'` ended by a reset (any of the ways curl reports one) within a second. */
+function expectQuickReset(r: { code: number; out: string; err: string }, label: string): void {
+  expect(
+    CURL_RESET_EXIT_CODES,
+    `${label} must end in a reset, got exit ${r.code}: ${r.err.trim()}`,
+  ).toContain(r.code);
+  expect(Number(r.out), `${label}: reset within a second (${r.out} s)`).toBeLessThan(1);
+}
+
+/**
+ * Bytes curl's socket to the victim server has received (`ss -ti` in the client namespace). curl's socket is
+ * the one from the TUN address; the direct outbound's socket to the same server leaves from the veth.
+ */
+function slowBytesReceived(client: Netns): number {
+  const tunAddress = TUN_CIDRS[0]!.split('/')[0]!;
+  const filter = ['src', tunAddress, 'dst', SERVER4, 'dport', '=', ':8081'];
+  const r = client.tryExec('ss', ['-Htin', 'state', 'established', ...filter]);
+  const m = /bytes_received:(\d+)/.exec(r.stdout);
+  return m ? Number(m[1]) : 0;
+}
+
+describe('stack faults in namespaces', skipWhen(skip), () => {
   it('resets clients quickly when the SOCKS5 server is down, and when a server dies mid-transfer; drops malformed packets', {
     timeout: 120_000,
   }, async () => {
@@ -310,11 +343,7 @@ describe.skipIf(skip !== undefined)('stack faults in namespaces', () => {
             client,
             `curl -sS --max-time 10 -o /dev/null -w '%{time_total}' ${url(host, 8080, '/small')}`,
           );
-          expect(r.code, `curl via dead proxy to ${host} must fail`).not.toBe(0);
-          expect(r.err, 'the client sees a reset (during or right after the handshake)').toMatch(
-            /reset|Empty reply|Recv failure|Couldn't connect/i,
-          );
-          expect(Number(r.out), `reset within a second (${r.out} s)`).toBeLessThan(1);
+          expectQuickReset(r, `curl via dead proxy to ${host}`);
         }
         await stack.stop();
         stack = undefined;
@@ -329,7 +358,11 @@ describe.skipIf(skip !== undefined)('stack faults in namespaces', () => {
           `curl -sS --max-time 20 -o /dev/null -w '%{size_download}' ${url(SERVER4, 8081, '/slow')}`,
           30_000,
         );
-        await new Promise((r) => setTimeout(r, 500));
+        await waitFor('curl received part of /slow', () => slowBytesReceived(client) > 16384, 20_000).catch(
+          async (err: Error) => {
+            throw new Error(`${err.message}; curl: ${JSON.stringify(await slow)}`);
+          },
+        );
         victim.proc.child.kill('SIGKILL');
         const killed = await slow;
         expect(killed.code, 'the interrupted transfer fails').not.toBe(0);
@@ -345,10 +378,17 @@ describe.skipIf(skip !== undefined)('stack faults in namespaces', () => {
         expect(sent, 'every packet went out of the TUN towards the stack').toEqual(
           packets.map((p) => p.length),
         );
-        await new Promise((r) => setTimeout(r, 300));
-        const after = await stack.counters();
         const d0 = before.stack.drops;
-        const d1 = after.stack.drops;
+        const runner = stack;
+        const d1 = await waitFor(
+          'every injected packet counted as a drop',
+          async () => {
+            const drops = (await runner.counters()).stack.drops;
+            return dropsTotal(drops) - dropsTotal(d0) >= packets.length ? drops : undefined;
+          },
+          15_000,
+          50,
+        );
         expect(d1.badChecksum! - d0.badChecksum!).toBeGreaterThanOrEqual(badChecksums);
         expect(d1.malformed! - d0.malformed!).toBeGreaterThanOrEqual(malformed);
         expect(
@@ -382,7 +422,7 @@ describe.skipIf(skip !== undefined)('stack faults in namespaces', () => {
   });
 });
 
-describe.skipIf(skip !== undefined)('socks5 username/password against danted', () => {
+describe('socks5 username/password against danted', skipWhen(skip), () => {
   it('right credentials carry TCP and UDP (proxy over IPv6); a wrong password resets quickly, is logged without the password, and the stack keeps serving', {
     timeout: 90_000,
   }, async () => {
@@ -436,9 +476,7 @@ describe.skipIf(skip !== undefined)('socks5 username/password against danted', (
             client,
             `curl -sS --max-time 10 -o /dev/null -w '%{time_total}' ${url(host, 8080, '/small')}`,
           );
-          expect(r.code, `curl with a rejected password to ${host} must fail`).not.toBe(0);
-          expect(r.err, 'the client sees a reset').toMatch(/reset|Empty reply|Recv failure/i);
-          expect(Number(r.out), `reset within a second (${r.out} s)`).toBeLessThan(1);
+          expectQuickReset(r, `curl with a rejected password to ${host}`);
         }
         // Logged the way the stack logs failed connects (debug), naming the destination, never the password.
         const runner = stack;
@@ -472,7 +510,7 @@ describe.skipIf(skip !== undefined)('socks5 username/password against danted', (
   });
 });
 
-describe.skipIf(skip !== undefined)('direct outbound pinned with SO_BINDTODEVICE', () => {
+describe('direct outbound pinned with SO_BINDTODEVICE', skipWhen(skip), () => {
   it('leaves through the bound device (IPv4 and IPv6)', { timeout: 60_000 }, async () => {
     await withNetnsEnvironment('stb', ['client', 'server'], async (env) => {
       const { client, server, clientIf } = setUpTopology(env);

@@ -2,7 +2,8 @@
 // written here (danted covers no-auth in the namespace tests), direct outbound failures, UDP idle timeout.
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { skipUnless } from '@ztun/testkit';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Handler, UdpSession } from '../src/handler.js';
 import { directOutbound } from '../src/outbound-direct.js';
 import { socks5Outbound } from '../src/outbound-socks5.js';
@@ -145,8 +146,9 @@ describe('outbounds', () => {
     await expect(ob.connectTcp({ address: 'example.com', port: 80 }, info(80))).rejects.toThrow(/not an IP/);
   });
 
-  it.skipIf(process.platform !== 'linux')(
+  it(
     'directOutbound rejects (never throws) when pinning fails',
+    skipUnless(process.platform === 'linux', `SO_BINDTODEVICE is Linux-only (this is ${process.platform})`),
     async () => {
       const ob = directOutbound({ bindToDevice: 'ztnosuchdev0' });
       const p = ob.connectTcp({ address: '127.0.0.1', port: 9 }, info(9));
@@ -156,7 +158,7 @@ describe('outbounds', () => {
 });
 
 describe('UDP session lifetime', () => {
-  it('closes idle UDP sessions after udpTimeoutMs', async () => {
+  it('closes a UDP session idle for longer than udpTimeoutMs at the next sweep, not before', async () => {
     const written: Uint8Array[] = [];
     let receiver:
       | ((b: { count: number; data: Uint8Array; offsets: Uint32Array; lengths: Uint32Array }) => void)
@@ -185,15 +187,25 @@ describe('UDP session lifetime', () => {
         return { send() {}, close: () => void closed++ };
       },
     };
-    const stack: Stack = createStack({ device, handler, addresses: ['127.0.0.1/8'], udpTimeoutMs: 200 });
-    closers.push(() => stack.close());
-    await stack.start();
-    const p = buildUdpPacket(parseIp('127.0.0.1')!, 999, parseIp('10.0.0.1')!, 53, new Uint8Array(4));
-    receiver!({ count: 1, data: p, offsets: Uint32Array.of(0), lengths: Uint32Array.of(p.length) });
-    expect(stack.counters.udpOpen).toBe(1);
-    await new Promise((r) => setTimeout(r, 1600)); // the sweeper runs every second
-    expect(closed).toBe(1);
-    expect(stack.counters.udpOpen).toBe(0);
-    expect(sessions.length).toBe(1);
+    // The stack's clock (performance.now) and its once-a-second sweeper run on fake time, so the test says
+    // when time passes instead of sleeping against a busy machine.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
+    const stack: Stack = createStack({ device, handler, addresses: ['127.0.0.1/8'], udpTimeoutMs: 1500 });
+    try {
+      await stack.start();
+      const p = buildUdpPacket(parseIp('127.0.0.1')!, 999, parseIp('10.0.0.1')!, 53, new Uint8Array(4));
+      receiver!({ count: 1, data: p, offsets: Uint32Array.of(0), lengths: Uint32Array.of(p.length) });
+      expect(stack.counters.udpOpen).toBe(1);
+      vi.advanceTimersByTime(1000); // first sweep: idle 1000 ms, not yet 1500
+      expect(closed).toBe(0);
+      expect(stack.counters.udpOpen).toBe(1);
+      vi.advanceTimersByTime(1000); // second sweep: idle 2000 ms
+      expect(closed).toBe(1);
+      expect(stack.counters.udpOpen).toBe(0);
+      expect(sessions.length).toBe(1);
+    } finally {
+      await stack.close();
+      vi.useRealTimers();
+    }
   });
 });

@@ -3,6 +3,7 @@
 // on loopback (127.0.0.1 / ::1), which is all the unit tests need.
 import net from 'node:net';
 import { checksumFinish, checksumPartial } from '@ztun/packet';
+import { waitFor } from '@ztun/testkit';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PacketBatch, TunDevice } from '../src/device.js';
@@ -404,8 +405,7 @@ describe('stack packet path (fake device)', () => {
       sock.on('close', () => resolve('closed'));
     });
     expect(['ECONNRESET', 'closed']).toContain(outcome);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(stack.counters.drops.tcpUnmappedAccept).toBe(1);
+    await waitFor('the unmapped accept counted', () => stack.counters.drops.tcpUnmappedAccept === 1, 15_000);
   });
 
   it('answers ICMP and ICMPv6 echo requests with valid replies, or drops them when off', async () => {

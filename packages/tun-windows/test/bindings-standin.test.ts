@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { skipWhen } from '@ztun/testkit';
 import koffi from 'koffi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PacketBatch } from '../src/device-types.js';
@@ -36,8 +37,8 @@ function findCompiler(): { cmd: string; args: string[] } | string {
   return 'no C compiler (cc, gcc or g++) is installed';
 }
 const compiler = findCompiler();
-const skipReason = typeof compiler === 'string' ? compiler : undefined;
-if (skipReason) console.log(`[tun-windows] stand-in binding tests skipped: ${skipReason}`);
+const skipReason =
+  typeof compiler === 'string' ? `Windows stand-in binding tests need a C compiler: ${compiler}` : undefined;
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
@@ -51,7 +52,7 @@ async function until(cond: () => boolean, what: string, ms = 3000): Promise<void
 // biome-ignore lint/suspicious/noExplicitAny: koffi functions are untyped
 type Fn = (...args: any[]) => any;
 
-describe.skipIf(skipReason !== undefined)('Windows bindings against a C stand-in library', () => {
+describe('Windows bindings against a C stand-in library', skipWhen(skipReason), () => {
   let dir = '';
   let lib: koffi.IKoffiLib;
   let api: WintunApi;
@@ -91,6 +92,7 @@ describe.skipIf(skipReason !== undefined)('Windows bindings against a C stand-in
       'void FakeLogFromThread(int level, str16 msg)',
       'int FakeAddressCount()',
       'int FakeTablesOutstanding()',
+      'int FakeWaiters()',
     ]) {
       const name = proto.slice(proto.indexOf(' ') + 1, proto.indexOf('('));
       c[name] = lib.func(proto) as Fn;
@@ -167,8 +169,8 @@ describe.skipIf(skipReason !== undefined)('Windows bindings against a C stand-in
       expect(out.slice(0, n)).toEqual(sent[i]);
     }
 
-    // The ring is empty now: the device is in WaitForSingleObject on a koffi worker; a driver thread wakes it.
-    await tick(20);
+    // The ring is empty now: the device waits in WaitForSingleObject on a koffi worker; a driver thread wakes it.
+    await until(() => (c.FakeWaiters!() as number) === 1, 'the device blocked in WaitForSingleObject');
     const late = packet(99, 333);
     c.FakeInjectLater!(session, late, late.length, 30);
     await until(() => received.length === 21, 'the packet injected from another thread');
