@@ -33,9 +33,9 @@ describe('SOCKS5 proxy name resolution and check abort', () => {
       asked.push(h);
       return '127.0.0.1';
     };
-    const why = await checkSocks5Proxy({ host: 'proxy.invalid', port, resolveHost, timeoutMs: 2000 });
+    const why = await checkSocks5Proxy({ host: 'proxy.invalid', port, resolveHost, timeoutMs: 500 });
     expect(why).toMatch(/did not complete a SOCKS5 handshake/);
-    const out = socks5Outbound({ host: 'proxy.invalid', port, resolveHost, timeoutMs: 2000 });
+    const out = socks5Outbound({ host: 'proxy.invalid', port, resolveHost, timeoutMs: 500 });
     await expect(out.connectTcp({ address: '192.0.2.1', port: 80 })).rejects.toThrow();
     expect(asked).toEqual(['proxy.invalid', 'proxy.invalid']);
     expect(accepted).toBe(2);
