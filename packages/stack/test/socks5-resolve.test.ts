@@ -36,7 +36,9 @@ describe('SOCKS5 proxy name resolution and check abort', () => {
     const why = await checkSocks5Proxy({ host: 'proxy.invalid', port, resolveHost, timeoutMs: 500 });
     expect(why).toMatch(/did not complete a SOCKS5 handshake/);
     const out = socks5Outbound({ host: 'proxy.invalid', port, resolveHost, timeoutMs: 500 });
-    await expect(out.connectTcp({ address: '192.0.2.1', port: 80 })).rejects.toThrow();
+    const dest = { address: '192.0.2.1', port: 80 };
+    const info = { family: 4 as const, source: { address: '198.18.0.5', port: 40000 }, destination: dest };
+    await expect(out.connectTcp(dest, info)).rejects.toThrow();
     expect(asked).toEqual(['proxy.invalid', 'proxy.invalid']);
     expect(accepted).toBe(2);
   });
