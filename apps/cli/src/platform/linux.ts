@@ -174,7 +174,7 @@ function queueDropReader(nl: RtNetlink, index: number): () => number {
 function crashBehaviour(config: RunConfig): string {
   return config.killSwitch
     ? 'kill-switch: routed traffic is dropped if ztun dies'
-    : 'fail-open: if ztun dies, routed traffic bypasses the tunnel until `ztun cleanup` (see --kill-switch)';
+    : 'fail-open: if ztun dies, routed traffic bypasses the tunnel until ztun cleanup (see --kill-switch)';
 }
 
 async function run(ctx: RunContext): Promise<number> {
