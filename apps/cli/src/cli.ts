@@ -1,5 +1,3 @@
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { Command, CommanderError, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import {
@@ -7,16 +5,18 @@ import {
   DEFAULT_ADDRESS,
   DEFAULT_MTU,
   DEFAULT_NAME,
-  type ProxyConfig,
   type RawConfig,
+  type RunConfig,
   readConfigFile,
   resolveConfig,
 } from './config.js';
-import { createLogger } from './log.js';
+import { markedUdpSockets } from './dns-query.js';
+import { createLogger, type Logger } from './log.js';
 import { buildPlan, formatPlan } from './plan.js';
 import { loadPlatform } from './platform/index.js';
 import type { Platform } from './platform/types.js';
 import { RunRefused } from './platform/types.js';
+import { ProxyAddress, ProxyResolveError } from './proxy-address.js';
 
 export interface CliIO {
   stdout: { write(text: string): void; isTTY?: boolean };
@@ -27,15 +27,19 @@ export interface CliIO {
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
-/** The SOCKS5 server's addresses (so the plan can keep them out of the TUN). Never throws. */
-export async function resolveProxyAddresses(proxy: ProxyConfig): Promise<string[]> {
-  if (proxy.kind !== 'socks5') return [];
-  if (isIP(proxy.host)) return [proxy.host];
-  try {
-    return (await lookup(proxy.host, { all: true })).map((a) => a.address);
-  } catch {
-    return [];
-  }
+/**
+ * The SOCKS5 server's address, resolved before any route goes in (the plan keeps it out of the TUN).
+ * Undefined for `direct`. A name that does not resolve throws ProxyResolveError.
+ */
+export async function resolveProxy(config: RunConfig, log: Logger): Promise<ProxyAddress | undefined> {
+  if (config.proxy.kind !== 'socks5') return undefined;
+  // Marked like the outbounds, so leftovers of a killed run (e.g. a kill-switch) cannot swallow the
+  // queries; unmarked when this process may not set SO_MARK (the run itself then refuses anyway).
+  return await ProxyAddress.resolve({
+    host: config.proxy.host,
+    log,
+    sockets: markedUdpSockets(config.fwmark, true),
+  });
 }
 
 function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Command {
@@ -64,6 +68,10 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
       collect,
     )
     .option('--mtu <n>', `TUN MTU (default ${DEFAULT_MTU}; see README)`)
+    .option(
+      '--txqueuelen <n>',
+      'packets the kernel queues for ztun before dropping (default: ~6 MiB worth, 500..4096; see README)',
+    )
     .option('--proxy <url>', "'direct' or socks5://[user:pass@]host:port (default direct)")
     .option('--route <cidr>', 'send this prefix through the tunnel; repeatable', collect)
     .option('--auto-route', 'send all traffic through the tunnel (policy rules, loop-free)')
@@ -95,6 +103,11 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
     )
     .option('--table <id>', 'routing table for the TUN routes (default 31348 = 0x7a74)')
     .option('--fwmark <mark>', 'SO_MARK of the tunnel outbound sockets (default 0x7a74)')
+    .option(
+      '--kill-switch',
+      'drop routed traffic while ztun is not running (after a crash, until `ztun cleanup`); default: fail open',
+    )
+    .option('--no-kill-switch', 'override kill-switch: true from a config file')
     .option('--dry-run', 'print every link, address, route and rule change, change nothing, exit')
     .option('--config <file>', 'read options from a YAML or JSON file (same keys; flags win)')
     .action((opts: Record<string, unknown>) => onAction(runAction(opts, io)));
@@ -121,6 +134,7 @@ const FLAG_KEYS: Record<string, keyof RawConfig> = {
   name: 'name',
   address: 'address',
   mtu: 'mtu',
+  txqueuelen: 'txqueuelen',
   proxy: 'proxy',
   route: 'route',
   autoRoute: 'auto-route',
@@ -134,6 +148,7 @@ const FLAG_KEYS: Record<string, keyof RawConfig> = {
   statsInterval: 'stats-interval',
   table: 'table',
   fwmark: 'fwmark',
+  killSwitch: 'kill-switch',
 };
 
 async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<number> {
@@ -149,9 +164,19 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
 
   const platform = io.platform ?? (await loadPlatform());
   if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
-  const proxyAddresses = await resolveProxyAddresses(config.proxy);
+  let proxy: ProxyAddress | undefined;
+  try {
+    proxy = await resolveProxy(config, log);
+  } catch (err) {
+    // A dry run still shows the plan (with a note that the proxy gets no bypass rule).
+    if (!(err instanceof ProxyResolveError)) throw err;
+    if (!opts.dryRun) throw new RunRefused(err.message);
+    log.warn(err.message);
+  }
+  const proxyAddresses = proxy?.addresses ?? [];
   const plan = buildPlan(config, await platform.tags(), proxyAddresses);
   if (opts.dryRun) {
+    proxy?.stop();
     io.stdout.write(formatPlan(config, plan));
     return 0;
   }
@@ -159,6 +184,7 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
     config,
     plan,
     proxyAddresses,
+    ...(proxy ? { proxy } : {}),
     log,
     statsOut: { write: (t) => io.stdout.write(t), isTTY: Boolean(io.stdout.isTTY) },
   });

@@ -11,6 +11,19 @@ export const DEFAULT_ADDRESS = '198.18.0.1/15';
 /** See README "MTU": large packets mean fewer trips through JS per byte; the TUN is a local hop. */
 export const DEFAULT_MTU = 65520;
 export const DEFAULT_UDP_TIMEOUT_MS = 60_000;
+/** The kernel's own TUN queue length (drivers/net/tun.c: dev->tx_queue_len = TUN_READQ_SIZE). */
+export const KERNEL_TUN_TXQUEUELEN = 500;
+
+/**
+ * The TUN's transmit queue (packets the kernel holds for ztun to read; beyond it they are dropped and
+ * counted as the link's tx_dropped): about 6 MiB of packets, never fewer than the kernel's 500, at most
+ * 4096. At MTU 1500 that is 4096, which took TCP through the tunnel from ~2,500 drops and ~2,000
+ * retransmits in 4 s to none (README "TUN queue"); at the default MTU 65520 it stays 500, where TCP saw
+ * no drops and a longer queue would only hold more memory (up to 64 KiB a packet).
+ */
+export function defaultTxQueueLen(mtu: number): number {
+  return Math.max(KERNEL_TUN_TXQUEUELEN, Math.min(4096, Math.floor((6 << 20) / mtu)));
+}
 /** Routing table holding the TUN's routes ("zt" = 0x7a74). */
 export const DEFAULT_TABLE = 0x7a74;
 /** SO_MARK on the tunnel's own outbound sockets; a rule keeps marked traffic out of the TUN. */
@@ -33,6 +46,8 @@ export interface RunConfig {
   readonly name: string;
   readonly addresses: readonly Cidr[];
   readonly mtu: number;
+  /** The TUN's transmit queue length, packets (default: defaultTxQueueLen(mtu)). */
+  readonly txQueueLen: number;
   readonly proxy: ProxyConfig;
   readonly routes: readonly Cidr[];
   readonly autoRoute: boolean;
@@ -49,6 +64,9 @@ export interface RunConfig {
   readonly statsIntervalMs?: number;
   readonly table: number;
   readonly fwmark: number;
+  /** Keep an `unreachable` route in ztun's table that outlives the TUN: routed traffic is dropped, not
+   *  leaked, while ztun is not running (after a crash, until `ztun cleanup`). */
+  readonly killSwitch: boolean;
 }
 
 /** TUN checksum offload unless turned off (measured faster: README "Benchmark"). */
@@ -64,6 +82,7 @@ export const CONFIG_KEYS = [
   'name',
   'address',
   'mtu',
+  'txqueuelen',
   'proxy',
   'route',
   'auto-route',
@@ -77,6 +96,7 @@ export const CONFIG_KEYS = [
   'stats-interval',
   'table',
   'fwmark',
+  'kill-switch',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = Partial<Record<ConfigKey, unknown>>;
@@ -238,6 +258,7 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
 
   const hasV6 = seenFamilies.has(6);
   const mtu = int('mtu', hasV6 ? 1280 : 576, 65535) ?? DEFAULT_MTU;
+  const txQueueLen = int('txqueuelen', 1, 100_000) ?? defaultTxQueueLen(mtu);
   const proxy = parseProxy(str('proxy'));
   const routes = cidrs('route', 'prefix') ?? [];
   const excludes = cidrs('exclude', 'prefix') ?? [];
@@ -256,6 +277,7 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     name,
     addresses,
     mtu,
+    txQueueLen,
     proxy,
     routes,
     autoRoute: bool('auto-route') ?? false,
@@ -269,6 +291,7 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     ...(statsIntervalMs !== undefined ? { statsIntervalMs } : {}),
     table: int('table', 1, 0xffffffff) ?? DEFAULT_TABLE,
     fwmark: int('fwmark', 1, 0xffffffff) ?? DEFAULT_FWMARK,
+    killSwitch: bool('kill-switch') ?? false,
   };
 }
 

@@ -1,5 +1,5 @@
 export { type Cidr, CidrError, cidrContains, formatCidr, networkOf, parseCidr } from './cidr.js';
-export { type CliIO, main, resolveProxyAddresses } from './cli.js';
+export { type CliIO, main, resolveProxy } from './cli.js';
 export {
   CONFIG_KEYS,
   ConfigError,

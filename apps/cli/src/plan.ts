@@ -1,5 +1,5 @@
 import { type Cidr, cidrContains, type Family, formatCidr, parseCidr } from './cidr.js';
-import { describeProxy, type RunConfig } from './config.js';
+import { describeProxy, KERNEL_TUN_TXQUEUELEN, type RunConfig } from './config.js';
 
 // The plan: every link, address, route and rule change `ztun run` makes, computed purely from the
 // configuration. `--dry-run` prints it; `run` applies it in order and undoes it in reverse on teardown,
@@ -11,14 +11,24 @@ import { describeProxy, type RunConfig } from './config.js';
 //   pref B+2  not fwmark M lookup T                          everything else → table T: default dev TUN
 // The tunnel's own outbound sockets carry SO_MARK M, skip B+2 and leave by main's default route: no loop.
 // With --route only, B+1 is left out and table T holds just those prefixes.
+//
+// --kill-switch: table T also gets `unreachable <prefix> metric KILL_SWITCH_METRIC` beside each route via
+// the TUN. The TUN's routes win while it exists (lower metric); when the TUN vanishes (SIGKILL: the kernel
+// removes the device and every route through it) the unreachable routes and the rules stay, so routed
+// traffic is refused instead of falling through to main around the proxy. With --auto-route, a family
+// without a TUN address gets the rules and an unreachable default too: refused, never sent around.
 
 export interface RoutedPrefix {
   readonly family: Family;
   /** Destination; prefix length 0 is the default route. */
   readonly dst: Cidr;
-  readonly dev: string;
+  /** The TUN; absent for an `unreachable` route. */
+  readonly dev?: string;
   readonly table: number;
   readonly protocol: number;
+  /** A kill-switch route: `unreachable`, no device, KILL_SWITCH_METRIC. */
+  readonly unreachable?: boolean;
+  readonly metric?: number;
 }
 
 export interface PolicyRule {
@@ -35,7 +45,7 @@ export interface PolicyRule {
 }
 
 export type Change =
-  | { readonly op: 'link-add'; readonly name: string; readonly mtu: number }
+  | { readonly op: 'link-add'; readonly name: string; readonly mtu: number; readonly txQueueLen: number }
   | { readonly op: 'address-add'; readonly dev: string; readonly address: Cidr }
   | { readonly op: 'link-up'; readonly dev: string }
   | { readonly op: 'route-add'; readonly route: RoutedPrefix }
@@ -55,6 +65,8 @@ export interface PlanTags {
 }
 
 export const MAIN_TABLE = 254;
+/** Metric of the kill-switch routes: above the TUN routes' (IPv4 0, IPv6 1024) so those win while they exist. */
+export const KILL_SWITCH_METRIC = 0x7a74;
 
 /** Builds the plan. `proxyAddresses`: the SOCKS5 server's resolved addresses (empty for direct). */
 export function buildPlan(config: RunConfig, tags: PlanTags, proxyAddresses: readonly string[] = []): Plan {
@@ -64,7 +76,7 @@ export function buildPlan(config: RunConfig, tags: PlanTags, proxyAddresses: rea
   const base = tags.rulePriorityMin;
   if (base + 2 > tags.rulePriorityMax) throw new Error('ztun rule priority range holds fewer than 3 rules');
 
-  changes.push({ op: 'link-add', name: dev, mtu: config.mtu });
+  changes.push({ op: 'link-add', name: dev, mtu: config.mtu, txQueueLen: config.txQueueLen });
   for (const address of config.addresses) changes.push({ op: 'address-add', dev, address });
   changes.push({ op: 'link-up', dev });
 
@@ -77,22 +89,44 @@ export function buildPlan(config: RunConfig, tags: PlanTags, proxyAddresses: rea
   };
   if (config.autoRoute) {
     for (const family of [4, 6] as const) {
-      if (tunFamilies.has(family)) addRouted(parseCidr(family === 4 ? '0.0.0.0/0' : '::/0'));
+      if (tunFamilies.has(family) || config.killSwitch)
+        addRouted(parseCidr(family === 4 ? '0.0.0.0/0' : '::/0'));
     }
     if (!tunFamilies.has(6)) {
-      notes.push('IPv6 is not captured by --auto-route: the tunnel has no IPv6 --address');
+      notes.push(
+        config.killSwitch
+          ? 'IPv6 is refused by --kill-switch while ztun runs and after: the tunnel has no IPv6 --address to carry it'
+          : 'IPv6 is not captured by --auto-route: the tunnel has no IPv6 --address',
+      );
     }
   }
   for (const r of config.routes) addRouted(r);
 
   for (const family of [4, 6] as const) {
     const prefixes = routed.get(family);
-    if (!prefixes) continue;
+    if (!prefixes || !tunFamilies.has(family)) continue;
     for (const dst of prefixes) {
       changes.push({
         op: 'route-add',
         route: { family, dst, dev, table: config.table, protocol: tags.routeProtocol },
       });
+    }
+  }
+  if (config.killSwitch) {
+    for (const family of [4, 6] as const) {
+      for (const dst of routed.get(family) ?? []) {
+        changes.push({
+          op: 'route-add',
+          route: {
+            family,
+            dst,
+            table: config.table,
+            protocol: tags.routeProtocol,
+            unreachable: true,
+            metric: KILL_SWITCH_METRIC,
+          },
+        });
+      }
     }
   }
 
@@ -169,7 +203,8 @@ export function describeChange(change: Change, direction: 'apply' | 'undo' = 'ap
   switch (change.op) {
     case 'link-add':
       return direction === 'apply'
-        ? `ip tuntap add dev ${change.name} mode tun && ip link set ${change.name} mtu ${change.mtu}`
+        ? `ip tuntap add dev ${change.name} mode tun && ip link set ${change.name} mtu ${change.mtu}` +
+            (change.txQueueLen !== KERNEL_TUN_TXQUEUELEN ? ` txqueuelen ${change.txQueueLen}` : '')
         : `ip link del ${change.name}`;
     case 'address-add':
       return `ip addr ${verb} ${formatCidr(change.address)} dev ${change.dev}`;
@@ -181,6 +216,8 @@ export function describeChange(change: Change, direction: 'apply' | 'undo' = 'ap
         : `ip link set ${change.dev} down`;
     case 'route-add': {
       const r = change.route;
+      if (r.unreachable)
+        return `ip -${r.family} route ${verb} unreachable ${dstText(r.dst)} table ${tableName(r.table)} proto ${r.protocol} metric ${r.metric}`;
       return `ip -${r.family} route ${verb} ${dstText(r.dst)} dev ${r.dev} table ${tableName(r.table)} proto ${r.protocol}`;
     }
     case 'rule-add':
@@ -198,6 +235,7 @@ export function formatPlan(config: RunConfig, plan: Plan): string {
     `outbound SO_MARK ${hex(config.fwmark)}`,
     `icmp ${config.icmp}`,
     `udp-timeout ${config.udpTimeoutMs / 1000}s`,
+    config.killSwitch ? 'kill-switch: the unreachable routes stay if ztun dies' : 'fail-open if ztun dies',
     config.pcap ? `pcap ${config.pcap}` : undefined,
   ].filter(Boolean);
   lines.push(`# then: start the stack on ${config.name} (${stack.join(', ')})`);

@@ -17,6 +17,9 @@ export interface StatsSnapshot {
   readonly dropsByReason?: Readonly<Record<string, number>>;
   /** TCP connections whose outbound connect failed (the client got a RST), cumulative. */
   readonly connectFailures: number;
+  /** Packets the kernel dropped at the TUN's queue before ztun could read them (the link's tx_dropped),
+   *  cumulative; also in `drops`. */
+  readonly deviceQueueDrops?: number;
 }
 
 export interface Rates {
@@ -61,7 +64,8 @@ export function statusLine(cur: StatsSnapshot, rates: Rates): string {
     `tcp ${cur.tcpOpen} udp ${cur.udpOpen} | ` +
     `↑ ${formatBits(rates.outBitsPerSec)} (${formatBytes(cur.bytesOut)}) ` +
     `↓ ${formatBits(rates.inBitsPerSec)} (${formatBytes(cur.bytesIn)}) | drops ${cur.drops}` +
-    ` | failed connects ${cur.connectFailures}`
+    ` | failed connects ${cur.connectFailures}` +
+    (cur.deviceQueueDrops !== undefined ? ` | tun queue drops ${cur.deviceQueueDrops}` : '')
   );
 }
 
@@ -80,6 +84,7 @@ export function statsJson(cur: StatsSnapshot, rates: Rates, now: Date = new Date
     inBitsPerSec: Math.round(rates.inBitsPerSec),
     drops: cur.drops,
     connectFailures: cur.connectFailures,
+    ...(cur.deviceQueueDrops !== undefined ? { deviceQueueDrops: cur.deviceQueueDrops } : {}),
     ...(cur.dropsByReason ? { dropsByReason: cur.dropsByReason } : {}),
   });
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { skipUnless } from '@ztun/testkit';
 import { describe, expect, it } from 'vitest';
 import pkg from '../package.json' with { type: 'json' };
-import { main, resolveProxyAddresses } from '../src/cli.js';
+import { main } from '../src/cli.js';
 import { DEFAULT_OFFLOAD } from '../src/config.js';
 import type { Platform, RunContext } from '../src/platform/types.js';
 import { unsupportedPlatform } from '../src/platform/unsupported.js';
@@ -62,6 +62,7 @@ describe('ztun command line (in-process)', () => {
       '--stats-interval',
       '--dry-run',
       '--config',
+      '--kill-switch',
     ]) {
       expect(help.out).toContain(flag);
     }
@@ -120,11 +121,15 @@ describe('ztun command line (in-process)', () => {
     expect(platform.runs.map((r) => r.config.offload)).toEqual([DEFAULT_OFFLOAD, false, true]);
   });
 
-  it('resolves a proxy host name for its bypass rule; an unresolvable one gets a note, not a failure', async () => {
-    expect(await resolveProxyAddresses({ kind: 'socks5', host: 'localhost', port: 1 })).toContain(
-      '127.0.0.1',
-    );
-    expect(await resolveProxyAddresses({ kind: 'direct' })).toEqual([]);
+  it('resolves a proxy host name before the plan (bypass rule, cached address for the run); an unresolvable one gets a note in --dry-run', async () => {
+    const byName = fakePlatform();
+    expect((await cli(['run', '--auto-route', '--proxy', 'socks5://localhost:1080'], byName)).code).toBe(0);
+    const ctx = byName.runs[0]!;
+    expect(ctx.proxy?.source).toBe('hosts'); // /etc/hosts names localhost
+    expect(ctx.proxy?.address()).toBe('127.0.0.1');
+    expect(ctx.proxyAddresses).toContain('127.0.0.1');
+    expect((await cli(['run', '--route', '10.0.0.0/8'], byName)).code).toBe(0);
+    expect(byName.runs[1]!.proxy).toBeUndefined();
     const platform = fakePlatform();
     const r = await cli(
       ['run', '--route', '10.0.0.0/8', '--proxy', 'socks5://no-such-host.invalid:1080', '--dry-run'],

@@ -164,6 +164,26 @@ describe('resolveConfig', () => {
     expect(() => resolveConfig({ offload: 'maybe' })).toThrow(/offload: expected true or false/);
   });
 
+  it('txqueuelen: ~6 MiB of packets by default (500 at MTU 65520, 4096 at 1500), or as given', () => {
+    expect(resolveConfig({}).txQueueLen).toBe(500);
+    expect(resolveConfig({ mtu: '1500' }).txQueueLen).toBe(4096);
+    expect(resolveConfig({ mtu: '9000' }).txQueueLen).toBe(699);
+    expect(resolveConfig({ mtu: '1500', txqueuelen: '1000' }).txQueueLen).toBe(1000);
+    expect(() => resolveConfig({ txqueuelen: '0' })).toThrow(
+      /--txqueuelen: '0' is not an integer in 1\.\.100000/,
+    );
+  });
+
+  it('kill-switch is off unless set (flag or file key); a non-boolean is refused', () => {
+    expect(resolveConfig({}).killSwitch).toBe(false);
+    expect(resolveConfig({ 'kill-switch': true }).killSwitch).toBe(true);
+    expect(resolveConfig({}, { path: 'z.yaml', values: { 'kill-switch': true } }).killSwitch).toBe(true);
+    expect(
+      resolveConfig({ 'kill-switch': false }, { path: 'z.yaml', values: { 'kill-switch': true } }).killSwitch,
+    ).toBe(false);
+    expect(() => resolveConfig({ 'kill-switch': 'yes' })).toThrow(/--kill-switch: expected true or false/);
+  });
+
   it('normalises routed prefixes to their network and accepts bare host excludes', () => {
     const c = resolveConfig({ route: ['10.1.2.3/8'], exclude: ['10.9.9.9'] });
     expect(c.routes.map(formatCidr)).toEqual(['10.0.0.0/8']);

@@ -15,6 +15,12 @@ describe('buildPlan', () => {
     ]);
   });
 
+  it('a transmit queue other than the kernel default is set with the MTU', () => {
+    expect(lines({ mtu: '1500' })[0]).toBe(
+      'ip tuntap add dev ztun0 mode tun && ip link set ztun0 mtu 1500 txqueuelen 4096',
+    );
+  });
+
   it('--route: prefixes in the ztun table, unmarked traffic looks it up (marked traffic cannot loop)', () => {
     expect(lines({ route: ['10.203.0.0/16', '10.204.0.0/16'] }).slice(3)).toEqual([
       'ip -4 route add 10.203.0.0/16 dev ztun0 table 31348 proto 188',
@@ -49,6 +55,34 @@ describe('buildPlan', () => {
       'ip -6 rule add pref 9001 lookup main suppress_prefixlength 0',
       'ip -6 rule add pref 9002 not fwmark 0x7a74 lookup 31348',
     ]);
+  });
+
+  it('--kill-switch: an unreachable twin of each routed prefix outlives the TUN; an IPv4-only auto-route refuses IPv6', () => {
+    expect(lines({ 'auto-route': true, 'kill-switch': true }).slice(3)).toEqual([
+      'ip -4 route add default dev ztun0 table 31348 proto 188',
+      'ip -4 route add unreachable default table 31348 proto 188 metric 31348',
+      'ip -6 route add unreachable default table 31348 proto 188 metric 31348',
+      'ip -4 rule add pref 9001 lookup main suppress_prefixlength 0',
+      'ip -4 rule add pref 9002 not fwmark 0x7a74 lookup 31348',
+      'ip -6 rule add pref 9001 lookup main suppress_prefixlength 0',
+      'ip -6 rule add pref 9002 not fwmark 0x7a74 lookup 31348',
+    ]);
+    expect(lines({ route: ['10.203.0.0/16'], 'kill-switch': true }).slice(3)).toEqual([
+      'ip -4 route add 10.203.0.0/16 dev ztun0 table 31348 proto 188',
+      'ip -4 route add unreachable 10.203.0.0/16 table 31348 proto 188 metric 31348',
+      'ip -4 rule add pref 9002 not fwmark 0x7a74 lookup 31348',
+    ]);
+    const plan = buildPlan(resolveConfig({ 'auto-route': true, 'kill-switch': true }), tags);
+    expect(plan.notes.join('\n')).toMatch(/IPv6 is refused by --kill-switch/);
+    expect(undoOrder(plan).map((c) => describeChange(c, 'undo'))).toContain(
+      'ip -4 route del unreachable default table 31348 proto 188 metric 31348',
+    );
+    expect(
+      formatPlan(
+        resolveConfig({ 'auto-route': true }),
+        buildPlan(resolveConfig({ 'auto-route': true }), tags),
+      ),
+    ).toContain('fail-open if ztun dies');
   });
 
   it('every rule stays inside the ztun priority range and every route carries the ztun protocol', () => {

@@ -36,6 +36,19 @@ describe('stats', () => {
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(3 * 1024 * 1024)).toBe('3.0 MiB');
   });
+  it("the TUN's kernel queue drops show in the status line and the JSON line when known", () => {
+    const cur = snap({ drops: 7, deviceQueueDrops: 5, dropsByReason: { deviceQueue: 5, badPacket: 2 } });
+    expect(statusLine(cur, { outBitsPerSec: 0, inBitsPerSec: 0 })).toMatch(
+      /\| drops 7 \| .* \| tun queue drops 5$/,
+    );
+    expect(JSON.parse(statsJson(cur, { outBitsPerSec: 0, inBitsPerSec: 0 }))).toMatchObject({
+      drops: 7,
+      deviceQueueDrops: 5,
+      dropsByReason: { deviceQueue: 5 },
+    });
+    expect(statusLine(snap({}), { outBitsPerSec: 0, inBitsPerSec: 0 })).not.toContain('tun queue');
+  });
+
   it('status line and JSON line carry sessions, throughput each way, drops and failed connects', () => {
     const cur = snap({
       uptimeMs: 5000,

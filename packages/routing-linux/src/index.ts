@@ -11,6 +11,7 @@ export type {
   IpFamily,
   LinkChange,
   LinkInfo,
+  LinkStats,
   NextHop,
   RouteInfo,
   RouteScopeName,

@@ -18,7 +18,14 @@ import {
   RTM_DELRULE,
 } from './codec/constants.js';
 import { ERRNO } from './codec/errno.js';
-import { buildDeleteLink, buildGetLink, buildListLinks, buildSetLink, parseLink } from './codec/link.js';
+import {
+  buildDeleteLink,
+  buildGetLink,
+  buildListLinks,
+  buildSetLink,
+  parseLink,
+  parseLinkStats,
+} from './codec/link.js';
 import {
   MessageBuilder,
   type NetlinkMessage,
@@ -46,6 +53,7 @@ import type {
   IpFamily,
   LinkChange,
   LinkInfo,
+  LinkStats,
   RouteInfo,
   RouteSpec,
   RuleInfo,
@@ -114,6 +122,16 @@ export class RtNetlink {
     throw new NetlinkError(op, ERRNO.ENODEV, 'the kernel sent no link');
   }
 
+  /** The link's IFLA_STATS64 counters (what `ip -s link show` prints), read fresh from the kernel. */
+  getLinkStats(nameOrIndex: string | number): LinkStats {
+    const op = `link stats ${nameOrIndex}`;
+    for (const m of this.request(op, buildGetLink(nameOrIndex, true))) {
+      const s = parseLinkStats(m);
+      if (s) return s;
+    }
+    throw new NetlinkError(op, ERRNO.ENODEV, 'the kernel sent no link statistics');
+  }
+
   listLinks(): LinkInfo[] {
     return this.dump('link list', buildListLinks(), parseLink);
   }
@@ -122,6 +140,7 @@ export class RtNetlink {
     const parts = [`link set #${index}`];
     if (change?.up !== undefined) parts.push(change.up ? 'up' : 'down');
     if (change?.mtu !== undefined) parts.push(`mtu ${change.mtu}`);
+    if (change?.txQueueLen !== undefined) parts.push(`txqueuelen ${change.txQueueLen}`);
     const op = parts.join(' ');
     this.request(op, buildSetLink(index, change ?? {}));
   }

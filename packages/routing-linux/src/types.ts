@@ -25,6 +25,22 @@ export interface LinkInfo {
 export interface LinkChange {
   up?: boolean;
   mtu?: number;
+  /** IFLA_TXQLEN: the device's transmit queue length (`ip link set … txqueuelen N`). */
+  txQueueLen?: number;
+}
+
+/** The first counters of `struct rtnl_link_stats64` (IFLA_STATS64), as `ip -s link` shows them. */
+export interface LinkStats {
+  readonly rxPackets: number;
+  readonly txPackets: number;
+  readonly rxBytes: number;
+  readonly txBytes: number;
+  readonly rxErrors: number;
+  readonly txErrors: number;
+  /** Packets dropped on receive (for a TUN: written by the process but refused by the kernel). */
+  readonly rxDropped: number;
+  /** Packets dropped on transmit (for a TUN: the kernel's queue towards the reading process was full). */
+  readonly txDropped: number;
 }
 
 export interface AddressSpec {

@@ -14,7 +14,7 @@ export { TcpNatTable } from './nat.js';
 export { type DirectOutboundOptions, directOutbound } from './outbound-direct.js';
 export { checkSocks5Proxy, type Socks5OutboundOptions, socks5Outbound } from './outbound-socks5.js';
 export { createPcapSink, type PcapSink, type PcapTarget } from './pcap.js';
-export type { Pinning } from './pinned.js';
+export { type Pinning, pinnedSocketFd } from './pinned.js';
 export {
   createStack,
   type DropReason,

@@ -11,8 +11,14 @@ import { connectPinned, pinnedUdpSocket } from './outbound-direct.js';
 import type { Pinning } from './pinned.js';
 
 export interface Socks5OutboundOptions extends Pinning {
-  /** The SOCKS5 server: an IP address, or a name (resolved for each connection; pinning applies either way). */
+  /** The SOCKS5 server: an IP address, or a name (resolved by `resolveHost`; pinning applies either way). */
   host: string;
+  /**
+   * Turns the server's name into an address for each new connection/association. Default: the OS resolver
+   * (getaddrinfo) every time — whose own queries may enter the tunnel; a caller that routes everything
+   * through it passes a cache kept fresh off the tunnel instead.
+   */
+  resolveHost?: (host: string) => string | Promise<string>;
   port: number;
   /** Username/password authentication (RFC 1929); without them: no authentication. */
   username?: string;
@@ -33,9 +39,11 @@ function socksProxyOf(options: Socks5OutboundOptions): SocksProxy {
   };
 }
 
-/** The proxy's IP address: a name is resolved by the OS resolver for every new connection/association. */
-async function resolveProxyHost(host: string): Promise<string> {
-  return net.isIP(host) ? host : (await lookup(host)).address;
+/** The proxy's IP address: a name goes through `resolveHost`, else the OS resolver, each time. */
+async function resolveProxyHost(options: Socks5OutboundOptions): Promise<string> {
+  if (net.isIP(options.host)) return options.host;
+  if (options.resolveHost) return await options.resolveHost(options.host);
+  return (await lookup(options.host)).address;
 }
 
 function pinningOf(options: Pinning): Pinning {
@@ -56,7 +64,7 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
   const pin = pinningOf(options);
   const timeout = options.timeoutMs ?? 10_000;
 
-  const proxyAddress = () => resolveProxyHost(options.host);
+  const proxyAddress = () => resolveProxyHost(options);
 
   async function open(command: 'connect' | 'associate', destination: Endpoint, address: string) {
     // The connection to the proxy is made (and pinned) here and handed to the socks client.
@@ -178,15 +186,21 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
  * carry out, so a refusal at that point means everything before it worked. Resolves undefined when the
  * proxy is usable, else one line saying what is wrong (never containing the password).
  */
-export async function checkSocks5Proxy(options: Socks5OutboundOptions): Promise<string | undefined> {
+export async function checkSocks5Proxy(
+  options: Socks5OutboundOptions & { signal?: AbortSignal },
+): Promise<string | undefined> {
   const timeout = options.timeoutMs ?? 3000;
   let existing: net.Socket;
   try {
-    const address = await resolveProxyHost(options.host);
+    const address = await resolveProxyHost(options);
     existing = await connectPinned({ address, port: options.port }, pinningOf(options), timeout);
   } catch (err) {
     return `is not reachable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
   }
+  // Aborting closes the socket at once, so nothing of the check outlives its caller's interest.
+  const abort = () => existing.destroy();
+  if (options.signal?.aborted) abort();
+  options.signal?.addEventListener('abort', abort, { once: true });
   try {
     const r = await SocksClient.createConnection({
       proxy: socksProxyOf(options),
@@ -208,6 +222,7 @@ export async function checkSocks5Proxy(options: Socks5OutboundOptions): Promise<
     }
     return `did not complete a SOCKS5 handshake (${m})`;
   } finally {
+    options.signal?.removeEventListener('abort', abort);
     existing.destroy();
   }
 }

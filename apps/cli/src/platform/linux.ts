@@ -27,13 +27,14 @@ import {
   spliceRelayTotals,
 } from '@ztun/tun-linux';
 import { formatCidr } from '../cidr.js';
-import { describeProxy, type ProxyConfig } from '../config.js';
+import { describeProxy, type ProxyConfig, type RunConfig } from '../config.js';
 import { type ConnectFailures, connectFailureReporter } from '../connect-failures.js';
 import { countingOutbound, type TrafficCounters } from '../counting.js';
 import type { Logger } from '../log.js';
 import { type Change, describeChange, type PlanTags, undoOrder } from '../plan.js';
+import type { ProxyAddress } from '../proxy-address.js';
 import { formatBytes, type StatsSnapshot, startStatsReporter } from '../stats.js';
-import { acquireNetnsLock, liveOwner, removeStaleLock } from './lock.linux.js';
+import { acquireNetnsLock, type LockHeld } from './lock.linux.js';
 import { type Platform, type RunContext, RunRefused } from './types.js';
 
 const CAP_NET_ADMIN = 12;
@@ -76,15 +77,22 @@ function findLink(nl: RtNetlink, name: string) {
   }
 }
 
-/** The outbound; its sockets carry SO_MARK so the `not fwmark` rule keeps them out of the TUN. */
-function outboundFor(proxy: ProxyConfig, fwmark: number): Outbound {
+/**
+ * The outbound; its sockets carry SO_MARK so the `not fwmark` rule keeps them out of the TUN. A proxy
+ * given by name is reached at the cached address (never a lookup per connection).
+ */
+function outboundFor(proxy: ProxyConfig, fwmark: number, address: ProxyAddress | undefined): Outbound {
   if (proxy.kind === 'direct') return directOutbound({ mark: fwmark });
-  return socks5Outbound({
+  return socks5Outbound({ ...socks5Options(proxy, address), mark: fwmark });
+}
+
+function socks5Options(proxy: Extract<ProxyConfig, { kind: 'socks5' }>, address: ProxyAddress | undefined) {
+  return {
     host: proxy.host,
     port: proxy.port,
-    mark: fwmark,
+    ...(address ? { resolveHost: () => address.address() } : {}),
     ...(proxy.username !== undefined ? { username: proxy.username, password: proxy.password ?? '' } : {}),
-  });
+  };
 }
 
 /**
@@ -115,18 +123,20 @@ function snapshotFrom(
   device: LinuxTun,
   traffic: TrafficCounters,
   connectFailures: ConnectFailures,
+  queueDrops: number,
   startedAt: number,
 ): StatsSnapshot {
   const c = stack.counters;
   const d = device.counters;
   const dropsByReason: Record<string, number> = {};
-  let drops = d.rxDropped + d.txDropped;
+  let drops = d.rxDropped + d.txDropped + queueDrops;
   for (const [reason, n] of Object.entries(c.drops)) {
     drops += n;
     if (n > 0) dropsByReason[reason] = n;
   }
   if (d.rxDropped) dropsByReason.deviceRead = d.rxDropped;
   if (d.txDropped) dropsByReason.deviceWrite = d.txDropped;
+  if (queueDrops) dropsByReason.deviceQueue = queueDrops;
   return {
     uptimeMs: Date.now() - startedAt,
     tcpOpen: c.tcpOpen,
@@ -139,7 +149,32 @@ function snapshotFrom(
     drops,
     dropsByReason,
     connectFailures: connectFailures.count,
+    deviceQueueDrops: queueDrops,
   };
+}
+
+/**
+ * Packets the kernel dropped at the TUN's own queue (IFLA_STATS64 tx_dropped: tun_net_xmit found the
+ * queue of `txqueuelen` packets towards ztun full). ztun never sees them, so only the kernel can count
+ * them. Reads fresh each call; the last good value when the link cannot be read (e.g. during teardown).
+ */
+function queueDropReader(nl: RtNetlink, index: number): () => number {
+  let last = 0;
+  return () => {
+    try {
+      last = nl.getLinkStats(index).txDropped;
+    } catch {
+      // keep the last value
+    }
+    return last;
+  };
+}
+
+/** The ready line's word on what happens to routed traffic if ztun dies without cleaning up. */
+function crashBehaviour(config: RunConfig): string {
+  return config.killSwitch
+    ? 'kill-switch: routed traffic is dropped if ztun dies'
+    : 'fail-open: if ztun dies, routed traffic bypasses the tunnel until ztun cleanup (see --kill-switch)';
 }
 
 async function run(ctx: RunContext): Promise<number> {
@@ -148,9 +183,7 @@ async function run(ctx: RunContext): Promise<number> {
   if (refusal) throw new RunRefused(refusal);
   const lock = acquireNetnsLock();
   if ('heldBy' in lock) {
-    throw new RunRefused(
-      `another ztun (pid ${lock.heldBy}) is running in this network namespace; stop it first (one per namespace)`,
-    );
+    throw new RunRefused(`${heldText(lock)} in this network namespace; stop it first (one per namespace)`);
   }
 
   // Signals from now on end the run through the same teardown (also when they arrive mid-setup).
@@ -191,8 +224,14 @@ async function run(ctx: RunContext): Promise<number> {
   let traffic: TrafficCounters | undefined;
   let connectFailures: ConnectFailures | undefined;
   let stopStats: (() => void) | undefined;
+  let queueDrops: (() => number) | undefined;
+  let ready = false;
+  let queueDropped = 0;
   const applied: Change[] = [];
   let exitCode = 0;
+  // Ends the start-up proxy check the moment a signal arrives.
+  const startup = new AbortController();
+  void stopped.then(() => startup.abort());
 
   try {
     const left = flushLeftovers(nl);
@@ -217,7 +256,8 @@ async function run(ctx: RunContext): Promise<number> {
       const dev = device!;
       const v4 = config.addresses.find((a) => a.family === 4);
       const v6 = config.addresses.find((a) => a.family === 6);
-      const outbound = countingOutbound(outboundFor(config.proxy, config.fwmark));
+      queueDrops = queueDropReader(nl, dev.index);
+      const outbound = countingOutbound(outboundFor(config.proxy, config.fwmark, ctx.proxy));
       const failures = connectFailureReporter(log);
       connectFailures = failures;
       const splice = config.splice && spliceRelaySupported();
@@ -247,35 +287,40 @@ async function run(ctx: RunContext): Promise<number> {
         stopReason ??= 'device error';
         wake?.();
       });
-      if (config.proxy.kind === 'socks5') {
+      if (config.proxy.kind === 'socks5' && !stopReason) {
         // Reachable, and takes our credentials (a wrong password would otherwise show only as resets).
         const p = config.proxy;
         const why = await checkSocks5Proxy({
-          host: p.host,
-          port: p.port,
+          ...socks5Options(p, ctx.proxy),
           mark: config.fwmark,
           timeoutMs: 2000,
-          ...(p.username !== undefined ? { username: p.username, password: p.password ?? '' } : {}),
+          signal: startup.signal,
         });
-        if (why) {
+        if (why && !stopReason) {
           log.warn(
             `proxy ${describeProxy(p)} ${why}; connections get resets until ${why.startsWith('is not reachable') ? 'it is back' : 'that is fixed'}`,
           );
         }
       }
+    }
+    if (!stopReason) {
+      const dev = device!;
       const startedAt = Date.now();
-      const routed = plan.changes.filter((c) => c.op === 'route-add').length;
+      const routed = plan.changes.filter((c) => c.op === 'route-add' && !c.route.unreachable).length;
+      ready = true;
       log.info(
         `ready: ${dev.name} ${config.addresses.map(formatCidr).join(' ')} mtu ${dev.mtu}, ` +
           `proxy ${describeProxy(config.proxy)}, ${config.autoRoute ? 'auto-route' : `${routed} route(s)`}, ` +
-          `${plan.changes.length} changes applied`,
+          `${plan.changes.length} changes applied; ${crashBehaviour(config)}`,
       );
       const interval = config.statsIntervalMs ?? (ctx.statsOut.isTTY ? 1000 : 10_000);
       if (interval > 0) {
-        const s = stack;
+        const s = stack!;
         const t = traffic!;
+        const f = connectFailures!;
+        const q = queueDrops!;
         stopStats = startStatsReporter({
-          snapshot: () => snapshotFrom(s, dev, t, failures, startedAt),
+          snapshot: () => snapshotFrom(s, dev, t, f, q(), startedAt),
           intervalMs: interval,
           tty: ctx.statsOut.isTTY,
           write: (t) => ctx.statsOut.write(t),
@@ -293,8 +338,13 @@ async function run(ctx: RunContext): Promise<number> {
     }
   } finally {
     stopStats?.();
+    ctx.proxy?.stop();
     const stopAt = Date.now();
-    if (stopReason)
+    // Read before the device goes.
+    queueDropped = queueDrops?.() ?? 0;
+    if (stopReason && !ready)
+      log.info(`${stopReason} during start-up: undoing the ${applied.length} change(s) applied so far`);
+    else if (stopReason)
       log.info(`${stopReason}: closing connections and removing routes, rules and ${config.name}`);
     try {
       // stack.close() resets open TCP connections while its packet path still runs, so every client gets a
@@ -321,9 +371,13 @@ async function run(ctx: RunContext): Promise<number> {
   }
   if (exitCode === 0) {
     const failed = connectFailures?.count ? `; ${connectFailures.count} connects failed` : '';
-    const totals = traffic
-      ? ` (carried ${formatBytes(traffic.bytesUp())} up, ${formatBytes(traffic.bytesDown())} down${failed})`
-      : '';
+    const queue = queueDropped ? `; ${queueDropped} packets dropped at the TUN's kernel queue` : '';
+    const totals =
+      traffic && ready
+        ? ` (carried ${formatBytes(traffic.bytesUp())} up, ${formatBytes(traffic.bytesDown())} down${failed}${queue})`
+        : ready
+          ? ''
+          : ' before ready';
     log.info(`stopped${totals}; everything it added is removed`);
   }
   return exitCode;
@@ -345,8 +399,16 @@ async function applyChange(
   offload: boolean,
 ): Promise<LinuxTun> {
   switch (change.op) {
-    case 'link-add':
-      return await openTun({ name: change.name, mtu: change.mtu, addresses: [], up: false, offload });
+    case 'link-add': {
+      const tun = await openTun({ name: change.name, mtu: change.mtu, addresses: [], up: false, offload });
+      try {
+        nl.setLink(tun.index, { txQueueLen: change.txQueueLen });
+      } catch (err) {
+        await tun.close();
+        throw err;
+      }
+      return tun;
+    }
     case 'address-add':
       nl.addAddress({ index: device!.index, cidr: formatCidr(change.address) });
       return device!;
@@ -355,7 +417,7 @@ async function applyChange(
       nl.setLink(device!.index, { up: true });
       return device!;
     case 'route-add':
-      nl.addRoute(routeSpec(change, device!));
+      nl.addRoute(routeSpec(change, device));
       return device!;
     case 'rule-add':
       nl.addRule(ruleSpec(change));
@@ -363,14 +425,14 @@ async function applyChange(
   }
 }
 
-function routeSpec(change: Extract<Change, { op: 'route-add' }>, device: LinuxTun): RouteSpec {
+function routeSpec(change: Extract<Change, { op: 'route-add' }>, device: LinuxTun | undefined): RouteSpec {
   const r = change.route;
   return {
     dst: r.dst.prefixLength === 0 ? 'default' : formatCidr(r.dst),
     family: r.family,
-    oif: device.index,
     table: r.table,
     protocol: r.protocol,
+    ...(r.unreachable ? { type: 'unreachable' as const, metric: r.metric } : { oif: device!.index }),
   };
 }
 
@@ -403,7 +465,7 @@ async function undo(
           nl.deleteRule(ruleSpec(change));
           break;
         case 'route-add':
-          nl.deleteRoute(routeSpec(change, device!));
+          nl.deleteRoute(routeSpec(change, device));
           break;
         case 'address-add':
           nl.deleteAddress({ index: device!.index, cidr: formatCidr(change.address) });
@@ -425,19 +487,31 @@ async function undo(
   return ok;
 }
 
+/** `another ztun (pid N) is running`, or `… is starting` when it has not written its PID yet. */
+function heldText(lock: LockHeld): string {
+  const pid = lock.heldBy.pid;
+  return pid === undefined ? 'another ztun is starting' : `another ztun (pid ${pid}) is running`;
+}
+
 async function cleanup(ctx: { log: Logger; name: string }): Promise<number> {
   const refusal = linuxPreflight();
   if (refusal) throw new RunRefused(refusal.replace('ztun run', 'ztun cleanup'));
-  const owner = liveOwner();
-  if (owner !== undefined) {
+  // Holding the lock while flushing also keeps a ztun from starting half-way through.
+  const lock = acquireNetnsLock();
+  if ('heldBy' in lock) {
     throw new RunRefused(
-      `ztun (pid ${owner}) is running in this network namespace; its routes and rules are not leftovers (stop it with SIGTERM)`,
+      `${heldText(lock).replace('another ztun', 'ztun')} in this network namespace; its routes and rules are not leftovers (stop it with SIGTERM)`,
     );
   }
-  const nl = RtNetlink.open();
+  let nl: RtNetlink;
+  try {
+    nl = RtNetlink.open();
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   try {
     const left = flushLeftovers(nl);
-    removeStaleLock();
     // A TUN without IFF_TUN_PERSIST disappears with its last fd, so a killed ztun leaves no device;
     // one that is still there belongs to a live process.
     const link = findLink(nl, ctx.name);
@@ -448,6 +522,7 @@ async function cleanup(ctx: { log: Logger; name: string }): Promise<number> {
     return 0;
   } finally {
     nl.close();
+    lock.release();
   }
 }
 

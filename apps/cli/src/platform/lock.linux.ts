@@ -1,78 +1,124 @@
-import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import koffi from 'koffi';
 
 // One ztun per network namespace: start-up flushes every ztun-tagged route and rule in the namespace, which
-// would pull the rug from under a second, live ztun. A lock file per namespace (named by the namespace's
-// inode) records the owner's PID; a lock whose PID is dead or lives in another namespace is stale (a
-// SIGKILLed run) and is taken over.
+// would pull the rug from under a second, live ztun. The lock is flock(2) on a file per namespace (named by
+// the namespace's inode): taking it is one atomic step, and the kernel drops it when its holder dies, so a
+// SIGKILLed run leaves nothing that needs judging stale. The file records the holder's PID for messages.
 
 const LOCK_DIR = '/run/ztun';
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EWOULDBLOCK = 11;
+/** A releasing holder unlinks the file; a racer that opened it just before locks an orphan and retries. */
+const ATTEMPTS = 5;
 
-function netnsId(pid: number | 'self'): string | undefined {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/net`); // e.g. net:[4026532281]
-  } catch {
-    return undefined;
-  }
+let flockFn: ((fd: number, op: number) => number) | undefined;
+
+/** flock(2); 0 or the errno. */
+function flock(fd: number, op: number): number {
+  flockFn ??= koffi.load('libc.so.6').func('int flock(int fd, int operation)') as (
+    fd: number,
+    op: number,
+  ) => number;
+  return flockFn(fd, op) === 0 ? 0 : koffi.errno();
 }
 
 function lockPath(): string {
-  const id = netnsId('self') ?? 'net:[unknown]';
-  return join(LOCK_DIR, `${id.replace(/\D/g, '') || 'unknown'}.pid`);
+  let id = 'unknown';
+  try {
+    id = readlinkSync('/proc/self/ns/net').replace(/\D/g, '') || id; // net:[4026532281]
+  } catch {
+    // no /proc: one lock for everything
+  }
+  return join(LOCK_DIR, `${id}.pid`);
 }
 
-/** The PID of a live ztun holding this namespace's lock, or undefined. */
-export function liveOwner(path = lockPath()): number | undefined {
-  let pid: number;
+function pidIn(path: string): number | undefined {
   try {
-    pid = Number(readFileSync(path, 'utf8').trim());
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
   }
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return undefined; // gone
-  }
-  // Same namespace and still a ztun (a recycled PID is someone else).
-  if (netnsId(pid) !== netnsId('self')) return undefined;
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (!cmdline.includes('ztun') && !cmdline.includes('bin.js')) return undefined;
-  } catch {
-    return undefined;
-  }
-  return pid;
 }
 
-/** Takes this namespace's lock; returns a release function, or the PID of the live ztun that holds it. */
-export function acquireNetnsLock(): { release: () => void } | { heldBy: number } {
+function sameFile(fd: number, path: string): boolean {
+  const now = statSync(path, { throwIfNoEntry: false });
+  const held = fstatSync(fd);
+  return now !== undefined && now.ino === held.ino && now.dev === held.dev;
+}
+
+/** Held by a live process; `pid` is undefined while it is still starting (nothing written yet). */
+export interface LockHeld {
+  readonly heldBy: { readonly pid: number | undefined };
+}
+
+export interface LockTaken {
+  release(): void;
+}
+
+/**
+ * Takes this namespace's lock, or says who holds it. Without a writable /run (or without flock) ztun runs
+ * unlocked rather than not at all.
+ */
+export function acquireNetnsLock(): LockTaken | LockHeld {
   const path = lockPath();
-  const owner = liveOwner(path);
-  if (owner !== undefined) return { heldBy: owner };
+  const unlocked: LockTaken = { release: () => {} };
   try {
     mkdirSync(LOCK_DIR, { recursive: true, mode: 0o755 });
-    const fd = openSync(path, 'w', 0o644);
-    writeSync(fd, `${process.pid}\n`);
-    closeSync(fd);
   } catch {
-    // No writable /run: run unlocked rather than not at all.
-    return { release: () => {} };
+    return unlocked;
   }
-  return {
-    release: () => {
-      try {
-        if (readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path, { force: true });
-      } catch {
-        // already gone
-      }
-    },
-  };
-}
-
-/** Removes this namespace's lock file when no live ztun holds it (after a SIGKILL). */
-export function removeStaleLock(): void {
-  const path = lockPath();
-  if (liveOwner(path) === undefined) rmSync(path, { force: true });
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    } catch {
+      return unlocked;
+    }
+    const errno = flock(fd, LOCK_EX | LOCK_NB);
+    if (errno === EWOULDBLOCK) {
+      closeSync(fd);
+      return { heldBy: { pid: pidIn(path) } };
+    }
+    if (errno !== 0) {
+      closeSync(fd);
+      return unlocked;
+    }
+    if (!sameFile(fd, path)) {
+      closeSync(fd); // locked a file its last holder had already unlinked: try the current one
+      continue;
+    }
+    ftruncateSync(fd);
+    writeSync(fd, `${process.pid}\n`, 0);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        // Unlink while still holding the lock, then let go; see ATTEMPTS.
+        try {
+          if (sameFile(fd, path)) unlinkSync(path);
+        } catch {
+          // already gone
+        }
+        closeSync(fd);
+      },
+    };
+  }
+  return { heldBy: { pid: pidIn(path) } };
 }

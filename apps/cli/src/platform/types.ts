@@ -1,6 +1,7 @@
 import type { RunConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Plan, PlanTags } from '../plan.js';
+import type { ProxyAddress } from '../proxy-address.js';
 
 /** What a platform module (one per OS: linux.ts, darwin.ts, windows.ts) provides to the CLI. */
 export interface Platform {
@@ -21,6 +22,8 @@ export interface RunContext {
   readonly plan: Plan;
   /** The SOCKS5 server's resolved addresses (for logs; the plan already bypasses them). */
   readonly proxyAddresses: readonly string[];
+  /** The SOCKS5 server's address, cached and refreshed off the tunnel (absent for `direct`). */
+  readonly proxy?: ProxyAddress;
   readonly log: Logger;
   /** Where stats go (stdout), and whether it is a terminal. */
   readonly statsOut: { write(text: string): void; isTTY: boolean };

@@ -61,6 +61,7 @@ export const IFLA_MASTER = 10;
 export const IFLA_TXQLEN = 13;
 export const IFLA_OPERSTATE = 16;
 export const IFLA_LINKINFO = 18;
+export const IFLA_STATS64 = 23;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_EXT_MASK = 29;
 export const RTEXT_FILTER_SKIP_STATS = 1 << 3;

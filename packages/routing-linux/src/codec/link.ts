@@ -1,5 +1,5 @@
 import { RoutingInputError } from '../errors.js';
-import type { LinkChange, LinkInfo } from '../types.js';
+import type { LinkChange, LinkInfo, LinkStats } from '../types.js';
 import { requireIfName, requireUint } from './common.js';
 import {
   AF_UNSPEC,
@@ -14,6 +14,8 @@ import {
   IFLA_LINKINFO,
   IFLA_MTU,
   IFLA_OPERSTATE,
+  IFLA_STATS64,
+  IFLA_TXQLEN,
   NLM_F_ACK,
   NLM_F_DUMP,
   NLM_F_REQUEST,
@@ -40,8 +42,8 @@ function ifinfomsg(index: number, flags = 0, change = 0): Uint8Array {
   return new StructWriter(IFINFOMSG_LEN).u8(0, AF_UNSPEC).i32(4, index).u32(8, flags).u32(12, change).bytes;
 }
 
-/** RTM_GETLINK for one link, by name (IFLA_IFNAME) or by index. */
-export function buildGetLink(nameOrIndex: string | number): MessageBuilder {
+/** RTM_GETLINK for one link, by name (IFLA_IFNAME) or by index; `withStats` keeps IFLA_STATS64 in the answer. */
+export function buildGetLink(nameOrIndex: string | number, withStats = false): MessageBuilder {
   const op = `link get ${nameOrIndex}`;
   const m = new MessageBuilder(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK);
   if (typeof nameOrIndex === 'number') {
@@ -49,7 +51,7 @@ export function buildGetLink(nameOrIndex: string | number): MessageBuilder {
   } else {
     m.struct(ifinfomsg(0)).string(IFLA_IFNAME, requireIfName(op, 'name', nameOrIndex));
   }
-  return m.u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+  return m.u32(IFLA_EXT_MASK, withStats ? 0 : RTEXT_FILTER_SKIP_STATS);
 }
 
 export function buildListLinks(): MessageBuilder {
@@ -58,17 +60,22 @@ export function buildListLinks(): MessageBuilder {
     .u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
 }
 
-/** RTM_NEWLINK on an existing link (what `ip link set` sends): IFF_UP via flags/change, MTU via IFLA_MTU. */
+/**
+ * RTM_NEWLINK on an existing link (what `ip link set` sends): IFF_UP via flags/change, MTU via IFLA_MTU,
+ * the transmit queue length via IFLA_TXQLEN.
+ */
 export function buildSetLink(index: number, change: LinkChange): MessageBuilder {
   const op = `link set ${index}`;
   requireUint(op, 'index', index, 0x7fffffff);
-  if (change.up === undefined && change.mtu === undefined) {
-    throw new RoutingInputError(op, 'nothing to change (give up and/or mtu)');
+  if (change.up === undefined && change.mtu === undefined && change.txQueueLen === undefined) {
+    throw new RoutingInputError(op, 'nothing to change (give up, mtu and/or txQueueLen)');
   }
   const flags = change.up ? IFF_UP : 0;
   const mask = change.up === undefined ? 0 : IFF_UP;
   const m = new MessageBuilder(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK).struct(ifinfomsg(index, flags, mask));
   if (change.mtu !== undefined) m.u32(IFLA_MTU, requireUint(op, 'mtu', change.mtu, 0x7fffffff));
+  if (change.txQueueLen !== undefined)
+    m.u32(IFLA_TXQLEN, requireUint(op, 'txQueueLen', change.txQueueLen, 0xffffffff));
   return m;
 }
 
@@ -105,5 +112,24 @@ export function parseLink(msg: NetlinkMessage): LinkInfo | undefined {
     hardwareType,
     kind,
     mac: mac?.length ? [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':') : undefined,
+  };
+}
+
+/** IFLA_STATS64 of an RTM_NEWLINK answer (u64 counters in host order), or undefined when it has none. */
+export function parseLinkStats(msg: NetlinkMessage): LinkStats | undefined {
+  if (msg.type !== RTM_NEWLINK || msg.payload.length < IFINFOMSG_LEN) return undefined;
+  const a = parseAttrs(msg.payload.subarray(IFINFOMSG_LEN)).get(IFLA_STATS64);
+  if (!a || a.length < 64) return undefined;
+  const v = dataView(a);
+  const u64 = (i: number) => Number(v.getBigUint64(i * 8, HOST_LITTLE_ENDIAN));
+  return {
+    rxPackets: u64(0),
+    txPackets: u64(1),
+    rxBytes: u64(2),
+    txBytes: u64(3),
+    rxErrors: u64(4),
+    txErrors: u64(5),
+    rxDropped: u64(6),
+    txDropped: u64(7),
   };
 }
