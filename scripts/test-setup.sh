@@ -15,6 +15,7 @@ debs=(
   dnsutils        # dig
   iputils-ping    # ping, ping -6
   python3 make g++ gcc  # node-gyp builds the tun-linux addon; cc/gcc compile the Windows stand-in library
+  strace          # widens the CLI lock test's race window (fault injection on open)
   mount           # private mount namespaces give danted a test user (testkit spawnWithBindMounts)
   util-linux      # unshare, setpriv
   bsdutils        # script: a pseudo-terminal for the CLI's live status line

@@ -1,4 +1,4 @@
-import { commandExists, type Netns, netnsSkipReason, waitFor } from '@ztun/testkit';
+import { missingCommandsReason, type Netns, netnsSkipReason, skipWhen, waitFor } from '@ztun/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   CLIENT,
@@ -17,8 +17,7 @@ import { bin, netState, startZtun } from './helpers.js';
 // --kill-switch an `unreachable` route of lower preference in ztun's table outlives the TUN: routed traffic
 // is refused until ztun runs again or `ztun cleanup` removes it.
 
-const skip = netnsSkipReason();
-if (skip) console.warn(`[skip] kill-switch namespace tests: ${skip}`);
+const skip = netnsSkipReason() ?? missingCommandsReason(['tcpdump', 'danted', 'curl']);
 const WITNESS_PORT = 8081;
 
 /** Listens on the server's addresses (TCP WITNESS_PORT, UDP 9) and logs every peer that reaches it. */
@@ -40,7 +39,7 @@ function timedCurl(client: Netns, url: string) {
   return { ...r, ms: Date.now() - t0 };
 }
 
-describe.skipIf(skip !== undefined)('--kill-switch (namespaces)', () => {
+describe('--kill-switch (namespaces)', skipWhen(skip), () => {
   it('after SIGKILL, routed traffic of both families is refused and never reaches the server; cleanup restores exactly', async () => {
     await withClTopology(async (client, server) => {
       await startDantedBlocking(server, 1080);
@@ -64,27 +63,19 @@ describe.skipIf(skip !== undefined)('--kill-switch (namespaces)', () => {
       await z.proc.exited;
       await waitFor('the TUN gone', () => client.tryExec('ip', ['link', 'show', 'ztun0']).status !== 0);
 
-      // tcpdump, where installed, sees any packet at all; the witness sees any connection or datagram.
-      const capture = commandExists('tcpdump')
-        ? await startCapture(server, `tcp port ${WITNESS_PORT} or udp port 9 or tcp port 8999`)
-        : undefined;
+      // tcpdump sees any packet at all; the witness sees any connection or datagram.
+      const capture = await startCapture(server, `tcp port ${WITNESS_PORT} or udp port 9 or tcp port 8999`);
       const v4 = timedCurl(client, `http://${SERVER}:${WITNESS_PORT}/`);
       const v6 = timedCurl(client, `http://[${SERVER6}]:${WITNESS_PORT}/`);
       const udp = client.tryExec(process.execPath, [
         '-e',
         `const s=require('node:dgram').createSocket('udp4');s.send('x',9,'${SERVER}',e=>{console.log(e?e.code:'sent');process.exit(0)})`,
       ]);
-      if (capture) {
-        // A marker the server sends across the veth after the attempts: once tcpdump has printed it, it
-        // has printed everything before it too.
-        server.tryExec('curl', ['-sS', '--connect-timeout', '2', `http://${CLIENT}:8999/`]);
-        await waitFor(
-          'the marker packet captured',
-          () => capture.output().includes(`${CLIENT}.8999`),
-          10_000,
-        );
-        await capture.stop();
-      }
+      // A marker the server sends across the veth after the attempts: once tcpdump has printed it, it
+      // has printed everything before it too.
+      server.tryExec('curl', ['-sS', '--connect-timeout', '2', `http://${CLIENT}:8999/`]);
+      await waitFor('the marker packet captured', () => capture.output().includes(`${CLIENT}.8999`), 10_000);
+      await capture.stop();
       // The same for the witness: a local connection after the attempts, logged after anything before it.
       server.tryExec('curl', ['-sS', '-m', '2', `http://${SERVER}:${WITNESS_PORT}/`]);
       await waitFor('the witness logged the local marker', () =>
@@ -100,10 +91,8 @@ describe.skipIf(skip !== undefined)('--kill-switch (namespaces)', () => {
       expect(udp.stdout.trim()).toBe('EHOSTUNREACH');
       // Nothing from the client reached the server's addresses.
       expect(witness.output()).not.toMatch(/from (10\.221\.0\.1|fd00:221::1|::ffff:10\.221\.0\.1)\b/);
-      if (capture) {
-        expect(capture.output()).not.toContain(`> ${SERVER}.`);
-        expect(capture.output()).not.toContain(`> ${SERVER6}.`);
-      } else console.warn('[note] no tcpdump: only the witness listener checked that nothing arrived');
+      expect(capture.output()).not.toContain(`> ${SERVER}.`);
+      expect(capture.output()).not.toContain(`> ${SERVER6}.`);
 
       const c = client.tryExec(process.execPath, [bin, 'cleanup']);
       expect(c.status, c.stderr).toBe(0);

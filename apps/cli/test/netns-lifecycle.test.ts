@@ -1,5 +1,12 @@
 import { statSync } from 'node:fs';
-import { commandExists, type Netns, netnsSkipReason, type SpawnedInNetns, waitFor } from '@ztun/testkit';
+import {
+  missingCommandsReason,
+  type Netns,
+  netnsSkipReason,
+  type SpawnedInNetns,
+  skipWhen,
+  waitFor,
+} from '@ztun/testkit';
 import { describe, expect, it } from 'vitest';
 import { HTTP_PORT, SERVER, SOCKS, statsLines, withClTopology } from './cl-topology.js';
 import { bin, curl, netState, startZtun } from './helpers.js';
@@ -7,17 +14,16 @@ import { bin, curl, netState, startZtun } from './helpers.js';
 // Issue 10 item 7: the per-namespace lock under concurrent starts, SIGTERM while the start-up proxy check
 // waits on a proxy that never answers, and packets the kernel drops at the TUN's own queue.
 
-const skip = netnsSkipReason();
-if (skip) console.warn(`[skip] lifecycle namespace tests: ${skip}`);
+// strace widens the lock's race window (below); `pnpm test:setup` installs it.
+const skip = netnsSkipReason() ?? missingCommandsReason(['strace']);
 
 /**
- * `ztun run ARGS` in `ns`. With strace, every open(2) of the namespace's lock file is delayed by 300 ms
+ * `ztun run ARGS` in `ns`, under strace: every open(2) of the namespace's lock file is delayed by 300 ms
  * (fault injection, the traced process keeps its PID): concurrent starts then reach the lock at the same
  * time, so a check-then-write lock lets several through, where an atomic one still lets exactly one.
  */
 function spawnSlowLock(ns: Netns, args: readonly string[]): SpawnedInNetns {
   const run = [bin, 'run', ...args];
-  if (!commandExists('strace')) return ns.spawn(process.execPath, run);
   const lockFile = `/run/ztun/${statSync(`/run/netns/${ns.name}`).ino}.pid`;
   return ns.spawn('strace', [
     '-D',
@@ -38,10 +44,8 @@ function spawnSlowLock(ns: Netns, args: readonly string[]): SpawnedInNetns {
   ]);
 }
 
-describe.skipIf(skip !== undefined)('ztun lifecycle (namespaces)', () => {
+describe('ztun lifecycle (namespaces)', skipWhen(skip), () => {
   it('concurrent starts in one namespace: exactly one wins, the rest are refused; a killed winner is taken over', async () => {
-    if (!commandExists('strace'))
-      console.warn('[note] no strace: concurrent starts race without a widened window');
     await withClTopology(async (client) => {
       const before = netState(client);
       const ROUNDS = 3;

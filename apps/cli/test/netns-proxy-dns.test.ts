@@ -2,10 +2,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  commandExists,
+  missingCommandsReason,
   type Netns,
   netnsSkipReason,
   type SpawnedInNetns,
+  skipWhen,
   spawnWithBindMounts,
   waitFor,
 } from '@ztun/testkit';
@@ -26,8 +27,7 @@ import { bin, netState } from './helpers.js';
 // relay anything to it. ztun must resolve the proxy before its routes go in, cache the answer, re-resolve
 // in the background through a socket that bypasses the tunnel, and never resolve per connection.
 
-const skip = netnsSkipReason() ?? (commandExists('dnsmasq') ? undefined : 'dnsmasq is not installed');
-if (skip) console.warn(`[skip] proxy DNS namespace tests: ${skip}`);
+const skip = netnsSkipReason() ?? missingCommandsReason(['dnsmasq', 'danted', 'curl']);
 
 /** The record's TTL: short, so a background re-resolution happens while the test watches. */
 const PROXY_TTL_S = 3;
@@ -65,7 +65,7 @@ const proxyQueries = (dnsmasq: SpawnedInNetns, type = 'A') =>
     (m) => m[1]!,
   );
 
-describe.skipIf(skip !== undefined)('proxy given by host name (namespaces)', () => {
+describe('proxy given by host name (namespaces)', skipWhen(skip), () => {
   it('--auto-route --proxy socks5://proxy.test: resolved before routes, cached, refreshed off the tunnel, never per connection', async () => {
     await withClTopology(async (client, server) => {
       const dnsmasq = await startDnsmasq(server);
