@@ -1,16 +1,29 @@
 import net from 'node:net';
 import {
+  AddressError,
   buildTcp,
+  type Cidr,
   checksumFinish,
   checksumPartial,
   echoReplyInPlace,
+  ipv4FromBytes,
   PacketView,
   rewriteTcpEndpointsAt,
   TcpFlags,
   type TcpSpec,
+  tryParseCidr,
 } from '@ztun/packet';
 import type { PacketBatch, TunDevice } from './device.js';
-import type { Endpoint, Handler, Outbound, TcpConnection, UdpSession, UdpSessionHandler } from './handler.js';
+import type {
+  Endpoint,
+  Handler,
+  Outbound,
+  TcpConnection,
+  UdpSession,
+  UdpSessionDropReason,
+  UdpSessionHandler,
+  UnreachableReason,
+} from './handler.js';
 import { handlerFromOutbound, type OutboundHandlerOptions } from './handler-from-outbound.js';
 import {
   CLOSING,
@@ -22,6 +35,7 @@ import {
   RST_SEEN,
   TcpNatTable,
 } from './nat.js';
+import { ownSockets } from './own-sockets.js';
 import { createPcapSink, type PcapSink, type PcapTarget } from './pcap.js';
 import { resetTcpSocket } from './tcp-reset.js';
 import {
@@ -73,6 +87,15 @@ export interface StackOptions {
    * (CIDR strings) when it has one.
    */
   addresses?: { ipv4?: FamilyAddresses; ipv6?: FamilyAddresses } | readonly string[];
+  /**
+   * Destinations (CIDRs) whose flows are refused before the handler sees them — TCP with a RST, UDP with an
+   * ICMP/ICMPv6 "administratively prohibited" — and counted as `loop`: an outbound socket sent there would
+   * re-enter the TUN (the kernel routes the TUN's own prefix into it). Default: with `outbound`, the TUN's
+   * prefixes from `addresses`; with your own `handler`, none (it may serve addresses there itself, e.g.
+   * fake IPs). The NAT address is always refused, and so is every flow that is one of the outbounds' own
+   * sockets coming back through the TUN, whatever these prefixes say.
+   */
+  loopPrefixes?: readonly string[];
   /** 'reply': answer ICMP/ICMPv6 echo requests locally for every destination; 'off': drop them. */
   icmp?: 'reply' | 'off';
   /** UDP session idle timeout (default 60 s). */
@@ -103,6 +126,8 @@ export type DropReason =
   | 'tcpUnmappedAccept'
   | 'udpTableFull'
   | 'udpBadReply'
+  | 'udpSourcePortZero'
+  | 'udpForeignSender'
   | 'icmpOff'
   | 'icmpOther'
   | 'loop';
@@ -152,6 +177,8 @@ interface Family {
   server?: net.Server;
   /** UDP sessions by key (see udpKey). */
   readonly udp: Map<number, UdpSessionImpl>;
+  /** Destinations refused as loops (StackOptions.loopPrefixes), this family's. */
+  readonly loopPrefixes: readonly Cidr[];
 }
 
 /** Per-family addresses from the options (explicit, CIDR list, or the device's `addresses`). */
@@ -254,12 +281,16 @@ class UdpSessionImpl implements UdpSession {
     this.stack.emit(buildUdpPacket(src, from.port, this.srcBytes, this.sport, payload));
   }
 
-  unreachable(destination: Endpoint, reason: 'port' | 'host' = 'port'): void {
+  unreachable(destination: Endpoint, reason: UnreachableReason = 'port'): void {
     if (this.closed) return;
     const dst = this.fromBytes(destination.address);
     if (!dst) return;
     const quote = udpQuote(this.srcBytes, this.sport, dst, destination.port);
     this.stack.emit(buildUnreachable(dst, this.srcBytes, quote, reason));
+  }
+
+  drop(reason: UdpSessionDropReason): void {
+    this.stack.drop(reason);
   }
 
   close(): void {
@@ -288,6 +319,8 @@ export class SystemStack implements Stack {
       tcpUnmappedAccept: 0,
       udpTableFull: 0,
       udpBadReply: 0,
+      udpSourcePortZero: 0,
+      udpForeignSender: 0,
       icmpOff: 0,
       icmpOther: 0,
       loop: 0,
@@ -347,8 +380,9 @@ export class SystemStack implements Stack {
     const maxTcp = options.maxTcpSessions ?? 60_000;
     const [portMin, portMax] = options.natPortRange ?? [1024, 65535];
     const addresses = resolveAddresses(options);
-    this.v4 = addresses.ipv4 ? this.family(4, addresses.ipv4, maxTcp, portMin, portMax) : undefined;
-    this.v6 = addresses.ipv6 ? this.family(6, addresses.ipv6, maxTcp, portMin, portMax) : undefined;
+    const loop = loopPrefixesOf(options, addresses);
+    this.v4 = addresses.ipv4 ? this.family(4, addresses.ipv4, maxTcp, portMin, portMax, loop.v4) : undefined;
+    this.v6 = addresses.ipv6 ? this.family(6, addresses.ipv6, maxTcp, portMin, portMax, loop.v6) : undefined;
     if (!this.v4 && !this.v6)
       throw new TypeError('createStack: addresses needs an IPv4 and/or an IPv6 address');
     this.icmpReply = (options.icmp ?? 'reply') === 'reply';
@@ -366,7 +400,14 @@ export class SystemStack implements Stack {
     });
   }
 
-  private family(v: 4 | 6, a: FamilyAddresses, maxTcp: number, portMin: number, portMax: number): Family {
+  private family(
+    v: 4 | 6,
+    a: FamilyAddresses,
+    maxTcp: number,
+    portMin: number,
+    portMax: number,
+    loopPrefixes: readonly Cidr[],
+  ): Family {
     const tun = parseIp(a.tunAddress);
     const alen = v === 4 ? 4 : 16;
     if (!tun || tun.length !== alen)
@@ -386,6 +427,7 @@ export class SystemStack implements Stack {
       table: new TcpNatTable({ addressLength: alen, maxSessions: maxTcp, portMin, portMax }),
       listenPort: 0,
       udp: new Map(),
+      loopPrefixes,
     };
   }
 
@@ -642,8 +684,9 @@ export class SystemStack implements Stack {
         if (!(flags & 4)) this.sendRst(f, d, l4len, doff, srcOff, dstOff, sport, dport, flags);
         return false;
       }
-      if (bytesEqual(d, dstOff, f.nat, 0, alen)) {
-        // The NAT address is the stack's own: a flow to it could only loop. Refuse it.
+      if (this.loopDestination(f, d, dstOff) || ownSockets.isOwnTcp(f.v, d, srcOff, sport, dstOff, dport)) {
+        // A flow that could only loop (see loopDestination), or an outbound's own connection that a route
+        // sent back into the TUN: refuse it, so the outbound's connect fails instead of nesting forever.
         drops.loop++;
         this.sendRst(f, d, l4len, doff, srcOff, dstOff, sport, dport, flags);
         return false;
@@ -719,9 +762,31 @@ export class SystemStack implements Stack {
       drops.malformed++;
       return;
     }
-    if (bytesEqual(d, dstOff, f.nat, 0, alen)) {
-      drops.loop++;
+    if (sport === 0) {
+      // RFC 768 allows it for datagrams that want no reply; a session could never answer.
+      drops.udpSourcePortZero++;
       return;
+    }
+    if (this.loopDestination(f, d, dstOff)) {
+      drops.loop++;
+      const src = d.slice(srcOff, srcOff + alen);
+      const dst = d.slice(dstOff, dstOff + alen);
+      this.emit(buildUnreachable(dst, src, udpQuote(src, sport, dst, dport), 'prohibited'));
+      return;
+    }
+    if (bytesEqual(d, srcOff, f.tun, 0, alen)) {
+      // From this host: maybe an outbound's own socket that a route sent back into the TUN. Its session
+      // hears about it (and tells its client); the datagram goes no further.
+      const looped = ownSockets.udpListener(f.v, sport);
+      if (looped) {
+        drops.loop++;
+        try {
+          looped({ address: formatIp(d, dstOff, f.v), port: dport });
+        } catch (err) {
+          this.logger.warn?.(`udp loop listener threw: ${(err as Error).message}`);
+        }
+        return;
+      }
     }
     const key = udpKey(d, srcOff, alen, sport);
     let s = f.udp.get(key);
@@ -808,6 +873,20 @@ export class SystemStack implements Stack {
     } catch {
       return false;
     }
+  }
+
+  /** The NAT address (the stack's own) and the loop prefixes: nothing sent there can leave the TUN. */
+  private loopDestination(f: Family, d: Uint8Array, dstOff: number): boolean {
+    if (bytesEqual(d, dstOff, f.nat, 0, f.alen)) return true;
+    const prefixes = f.loopPrefixes;
+    if (prefixes.length === 0) return false;
+    if (f.v === 4) {
+      const a = ipv4FromBytes(d, dstOff);
+      for (let i = 0; i < prefixes.length; i++) if (prefixes[i]!.containsIPv4(a)) return true;
+    } else {
+      for (let i = 0; i < prefixes.length; i++) if (prefixes[i]!.containsIPv6(d, dstOff)) return true;
+    }
+    return false;
   }
 
   // ---- the listener side ----------------------------------------------------------------------------
@@ -899,6 +978,32 @@ function udpKey(d: Uint8Array, off: number, alen: number, port: number): number 
   let h = 0x811c9dc5;
   for (let i = 0; i < 16; i++) h = Math.imul(h ^ d[off + i]!, 0x01000193);
   return (h >>> 0) * 65536 + port;
+}
+
+/** StackOptions.loopPrefixes parsed per family (default: the TUN's prefixes when the stack uses `outbound`). */
+function loopPrefixesOf(
+  options: StackOptions,
+  addresses: { ipv4?: FamilyAddresses; ipv6?: FamilyAddresses },
+): { v4: Cidr[]; v6: Cidr[] } {
+  let texts = options.loopPrefixes;
+  if (texts === undefined) {
+    texts = [];
+    if (!options.handler) {
+      for (const [a, max] of [
+        [addresses.ipv4, 32],
+        [addresses.ipv6, 128],
+      ] as const) {
+        if (a) texts = [...texts, `${a.tunAddress}/${a.prefix ?? max}`];
+      }
+    }
+  }
+  const out: { v4: Cidr[]; v6: Cidr[] } = { v4: [], v6: [] };
+  for (const text of texts) {
+    const c = tryParseCidr(text);
+    if (c instanceof AddressError) throw new TypeError(`createStack: loopPrefixes: ${c.message}`);
+    (c.version === 4 ? out.v4 : out.v6).push(c);
+  }
+  return out;
 }
 
 /** Creates the system stack over `device`. Call start() after the TUN's addresses are configured. */
