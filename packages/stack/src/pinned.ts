@@ -4,6 +4,7 @@ import {
   closeFdDarwin,
   createPinnedSocketDarwin,
   setLingerZeroDarwin,
+  takeSocketErrorDarwin,
 } from './sockets.darwin.js';
 import {
   bindEphemeral,
@@ -11,6 +12,7 @@ import {
   closeFd,
   createPinnedSocket,
   setLingerZero,
+  takeSocketError,
 } from './sockets.linux.js';
 
 /** How an outbound keeps its own sockets out of the TUN. */
@@ -71,4 +73,15 @@ export function bindPinnedUdpFd(fd: number, family: 4 | 6): void {
 /** After Node adopted the fd: clears the reuse flag libuv set, so no later socket can share the port. */
 export function clearPinnedUdpReuse(fd: number): boolean {
   return process.platform === 'darwin' ? clearReuseDarwin(fd) : clearReuseAddr(fd);
+}
+
+/** A socket fd's pending error (SO_ERROR, read and cleared): 0 = none; 0 too where unsupported or refused. */
+export function takeSocketErrorFd(fd: number): number {
+  try {
+    if (process.platform === 'linux') return Math.max(0, takeSocketError(fd));
+    if (process.platform === 'darwin') return Math.max(0, takeSocketErrorDarwin(fd));
+  } catch {
+    // libc not loadable (unusual runtime): no way to tell, treat the end as a FIN.
+  }
+  return 0;
 }

@@ -15,11 +15,13 @@ const SOL_SOCKET = 0xffff;
 const SO_LINGER = 0x0080;
 const SO_REUSEADDR = 0x0004;
 const SO_REUSEPORT = 0x0200;
+const SO_ERROR = 0x1007;
 
 interface Libc {
   socket(domain: number, type: number, proto: number): number;
   setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
   bind(fd: number, addr: Uint8Array, len: number): number;
+  getsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number[]): number;
   close(fd: number): number;
   strerror(errnum: number): string;
   if_nametoindex(name: string): number;
@@ -33,6 +35,9 @@ function load(): Libc {
       socket: lib.func('int socket(int domain, int type, int protocol)'),
       setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
       bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
+      getsockopt: lib.func(
+        'int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)',
+      ),
       close: lib.func('int close(int fd)'),
       strerror: lib.func('const char *strerror(int errnum)'),
       if_nametoindex: lib.func('unsigned int if_nametoindex(const char *name)'),
@@ -105,4 +110,11 @@ export function clearReuseDarwin(fd: number): boolean {
     c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, off, 4) === 0 &&
     c.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, off, 4) === 0
   );
+}
+
+/** SO_ERROR: the socket's pending error, read and cleared; 0 = none, -1 = getsockopt failed. */
+export function takeSocketErrorDarwin(fd: number): number {
+  const v = new Uint8Array(4);
+  if (load().getsockopt(fd, SOL_SOCKET, SO_ERROR, v, [4]) !== 0) return -1;
+  return new DataView(v.buffer).getInt32(0, true);
 }

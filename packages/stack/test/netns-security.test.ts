@@ -31,8 +31,8 @@ import {
 const run = promisify(execFile);
 const skip =
   netnsSkipReason() ??
-  (['curl', 'ping', 'danted', 'ss'].find((c) => !commandExists(c))
-    ? 'needs curl, ping, danted, ss'
+  (['curl', 'ping', 'danted', 'ss', 'python3'].find((c) => !commandExists(c))
+    ? 'needs curl, ping, danted, ss, python3'
     : undefined);
 if (skip) console.warn(`[skip] stack security namespace tests: ${skip}`);
 
@@ -366,6 +366,71 @@ setInterval(()=>s.send('ping'+n++,${ECHO_PORT},'${SERVER4}'),100);`,
         expect((after.drops.udpSourcePortZero ?? 0) - (before.drops.udpSourcePortZero ?? 0)).toBe(2);
       } finally {
         await stack.stop();
+      }
+    });
+  });
+});
+
+describe.skipIf(skip !== undefined)('a reset mid-transfer stays a reset', () => {
+  // A RST that arrives behind data still queued in the receive buffer is reported by libuv as EOF (its
+  // POLLHUP short-cut in uv__stream_io), so a relay that passed "end" on turned the reset into a clean FIN:
+  // a truncated transfer that looked complete. The reader here pauses, so the data queues up and the
+  // reset lands behind it. (A killed SOCKS5 server's kernel usually sends a FIN, which stays a FIN: see the
+  // README.)
+  const PEER = join(FIXTURES, 'reset-peer.py');
+
+  it('an upstream RST reaches the client as a reset, and a client RST the server, through Node streams and the splice relay', {
+    timeout: 120_000,
+  }, async () => {
+    await withNetnsEnvironment('skr', ['client', 'server'], async (env) => {
+      const { client, server } = setUpTopology(env);
+      const sender = server.spawn('python3', [PEER, 'serve', 'send', '8090']);
+      const receiver = server.spawn('python3', [PEER, 'serve', 'recv', '8091']);
+      await waitFor(
+        'reset servers',
+        () => sender.output().includes('listening') && receiver.output().includes('listening'),
+      );
+      const seen: string[] = [];
+      try {
+        for (const splice of [false, true]) {
+          const stack = await startStack(client, { kind: 'direct', mark: MARK }, { splice });
+          try {
+            routeIntoTun(client, stack.tunName);
+            for (const host of [SERVER4, SERVER6]) {
+              const down = await run(
+                'ip',
+                ['netns', 'exec', client.name, 'python3', PEER, 'connect', 'recv', host, '8090'],
+                {
+                  timeout: 30_000,
+                },
+              );
+              seen.push(`download splice=${splice} ${host}: ${down.stdout.trim()}`);
+              const mark = receiver.output().length;
+              await run(
+                'ip',
+                ['netns', 'exec', client.name, 'python3', PEER, 'connect', 'send', host, '8091'],
+                {
+                  timeout: 30_000,
+                },
+              );
+              const up = await waitFor(
+                'the server saw the upload end',
+                () => /(END|ERROR) .*\n/.exec(receiver.output().slice(mark))?.[0],
+                10_000,
+              );
+              seen.push(`upload splice=${splice} ${host}: ${up.trim()}`);
+            }
+          } finally {
+            await stack.stop();
+            client.ip('route', 'flush', '10.202.0.0/24');
+            client.ip('-6', 'route', 'flush', 'fd00:202::/64');
+          }
+        }
+        console.log(`[reset mid-transfer]\n${seen.join('\n')}`);
+        for (const line of seen) expect(line).toMatch(/: ERROR (ECONNRESET|EPIPE) \d+$/);
+      } finally {
+        await sender.stop();
+        await receiver.stop();
       }
     });
   });
