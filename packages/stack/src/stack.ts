@@ -1,17 +1,13 @@
 import net from 'node:net';
 import {
-  AddressError,
   buildTcp,
-  type Cidr,
   checksumFinish,
   checksumPartial,
   echoReplyInPlace,
-  ipv4FromBytes,
   PacketView,
   rewriteTcpEndpointsAt,
   TcpFlags,
   type TcpSpec,
-  tryParseCidr,
 } from '@ztun/packet';
 import type { PacketBatch, TunDevice } from './device.js';
 import type {
@@ -25,6 +21,7 @@ import type {
   UnreachableReason,
 } from './handler.js';
 import { handlerFromOutbound, type OutboundHandlerOptions } from './handler-from-outbound.js';
+import { LoopPrefixes } from './loop-prefixes.js';
 import {
   CLOSING,
   EMBRYONIC,
@@ -177,8 +174,6 @@ interface Family {
   server?: net.Server;
   /** UDP sessions by key (see udpKey). */
   readonly udp: Map<number, UdpSessionImpl>;
-  /** Destinations refused as loops (StackOptions.loopPrefixes), this family's. */
-  readonly loopPrefixes: readonly Cidr[];
 }
 
 /** Per-family addresses from the options (explicit, CIDR list, or the device's `addresses`). */
@@ -333,6 +328,7 @@ export class SystemStack implements Stack {
   private readonly handler: Handler;
   private readonly v4: Family | undefined;
   private readonly v6: Family | undefined;
+  private readonly loopPrefixes: LoopPrefixes;
   private readonly icmpReply: boolean;
   private readonly udpTimeoutMs: number;
   private readonly tcpIdleTimeoutMs: number;
@@ -380,9 +376,9 @@ export class SystemStack implements Stack {
     const maxTcp = options.maxTcpSessions ?? 60_000;
     const [portMin, portMax] = options.natPortRange ?? [1024, 65535];
     const addresses = resolveAddresses(options);
-    const loop = loopPrefixesOf(options, addresses);
-    this.v4 = addresses.ipv4 ? this.family(4, addresses.ipv4, maxTcp, portMin, portMax, loop.v4) : undefined;
-    this.v6 = addresses.ipv6 ? this.family(6, addresses.ipv6, maxTcp, portMin, portMax, loop.v6) : undefined;
+    this.v4 = addresses.ipv4 ? this.family(4, addresses.ipv4, maxTcp, portMin, portMax) : undefined;
+    this.v6 = addresses.ipv6 ? this.family(6, addresses.ipv6, maxTcp, portMin, portMax) : undefined;
+    this.loopPrefixes = LoopPrefixes.from(options, addresses);
     if (!this.v4 && !this.v6)
       throw new TypeError('createStack: addresses needs an IPv4 and/or an IPv6 address');
     this.icmpReply = (options.icmp ?? 'reply') === 'reply';
@@ -400,14 +396,7 @@ export class SystemStack implements Stack {
     });
   }
 
-  private family(
-    v: 4 | 6,
-    a: FamilyAddresses,
-    maxTcp: number,
-    portMin: number,
-    portMax: number,
-    loopPrefixes: readonly Cidr[],
-  ): Family {
+  private family(v: 4 | 6, a: FamilyAddresses, maxTcp: number, portMin: number, portMax: number): Family {
     const tun = parseIp(a.tunAddress);
     const alen = v === 4 ? 4 : 16;
     if (!tun || tun.length !== alen)
@@ -427,7 +416,6 @@ export class SystemStack implements Stack {
       table: new TcpNatTable({ addressLength: alen, maxSessions: maxTcp, portMin, portMax }),
       listenPort: 0,
       udp: new Map(),
-      loopPrefixes,
     };
   }
 
@@ -877,16 +865,7 @@ export class SystemStack implements Stack {
 
   /** The NAT address (the stack's own) and the loop prefixes: nothing sent there can leave the TUN. */
   private loopDestination(f: Family, d: Uint8Array, dstOff: number): boolean {
-    if (bytesEqual(d, dstOff, f.nat, 0, f.alen)) return true;
-    const prefixes = f.loopPrefixes;
-    if (prefixes.length === 0) return false;
-    if (f.v === 4) {
-      const a = ipv4FromBytes(d, dstOff);
-      for (let i = 0; i < prefixes.length; i++) if (prefixes[i]!.containsIPv4(a)) return true;
-    } else {
-      for (let i = 0; i < prefixes.length; i++) if (prefixes[i]!.containsIPv6(d, dstOff)) return true;
-    }
-    return false;
+    return bytesEqual(d, dstOff, f.nat, 0, f.alen) || this.loopPrefixes.contains(f.v, d, dstOff);
   }
 
   // ---- the listener side ----------------------------------------------------------------------------
@@ -978,32 +957,6 @@ function udpKey(d: Uint8Array, off: number, alen: number, port: number): number 
   let h = 0x811c9dc5;
   for (let i = 0; i < 16; i++) h = Math.imul(h ^ d[off + i]!, 0x01000193);
   return (h >>> 0) * 65536 + port;
-}
-
-/** StackOptions.loopPrefixes parsed per family (default: the TUN's prefixes when the stack uses `outbound`). */
-function loopPrefixesOf(
-  options: StackOptions,
-  addresses: { ipv4?: FamilyAddresses; ipv6?: FamilyAddresses },
-): { v4: Cidr[]; v6: Cidr[] } {
-  let texts = options.loopPrefixes;
-  if (texts === undefined) {
-    texts = [];
-    if (!options.handler) {
-      for (const [a, max] of [
-        [addresses.ipv4, 32],
-        [addresses.ipv6, 128],
-      ] as const) {
-        if (a) texts = [...texts, `${a.tunAddress}/${a.prefix ?? max}`];
-      }
-    }
-  }
-  const out: { v4: Cidr[]; v6: Cidr[] } = { v4: [], v6: [] };
-  for (const text of texts) {
-    const c = tryParseCidr(text);
-    if (c instanceof AddressError) throw new TypeError(`createStack: loopPrefixes: ${c.message}`);
-    (c.version === 4 ? out.v4 : out.v6).push(c);
-  }
-  return out;
 }
 
 /** Creates the system stack over `device`. Call start() after the TUN's addresses are configured. */
