@@ -56,6 +56,7 @@ export function countingOutbound(inner: Outbound): Outbound & TrafficCounters {
           session.reply(payload, from);
         },
         unreachable: (d, r) => session.unreachable(d, r),
+        drop: (reason) => session.drop(reason),
         close: () => session.close(),
       };
       const h = inner.openUdp(counted);

@@ -54,6 +54,7 @@ describe('countingOutbound', () => {
       source: { address: '198.18.0.9', port: 5353 },
       reply: (p: Uint8Array) => replies.push(p.length),
       unreachable: () => {},
+      drop: () => {},
       close: () => {},
     } as UdpSession;
     const h = out.openUdp(session);

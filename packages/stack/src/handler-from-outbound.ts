@@ -1,5 +1,7 @@
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Handler, Outbound, TcpConnection } from './handler.js';
+import { endedByReset, resetTcpSocket } from './tcp-reset.js';
 
 export interface OutboundHandlerOptions {
   /** Called with one line when an outbound connect fails (the client gets a RST). */
@@ -47,8 +49,21 @@ export function handlerFromOutbound(outbound: Outbound, options: OutboundHandler
             else r.destroy();
           });
           if (options.relay?.(conn, r)) return;
-          conn.pipe(r);
-          r.pipe(conn);
+          // Each side's end is passed on as an end (half-close) — unless it was a reset that libuv reported
+          // as an end (see endedByReset): then the other side is reset too.
+          conn.pipe(r, { end: false });
+          r.pipe(conn, { end: false });
+          r.once('end', () => {
+            if (conn.destroyed) return;
+            if (endedByReset(r)) conn.resetAndDestroy();
+            else conn.end();
+          });
+          conn.once('end', () => {
+            if (r.destroyed) return;
+            if (!endedByReset(conn)) r.end();
+            else if (r instanceof Socket) resetTcpSocket(r);
+            else r.destroy();
+          });
         },
         (err: Error) => {
           options.onConnectError?.(`${info.destination.address}:${info.destination.port}`, err);

@@ -25,17 +25,30 @@ export interface TcpConnectionInfo {
  */
 export type TcpConnection = Duplex & { resetAndDestroy(): unknown };
 
+export type UnreachableReason = 'port' | 'host' | 'prohibited';
+
 /** One UDP source (client address and port) as seen on the TUN: endpoint-independent ("full cone"). */
 export interface UdpSession {
   readonly family: 4 | 6;
   readonly source: Endpoint;
   /** Sends `payload` to the client as a UDP datagram coming from `from`. */
   reply(payload: Uint8Array, from: Endpoint): void;
-  /** Tells the client that `destination` is unreachable (ICMP / ICMPv6 destination unreachable). */
-  unreachable(destination: Endpoint, reason?: 'port' | 'host'): void;
+  /**
+   * Tells the client that `destination` is unreachable (ICMP / ICMPv6 destination unreachable): 'port'
+   * (default), 'host', or 'prohibited' (administratively prohibited, RFC 1812 §5.2.7.1 / RFC 4443 §3.1: a
+   * hard error that fails the client's connected socket at once).
+   */
+  unreachable(destination: Endpoint, reason?: UnreachableReason): void;
+  /**
+   * Counts a datagram the handler received for this session and refused, in the stack's `drops[reason]`:
+   * 'udpForeignSender' = from a sender that is not the session's peer (SOCKS5: not the relay, RFC 1928 §7).
+   */
+  drop(reason: UdpSessionDropReason): void;
   /** Ends the session now (the handler's onClose runs). */
   close(): void;
 }
+
+export type UdpSessionDropReason = 'udpForeignSender';
 
 /** What the handler returns for a new UDP session. */
 export interface UdpSessionHandler {

@@ -7,7 +7,9 @@ export type {
   TcpConnection,
   TcpConnectionInfo,
   UdpSession,
+  UdpSessionDropReason,
   UdpSessionHandler,
+  UnreachableReason,
 } from './handler.js';
 export { handlerFromOutbound, type OutboundHandlerOptions } from './handler-from-outbound.js';
 export { TcpNatTable } from './nat.js';

@@ -2,7 +2,16 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Endpoint, Outbound, UdpSession, UdpSessionHandler } from './handler.js';
-import { closePinnedFd, hasPinning, type Pinning, pinnedSocketFd } from './pinned.js';
+import { ownSockets, type UdpLoopListener } from './own-sockets.js';
+import {
+  bindPinnedUdpFd,
+  clearPinnedUdpReuse,
+  closePinnedFd,
+  hasPinning,
+  type Pinning,
+  pinnedSocketFd,
+} from './pinned.js';
+import { parseIp } from './wire.js';
 
 export interface DirectOutboundOptions extends Pinning {
   /** Give up on a TCP connect after this long (default 10 s); the client then gets a RST. */
@@ -47,18 +56,44 @@ export function connectPinned(dest: Endpoint, pin: Pinning, timeoutMs: number): 
       sock.setNoDelay(true);
       resolve(sock);
     });
+    // Node issues connect(2) for an IP address on the next tick; right after it the local port is known, and
+    // the stack can tell this connection if a route sends it back into the TUN (see own-sockets.ts).
+    const remote = parseIp(dest.address)!;
+    process.nextTick(() => ownSockets.trackTcp(sock, family as 4 | 6, remote, dest.port));
   });
 }
 
-/** A UDP socket of `family`, pinned when asked, already binding. */
-export function pinnedUdpSocket(family: 4 | 6, pin: Pinning): dgram.Socket {
-  const sock = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
+/**
+ * A UDP socket of `family`, pinned when asked, bound (or binding) to a port that is its alone: no
+ * SO_REUSEADDR, so no other socket — another session's included — can receive its replies. `onLoop` hears
+ * when the stack finds one of its datagrams coming back into the TUN.
+ */
+export function pinnedUdpSocket(family: 4 | 6, pin: Pinning, onLoop: UdpLoopListener): dgram.Socket {
+  const type = family === 4 ? 'udp4' : 'udp6';
+  let sock: dgram.Socket;
   if (hasPinning(pin)) {
     const fd = pinnedSocketFd(family, 'udp', pin);
-    sock.bind({ fd });
+    try {
+      bindPinnedUdpFd(fd, family);
+      sock = dgram.createSocket(type);
+    } catch (err) {
+      closePinnedFd(fd);
+      throw err;
+    }
+    try {
+      sock.bind({ fd });
+    } catch (err) {
+      sock.close();
+      closePinnedFd(fd);
+      throw err;
+    }
+    // libuv set SO_REUSEADDR when it adopted the fd: clear it, or a later socket could share the port.
+    clearPinnedUdpReuse(fd);
   } else {
-    sock.bind(0);
+    sock = dgram.createSocket(type);
+    sock.bind(0); // libuv binds without SO_REUSEADDR unless asked
   }
+  ownSockets.trackUdp(sock, family, onLoop);
   return sock;
 }
 
@@ -81,7 +116,9 @@ export function directOutbound(options: DirectOutboundOptions = {}): Outbound {
       return connectPinned(destination, pin, timeoutMs);
     },
     openUdp(session: UdpSession): UdpSessionHandler {
-      const sock = pinnedUdpSocket(session.family, pin);
+      const sock = pinnedUdpSocket(session.family, pin, (destination) =>
+        session.unreachable(destination, 'prohibited'),
+      );
       let closed = false;
       sock.on('message', (msg, rinfo) => session.reply(msg, { address: rinfo.address, port: rinfo.port }));
       sock.on('error', () => session.close());

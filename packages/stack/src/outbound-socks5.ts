@@ -9,6 +9,7 @@ type SocksClientEstablishedEvent = Awaited<ReturnType<typeof SocksClient.createC
 import type { Endpoint, Outbound, UdpSession, UdpSessionHandler } from './handler.js';
 import { connectPinned, pinnedUdpSocket } from './outbound-direct.js';
 import type { Pinning } from './pinned.js';
+import { parseIp } from './wire.js';
 
 export interface Socks5OutboundOptions extends Pinning {
   /** The SOCKS5 server: an IP address, or a name (resolved by `resolveHost`; pinning applies either way). */
@@ -112,8 +113,24 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
       let control: net.Socket | undefined;
       let udp: dgram.Socket | undefined;
       let relay: Endpoint | undefined;
+      let relayBytes: Uint8Array | undefined;
+      /** The relay's address as the socket reports senders (learnt on the first match). */
+      let relayText = '';
+      let lastDestination: Endpoint | undefined;
       const pending: Array<[Uint8Array, Endpoint]> = [];
+      // RFC 1928 §7: the client must drop datagrams from anyone but the relay the proxy named; the address
+      // inside a frame is whatever the sender wrote.
+      const fromRelay = (address: string, port: number): boolean => {
+        if (port !== relay!.port) return false;
+        if (address === relayText) return true;
+        const b = parseIp(address);
+        if (!b || !relayBytes || b.length !== relayBytes.length || !b.every((x, i) => x === relayBytes![i]))
+          return false;
+        relayText = address;
+        return true;
+      };
       const sendFrame = (payload: Uint8Array, destination: Endpoint) => {
+        lastDestination = destination;
         const frame = SocksClient.createUDPFrame({
           remoteHost: { host: destination.address, port: destination.port },
           data: Buffer.from(payload.buffer, payload.byteOffset, payload.length),
@@ -138,9 +155,22 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
             let host = info.remoteHost?.host;
             if (!host || host === '0.0.0.0' || host === '::' || /^[0:]+$/.test(host)) host = proxyIp;
             relay = { address: host, port: info.remoteHost!.port };
-            const family = net.isIP(relay.address) === 6 ? 6 : 4;
-            udp = pinnedUdpSocket(family, pin);
-            udp.on('message', (msg) => {
+            relayBytes = parseIp(host);
+            const family = relayBytes?.length === 16 ? 6 : 4;
+            try {
+              udp = pinnedUdpSocket(family, pin, () => {
+                // The frames to the relay came back into the TUN: the proxy is routed through it.
+                if (lastDestination) session.unreachable(lastDestination, 'prohibited');
+              });
+            } catch {
+              session.close(); // no socket (EMFILE…): the session ends like a failed association
+              return;
+            }
+            udp.on('message', (msg, rinfo) => {
+              if (!fromRelay(rinfo.address, rinfo.port)) {
+                session.drop('udpForeignSender');
+                return;
+              }
               try {
                 const frame = SocksClient.parseUDPFrame(msg);
                 session.reply(frame.data, { address: frame.remoteHost.host, port: frame.remoteHost.port });

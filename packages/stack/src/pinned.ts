@@ -1,5 +1,19 @@
-import { closeFdDarwin, createPinnedSocketDarwin, setLingerZeroDarwin } from './sockets.darwin.js';
-import { closeFd, createPinnedSocket, setLingerZero } from './sockets.linux.js';
+import {
+  bindEphemeralDarwin,
+  clearReuseDarwin,
+  closeFdDarwin,
+  createPinnedSocketDarwin,
+  setLingerZeroDarwin,
+  takeSocketErrorDarwin,
+} from './sockets.darwin.js';
+import {
+  bindEphemeral,
+  clearReuseAddr,
+  closeFd,
+  createPinnedSocket,
+  setLingerZero,
+  takeSocketError,
+} from './sockets.linux.js';
 
 /** How an outbound keeps its own sockets out of the TUN. */
 export interface Pinning {
@@ -44,4 +58,30 @@ export function setLingerZeroFd(fd: number): boolean {
     // libc not loadable (unusual runtime): the caller falls back to a plain close.
   }
   return false;
+}
+
+/**
+ * Binds a pinned UDP fd to a port of its own before Node adopts it: libuv's uv_udp_open sets SO_REUSEADDR
+ * (SO_REUSEPORT on macOS) on an adopted fd, and two such sockets that bind only at their first send may be
+ * given the same port, so one session's replies reach another session. Throws a one-line error.
+ */
+export function bindPinnedUdpFd(fd: number, family: 4 | 6): void {
+  if (process.platform === 'darwin') bindEphemeralDarwin(fd, family);
+  else bindEphemeral(fd, family);
+}
+
+/** After Node adopted the fd: clears the reuse flag libuv set, so no later socket can share the port. */
+export function clearPinnedUdpReuse(fd: number): boolean {
+  return process.platform === 'darwin' ? clearReuseDarwin(fd) : clearReuseAddr(fd);
+}
+
+/** A socket fd's pending error (SO_ERROR, read and cleared): 0 = none; 0 too where unsupported or refused. */
+export function takeSocketErrorFd(fd: number): number {
+  try {
+    if (process.platform === 'linux') return Math.max(0, takeSocketError(fd));
+    if (process.platform === 'darwin') return Math.max(0, takeSocketErrorDarwin(fd));
+  } catch {
+    // libc not loadable (unusual runtime): no way to tell, treat the end as a FIN.
+  }
+  return 0;
 }

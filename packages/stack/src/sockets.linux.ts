@@ -13,10 +13,14 @@ const SOL_SOCKET = 1;
 const SO_BINDTODEVICE = 25;
 const SO_MARK = 36;
 const SO_LINGER = 13;
+const SO_REUSEADDR = 2;
+const SO_ERROR = 4;
 
 interface Libc {
   socket(domain: number, type: number, proto: number): number;
   setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
+  bind(fd: number, addr: Uint8Array, len: number): number;
+  getsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number[]): number;
   close(fd: number): number;
   strerror(errnum: number): string;
 }
@@ -28,6 +32,10 @@ function load(): Libc {
     libc = {
       socket: lib.func('int socket(int domain, int type, int protocol)'),
       setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
+      bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
+      getsockopt: lib.func(
+        'int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)',
+      ),
       close: lib.func('int close(int fd)'),
       strerror: lib.func('const char *strerror(int errnum)'),
     };
@@ -80,4 +88,28 @@ export function setLingerZero(fd: number): boolean {
   const v = new Uint8Array(8); // struct linger { int l_onoff; int l_linger; }
   v[0] = 1;
   return load().setsockopt(fd, SOL_SOCKET, SO_LINGER, v, 8) === 0;
+}
+
+/**
+ * Binds `fd` (no SO_REUSEADDR set yet) to the wildcard address and port 0 (ip(7), ipv6(7)): the kernel
+ * then picks a port that no other socket holds. Throws a one-line error.
+ */
+export function bindEphemeral(fd: number, family: 4 | 6): void {
+  const c = load();
+  // sockaddr_in (16 bytes) / sockaddr_in6 (28): family in host order, port 0, any address.
+  const addr = new Uint8Array(family === 4 ? 16 : 28);
+  new DataView(addr.buffer).setUint16(0, family === 4 ? AF_INET : AF_INET6, true);
+  if (c.bind(fd, addr, addr.length) !== 0) throw new Error(`bind(port 0): ${c.strerror(koffi.errno())}`);
+}
+
+/** Clears SO_REUSEADDR (libuv's uv_udp_open sets it on an adopted UDP fd). False if the kernel refused. */
+export function clearReuseAddr(fd: number): boolean {
+  return load().setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, new Uint8Array(4), 4) === 0;
+}
+
+/** SO_ERROR (socket(7)): the socket's pending error, read and cleared; 0 = none, -1 = getsockopt failed. */
+export function takeSocketError(fd: number): number {
+  const v = new Uint8Array(4);
+  if (load().getsockopt(fd, SOL_SOCKET, SO_ERROR, v, [4]) !== 0) return -1;
+  return new DataView(v.buffer).getInt32(0, true);
 }

@@ -10,8 +10,18 @@ import {
   type TcpSpec,
 } from '@ztun/packet';
 import type { PacketBatch, TunDevice } from './device.js';
-import type { Endpoint, Handler, Outbound, TcpConnection, UdpSession, UdpSessionHandler } from './handler.js';
+import type {
+  Endpoint,
+  Handler,
+  Outbound,
+  TcpConnection,
+  UdpSession,
+  UdpSessionDropReason,
+  UdpSessionHandler,
+  UnreachableReason,
+} from './handler.js';
 import { handlerFromOutbound, type OutboundHandlerOptions } from './handler-from-outbound.js';
+import { LoopPrefixes } from './loop-prefixes.js';
 import {
   CLOSING,
   EMBRYONIC,
@@ -22,6 +32,7 @@ import {
   RST_SEEN,
   TcpNatTable,
 } from './nat.js';
+import { ownSockets } from './own-sockets.js';
 import { createPcapSink, type PcapSink, type PcapTarget } from './pcap.js';
 import { resetTcpSocket } from './tcp-reset.js';
 import {
@@ -73,6 +84,15 @@ export interface StackOptions {
    * (CIDR strings) when it has one.
    */
   addresses?: { ipv4?: FamilyAddresses; ipv6?: FamilyAddresses } | readonly string[];
+  /**
+   * Destinations (CIDRs) whose flows are refused before the handler sees them — TCP with a RST, UDP with an
+   * ICMP/ICMPv6 "administratively prohibited" — and counted as `loop`: an outbound socket sent there would
+   * re-enter the TUN (the kernel routes the TUN's own prefix into it). Default: with `outbound`, the TUN's
+   * prefixes from `addresses`; with your own `handler`, none (it may serve addresses there itself, e.g.
+   * fake IPs). The NAT address is always refused, and so is every flow that is one of the outbounds' own
+   * sockets coming back through the TUN, whatever these prefixes say.
+   */
+  loopPrefixes?: readonly string[];
   /** 'reply': answer ICMP/ICMPv6 echo requests locally for every destination; 'off': drop them. */
   icmp?: 'reply' | 'off';
   /** UDP session idle timeout (default 60 s). */
@@ -103,6 +123,8 @@ export type DropReason =
   | 'tcpUnmappedAccept'
   | 'udpTableFull'
   | 'udpBadReply'
+  | 'udpSourcePortZero'
+  | 'udpForeignSender'
   | 'icmpOff'
   | 'icmpOther'
   | 'loop';
@@ -256,12 +278,16 @@ class UdpSessionImpl implements UdpSession {
     this.stack.emit(buildUdpPacket(src, from.port, this.srcBytes, this.sport, payload));
   }
 
-  unreachable(destination: Endpoint, reason: 'port' | 'host' = 'port'): void {
+  unreachable(destination: Endpoint, reason: UnreachableReason = 'port'): void {
     if (this.closed) return;
     const dst = this.fromBytes(destination.address);
     if (!dst) return;
     const quote = udpQuote(this.srcBytes, this.sport, dst, destination.port);
     this.stack.emit(buildUnreachable(dst, this.srcBytes, quote, reason));
+  }
+
+  drop(reason: UdpSessionDropReason): void {
+    this.stack.drop(reason);
   }
 
   close(): void {
@@ -290,6 +316,8 @@ export class SystemStack implements Stack {
       tcpUnmappedAccept: 0,
       udpTableFull: 0,
       udpBadReply: 0,
+      udpSourcePortZero: 0,
+      udpForeignSender: 0,
       icmpOff: 0,
       icmpOther: 0,
       loop: 0,
@@ -302,6 +330,7 @@ export class SystemStack implements Stack {
   private readonly handler: Handler;
   private readonly v4: Family | undefined;
   private readonly v6: Family | undefined;
+  private readonly loopPrefixes: LoopPrefixes;
   private readonly icmpReply: boolean;
   private readonly udpTimeoutMs: number;
   private readonly tcpIdleTimeoutMs: number;
@@ -351,6 +380,7 @@ export class SystemStack implements Stack {
     const addresses = resolveAddresses(options);
     this.v4 = addresses.ipv4 ? this.family(4, addresses.ipv4, maxTcp, portMin, portMax) : undefined;
     this.v6 = addresses.ipv6 ? this.family(6, addresses.ipv6, maxTcp, portMin, portMax) : undefined;
+    this.loopPrefixes = LoopPrefixes.from(options, addresses);
     if (!this.v4 && !this.v6)
       throw new TypeError('createStack: addresses needs an IPv4 and/or an IPv6 address');
     this.icmpReply = (options.icmp ?? 'reply') === 'reply';
@@ -660,8 +690,9 @@ export class SystemStack implements Stack {
         if (!(flags & 4)) this.sendRst(f, d, l4len, doff, srcOff, dstOff, sport, dport, flags);
         return false;
       }
-      if (bytesEqual(d, dstOff, f.nat, 0, alen)) {
-        // The NAT address is the stack's own: a flow to it could only loop. Refuse it.
+      if (this.loopDestination(f, d, dstOff) || ownSockets.isOwnTcp(f.v, d, srcOff, sport, dstOff, dport)) {
+        // A flow that could only loop (see loopDestination), or an outbound's own connection that a route
+        // sent back into the TUN: refuse it, so the outbound's connect fails instead of nesting forever.
         drops.loop++;
         this.sendRst(f, d, l4len, doff, srcOff, dstOff, sport, dport, flags);
         return false;
@@ -737,9 +768,31 @@ export class SystemStack implements Stack {
       drops.malformed++;
       return;
     }
-    if (bytesEqual(d, dstOff, f.nat, 0, alen)) {
-      drops.loop++;
+    if (sport === 0) {
+      // RFC 768 allows it for datagrams that want no reply; a session could never answer.
+      drops.udpSourcePortZero++;
       return;
+    }
+    if (this.loopDestination(f, d, dstOff)) {
+      drops.loop++;
+      const src = d.slice(srcOff, srcOff + alen);
+      const dst = d.slice(dstOff, dstOff + alen);
+      this.emit(buildUnreachable(dst, src, udpQuote(src, sport, dst, dport), 'prohibited'));
+      return;
+    }
+    if (bytesEqual(d, srcOff, f.tun, 0, alen)) {
+      // From this host: maybe an outbound's own socket that a route sent back into the TUN. Its session
+      // hears about it (and tells its client); the datagram goes no further.
+      const looped = ownSockets.udpListener(f.v, sport);
+      if (looped) {
+        drops.loop++;
+        try {
+          looped({ address: formatIp(d, dstOff, f.v), port: dport });
+        } catch (err) {
+          this.logger.warn?.(`udp loop listener threw: ${(err as Error).message}`);
+        }
+        return;
+      }
     }
     const key = udpKey(d, srcOff, alen, sport);
     let s = f.udp.get(key);
@@ -826,6 +879,11 @@ export class SystemStack implements Stack {
     } catch {
       return false;
     }
+  }
+
+  /** The NAT address (the stack's own) and the loop prefixes: nothing sent there can leave the TUN. */
+  private loopDestination(f: Family, d: Uint8Array, dstOff: number): boolean {
+    return bytesEqual(d, dstOff, f.nat, 0, f.alen) || this.loopPrefixes.contains(f.v, d, dstOff);
   }
 
   // ---- the listener side ----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import { Socket } from 'node:net';
-import { setLingerZeroFd } from './pinned.js';
+import type { Duplex } from 'node:stream';
+import { setLingerZeroFd, takeSocketErrorFd } from './pinned.js';
 
 /**
  * Aborts a TCP socket with a RST, in any state. Node's `resetAndDestroy()` fails with EINVAL while the socket's
@@ -17,4 +18,17 @@ export function resetTcpSocket(sock: Socket): void {
     return;
   }
   Socket.prototype.resetAndDestroy.call(sock);
+}
+
+/**
+ * After a TCP socket's 'end': true when the peer reset it rather than closing it. libuv reports a RST that
+ * arrives behind data still in the receive queue as EOF (uv__stream_io takes POLLHUP after a partial read
+ * for the end of the stream and never reads the error), so a relay that passed that "end" on would turn the
+ * reset into a FIN: a truncated transfer that looks complete. The kernel still holds the reset as the
+ * socket's pending error (ECONNRESET, or EPIPE when it came after the peer's FIN), which a FIN never sets.
+ * False for anything that is not a socket with a reachable fd.
+ */
+export function endedByReset(sock: Duplex): boolean {
+  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 && takeSocketErrorFd(fd) !== 0;
 }

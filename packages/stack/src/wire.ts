@@ -61,17 +61,21 @@ export function buildUnreachable(
   src: Uint8Array,
   dst: Uint8Array,
   quote: Uint8Array,
-  reason: 'port' | 'host',
+  reason: 'port' | 'host' | 'prohibited',
 ): Uint8Array {
   const v4 = src.length === 4;
   const out = new Uint8Array((v4 ? 20 : 40) + 8 + quote.length);
   const code = v4
     ? reason === 'port'
       ? Icmpv4UnreachableCode.Port
-      : Icmpv4UnreachableCode.Host
+      : reason === 'host'
+        ? Icmpv4UnreachableCode.Host
+        : Icmpv4UnreachableCode.AdminProhibited
     : reason === 'port'
       ? Icmpv6UnreachableCode.Port
-      : Icmpv6UnreachableCode.Address;
+      : reason === 'host'
+        ? Icmpv6UnreachableCode.Address
+        : Icmpv6UnreachableCode.AdminProhibited;
   const n = buildIcmp(out, 0, ipSpec(src, dst), { type: v4 ? 3 : 1, code, restOfHeader: 0 }, quote);
   if (n !== out.length) throw new RangeError('ICMP error does not fit');
   return out;

@@ -1,14 +1,16 @@
 // The stack's packet path against an in-memory device (no TUN, no namespaces): NAT rewrites with valid
 // checksums, RST generation, ICMP echo, UDP sessions and replies, malformed input. The kernel listeners bind
 // on loopback (127.0.0.1 / ::1), which is all the unit tests need.
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { checksumFinish, checksumPartial } from '@ztun/packet';
 import { waitFor } from '@ztun/testkit';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PacketBatch, TunDevice } from '../src/device.js';
-import type { Handler, UdpSession } from '../src/handler.js';
+import type { Handler, Outbound, UdpSession } from '../src/handler.js';
 import { TcpNatTable } from '../src/nat.js';
+import { ownSockets } from '../src/own-sockets.js';
 import { createStack, type Stack } from '../src/stack.js';
 import { buildUdpPacket, parseIp } from '../src/wire.js';
 
@@ -532,18 +534,125 @@ describe('stack packet path (fake device)', () => {
 });
 
 describe('loop guard', () => {
-  it('refuses TCP and UDP addressed to the NAT address', async () => {
+  it('refuses TCP and UDP addressed to the NAT address: RST, ICMP administratively prohibited', async () => {
     const { device, stack, udp } = await makeStack();
     device.deliver([
       tcpPacket('127.0.0.1', 40000, '127.0.0.2', 80, 0x02),
       buildUdpPacket(ip('127.0.0.1'), 5, ip('127.0.0.2'), 53, new Uint8Array(4)),
     ]);
     const out = device.take().map(parse);
-    expect(out.length).toBe(1);
+    expect(out.length).toBe(2);
     expect(out[0]).toMatchObject({ src: '127.0.0.2', dst: '127.0.0.1', flags: 0x14 });
+    // ICMP type 3 code 13 (RFC 1812 §5.2.7.1), quoting the datagram.
+    expect(out[1]).toMatchObject({ src: '127.0.0.2', dst: '127.0.0.1', proto: 1, l4ChecksumOk: true });
+    expect([out[1]!.l4[0], out[1]!.l4[1]]).toEqual([3, 13]);
     expect(udp.sessions.length).toBe(0);
     expect(stack.counters.drops.loop).toBe(2);
     expect(stack.counters.tcpNatEntries).toBe(0);
+  });
+
+  it('refuses flows into loopPrefixes (both families) and passes everything else to the handler', async () => {
+    const { device, stack, udp, tcp } = await makeStack({
+      loopPrefixes: ['198.18.0.0/15', 'fd00:18::/64'],
+    });
+    device.deliver([
+      tcpPacket('127.0.0.1', 40000, '198.18.5.5', 80, 0x02),
+      tcpPacket('::1', 40000, 'fd00:18::5', 80, 0x02),
+      buildUdpPacket(ip('127.0.0.1'), 5000, ip('198.19.255.254'), 9, new Uint8Array(4)),
+      buildUdpPacket(ip('::1'), 5000, ip('fd00:18::ffff'), 9, new Uint8Array(4)),
+    ]);
+    const out = device.take().map(parse);
+    expect(out.map((p) => [p.src, p.proto, p.l4[0], p.l4[1]])).toEqual([
+      ['198.18.5.5', 6, 0, 80],
+      ['fd00:18::5', 6, 0, 80],
+      ['198.19.255.254', 1, 3, 13],
+      ['fd00:18::ffff', 58, 1, 1], // ICMPv6 destination unreachable, administratively prohibited (RFC 4443)
+    ]);
+    expect(out.every((p) => p.l4ChecksumOk)).toBe(true);
+    expect(out[0]!.flags & 0x04).toBe(0x04);
+    expect(out[1]!.flags & 0x04).toBe(0x04);
+    expect(stack.counters.drops.loop).toBe(4);
+    expect(udp.sessions.length).toBe(0);
+    expect(stack.counters.tcpNatEntries).toBe(0);
+    // Just outside the prefixes: an ordinary flow.
+    device.deliver([buildUdpPacket(ip('127.0.0.1'), 5000, ip('198.20.0.1'), 9, new Uint8Array(4))]);
+    expect(udp.sent.map((x) => x.to)).toEqual(['198.20.0.1:9']);
+    expect(tcp.length).toBe(0);
+  });
+
+  it('defaults loopPrefixes to the TUN prefixes with an outbound, and to none with a handler', async () => {
+    const outbound: Outbound = {
+      name: 'test',
+      connectTcp: () => Promise.reject(new Error('no')),
+      openUdp: () => ({ send() {}, close() {} }),
+    };
+    const device = new FakeDevice();
+    const s = createStack({ device, outbound, addresses: ['127.0.0.1/8'] });
+    stacks.push(s);
+    await s.start();
+    device.deliver([buildUdpPacket(ip('127.0.0.1'), 5000, ip('127.9.9.9'), 9, new Uint8Array(4))]);
+    expect(s.counters.drops.loop).toBe(1);
+    expect(s.counters.udpTotal).toBe(0);
+    const own = await makeStack({ addresses: ['127.0.0.1/8'] });
+    own.device.deliver([buildUdpPacket(ip('127.0.0.1'), 5000, ip('127.9.9.9'), 9, new Uint8Array(4))]);
+    expect(own.stack.counters.drops.loop).toBe(0);
+    expect(own.udp.sent.map((x) => x.to)).toEqual(['127.9.9.9:9']);
+    expect(() =>
+      createStack({ device, outbound, addresses: ['127.0.0.1/8'], loopPrefixes: ['10.0.0.0/33'] }),
+    ).toThrow(/createStack: loopPrefixes: .*10\.0\.0\.0\/33/);
+  });
+
+  it("recognises the outbounds' own sockets coming back through the TUN (TCP by 4-tuple, UDP by port)", async () => {
+    const { device, stack, udp } = await makeStack();
+    // A registered UDP socket bound to some port: a datagram from the TUN address and that port is a loop.
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const port = sock.address().port;
+    const looped: string[] = [];
+    ownSockets.trackUdp(sock, 4, (d) => looped.push(`${d.address}:${d.port}`));
+    // The same port from another source address is somebody else's.
+    device.deliver([
+      buildUdpPacket(ip('127.0.0.1'), port, ip('10.9.9.9'), 53, new Uint8Array(4)),
+      buildUdpPacket(ip('10.1.1.1'), port, ip('10.9.9.9'), 53, new Uint8Array(4)),
+    ]);
+    expect(looped).toEqual(['10.9.9.9:53']);
+    expect(udp.sessions.map((x) => x.source.address)).toEqual(['10.1.1.1']);
+    expect(stack.counters.drops.loop).toBe(1);
+    await new Promise<void>((r) => sock.close(() => r()));
+    device.deliver([buildUdpPacket(ip('127.0.0.1'), port, ip('10.9.9.9'), 53, new Uint8Array(4))]);
+    expect(udp.sessions.length).toBe(2); // unregistered once closed
+
+    // A TCP connection of ours: only its exact 4-tuple is refused.
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const sport = (server.address() as net.AddressInfo).port;
+    const conn = net.connect(sport, '127.0.0.1');
+    await new Promise((r) => conn.once('connect', r));
+    ownSockets.trackTcp(conn, 4, ip('127.0.0.1'), sport);
+    const lp = conn.localPort!;
+    device.take();
+    device.deliver([
+      tcpPacket('127.0.0.1', lp, '127.0.0.1', sport, 0x02),
+      tcpPacket('127.0.0.1', lp, '127.0.0.1', sport + 1, 0x02),
+    ]);
+    const out = device.take().map(parse);
+    expect(out[0]).toMatchObject({ src: '127.0.0.1', sport, dport: lp, flags: 0x14 });
+    expect(out.length).toBe(2); // the other one was NATed onto the listener
+    expect(out[1]!.flags & 0x04).toBe(0);
+    expect(stack.counters.drops.loop).toBe(2);
+    conn.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('drops UDP from source port 0 without a session', async () => {
+    const { device, stack, udp } = await makeStack();
+    device.deliver([
+      buildUdpPacket(ip('127.0.0.1'), 0, ip('10.0.0.53'), 53, new Uint8Array(4)),
+      buildUdpPacket(ip('::1'), 0, ip('fd00::53'), 53, new Uint8Array(4)),
+    ]);
+    expect(udp.sessions.length).toBe(0);
+    expect(stack.counters.drops.udpSourcePortZero).toBe(2);
+    expect(device.take()).toEqual([]);
   });
 });
 

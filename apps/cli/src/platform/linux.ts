@@ -275,6 +275,9 @@ async function run(ctx: RunContext): Promise<number> {
           ...(v4 ? { ipv4: { tunAddress: v4.address, prefix: v4.prefixLength } } : {}),
           ...(v6 ? { ipv6: { tunAddress: v6.address, prefix: v6.prefixLength } } : {}),
         },
+        // The TUN's own prefixes: the marked outbound sockets would find them on main's connected routes,
+        // straight back into the TUN (a loop), so flows there are refused.
+        loopPrefixes: config.addresses.map(formatCidr),
         icmp: config.icmp,
         udpTimeoutMs: config.udpTimeoutMs,
         ...(config.pcap ? { pcap: config.pcap } : {}),

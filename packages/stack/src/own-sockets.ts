@@ -1,0 +1,114 @@
+import type dgram from 'node:dgram';
+import type net from 'node:net';
+import type { Endpoint } from './handler.js';
+import { parseIp } from './wire.js';
+
+// The outbounds' own sockets, by local port, so the stack recognises their traffic when a route sends it back
+// into the TUN: an outbound must never re-enter the tunnel (each pass would open a new session: a loop). TCP
+// is matched on the exact 4-tuple; UDP sockets are bound to a port of their own (no SO_REUSEADDR), so a
+// datagram from that port and the TUN's own address can only be theirs.
+
+/** Called when a datagram of this UDP socket came back into the TUN instead of reaching `destination`. */
+export type UdpLoopListener = (destination: Endpoint) => void;
+
+interface TcpEntry {
+  readonly family: 4 | 6;
+  readonly local: Uint8Array;
+  readonly remote: Uint8Array;
+  readonly remotePort: number;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array, bOff: number): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[bOff + i]) return false;
+  return true;
+}
+
+/** The local address and port of a socket, without Node's getter (it caches what it reads first). */
+function localEndpoint(sock: net.Socket): { address: string; port: number } | undefined {
+  const handle = (sock as unknown as { _handle?: { getsockname?(out: object): number } })._handle;
+  const out: { address?: string; port?: number } = {};
+  if (handle?.getsockname?.(out) !== 0 || !out.port || !out.address) return undefined;
+  return { address: out.address, port: out.port };
+}
+
+export class OwnSockets {
+  private readonly tcp = new Map<number, TcpEntry[]>();
+  private readonly udp4 = new Map<number, UdpLoopListener>();
+  private readonly udp6 = new Map<number, UdpLoopListener>();
+
+  /**
+   * Registers a TCP socket once its connect(2) has run (its local address and port are chosen then) until it
+   * closes. Call it on the tick after `sock.connect()`: Node issues connect(2) on the next tick for an IP.
+   */
+  trackTcp(sock: net.Socket, family: 4 | 6, remote: Uint8Array, remotePort: number): void {
+    if (sock.destroyed) return;
+    const local = localEndpoint(sock);
+    const localBytes = local ? parseIp(local.address) : undefined;
+    if (!local || !localBytes || localBytes.length !== remote.length) return;
+    const entry: TcpEntry = { family, local: localBytes, remote, remotePort };
+    const list = this.tcp.get(local.port);
+    if (list) list.push(entry);
+    else this.tcp.set(local.port, [entry]);
+    sock.once('close', () => {
+      const l = this.tcp.get(local.port);
+      if (!l) return;
+      const i = l.indexOf(entry);
+      if (i >= 0) l.splice(i, 1);
+      if (l.length === 0) this.tcp.delete(local.port);
+    });
+  }
+
+  /** True when src:sport → dst:dport (addresses in `d`) is one of the outbounds' own TCP connections. */
+  isOwnTcp(
+    family: 4 | 6,
+    d: Uint8Array,
+    srcOff: number,
+    sport: number,
+    dstOff: number,
+    dport: number,
+  ): boolean {
+    const list = this.tcp.get(sport);
+    if (!list) return false;
+    for (const e of list) {
+      if (
+        e.family === family &&
+        e.remotePort === dport &&
+        bytesEqual(e.local, d, srcOff) &&
+        bytesEqual(e.remote, d, dstOff)
+      )
+        return true;
+    }
+    return false;
+  }
+
+  /** Registers a bound UDP socket (its port is its own) until it closes. */
+  trackUdp(sock: dgram.Socket, family: 4 | 6, onLoop: UdpLoopListener): void {
+    const register = () => {
+      let port: number;
+      try {
+        port = sock.address().port;
+      } catch {
+        return; // closed before it was bound
+      }
+      const map = family === 4 ? this.udp4 : this.udp6;
+      map.set(port, onLoop);
+      sock.once('close', () => {
+        if (map.get(port) === onLoop) map.delete(port);
+      });
+    };
+    try {
+      sock.address();
+      register();
+    } catch {
+      sock.once('listening', register);
+    }
+  }
+
+  /** The listener of the outbounds' UDP socket bound to `port`, if there is one. */
+  udpListener(family: 4 | 6, port: number): UdpLoopListener | undefined {
+    return (family === 4 ? this.udp4 : this.udp6).get(port);
+  }
+}
+
+/** The process's registry: every outbound of this package registers here, every stack looks here. */
+export const ownSockets = new OwnSockets();
