@@ -65,6 +65,29 @@ inline bool ReadFunction(Napi::Object o, const char* key, Napi::Function* out) {
 
 }  // namespace detail
 
+// The data of a typed array of type `want` (element count in *length), without throwing: false otherwise.
+inline bool TypedArrayOf(napi_env env, napi_value value, napi_typedarray_type want, uint8_t** data,
+                         size_t* byteLength) {
+  bool is = false;
+  if (napi_is_typedarray(env, value, &is) != napi_ok || !is) return false;
+  napi_typedarray_type type;
+  size_t length;
+  void* ptr;
+  if (napi_get_typedarray_info(env, value, &type, &length, &ptr, nullptr, nullptr) != napi_ok || type != want)
+    return false;
+  *data = static_cast<uint8_t*>(ptr);
+  *byteLength = length;  // elements; for Uint8Array the same as bytes
+  return true;
+}
+
+inline bool TypedArrayOf(napi_env env, napi_value value, napi_typedarray_type want, uint32_t** data,
+                         size_t* elements) {
+  uint8_t* raw;
+  if (!TypedArrayOf(env, value, want, &raw, elements)) return false;
+  *data = reinterpret_cast<uint32_t*>(raw);
+  return true;
+}
+
 // Reads and checks every option; on a bad one throws a TypeError naming it and returns false.
 inline bool ReadTunIoOptions(Napi::Env env, const Napi::CallbackInfo& info, size_t counterCount, TunIoOptions* out) {
   using namespace detail;

@@ -21,6 +21,9 @@ struct virtio_net_hdr {
 constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 constexpr uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
 constexpr size_t kVnetHdrSize = sizeof(virtio_net_hdr);
+
+// Per-packet flag bits shared with JS (PacketBatch.flags, docs/architecture.md).
+constexpr uint8_t kChecksumPartial = 1;
 static_assert(kVnetHdrSize == 10, "struct virtio_net_hdr is 10 bytes");
 
 // Where a TCP/UDP checksum that covers the pseudo header lives when the transport header directly follows
@@ -56,6 +59,23 @@ inline void CompleteChecksum(uint8_t* p, size_t length, size_t start, size_t off
   uint16_t check = static_cast<uint16_t>(~sum & 0xffff);
   p[start + offset] = static_cast<uint8_t>(check >> 8);
   p[start + offset + 1] = static_cast<uint8_t>(check);
+}
+
+// The per-packet flag for a packet read with header `hdr`: kChecksumPartial when the checksum left to do is
+// the TCP/UDP one right after the IP header (consumers handle that layout); any other NEEDS_CSUM layout
+// (IPv6 extension headers…) is finished here, so consumers see a plain packet. False: an unusable header.
+inline bool ChecksumFlag(uint8_t* p, size_t length, const virtio_net_hdr& hdr, uint8_t* flag) {
+  *flag = 0;
+  if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) == 0) return true;
+  uint16_t start;
+  uint16_t offset;
+  if (StandardChecksumLayout(p, length, &start, &offset) && start == hdr.csum_start && offset == hdr.csum_offset) {
+    *flag = kChecksumPartial;
+    return true;
+  }
+  if (static_cast<size_t>(hdr.csum_start) + hdr.csum_offset + 2 > length) return false;
+  CompleteChecksum(p, length, hdr.csum_start, hdr.csum_offset);
+  return true;
 }
 
 }  // namespace ztun

@@ -200,7 +200,7 @@ export function spliceRelay(a: Socket, b: Socket, options: SpliceRelayOptions = 
   if (options.signal?.aborted) cancel();
 
   const onRestartAttempt = () =>
-    warnInternals('Node tried to restart reading a handed-over socket (refused)');
+    warnInternals('Node tried to restart reading a handed-over socket; refused, the relay keeps every byte');
   stopReading(a, onRestartAttempt);
   stopReading(b, onRestartAttempt);
   const fromA = takeBuffered(a);
