@@ -247,8 +247,10 @@ describe.skipIf(!linux)('native TunIo over a datagram socketpair', () => {
 
   it('names a bad option in a TypeError', () => {
     const { TunIo, counters } = tunIoAddon();
+    const fds = new Int32Array(2);
+    expect(libc().socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds)).toBe(0);
     const base: TunIoOptions = {
-      fd: 0,
+      fd: fds[0]!,
       slab: new ArrayBuffer(64),
       lengths: new Uint32Array(1),
       counters: new Float64Array(counters.count),
@@ -266,6 +268,10 @@ describe.skipIf(!linux)('native TunIo over a datagram socketpair', () => {
     expect(bad({ counters: new Float64Array(1) })).toThrow(/option counters has fewer than counterCount/);
     expect(bad({ device: { path: '/dev/net/tun', name: '' } })).toThrow(/fd or device: exactly one/);
     expect(bad({ offload: true })).toThrow(/option flags must be a Uint8Array/);
+    // Refused options adopt nothing: the fd is still the caller's, open.
+    expect(libc().fcntl(fds[0]!, F_GETFD, 0)).not.toBe(-1);
+    libc().close(fds[0]!);
+    libc().close(fds[1]!);
   });
 });
 
