@@ -4,6 +4,7 @@ import {
   type Netns,
   type NetnsEnvironment,
   netnsSkipReason,
+  skipWhen,
   waitFor,
   withNetnsEnvironment,
 } from '@ztun/testkit';
@@ -17,7 +18,6 @@ import { startZtun } from './helpers.js';
 
 const run = promisify(execFile);
 const skip = netnsSkipReason();
-if (skip) console.warn(`[skip] ztun loop namespace tests: ${skip}`);
 
 interface Stats {
   udpOpen: number;
@@ -40,7 +40,7 @@ setTimeout(()=>{console.log('NOTHING');process.exit(0)},3000);`;
   return (await run('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script])).stdout.trim();
 }
 
-describe.skipIf(skip !== undefined)('ztun loop protection in namespaces', () => {
+describe('ztun loop protection in namespaces', skipWhen(skip), () => {
   it('--proxy direct: a datagram or SYN to an unused TUN address (IPv4 and IPv6) is refused and counted as loop; nothing circulates', async () => {
     await withNetnsEnvironment('skc', ['client', 'server'], async (env: NetnsEnvironment) => {
       const client = env.ns.client!;

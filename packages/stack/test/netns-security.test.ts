@@ -7,10 +7,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
-  commandExists,
+  missingCommandsReason,
   type Netns,
   netnsSkipReason,
   type SpawnedInNetns,
+  skipWhen,
   waitFor,
   withNetnsEnvironment,
 } from '@ztun/testkit';
@@ -29,12 +30,7 @@ import {
 } from './env.js';
 
 const run = promisify(execFile);
-const skip =
-  netnsSkipReason() ??
-  (['curl', 'ping', 'danted', 'ss', 'python3'].find((c) => !commandExists(c))
-    ? 'needs curl, ping, danted, ss, python3'
-    : undefined);
-if (skip) console.warn(`[skip] stack security namespace tests: ${skip}`);
+const skip = netnsSkipReason() ?? missingCommandsReason(['curl', 'ping', 'danted', 'ss', 'python3']);
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const UDP_ECHO = join(FIXTURES, 'udp-echo.mjs');
@@ -127,7 +123,7 @@ async function countersOf(stack: StackRunner): Promise<StackFigures> {
 const figures = (c: StackFigures) =>
   `udpTotal ${c.udpTotal}, tcpTotal ${c.tcpTotal}, rxPackets ${c.rxPackets}, loop ${c.drops.loop}`;
 
-describe.skipIf(skip !== undefined)('loop protection in namespaces', () => {
+describe('loop protection in namespaces', skipWhen(skip), () => {
   it('a datagram or SYN to an unused address of the TUN prefixes is refused (ICMP / RST, drop `loop`): no session, no loop', {
     timeout: 120_000,
   }, async () => {
@@ -201,7 +197,7 @@ describe.skipIf(skip !== undefined)('loop protection in namespaces', () => {
   });
 });
 
-describe.skipIf(skip !== undefined)('UDP sessions own their outbound ports', () => {
+describe('UDP sessions own their outbound ports', skipWhen(skip), () => {
   // 19,500 at once: the fd hard limit here is 20,000 per process, and the stack holds one socket per session.
   const SESSIONS = 19_500;
   it(`${SESSIONS} concurrent sessions through the direct outbound: every reply reaches its own client`, {
@@ -270,7 +266,7 @@ describe.skipIf(skip !== undefined)('UDP sessions own their outbound ports', () 
   });
 });
 
-describe.skipIf(skip !== undefined)('SOCKS5 UDP relay socket and source port 0', () => {
+describe('SOCKS5 UDP relay socket and source port 0', skipWhen(skip), () => {
   it('a frame from a host that is not the relay never reaches the client and is counted', {
     timeout: 90_000,
   }, async () => {
@@ -371,7 +367,7 @@ setInterval(()=>s.send('ping'+n++,${ECHO_PORT},'${SERVER4}'),100);`,
   });
 });
 
-describe.skipIf(skip !== undefined)('a reset mid-transfer stays a reset', () => {
+describe('a reset mid-transfer stays a reset', skipWhen(skip), () => {
   // A RST that arrives behind data still queued in the receive buffer is reported by libuv as EOF (its
   // POLLHUP short-cut in uv__stream_io), so a relay that passed "end" on turned the reset into a clean FIN:
   // a truncated transfer that looked complete. The reader here pauses, so the data queues up and the

@@ -26,6 +26,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "js_call.h"
+
 namespace {
 
 enum Reason : int { kEof = 0, kError = 1, kCancelled = 2 };
@@ -89,11 +91,24 @@ struct Command {
   uint32_t id;
 };
 
+// Runs on the JS thread for each completion (env is null when the thread-safe function is torn down with
+// completions still queued: they are only freed). Plain C API (js_call.h): during environment teardown the
+// call reports kNoJs and the completion is dropped, never thrown into a dying environment (issue 10 item 6).
 void CallJs(Napi::Env env, Napi::Function callback, void*, Completion* c) {
   if (env != nullptr && callback != nullptr) {
-    callback.Call({Napi::Number::New(env, c->id), Napi::Number::New(env, c->reason), Napi::Number::New(env, c->side),
-                   Napi::Number::New(env, c->err), Napi::Number::New(env, c->bytesAtoB),
-                   Napi::Number::New(env, c->bytesBtoA)});
+    ztun::RawHandleScope scope(env);
+    napi_value args[6] = {};
+    napi_create_uint32(env, c->id, &args[0]);
+    napi_create_int32(env, c->reason, &args[1]);
+    napi_create_int32(env, c->side, &args[2]);
+    napi_create_int32(env, c->err, &args[3]);
+    napi_create_double(env, c->bytesAtoB, &args[4]);
+    napi_create_double(env, c->bytesBtoA, &args[5]);
+    napi_value undefined = nullptr;
+    napi_get_undefined(env, &undefined);
+    napi_status status = napi_call_function(env, undefined, callback, 6, args, nullptr);
+    // A throw goes to 'uncaughtException' like any callback's (left pending, Node would only warn, DEP0168).
+    if (ztun::Classify(env, status) == ztun::JsCall::kThrew) ztun::ReportUncaught(env);
   }
   delete c;
 }

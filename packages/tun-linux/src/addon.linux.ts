@@ -3,38 +3,13 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TunError } from './errors.js';
-
-/** The native TunIo class (native/tun_io.cc). */
-export interface NativeTunIo {
-  resume(): void;
-  pause(): void;
-  writeBatch(
-    data: Uint8Array,
-    offsets: Uint32Array,
-    lengths: Uint32Array,
-    count: number,
-    flags?: Uint8Array,
-  ): number;
-  write(packet: Uint8Array): number;
-  queueLength(): number;
-  close(): number;
-}
+import type { NativeTunIoClass } from './tun-io.linux.js';
 
 export interface NativeAddon {
-  TunIo: new (
-    fd: number,
-    slab: ArrayBuffer,
-    lengths: Uint32Array,
-    slotSize: number,
-    batchSize: number,
-    queueLimit: number,
-    counters: Float64Array,
-    onBatch: (count: number) => void,
-    onError: (operation: string, errno: number) => void,
-    batchesPerWake: number,
-    /** One byte per slot: the fd is an IFF_VNET_HDR TUN (offload); reads record per-packet flags here. */
-    flags?: Uint8Array,
-  ) => NativeTunIo;
+  /** native/tun_io.cc; see src/tun-io.linux.ts. */
+  TunIo: NativeTunIoClass;
+  /** The DeviceCounters fields in the order of the shared Float64Array, and their number. */
+  counterNames: readonly string[];
   counterCount: number;
 }
 

@@ -1,22 +1,20 @@
-import { read as fsRead, writeSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { RtNetlink } from '@ztun/routing-linux';
-import { loadAddon, type NativeTunIo } from './addon.linux.js';
+import { type Engine, type EngineHooks, LateHooks } from './engine.linux.js';
 import { errnoName, TunError, TunUnsupportedError } from './errors.js';
 import {
   decodeIfreqName,
   encodeIfreq,
   IFF_NO_PI,
   IFF_TUN,
-  IFF_VNET_HDR,
   invalidInterfaceName,
   slotSizeFor,
-  TUN_F_CSUM,
   TUNSETIFF,
-  TUNSETOFFLOAD,
-  TUNSETVNETHDRSZ,
 } from './ifreq.js';
-import { getLibc, lastErrno, O_CLOEXEC, O_NONBLOCK, O_RDWR } from './libc.linux.js';
+import { getLibc, lastErrno, O_CLOEXEC, O_RDWR } from './libc.linux.js';
+import { NativeEngine } from './native-engine.linux.js';
+import { ThreadpoolEngine } from './threadpool-engine.linux.js';
+import { type CounterLayout, JS_COUNTER_LAYOUT, tunIoAddon } from './tun-io.linux.js';
 import type { DeviceCounters, OpenTunOptions, PacketBatch, TunDevice } from './types.js';
 
 const DEFAULT_MTU = 1500;
@@ -25,35 +23,29 @@ const MAX_SLAB_BYTES = 8 << 20;
 const DEFAULT_QUEUE_LIMIT = 1024;
 const DEFAULT_BATCHES_PER_WAKE = 4;
 
-// Indexes into the counters Float64Array shared with the addon (native/tun_io.cc, enum Counter).
-const RX_PACKETS = 0;
-const RX_BYTES = 1;
-const TX_PACKETS = 2;
-const TX_BYTES = 3;
-const RX_DROPPED = 4;
-const TX_DROPPED = 5;
-const COUNTER_COUNT = 6;
-
 /** Live view of the counters the I/O engine updates; reading a field costs no call into native code. */
 class CountersView implements Readonly<DeviceCounters> {
-  constructor(private readonly c: Float64Array) {}
+  constructor(
+    private readonly c: Float64Array,
+    private readonly i: CounterLayout['index'],
+  ) {}
   get rxPackets(): number {
-    return this.c[RX_PACKETS]!;
+    return this.c[this.i.rxPackets]!;
   }
   get rxBytes(): number {
-    return this.c[RX_BYTES]!;
+    return this.c[this.i.rxBytes]!;
   }
   get txPackets(): number {
-    return this.c[TX_PACKETS]!;
+    return this.c[this.i.txPackets]!;
   }
   get txBytes(): number {
-    return this.c[TX_BYTES]!;
+    return this.c[this.i.txBytes]!;
   }
   get rxDropped(): number {
-    return this.c[RX_DROPPED]!;
+    return this.c[this.i.rxDropped]!;
   }
   get txDropped(): number {
-    return this.c[TX_DROPPED]!;
+    return this.c[this.i.txDropped]!;
   }
   toJSON(): DeviceCounters {
     return {
@@ -67,232 +59,10 @@ class CountersView implements Readonly<DeviceCounters> {
   }
 }
 
-/** A reusable batch whose count the engine rewrites before each delivery. */
-interface MutableBatch {
-  count: number;
-  readonly data: Uint8Array;
-  readonly offsets: Uint32Array;
-  readonly lengths: Uint32Array;
-  flags?: Uint8Array;
-}
-
-interface Engine {
-  setReading(on: boolean): void;
-  writeBatch(
-    data: Uint8Array,
-    offsets: Uint32Array,
-    lengths: Uint32Array,
-    count: number,
-    flags: Uint8Array | undefined,
-  ): void;
-  write(packet: Uint8Array): void;
-  queueLength(): number;
-  close(): Promise<void>;
-}
-
-interface EngineHooks {
-  deliver(batch: PacketBatch): void;
-  fail(operation: string, errno: number): void;
-}
-
-function makeBatch(batchSize: number, slotSize: number): MutableBatch {
-  const data = new Uint8Array(new ArrayBuffer(batchSize * slotSize));
-  const offsets = new Uint32Array(batchSize);
-  for (let i = 0; i < batchSize; i++) offsets[i] = i * slotSize;
-  return { count: 0, data, offsets, lengths: new Uint32Array(batchSize) };
-}
-
-/** The addon: epoll via uv_poll on the loop, batched reads into one slab, batched writes in one call. */
-class NativeEngine implements Engine {
-  private readonly io: NativeTunIo;
-
-  constructor(
-    private readonly fd: number,
-    slotSize: number,
-    batchSize: number,
-    queueLimit: number,
-    batchesPerWake: number,
-    counters: Float64Array,
-    hooks: EngineHooks,
-    private readonly offload: boolean,
-  ) {
-    const batch = makeBatch(batchSize, slotSize);
-    if (offload) batch.flags = new Uint8Array(batchSize);
-    const { TunIo } = loadAddon();
-    this.io = new TunIo(
-      fd,
-      batch.data.buffer as ArrayBuffer,
-      batch.lengths,
-      slotSize,
-      batchSize,
-      queueLimit,
-      counters,
-      (count) => {
-        batch.count = count;
-        hooks.deliver(batch);
-      },
-      (operation, errno) => hooks.fail(operation, errno),
-      batchesPerWake,
-      batch.flags,
-    );
-  }
-
-  setReading(on: boolean): void {
-    if (on) this.io.resume();
-    else this.io.pause();
-  }
-
-  writeBatch(
-    data: Uint8Array,
-    offsets: Uint32Array,
-    lengths: Uint32Array,
-    count: number,
-    flags: Uint8Array | undefined,
-  ): void {
-    // Flags matter only to an offload fd (a plain one would get a NEEDS_CSUM packet it cannot take).
-    this.io.writeBatch(data, offsets, lengths, count, this.offload ? flags : undefined);
-  }
-
-  write(packet: Uint8Array): void {
-    this.io.write(packet);
-  }
-
-  queueLength(): number {
-    return this.io.queueLength();
-  }
-
-  async close(): Promise<void> {
-    this.io.close(); // stops polling first, so closing the fd next is safe
-    getLibc().close(this.fd);
-  }
-}
-
-/**
- * The slow baseline: a blocking fd, `fs.read` on libuv's threadpool with one packet per call, `fs.writeSync`
- * per packet. For benchmarks; it cannot wait for writability and holds a threadpool thread while idle.
- */
-class ThreadpoolEngine implements Engine {
-  private reading = false;
-  private inFlight = false;
-  private closing = false;
-  private pending = false; // a packet read while paused, delivered on resume
-  private readonly batch: MutableBatch;
-  private readDone?: () => void;
-
-  constructor(
-    private readonly fd: number,
-    slotSize: number,
-    private readonly counters: Float64Array,
-    private readonly hooks: EngineHooks,
-    private readonly netlink: RtNetlink,
-    private readonly index: number,
-  ) {
-    this.batch = makeBatch(1, slotSize);
-    this.batch.count = 1;
-  }
-
-  setReading(on: boolean): void {
-    this.reading = on;
-    if (!on) return;
-    if (!this.pending) {
-      this.next();
-      return;
-    }
-    // The packet read while paused goes out from the loop, not from inside resume().
-    setImmediate(() => {
-      if (!this.reading || !this.pending || this.closing) return;
-      this.pending = false;
-      this.hooks.deliver(this.batch);
-      this.next();
-    });
-  }
-
-  private next(): void {
-    if (!this.reading || this.inFlight || this.closing || this.pending) return;
-    this.inFlight = true;
-    fsRead(this.fd, this.batch.data, 0, this.batch.data.length, null, (err, n) => {
-      this.inFlight = false;
-      if (this.closing) {
-        this.readDone?.();
-        return;
-      }
-      if (err) {
-        const errno = -(err.errno ?? -5);
-        if (errno === 14) {
-          this.counters[RX_DROPPED]! += 1; // EFAULT: larger than the slot
-          this.next();
-          return;
-        }
-        this.hooks.fail('read', errno);
-        return;
-      }
-      if (n === 0 || n >= this.batch.data.length) {
-        this.counters[RX_DROPPED]! += 1; // a full slot: the kernel cut an oversize packet
-        this.next();
-        return;
-      }
-      this.batch.lengths[0] = n;
-      this.counters[RX_PACKETS]! += 1;
-      this.counters[RX_BYTES]! += n;
-      if (!this.reading) {
-        this.pending = true;
-        return;
-      }
-      this.hooks.deliver(this.batch);
-      this.next();
-    });
-  }
-
-  writeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void {
-    for (let i = 0; i < count; i++) this.writeRange(data, offsets[i]!, lengths[i]!);
-  }
-
-  write(packet: Uint8Array): void {
-    this.writeRange(packet, 0, packet.length);
-  }
-
-  private writeRange(data: Uint8Array, offset: number, length: number): void {
-    if (this.closing || length === 0 || offset + length > data.length) {
-      this.counters[TX_DROPPED]! += 1;
-      return;
-    }
-    try {
-      writeSync(this.fd, data, offset, length);
-      this.counters[TX_PACKETS]! += 1;
-      this.counters[TX_BYTES]! += length;
-    } catch {
-      this.counters[TX_DROPPED]! += 1;
-    }
-  }
-
-  queueLength(): number {
-    return 0;
-  }
-
-  async close(): Promise<void> {
-    this.closing = true;
-    if (this.inFlight) {
-      // A blocking read cannot be cancelled; deleting the link detaches the fd and wakes it (EFAULT).
-      const done = new Promise<void>((resolve) => {
-        this.readDone = resolve;
-      });
-      try {
-        this.netlink.deleteLink(this.index);
-      } catch {
-        // ENODEV: already gone, so the read has returned or will
-      }
-      await done;
-    }
-    this.netlink.close();
-    getLibc().close(this.fd);
-  }
-}
-
 /** A Linux TUN device (IFF_TUN | IFF_NO_PI, + IFF_VNET_HDR with `offload`). Implements TunDevice from docs/architecture.md. */
 export class LinuxTun implements TunDevice {
   readonly counters: Readonly<DeviceCounters>;
-  private readonly counterValues = new Float64Array(COUNTER_COUNT);
-  private readonly engine: Engine;
+  private readonly txDropped: number;
   private receiver: ((batch: PacketBatch) => void) | undefined;
   private readonly errorListeners: ((err: Error) => void)[] = [];
   private paused = false;
@@ -303,19 +73,23 @@ export class LinuxTun implements TunDevice {
     readonly name: string,
     readonly index: number,
     readonly mtu: number,
-    /** The TUN file descriptor, for diagnostics (-1 after close). */
-    private fdValue: number,
-    makeEngine: (counters: Float64Array, hooks: EngineHooks) => Engine,
+    private readonly engine: Engine,
+    private readonly counterValues: Float64Array,
+    layout: CounterLayout,
+    hooks: LateHooks,
   ) {
-    this.counters = new CountersView(this.counterValues);
-    this.engine = makeEngine(this.counterValues, {
+    this.counters = new CountersView(counterValues, layout.index);
+    this.txDropped = layout.index.txDropped;
+    const target: EngineHooks = {
       deliver: (batch) => this.deliver(batch),
       fail: (operation, errno) => this.emitError(TunError.fromErrno(`${operation} ${this.name}`, errno)),
-    });
+    };
+    hooks.attach(target);
   }
 
+  /** The TUN file descriptor, for diagnostics (-1 after close). The I/O engine owns it. */
   get fd(): number {
-    return this.fdValue;
+    return this.engine.fd;
   }
 
   /** Packets waiting in the write queue for the device to become writable. */
@@ -340,7 +114,7 @@ export class LinuxTun implements TunDevice {
 
   writeBatch(batch: PacketBatch): void {
     if (this.closed) {
-      this.counterValues[TX_DROPPED]! += batch.count;
+      this.counterValues[this.txDropped]! += batch.count;
       return;
     }
     this.engine.writeBatch(batch.data, batch.offsets, batch.lengths, batch.count, batch.flags);
@@ -348,7 +122,7 @@ export class LinuxTun implements TunDevice {
 
   write(packet: Uint8Array): void {
     if (this.closed) {
-      this.counterValues[TX_DROPPED]! += 1;
+      this.counterValues[this.txDropped]! += 1;
       return;
     }
     this.engine.write(packet);
@@ -359,11 +133,7 @@ export class LinuxTun implements TunDevice {
   }
 
   close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = this.engine.close().finally(() => {
-        this.fdValue = -1;
-      });
-    }
+    this.closed ??= this.engine.close();
     return this.closed;
   }
 
@@ -380,21 +150,25 @@ export class LinuxTun implements TunDevice {
     }
   }
 
+  /**
+   * Hands `err` to every listener. A listener that throws is a bug in the caller and is not hidden: after
+   * every listener has seen the error, the first exception is rethrown — out of writeBatch()/write() to their
+   * caller when the error arose there, to 'uncaughtException' when it arose in a loop callback.
+   */
   private emitError(err: Error): void {
     if (this.errorListeners.length === 0) {
       process.emitWarning(err);
       return;
     }
+    let thrown: { error: unknown } | undefined;
     for (const listener of this.errorListeners) {
       try {
         listener(err);
-      } catch (thrown) {
-        // A throwing error listener is a bug in the caller: surface it as any uncaught callback error.
-        queueMicrotask(() => {
-          throw thrown;
-        });
+      } catch (error) {
+        thrown ??= { error };
       }
     }
+    if (thrown) throw thrown.error;
   }
 }
 
@@ -467,35 +241,32 @@ export function openTunSync(options: OpenTunOptions = {}): LinuxTun {
   }
   const addresses = options.addresses ?? [];
   for (const cidr of addresses) checkCidr(cidr);
-  if (io === 'native') loadAddon(); // fail before any fd exists
-
-  const libc = getLibc();
+  // Loads and checks the addon (native) before any fd exists.
+  const layout = io === 'native' ? tunIoAddon().counters : JS_COUNTER_LAYOUT;
+  const counters = new Float64Array(layout.count);
+  const hooks = new LateHooks();
   const devicePath = options.devicePath ?? '/dev/net/tun';
-  const fd = libc.open(devicePath, O_RDWR | O_CLOEXEC | (io === 'native' ? O_NONBLOCK : 0));
-  if (fd < 0) throw TunError.fromErrno(`open ${devicePath}`, lastErrno());
+
+  // Native: the addon opens the device and owns the fd from here on. Threadpool: koffi opens a blocking fd.
+  const native =
+    io === 'native'
+      ? new NativeEngine({
+          devicePath,
+          name: requested,
+          offload,
+          slotSize,
+          batchSize,
+          queueLimit,
+          batchesPerWake,
+          counters,
+          hooks,
+        })
+      : undefined;
+  const blocking = native ? undefined : openBlocking(devicePath, requested);
+  const name = native ? native.name : blocking!.name;
 
   let netlink: RtNetlink | undefined;
   try {
-    const ifreq = encodeIfreq(requested, IFF_TUN | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0));
-    if (libc.ioctl(fd, TUNSETIFF, 'uint8_t *', ifreq) < 0) {
-      const errno = lastErrno();
-      throw TunError.fromErrno(
-        'TUNSETIFF',
-        errno,
-        requested ? `name "${requested}": ${errnoName(errno)}` : undefined,
-      );
-    }
-    const name = decodeIfreqName(ifreq);
-    if (offload) {
-      // A 10-byte struct virtio_net_hdr on every read/write (the kernel's default, set explicitly), and
-      // TUN_F_CSUM only: partial checksums both ways, no GSO super-packets (the stack handles one MTU each).
-      if (libc.ioctl(fd, TUNSETVNETHDRSZ, 'int *', Uint8Array.of(10, 0, 0, 0)) < 0) {
-        throw TunError.fromErrno('TUNSETVNETHDRSZ', lastErrno());
-      }
-      if (libc.ioctl(fd, TUNSETOFFLOAD, 'unsigned long', TUN_F_CSUM) < 0) {
-        throw TunError.fromErrno('TUNSETOFFLOAD', lastErrno());
-      }
-    }
     netlink = netlinkStep('open rtnetlink socket', () => RtNetlink.open());
     const nl = netlink;
     const link = netlinkStep(`get link ${name}`, () => nl.getLink(name));
@@ -507,20 +278,33 @@ export function openTunSync(options: OpenTunOptions = {}): LinuxTun {
 
     // The threadpool engine deletes the link at close to wake its blocked read: it keeps this socket, which
     // belongs to the device's namespace.
-    const keepNetlink = io === 'threadpool';
-    const device = new LinuxTun(name, link.index, mtu, fd, (counters, hooks) =>
-      keepNetlink
-        ? new ThreadpoolEngine(fd, slotSize, counters, hooks, nl, link.index)
-        : new NativeEngine(fd, slotSize, batchSize, queueLimit, batchesPerWake, counters, hooks, offload),
-    );
-    if (keepNetlink) netlink = undefined;
-    return device;
+    const engine =
+      native ?? new ThreadpoolEngine(blocking!.fd, slotSize, counters, layout, hooks, nl, link.index);
+    if (!native) netlink = undefined;
+    return new LinuxTun(name, link.index, mtu, engine, counters, layout, hooks);
   } catch (err) {
-    libc.close(fd); // a non-persistent TUN disappears with its last fd
+    // A non-persistent TUN disappears with its last fd. The native close is synchronous.
+    if (native) void native.close();
+    else getLibc().close(blocking!.fd);
     throw err;
   } finally {
     netlink?.close();
   }
+}
+
+/** The threadpool baseline's own blocking fd: open + TUNSETIFF through koffi. */
+function openBlocking(devicePath: string, requested: string): { fd: number; name: string } {
+  const libc = getLibc();
+  const fd = libc.open(devicePath, O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw TunError.fromErrno(`open ${devicePath}`, lastErrno());
+  const ifreq = encodeIfreq(requested, IFF_TUN | IFF_NO_PI);
+  if (libc.ioctl(fd, TUNSETIFF, 'uint8_t *', ifreq) < 0) {
+    const errno = lastErrno();
+    libc.close(fd);
+    const detail = requested ? `name "${requested}": ${errnoName(errno)}` : undefined;
+    throw TunError.fromErrno('TUNSETIFF', errno, detail);
+  }
+  return { fd, name: decodeIfreqName(ifreq) };
 }
 
 /** Opens a TUN device (see openTunSync; the work is synchronous, this is the promise-shaped entry point). */

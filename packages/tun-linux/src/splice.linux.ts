@@ -1,6 +1,7 @@
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { loadAddon } from './addon.linux.js';
 import { errnoName } from './errors.js';
+import { internalsMismatch, resumeReading, socketFd, stopReading } from './node-socket-internals.js';
 
 /** The native SpliceRelay class (native/splice_relay.cc). */
 export interface NativeSpliceRelay {
@@ -30,11 +31,18 @@ export interface SpliceRelayResult {
    * `eof`: both directions ended with a FIN, passed on to the other side (both sockets are destroyed, gracefully).
    * `error`: a socket failed (`side`, `code`): it is destroyed and the other socket is reset.
    * `cancelled`: `cancel()` / a socket destroyed by someone else: the sockets still open are reset.
-   * `fallback`: the relay could not take the pair (e.g. `EMFILE` making its pipes): the sockets were
-   * `pipe()`d both ways instead and are the caller's again, as with a plain `pipe()` (counts are the bytes
-   * Node had buffered at the hand-over, already written across).
+   * `fallback`: the relay could not take the pair (`cause`): the sockets were `pipe()`d both ways instead
+   * and are the caller's again, as with a plain `pipe()` (counts are the bytes Node had buffered at the
+   * hand-over, already written across).
    */
   reason: 'eof' | 'error' | 'cancelled' | 'fallback';
+  /**
+   * Why a `fallback`: `relay-refused` (the relay's `dup`/`pipe2` failed, e.g. `EMFILE`: see `code`), or
+   * `node-internals` (this Node's net.Socket internals are not what the hand-over relies on: see `detail`;
+   * src/node-socket-internals.ts has the contract).
+   */
+  cause?: 'relay-refused' | 'node-internals';
+  detail?: string;
   side?: 'a' | 'b';
   /** e.g. `ECONNRESET`, `EPIPE` (reason `error`). */
   code?: string;
@@ -55,19 +63,6 @@ export interface SplicedPair {
 }
 
 const DEFAULT_PIPE_SIZE = 256 * 1024;
-
-interface TcpHandleLike {
-  fd?: number;
-  readStop?(): number;
-  readStart?(): number;
-  reading?: boolean;
-}
-
-type SocketInternals = Socket & {
-  _handle?: TcpHandleLike | null;
-  _readableState?: { ended?: boolean };
-  _read(size: number): void;
-};
 
 interface Pending {
   a: Socket;
@@ -101,22 +96,32 @@ export function spliceRelaySupported(): boolean {
 }
 
 /**
- * Whether `socket` can be handed to the relay now: a connected TCP `net.Socket` with an fd, open both ways,
- * that has not seen an end from its peer yet. (Anything else stays with stream piping.)
+ * Whether `socket` can be handed to the relay now: a connected TCP `net.Socket` (not TLS), open both ways,
+ * that has not seen an end from its peer yet. (Anything else stays with stream piping.) Only public
+ * properties are read here; the Node internals the hand-over needs are checked by spliceRelay itself.
  */
 export function canSplice(socket: unknown): socket is Socket {
-  const s = socket as SocketInternals | null;
-  if (!s || typeof s !== 'object' || typeof (s as { _read?: unknown })._read !== 'function') return false;
-  const fd = s._handle?.fd;
+  if (!(socket instanceof Socket)) return false;
   return (
-    typeof fd === 'number' &&
-    fd >= 0 &&
-    typeof s._handle?.readStop === 'function' &&
-    !s.destroyed &&
-    !s.connecting &&
-    !s.readableEnded &&
-    s._readableState?.ended !== true &&
-    !s.writableEnded
+    (socket.remoteFamily === 'IPv4' || socket.remoteFamily === 'IPv6') &&
+    (socket as { encrypted?: boolean }).encrypted !== true &&
+    !socket.destroyed &&
+    !socket.connecting &&
+    !socket.readableEnded &&
+    !socket.writableEnded
+  );
+}
+
+const warned = new Set<string>();
+
+/** One warning per process and reason (code ZTUN_SPLICE_NODE_INTERNALS): Node's internals drifted. */
+function warnInternals(what: string): void {
+  if (warned.has(what)) return;
+  warned.add(what);
+  process.emitWarning(
+    `splice relay: Node ${process.version} does not match what the socket hand-over relies on ` +
+      `(src/node-socket-internals.ts): ${what}`,
+    { code: 'ZTUN_SPLICE_NODE_INTERNALS' },
   );
 }
 
@@ -141,6 +146,21 @@ export function spliceRelay(a: Socket, b: Socket, options: SpliceRelayOptions = 
   if (!canSplice(a) || !canSplice(b))
     throw new TypeError('spliceRelay: both sockets must be open, connected TCP sockets');
   const native = nativeRelay();
+  const mismatch = internalsMismatch(a) ?? internalsMismatch(b);
+  if (mismatch) {
+    // Nothing was touched yet: the sockets go on through Node streams.
+    warnInternals(`${mismatch}; relaying through Node streams instead`);
+    a.pipe(b);
+    b.pipe(a);
+    const result: SpliceRelayResult = {
+      bytesAtoB: 0,
+      bytesBtoA: 0,
+      reason: 'fallback',
+      cause: 'node-internals',
+      detail: mismatch,
+    };
+    return { done: Promise.resolve(result), cancel: () => {} };
+  }
   const pipeSize = options.pipeSize ?? DEFAULT_PIPE_SIZE;
   let id = 0;
   let cancelled = false;
@@ -179,8 +199,10 @@ export function spliceRelay(a: Socket, b: Socket, options: SpliceRelayOptions = 
   options.signal?.addEventListener('abort', cancel, { once: true });
   if (options.signal?.aborted) cancel();
 
-  stopReading(a);
-  stopReading(b);
+  const onRestartAttempt = () =>
+    warnInternals('Node tried to restart reading a handed-over socket; refused, the relay keeps every byte');
+  stopReading(a, onRestartAttempt);
+  stopReading(b, onRestartAttempt);
   const fromA = takeBuffered(a);
   const fromB = takeBuffered(b);
   bufferedAtoB = fromA?.length ?? 0;
@@ -195,8 +217,8 @@ export function spliceRelay(a: Socket, b: Socket, options: SpliceRelayOptions = 
         cancel();
         return;
       }
-      const fdA = (a as SocketInternals)._handle?.fd ?? -1;
-      const fdB = (b as SocketInternals)._handle?.fd ?? -1;
+      const fdA = socketFd(a);
+      const fdB = socketFd(b);
       try {
         id = native.add(fdA, fdB, pipeSize);
       } catch (err) {
@@ -210,6 +232,7 @@ export function spliceRelay(a: Socket, b: Socket, options: SpliceRelayOptions = 
           bytesAtoB: bufferedAtoB,
           bytesBtoA: bufferedBtoA,
           reason: 'fallback',
+          cause: 'relay-refused',
           ...(e.errno !== undefined ? { errno: e.errno, code: errnoName(e.errno) } : {}),
         });
         return;
@@ -241,30 +264,10 @@ function onDone(
   });
 }
 
-/** Stops Node reading `socket` for good: the handle stops, and the stream can no longer restart it. */
-function stopReading(socket: Socket): void {
-  const s = socket as SocketInternals;
-  socket.pause();
-  s._read = () => {};
-  const handle = s._handle;
-  if (handle?.readStop) {
-    handle.reading = false;
-    handle.readStop();
-  }
-}
-
-/** Undoes stopReading and pipes the two sockets into each other (the relay's fallback). */
+/** Undoes the hand-over and pipes the two sockets into each other (the relay's fallback). */
 function resumeStreams(a: Socket, b: Socket): void {
-  for (const s of [a, b] as SocketInternals[]) {
-    // The own no-op goes, and the handle reads again (the stream may still count a _read as pending, so
-    // it would not call _read itself).
-    delete (s as { _read?: unknown })._read;
-    const handle = s._handle;
-    if (handle?.readStart && !handle.reading) {
-      handle.reading = true;
-      handle.readStart();
-    }
-  }
+  resumeReading(a);
+  resumeReading(b);
   a.pipe(b);
   b.pipe(a);
 }

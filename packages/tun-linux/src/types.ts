@@ -22,7 +22,10 @@ export interface DeviceCounters {
   txBytes: number;
   /** Packets lost on read (larger than a slot). Kernel-side drops (a full tun queue) show in `ip -s link`. */
   rxDropped: number;
-  /** Packets dropped on write: write queue full, refused by the kernel (EINVAL…), or queued at close. */
+  /**
+   * Packets dropped on write: write queue full, refused by the kernel (EINVAL, EIO…), no kernel memory
+   * (ENOBUFS), cut short, or queued at close.
+   */
   txDropped: number;
 }
 

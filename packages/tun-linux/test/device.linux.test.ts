@@ -304,6 +304,34 @@ describe('tun-linux in a network namespace', skipWhen(skip), () => {
     await dev.close();
   });
 
+  it('an error listener that throws inside writeBatch() throws to its caller, not to the process', async () => {
+    const dev = open({ name: 'nvthrow', up: false });
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const seen: string[] = [];
+      dev.onError(() => {
+        throw new Error('listener bug');
+      });
+      dev.onError((e) => seen.push((e as TunError).code));
+      const data = new Uint8Array(28); // a valid-looking IPv4/UDP header, refused with EIO: the link is down
+      data.set([0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17]);
+      const batch = { count: 3, data, offsets: new Uint32Array(3), lengths: new Uint32Array(3).fill(28) };
+      expect(() => dev.writeBatch(batch)).toThrow('listener bug');
+      // Every packet of the batch was still dealt with, and every listener saw the error.
+      expect(dev.counters.txDropped).toBe(3);
+      expect(seen).toEqual(['EIO']);
+      dev.writeBatch(batch); // the same spell of EIO: counted, not reported again
+      expect(dev.counters.txDropped).toBe(6);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    await dev.close();
+  });
+
   it('counts packets the kernel refuses or that lie outside their buffer', async () => {
     const dev = open({ name: 'ztbadw', addresses: ['10.215.0.1/24'] });
     const errors: Error[] = [];

@@ -3,7 +3,8 @@
 import { skipUnless, waitFor } from '@ztun/testkit';
 import koffi from 'koffi';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadAddon, type NativeTunIo } from '../src/addon.linux.js';
+import { TunError } from '../src/errors.js';
+import { checkCounterLayout, type NativeTunIo, type TunIoOptions, tunIoAddon } from '../src/tun-io.linux.js';
 
 const linux = process.platform === 'linux';
 
@@ -17,6 +18,9 @@ interface Sys {
   send(fd: number, buf: Uint8Array, len: number, flags: number): number;
   recv(fd: number, buf: Uint8Array, len: number, flags: number): number;
   close(fd: number): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
+  shutdown(fd: number, how: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Int32Array, len: number): number;
 }
 
 let sys: Sys | undefined;
@@ -28,13 +32,23 @@ function libc(): Sys {
       send: lib.func('long send(int, const uint8_t *, size_t, int)'),
       recv: lib.func('long recv(int, _Out_ uint8_t *, size_t, int)'),
       close: lib.func('int close(int)'),
+      fcntl: lib.func('int fcntl(int, int, int)'),
+      shutdown: lib.func('int shutdown(int, int)'),
+      setsockopt: lib.func('int setsockopt(int, int, int, const int32_t *, uint32_t)'),
     } as unknown as Sys;
   }
   return sys;
 }
 
+const F_GETFD = 1;
+const F_GETFL = 3;
+const O_NONBLOCK = 0o4000;
+const SOCK_STREAM = 1;
+
 interface Harness {
   io: NativeTunIo;
+  /** The fd handed to the addon (the addon owns and closes it). */
+  fd: number;
   peer: number;
   counters: Float64Array;
   batches: number[];
@@ -44,21 +58,30 @@ interface Harness {
 
 const open: Harness[] = [];
 
+/** The index of a counter in the shared Float64Array, as the addon defines it. */
+const counter = (name: keyof ReturnType<typeof tunIoAddon>['counters']['index']) =>
+  tunIoAddon().counters.index[name];
+
 function harness(opts: {
   batchSize: number;
   queueLimit: number;
   slotSize?: number;
   batchesPerWake?: number;
+  type?: number;
+  blocking?: boolean;
 }) {
   const fds = new Int32Array(2);
-  expect(libc().socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds)).toBe(0);
+  const type = (opts.type ?? SOCK_DGRAM) | SOCK_CLOEXEC | (opts.blocking ? 0 : SOCK_NONBLOCK);
+  expect(libc().socketpair(AF_UNIX, type, 0, fds)).toBe(0);
   const slotSize = opts.slotSize ?? 2048;
   const slab = new ArrayBuffer(opts.batchSize * slotSize);
   const data = new Uint8Array(slab);
   const lengths = new Uint32Array(opts.batchSize);
-  const counters = new Float64Array(6);
+  const { TunIo, counters: layout } = tunIoAddon();
+  const counters = new Float64Array(layout.count);
   const h: Harness = {
     io: undefined as unknown as NativeTunIo,
+    fd: fds[0]!,
     peer: fds[1]!,
     counters,
     batches: [],
@@ -66,15 +89,16 @@ function harness(opts: {
     errors: [],
   };
   const dv = new DataView(slab);
-  h.io = new (loadAddon().TunIo)(
-    fds[0]!,
+  const options: TunIoOptions = {
+    fd: fds[0]!,
     slab,
     lengths,
-    slotSize,
-    opts.batchSize,
-    opts.queueLimit,
     counters,
-    (count) => {
+    slotSize,
+    batchSize: opts.batchSize,
+    queueLimit: opts.queueLimit,
+    batchesPerWake: opts.batchesPerWake ?? 1,
+    onBatch: (count) => {
       h.batches.push(count);
       for (let i = 0; i < count; i++) {
         expect(lengths[i]).toBeGreaterThanOrEqual(4);
@@ -82,10 +106,9 @@ function harness(opts: {
       }
       expect(data.byteLength).toBe(opts.batchSize * slotSize);
     },
-    (operation, errno) => h.errors.push([operation, errno]),
-    opts.batchesPerWake ?? 1,
-  );
-  (h as Harness & { fd: number }).fd = fds[0]!;
+    onError: (operation, errno) => h.errors.push([operation, errno]),
+  };
+  h.io = new TunIo(options);
   open.push(h);
   return h;
 }
@@ -99,7 +122,6 @@ function packet(seq: number, size: number): Uint8Array {
 afterEach(() => {
   for (const h of open.splice(0)) {
     h.io.close();
-    libc().close((h as Harness & { fd: number }).fd);
     libc().close(h.peer);
   }
 });
@@ -116,8 +138,8 @@ describe(
       expect(h.received).toEqual([...Array(100).keys()]);
       expect(Math.max(...h.batches)).toBe(16);
       expect(h.batches.length).toBeLessThanOrEqual(8); // 100 / 16 → 7 batches when nothing else interleaves
-      expect(h.counters[0]).toBe(100); // rxPackets
-      expect(h.counters[1]).toBe(100 * 100); // rxBytes
+      expect(h.counters[counter('rxPackets')]).toBe(100);
+      expect(h.counters[counter('rxBytes')]).toBe(100 * 100);
     });
 
     it('pause() stops reading and resume() starts it again', async () => {
@@ -147,8 +169,8 @@ describe(
       expect(written).toBeGreaterThan(0);
       expect(written).toBeLessThan(n - 100); // the socket buffer filled up: the rest queued or dropped
       expect(h.io.queueLength()).toBe(100);
-      expect(h.counters[5]).toBe(n - written - 100); // txDropped
-      expect(h.counters[2]).toBe(written); // txPackets
+      expect(h.counters[counter('txDropped')]).toBe(n - written - 100);
+      expect(h.counters[counter('txPackets')]).toBe(written);
       data.fill(0xee); // the queue holds copies: the caller's buffer is free again
 
       // Drain the peer; the addon waits for UV_WRITABLE (no spinning) and flushes its queue in order.
@@ -169,21 +191,123 @@ describe(
         5,
       );
       expect(got).toEqual([...Array(written + 100).keys()]);
-      expect(h.counters[2]).toBe(written + 100);
+      expect(h.counters[counter('txPackets')]).toBe(written + 100);
       expect(h.errors).toEqual([]);
     });
 
-    it('reports a fatal error (EBADF) to onError instead of crashing, then drops and counts', () => {
+    it('reports a fatal error (EPIPE) to onError instead of crashing, then drops and counts', () => {
       const h = harness({ batchSize: 8, queueLimit: 8 });
-      const fd = (h as Harness & { fd: number }).fd;
-      // Swap the fd for a closed one: close it and let a write find out.
-      libc().close(fd);
+      // Our side's sending half shut down: the next write fails with EPIPE, after which the fd is useless.
+      expect(libc().shutdown(h.fd, 1)).toBe(0);
       const p = packet(1, 10);
       expect(h.io.write(p)).toBe(0);
-      expect(h.errors).toEqual([['write', 9]]);
+      expect(h.errors).toEqual([['write', 32]]);
       expect(h.io.write(p)).toBe(0);
-      expect(h.counters[5]).toBe(2);
-      (h as Harness & { fd: number }).fd = -1;
+      expect(h.errors).toHaveLength(1);
+      expect(h.counters[counter('txDropped')]).toBe(2);
+    });
+
+    it('owns the fd: makes an adopted fd non-blocking, closes it at close(), writes after close are counted', () => {
+      const h = harness({ batchSize: 8, queueLimit: 8, blocking: true });
+      expect(h.io.fd).toBe(h.fd);
+      expect(libc().fcntl(h.fd, F_GETFL, 0) & O_NONBLOCK).toBe(O_NONBLOCK);
+      expect(h.io.close()).toBe(0);
+      expect(h.io.fd).toBe(-1);
+      expect(libc().fcntl(h.fd, F_GETFD, 0)).toBe(-1); // EBADF: closed by the addon, once
+      expect(h.io.write(packet(1, 10))).toBe(0);
+      expect(h.io.close()).toBe(0); // idempotent
+      expect(h.counters[counter('txDropped')]).toBe(1);
+      expect(h.errors).toEqual([]);
+    });
+
+    it('counts a short write as dropped, not as a packet sent', () => {
+      // A stream socketpair cuts a write that does not fit (a TUN never does: it takes a packet whole or not).
+      // With an 8 KiB send buffer a 20000-byte write finds it full part-way and returns what fit (8064 bytes).
+      const h = harness({ batchSize: 8, queueLimit: 0, type: SOCK_STREAM, slotSize: 32768 });
+      expect(libc().setsockopt(h.fd, 1, 7, Int32Array.of(4096), 4)).toBe(0); // SOL_SOCKET, SO_SNDBUF
+      const n = 5;
+      const size = 20000;
+      const data = new Uint8Array(n * size).fill(7);
+      const offsets = Uint32Array.from({ length: n }, (_, i) => i * size);
+      const lengths = new Uint32Array(n).fill(size);
+      const written = h.io.writeBatch(data, offsets, lengths, n);
+      let inSocket = 0;
+      const buf = new Uint8Array(65536);
+      for (;;) {
+        const r = libc().recv(h.peer, buf, buf.length, 0);
+        if (r <= 0) break;
+        inSocket += r;
+      }
+      // Every byte in the socket belongs to a packet counted as sent, except the cut one's.
+      const cut = inSocket - written * size;
+      expect(cut).toBeGreaterThan(0);
+      expect(cut).toBeLessThan(size);
+      expect(h.counters[counter('txPackets')]).toBe(written);
+      expect(h.counters[counter('txBytes')]).toBe(written * size);
+      expect(h.counters[counter('txDropped')]).toBe(n - written); // the cut one + queueLimit 0 drops
+    });
+
+    it('names a bad option in a TypeError', () => {
+      const { TunIo, counters } = tunIoAddon();
+      const fds = new Int32Array(2);
+      expect(libc().socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds)).toBe(0);
+      const base: TunIoOptions = {
+        fd: fds[0]!,
+        slab: new ArrayBuffer(64),
+        lengths: new Uint32Array(1),
+        counters: new Float64Array(counters.count),
+        slotSize: 64,
+        batchSize: 1,
+        queueLimit: 1,
+        batchesPerWake: 1,
+        onBatch: () => {},
+        onError: () => {},
+      };
+      const bad = (patch: Record<string, unknown>) => () => new TunIo({ ...base, ...patch } as TunIoOptions);
+      expect(bad({ slotSize: 0 })).toThrow(/option slotSize must be an integer/);
+      expect(bad({ onBatch: 1 })).toThrow(/option onBatch must be a function/);
+      expect(bad({ lengths: new Float64Array(1) })).toThrow(/option lengths must be a Uint32Array/);
+      expect(bad({ counters: new Float64Array(1) })).toThrow(/option counters has fewer than counterCount/);
+      expect(bad({ device: { path: '/dev/net/tun', name: '' } })).toThrow(/fd or device: exactly one/);
+      expect(bad({ offload: true })).toThrow(/option flags must be a Uint8Array/);
+      // Refused options adopt nothing: the fd is still the caller's, open.
+      expect(libc().fcntl(fds[0]!, F_GETFD, 0)).not.toBe(-1);
+      libc().close(fds[0]!);
+      libc().close(fds[1]!);
+    });
+  },
+);
+
+describe(
+  'the counter layout shared with the addon',
+  skipUnless(linux, `needs Linux (this is ${process.platform})`),
+  () => {
+    it('comes from the addon (names in its order) and matches DeviceCounters', () => {
+      const { counters } = tunIoAddon();
+      expect(counters.count).toBe(6);
+      expect(Object.keys(counters.index).sort()).toEqual([
+        'rxBytes',
+        'rxDropped',
+        'rxPackets',
+        'txBytes',
+        'txDropped',
+        'txPackets',
+      ]);
+      expect(new Set(Object.values(counters.index))).toEqual(new Set([0, 1, 2, 3, 4, 5]));
+    });
+
+    it("refuses an addon whose counters are not this package's (a stale build) with one clear line", () => {
+      const names = ['rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'rxDropped', 'txDropped'];
+      expect(checkCounterLayout([...names].reverse(), 6).index.txDropped).toBe(0);
+      for (const [n, c] of [
+        [names, 7],
+        [names.slice(1), 5],
+        [[...names.slice(1), 'rxErrors'], 6],
+        [undefined, 6],
+      ] as const) {
+        expect(() => checkCounterLayout(n, c)).toThrow(TunError);
+        expect(() => checkCounterLayout(n, c)).toThrow(/the build is stale, rebuild it/);
+      }
     });
   },
 );

@@ -133,6 +133,16 @@ function rlimit() {
   return rlimitFns!;
 }
 
+/** ZTUN_SPLICE_NODE_INTERNALS warnings emitted while it listens. */
+function collectWarnings(): { list: string[]; stop(): void } {
+  const list: string[] = [];
+  const listener = (w: Error & { code?: string }) => {
+    if (w.code === 'ZTUN_SPLICE_NODE_INTERNALS') list.push(w.message);
+  };
+  process.on('warning', listener);
+  return { list, stop: () => process.off('warning', listener) };
+}
+
 function fdCount(): number {
   return readdirSync('/proc/self/fd').length;
 }
@@ -281,13 +291,69 @@ describe('spliceRelay', skipUnless(supported, 'splice relay tests need Linux and
       rlimit().set(RLIMIT_NOFILE, saved);
       for (const fd of fillers) closeSync(fd);
     }
-    expect(result).toMatchObject({ reason: 'fallback', code: 'EMFILE' });
+    expect(result).toMatchObject({ reason: 'fallback', cause: 'relay-refused', code: 'EMFILE' });
     const atB = digestUntilEnd(peerB);
     const atA = digestUntilEnd(peerA);
     const [ha, hb] = await Promise.all([send(peerA, 2_000_000, true), send(peerB, 1000, true)]);
     expect(await atB).toEqual({ bytes: 2_000_000, sha256: ha });
     expect(await atA).toEqual({ bytes: 1000, sha256: hb });
     for (const s of [peerA, peerB, a, b]) s.destroy();
+  });
+
+  it('falls back to Node streams with one warning and a typed reason when the socket internals differ', async () => {
+    const warnings = collectWarnings();
+    try {
+      for (let round = 0; round < 2; round++) {
+        const { peerA, peerB, a, b } = await rig();
+        // What a Node whose TCPWrap lost readStop would look like to the hand-over.
+        Object.defineProperty((a as unknown as { _handle: object })._handle, 'readStop', {
+          value: undefined,
+        });
+        expect(canSplice(a)).toBe(true); // a plain connected TCP socket: only the internals are off
+        const result = await spliceRelay(a, b).done;
+        expect(result).toEqual({
+          bytesAtoB: 0,
+          bytesBtoA: 0,
+          reason: 'fallback',
+          cause: 'node-internals',
+          detail: 'socket._handle has no readStart/readStop',
+        });
+        const atB = digestUntilEnd(peerB);
+        const atA = digestUntilEnd(peerA);
+        const [ha, hb] = await Promise.all([send(peerA, 500_000, true), send(peerB, 1000, true)]);
+        expect(await atB).toEqual({ bytes: 500_000, sha256: ha });
+        expect(await atA).toEqual({ bytes: 1000, sha256: hb });
+        for (const s of [peerA, peerB, a, b]) s.destroy();
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.list.filter((w) => /readStart\/readStop/.test(w))).toHaveLength(1); // once, not per pair
+    } finally {
+      warnings.stop();
+    }
+  });
+
+  it('refuses and reports an attempt to restart reading a handed-over socket; the bytes stay exact', async () => {
+    const warnings = collectWarnings();
+    try {
+      const { peerA, peerB, a, b } = await rig();
+      const relay = spliceRelay(a, b);
+      const atB = digestUntilEnd(peerB);
+      peerA.write('before|');
+      await new Promise((resolve) => setImmediate(resolve));
+      // Node stopped reading `a` synchronously in spliceRelay. A Node path that starts reading again without
+      // the socket's own _read (internals drifted) is refused, so the relay still gets every byte.
+      (net.Socket.prototype as unknown as { _read(n: number): void })._read.call(a, 16384);
+      peerA.end('after');
+      peerB.end();
+      const expected = createHash('sha256').update('before|after').digest('hex');
+      expect(await atB).toEqual({ bytes: 12, sha256: expected });
+      expect((await relay.done).reason).toBe('eof');
+      expect(warnings.list.filter((w) => /tried to restart reading/.test(w))).toHaveLength(1);
+      peerA.destroy();
+      peerB.destroy();
+    } finally {
+      warnings.stop();
+    }
   });
 
   it('refuses sockets it cannot take (not connected, ended, not a socket)', async () => {

@@ -104,6 +104,8 @@ function spliceOrNot(client: unknown, upstream: unknown, log: Logger): boolean {
   spliceRelay(client, upstream).done.then((r) => {
     if (r.reason === 'error')
       log.debug(`splice relay: socket ${r.side ?? '?'} failed: ${r.code ?? 'unknown'}`);
+    else if (r.reason === 'fallback')
+      log.debug(`splice relay: carried by Node streams (${r.cause}: ${r.code ?? r.detail ?? 'unknown'})`);
   });
   return true;
 }

@@ -1,0 +1,271 @@
+// The syscall side of the packet hot path, free of Node: reads packets from a non-blocking packet fd into
+// slots of a slab, writes packets (queueing what the kernel does not take now), and keeps the counters.
+// native/tun_io.cc wires it to libuv and JS.
+//
+// Nothing here allocates per packet: reads land in the preallocated slab; the write queue is a ring of
+// reusable buffers that only grow while warming up, and is used only after EAGAIN.
+#pragma once
+
+#include <errno.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "vnet_header.h"
+
+namespace ztun {
+
+// The counters shared with JS in a Float64Array. JS takes their names and order from the addon's
+// `counterNames` export, so this enum and the table under it are the only definition.
+enum Counter : int { kRxPackets, kRxBytes, kTxPackets, kTxBytes, kRxDropped, kTxDropped, kCounterCount };
+constexpr const char* kCounterNames[] = {"rxPackets", "rxBytes",   "txPackets",
+                                         "txBytes",   "rxDropped", "txDropped"};
+static_assert(sizeof kCounterNames / sizeof kCounterNames[0] == kCounterCount, "one name per counter");
+
+// Errors after which the fd is useless: the device vanished or the fd was closed under us.
+inline bool IsFatal(int err) {
+  return err == EBADF || err == EBADFD || err == ENODEV || err == ENXIO || err == EPIPE;
+}
+
+// What the owner hears about. Either call may run JS and may close the PacketFd before returning.
+class PacketFdEvents {
+ public:
+  virtual ~PacketFdEvents() = default;
+  // The fd is useless from now on (the queue is already dropped and counted).
+  virtual void OnFatal(const char* operation, int err) = 0;
+  // A write error worth reporting (EIO: the link went down), once per spell.
+  virtual void OnWriteError(const char* operation, int err) = 0;
+};
+
+struct PacketSlots {
+  uint8_t* slab;
+  uint32_t* lengths;
+  uint8_t* flags;  // one per slot; only with vnet headers
+  double* counters;
+  uint32_t slotSize;
+  uint32_t batchSize;
+};
+
+class PacketFd {
+ public:
+  PacketFd(int fd, bool vnet, PacketSlots slots, uint32_t queueLimit, PacketFdEvents* events)
+      : fd_(fd), vnet_(vnet), s_(slots), queueLimit_(queueLimit), events_(events) {
+    queue_.resize(queueLimit);
+    queuePartial_.resize(queueLimit);
+  }
+  ~PacketFd() { Close(); }
+  PacketFd(const PacketFd&) = delete;
+  PacketFd& operator=(const PacketFd&) = delete;
+
+  int fd() const { return fd_; }
+  bool usable() const { return fd_ >= 0 && !failed_; }
+  size_t queued() const { return queueSize_; }
+
+  // Closes the fd (once) and drops the queue; returns how many queued packets were dropped (counted).
+  size_t Close() {
+    size_t dropped = DropQueue();
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+    return dropped;
+  }
+
+  void CountDropped(double n) { s_.counters[kTxDropped] += n; }
+
+  // Writes one packet now, or queues it behind earlier queued packets (order is kept). True when written now.
+  bool Submit(const uint8_t* packet, size_t length, bool partial) {
+    if (!usable()) {
+      CountDropped(1);
+      return false;
+    }
+    if (queueSize_ > 0) {
+      Enqueue(packet, length, partial);
+      return false;
+    }
+    switch (WriteOne(packet, length, partial)) {
+      case WriteResult::kOk:
+        return true;
+      case WriteResult::kAgain:
+        Enqueue(packet, length, partial);
+        return false;
+      case WriteResult::kDropped:
+      case WriteResult::kFatal:
+        return false;
+    }
+    return false;
+  }
+
+  // Writes queued packets until the kernel says EAGAIN again.
+  void Flush() {
+    while (queueSize_ > 0 && usable()) {
+      std::vector<uint8_t>& slot = queue_[queueHead_];
+      WriteResult r = WriteOne(slot.data(), slot.size(), queuePartial_[queueHead_]);
+      if (r == WriteResult::kAgain) return;   // still full: keep waiting for writability
+      if (!usable() || queueSize_ == 0) return;  // closed by a listener, or failed (queue dropped)
+      queueHead_ = (queueHead_ + 1) % queueLimit_;
+      --queueSize_;
+    }
+    if (queueSize_ == 0) queueHead_ = 0;
+  }
+
+  // Reads one packet into slot `index`; returns its length, 0 when it was dropped (counted), -1 when the fd
+  // is drained, -2 after a fatal error (reported).
+  ssize_t ReadOne(uint32_t index, uint32_t* refused) {
+    uint8_t* slot = s_.slab + static_cast<size_t>(index) * s_.slotSize;
+    for (;;) {
+      ssize_t n;
+      virtio_net_hdr hdr;
+      if (vnet_) {
+        // The header lands apart from the packet, so the packet starts where the batch offsets point.
+        iovec iov[2] = {{&hdr, kVnetHdrSize}, {slot, s_.slotSize}};
+        n = readv(fd_, iov, 2);
+        if (n > 0) {
+          if (static_cast<size_t>(n) <= kVnetHdrSize || hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+            s_.counters[kRxDropped] += 1;  // no packet, or GSO (never advertised, so never expected)
+            return 0;
+          }
+          n -= static_cast<ssize_t>(kVnetHdrSize);
+        }
+      } else {
+        n = read(fd_, slot, s_.slotSize);
+      }
+      if (n > 0 && static_cast<size_t>(n) >= s_.slotSize) {
+        // Slots are larger than the MTU, so a full slot means the kernel cut a bigger packet: drop it.
+        s_.counters[kRxDropped] += 1;
+        return 0;
+      }
+      if (n > 0) {
+        if (vnet_ && !ChecksumFlag(slot, static_cast<size_t>(n), hdr, &s_.flags[index])) {
+          s_.counters[kRxDropped] += 1;
+          return 0;
+        }
+        s_.lengths[index] = static_cast<uint32_t>(n);
+        s_.counters[kRxPackets] += 1;
+        s_.counters[kRxBytes] += static_cast<double>(n);
+        return n;
+      }
+      if (n == 0) return -1;
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) return -1;
+      // Defensive: some kernels fail an oversize read with EFAULT (and free the packet) instead of cutting it.
+      if ((err == EFAULT || err == EMSGSIZE || err == EINVAL) && ++*refused <= s_.batchSize) {
+        s_.counters[kRxDropped] += 1;
+        return 0;
+      }
+      Fail("read", err);
+      return -2;
+    }
+  }
+
+  // Marks the fd useless, drops and counts the queue, and tells the owner. Once.
+  void Fail(const char* operation, int err) {
+    if (failed_) return;
+    failed_ = true;
+    DropQueue();
+    events_->OnFatal(operation, err);
+  }
+
+ private:
+  enum class WriteResult { kOk, kAgain, kDropped, kFatal };
+
+  size_t DropQueue() {
+    size_t dropped = queueSize_;
+    CountDropped(static_cast<double>(dropped));
+    queueSize_ = 0;
+    queueHead_ = 0;
+    return dropped;
+  }
+
+  WriteResult WriteOne(const uint8_t* packet, size_t length, bool partial) {
+    virtio_net_hdr hdr;
+    iovec iov[2];
+    size_t total = length;
+    if (vnet_) {
+      // A zeroed header: no GSO, the checksum is complete (the kernel verifies it as for any packet). A packet
+      // that was partial on read goes back NEEDS_CSUM: the kernel's receiver trusts it (CHECKSUM_PARTIAL) and
+      // a forwarding path completes it only if it must.
+      memset(&hdr, 0, sizeof hdr);
+      if (partial) {
+        uint16_t start;
+        uint16_t offset;
+        if (!StandardChecksumLayout(packet, length, &start, &offset)) {
+          CountDropped(1);  // flagged partial but not TCP/UDP right after the IP header: refused
+          return WriteResult::kDropped;
+        }
+        hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        hdr.csum_start = start;
+        hdr.csum_offset = offset;
+      }
+      iov[0].iov_base = &hdr;
+      iov[0].iov_len = kVnetHdrSize;
+      iov[1].iov_base = const_cast<uint8_t*>(packet);
+      iov[1].iov_len = length;
+      total += kVnetHdrSize;
+    }
+    for (;;) {
+      ssize_t n = vnet_ ? writev(fd_, iov, 2) : write(fd_, packet, length);
+      if (n >= 0 && static_cast<size_t>(n) == total) {
+        s_.counters[kTxPackets] += 1;
+        s_.counters[kTxBytes] += static_cast<double>(length);
+        reportedEio_ = false;  // the next spell of EIO (link down again) is reported again
+        return WriteResult::kOk;
+      }
+      if (n >= 0) {
+        // A short write: a TUN takes a packet whole or not at all (tun_get_user), but an adopted fd (a
+        // stream) may cut it. What went out is no packet the peer can use: count it as dropped, not sent.
+        CountDropped(1);
+        return WriteResult::kDropped;
+      }
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) return WriteResult::kAgain;
+      CountDropped(1);
+      // ENOBUFS: the kernel could not allocate the skb (net/core/sock.c sock_alloc_send_pskb returns EAGAIN
+      // only while the send buffer is full, ENOBUFS when the allocation fails). tun_chr_poll reports POLLOUT
+      // from the send buffer alone, so waiting for writability would return at once and spin while memory
+      // stays short. Drop it, as the kernel drops packets it has no memory for (send(2): "Normally, this does
+      // not occur in Linux. Packets are just silently dropped when a device queue overflows.").
+      if (err == ENOBUFS) return WriteResult::kDropped;
+      if (IsFatal(err)) {
+        Fail("write", err);
+        return WriteResult::kFatal;
+      }
+      // A packet the kernel refuses (EINVAL: not IPv4/IPv6, EMSGSIZE, EIO while the link is down): counted.
+      // EIO is also reported, once per spell, since it usually means the link went down under us.
+      if (err == EIO && !reportedEio_) {
+        reportedEio_ = true;
+        events_->OnWriteError("write", err);
+      }
+      return WriteResult::kDropped;
+    }
+  }
+
+  void Enqueue(const uint8_t* packet, size_t length, bool partial) {
+    if (queueSize_ >= queueLimit_) {
+      CountDropped(1);
+      return;
+    }
+    size_t index = (queueHead_ + queueSize_) % queueLimit_;
+    queue_[index].assign(packet, packet + length);  // reuses the slot's capacity once warmed up
+    queuePartial_[index] = partial;
+    ++queueSize_;
+  }
+
+  int fd_;
+  bool vnet_;
+  PacketSlots s_;
+  uint32_t queueLimit_;
+  PacketFdEvents* events_;
+  bool failed_ = false;
+  bool reportedEio_ = false;
+  std::vector<std::vector<uint8_t>> queue_;
+  std::vector<bool> queuePartial_;
+  size_t queueHead_ = 0;
+  size_t queueSize_ = 0;
+};
+
+}  // namespace ztun

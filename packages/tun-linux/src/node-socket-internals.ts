@@ -1,0 +1,92 @@
+import net from 'node:net';
+
+/**
+ * The one place that touches Node's private `net.Socket` internals, for the splice relay's hand-over (Node
+ * must stop reading a socket for good before the relay thread reads its fd). Nothing else in ztun does.
+ *
+ * Contract — what Node 20, 22 and 24 do (lib/net.js, lib/internal/stream_base_commons.js), checked on each
+ * major by test/node-majors.test.ts:
+ * - `socket._handle` is the TCPWrap: `fd` is its file descriptor, `readStart()` / `readStop()` start and
+ *   stop libuv reading and return 0 or a negative errno.
+ * - `_handle.reading` is net.Socket's "reading started" flag: `Socket.prototype._read` calls readStart only
+ *   while it is falsy; `pause()` calls readStop only while it is truthy; `onStreamRead` clears it when the
+ *   stream is full.
+ * - The stream restarts reading only through `_read` (a socket built with the `onread` option, net.js's
+ *   kBuffer, reads differently and is refused).
+ *
+ * `internalsMismatch()` checks that shape on a live socket before anything is touched; the splice relay
+ * falls back to copying through Node streams when it does not hold. After the hand-over, an own `readStart`
+ * on the handle refuses any attempt to restart reading (the relay owns the bytes now) and reports it through
+ * `onRestartAttempt`: a Node whose internals drifted cannot interleave reads with the relay unnoticed.
+ */
+
+interface TcpHandle {
+  fd?: unknown;
+  reading?: unknown;
+  readStart?: unknown;
+  readStop?: unknown;
+}
+
+type SocketWithInternals = net.Socket & {
+  _handle?: TcpHandle | null;
+  _readableState?: unknown;
+  _read?: unknown;
+};
+
+const socketRead = (net.Socket.prototype as unknown as { _read?: unknown })._read;
+
+/** Why `socket`'s internals are not the contract above, or undefined when they are. */
+export function internalsMismatch(socket: net.Socket): string | undefined {
+  const s = socket as SocketWithInternals;
+  if (typeof socketRead !== 'function') return 'net.Socket.prototype._read is not a function';
+  const handle = s._handle;
+  if (!handle || typeof handle !== 'object') return 'socket._handle is missing';
+  if (typeof handle.fd !== 'number' || handle.fd < 0) return 'socket._handle.fd is not a file descriptor';
+  if (typeof handle.readStop !== 'function' || typeof handle.readStart !== 'function')
+    return 'socket._handle has no readStart/readStop';
+  if (handle.reading !== undefined && typeof handle.reading !== 'boolean')
+    return 'socket._handle.reading is not a boolean';
+  if (s._read !== socketRead) return "socket._read is not net.Socket's own";
+  if (!s._readableState || typeof s._readableState !== 'object') return 'socket._readableState is missing';
+  const kBuffer = Object.getOwnPropertySymbols(s).find((sym) => sym.description === 'kBuffer');
+  if (kBuffer && (s as unknown as Record<symbol, unknown>)[kBuffer] != null)
+    return 'the socket reads into its own buffer (onread)';
+  return undefined;
+}
+
+/** The socket's fd (a connected TCP socket's), or -1. Only after internalsMismatch() said nothing. */
+export function socketFd(socket: net.Socket): number {
+  const fd = (socket as SocketWithInternals)._handle?.fd;
+  return typeof fd === 'number' ? fd : -1;
+}
+
+/**
+ * Stops Node reading `socket` for good: pause(), the handle's readStop(), the flag cleared, `_read` made a
+ * no-op so the stream cannot restart it, and an own `readStart` that refuses (calling `onRestartAttempt`).
+ */
+export function stopReading(socket: net.Socket, onRestartAttempt: () => void): void {
+  const s = socket as SocketWithInternals;
+  socket.pause();
+  s._read = () => {};
+  const handle = s._handle as TcpHandle;
+  handle.reading = false;
+  (handle.readStop as () => number).call(handle); // uv_read_stop: 0 for a TCP handle
+  handle.readStart = () => {
+    onRestartAttempt();
+    return 0;
+  };
+}
+
+/** Undoes stopReading: Node reads the socket again (the relay's fallback hands it back to streams). */
+export function resumeReading(socket: net.Socket): void {
+  const s = socket as SocketWithInternals;
+  delete (s as { _read?: unknown })._read; // net.Socket's own again
+  const handle = s._handle;
+  if (!handle) return;
+  delete handle.readStart;
+  // The stream may still count a _read as pending (then it would not call _read itself): start the handle.
+  if (!handle.reading && typeof handle.readStart === 'function') {
+    handle.reading = true;
+    (handle.readStart as () => number).call(handle);
+  }
+}

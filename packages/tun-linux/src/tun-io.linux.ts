@@ -1,0 +1,112 @@
+import { loadAddon } from './addon.linux.js';
+import { TunError } from './errors.js';
+import type { DeviceCounters } from './types.js';
+
+/**
+ * Options of the native `new TunIo(options)`. native/tun_io_options.h reads them by these names, so there is
+ * no argument order to keep in step; a missing or ill-typed option throws a TypeError naming it.
+ */
+export interface TunIoOptions {
+  /** Open this TUN device: `open(path)` + `TUNSETIFF` (+ offload ioctls) in the addon, which then owns the fd. */
+  device?: { path: string; name: string };
+  /** Or adopt this fd (tests: any datagram fd): the addon makes it non-blocking and closes it at close(). */
+  fd?: number;
+  slab: ArrayBuffer;
+  lengths: Uint32Array;
+  counters: Float64Array;
+  slotSize: number;
+  batchSize: number;
+  queueLimit: number;
+  batchesPerWake: number;
+  onBatch: (count: number) => void;
+  onError: (operation: string, errno: number) => void;
+  /** IFF_VNET_HDR: a virtio_net_hdr before every packet both ways; reads record per-packet flags in `flags`. */
+  offload?: boolean;
+  /** One byte per slot; needed with `offload`. */
+  flags?: Uint8Array;
+}
+
+/** The native TunIo (native/tun_io.cc): the single owner of the device's fd, from open to close. */
+export interface NativeTunIo {
+  /** The interface name the kernel gave (empty for an adopted fd). */
+  readonly name: string;
+  /** The fd, for diagnostics; -1 once closed. */
+  readonly fd: number;
+  resume(): void;
+  pause(): void;
+  writeBatch(
+    data: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    count: number,
+    flags?: Uint8Array,
+  ): number;
+  write(packet: Uint8Array): number;
+  queueLength(): number;
+  /** Stops polling and closes the fd at once; returns the number of queued packets dropped. Idempotent. */
+  close(): number;
+}
+
+export type NativeTunIoClass = new (options: TunIoOptions) => NativeTunIo;
+
+/** Where each DeviceCounters field lives in the Float64Array the engine updates. */
+export interface CounterLayout {
+  readonly count: number;
+  readonly index: Readonly<Record<keyof DeviceCounters, number>>;
+}
+
+// Every DeviceCounters field, once: the compiler rejects a missing or extra key.
+const COUNTER_FIELDS: Record<keyof DeviceCounters, true> = {
+  rxPackets: true,
+  rxBytes: true,
+  txPackets: true,
+  txBytes: true,
+  rxDropped: true,
+  txDropped: true,
+};
+
+/** The layout for engines without the addon (the threadpool baseline). */
+export const JS_COUNTER_LAYOUT: CounterLayout = layoutFrom(Object.keys(COUNTER_FIELDS));
+
+function layoutFrom(names: readonly string[]): CounterLayout {
+  const index = {} as Record<keyof DeviceCounters, number>;
+  names.forEach((name, i) => {
+    index[name as keyof DeviceCounters] = i;
+  });
+  return { count: names.length, index };
+}
+
+/**
+ * The addon's counter layout, checked against this package's DeviceCounters: the addon exports the names in
+ * its own order (`counterNames`) and their number (`counterCount`). A mismatch means a stale build.
+ */
+export function checkCounterLayout(names: unknown, count: unknown): CounterLayout {
+  const expected = Object.keys(COUNTER_FIELDS).sort();
+  const got = Array.isArray(names) ? names.map(String) : [];
+  if (
+    typeof count !== 'number' ||
+    count !== got.length ||
+    got.length !== expected.length ||
+    [...got].sort().some((name, i) => name !== expected[i])
+  ) {
+    throw new TunError(
+      'load native addon',
+      'EINVAL',
+      22,
+      `its counters (${got.join(', ') || 'none'}; counterCount ${String(count)}) are not this package's ` +
+        `(${expected.join(', ')}): the build is stale, rebuild it (node-gyp rebuild in @ztun/tun-linux)`,
+    );
+  }
+  return layoutFrom(got);
+}
+
+let checked: { TunIo: NativeTunIoClass; counters: CounterLayout } | undefined;
+
+/** The addon's TunIo class and counter layout, checked once per process. */
+export function tunIoAddon(): { TunIo: NativeTunIoClass; counters: CounterLayout } {
+  if (!checked) {
+    const addon = loadAddon();
+    checked = { TunIo: addon.TunIo, counters: checkCounterLayout(addon.counterNames, addon.counterCount) };
+  }
+  return checked;
+}
