@@ -40,6 +40,11 @@ export interface LoadedAddon {
   exports: unknown;
 }
 
+/** The fix named in every load error; the command sits between backticks so scripts can take it out. */
+function fix(root: string): string {
+  return `build it from source with \`${rebuildCommand(root)}\` (needs python3, make and g++)`;
+}
+
 /**
  * Loads the native addon of the package at `root`: a source build, else the matching prebuild shipped in
  * the tarball. Either failure is a TunError naming the command that fixes it (python3, make and a C++
@@ -50,12 +55,15 @@ export function loadNativeAddon(root: string = packageRoot): LoadedAddon {
   try {
     path = nodeGypBuild.resolve(root);
   } catch (cause) {
-    const what = String((cause as Error).message ?? cause).split('\n')[0];
+    // node-gyp-build's own message names the target: "No native build was found for platform=linux arch=…".
+    const target = String((cause as Error).message ?? cause)
+      .split('\n')[0]!
+      .replace(/^No native build was found for /, '');
     throw new TunError(
       'load native addon',
       'ENOENT',
       constants.errno.ENOENT,
-      `${what} (no prebuild in ${join(root, 'prebuilds')} fits, no build/Release); build it from source: ${rebuildCommand(root)}`,
+      `no build/Release and no prebuild in ${join(root, 'prebuilds')} for ${target}; ${fix(root)}`,
       { cause },
     );
   }
@@ -66,7 +74,7 @@ export function loadNativeAddon(root: string = packageRoot): LoadedAddon {
       'load native addon',
       'ENOEXEC',
       constants.errno.ENOEXEC,
-      `${path} does not load: ${(cause as Error).message}; build it from source: ${rebuildCommand(root)}`,
+      `${path} does not load: ${(cause as Error).message}; ${fix(root)}`,
       { cause },
     );
   }
