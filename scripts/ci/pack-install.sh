@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs ztun the way a user does, from the packed tarballs, on a machine without a compiler: every
 # publishable package packed with pnpm and npm (same files, same dependency ranges), then installed into empty
-# projects with `npm install --ignore-scripts` and with `pnpm add` (pnpm 10 blocks dependency build scripts),
-# each with make/cc/c++/gcc/g++ hidden from PATH. In each: `ztun run --help`, a createStack smoke run and the
+# projects with `npm install --ignore-scripts`, with `npm install` (install scripts on) and with `pnpm add`
+# (pnpm 10 blocks dependency build scripts), each with make/cc/c++/gcc/g++ hidden from PATH. In each: `ztun run --help`, a createStack smoke run and the
 # tun-linux addon through its loader (the shipped prebuild). npm must refuse the packages built for other
 # OSes. Last, with the prebuilds taken away, the loader's error must name a command that, run as printed
 # (compilers back on PATH), builds the addon so it loads.
@@ -97,6 +97,15 @@ echo '{ "name": "pack-install-npm", "private": true, "type": "module" }' >"$app/
   fail "npm install --ignore-scripts of ${installable[*]}"
 check_project "$app"
 
+step "npm install with install scripts on (no compiler: node-gyp-build must find the prebuild, not compile)"
+app="$work/npm-scripts-app"
+mkdir -p "$app"
+echo '{ "name": "pack-install-npm-scripts", "private": true, "type": "module" }' >"$app/package.json"
+(cd "$app" && PATH=$nocc npm install --no-audit --no-fund --loglevel=error "${installable[@]}") ||
+  fail "npm install (scripts on) of ${installable[*]} without a compiler"
+[ ! -e "$app/node_modules/@ztun/tun-linux/build" ] || fail "the install script compiled although a prebuild fits"
+check_project "$app"
+
 # Each foreign tarball goes in with the local tarballs (nothing is on the registry yet) plus the foreign ones
 # it depends on, so npm can refuse it only for its os/cpu or that of such a dependency (tested on its own).
 manifest() { tar -xzOf "$1" package/package.json; }
@@ -160,4 +169,4 @@ loaded=$(cd "$app" && PATH=$nocc node -e "$probe") || fail "the addon does not l
 [ "$loaded" = "$pkg/build/Release/ztun_tun.node" ] || fail "after the fix the addon came from $loaded"
 step "after the fix the addon loads from $loaded"
 
-echo "pack-install: OK: ${#installable[@]} packages installed with npm and pnpm without a compiler, ${#foreign[@]} refused by os/cpu"
+echo "pack-install: OK: ${#installable[@]} packages installed 3 ways without a compiler, ${#foreign[@]} refused by os/cpu"
