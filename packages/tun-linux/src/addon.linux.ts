@@ -1,8 +1,4 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { TunError } from './errors.js';
+import { nativeAddon } from './load-addon.linux.js';
 import type { NativeTunIoClass } from './tun-io.linux.js';
 
 export interface NativeAddon {
@@ -13,24 +9,7 @@ export interface NativeAddon {
   counterCount: number;
 }
 
-let addon: NativeAddon | undefined;
-
-/** Loads build/Release/ztun_tun.node (built by `node-gyp rebuild` on install). */
+/** The addon, loaded once: a source build (build/Release) or the prebuild for this platform (load-addon.linux.ts). */
 export function loadAddon(): NativeAddon {
-  if (addon) return addon;
-  // src/ (tests) and dist/ (package) both sit one level below the package root.
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-  const path = ['build/Release/ztun_tun.node', 'build/Debug/ztun_tun.node']
-    .map((p) => join(root, p))
-    .find((p) => existsSync(p));
-  if (!path) {
-    throw new TunError(
-      'load native addon',
-      'ENOENT',
-      2,
-      `no build/Release/ztun_tun.node under ${root}; run \`node-gyp rebuild\` there (pnpm install does it)`,
-    );
-  }
-  addon = createRequire(import.meta.url)(path) as NativeAddon;
-  return addon;
+  return nativeAddon().exports as NativeAddon;
 }

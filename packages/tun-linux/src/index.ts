@@ -8,6 +8,7 @@ export {
   invalidInterfaceName,
   slotSizeFor,
 } from './ifreq.js';
+export { nativeAddonPath } from './load-addon.linux.js';
 export {
   canSplice,
   type SplicedPair,
