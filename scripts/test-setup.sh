@@ -20,26 +20,33 @@ debs=(
   util-linux      # unshare, setpriv
   bsdutils        # script: a pseudo-terminal for the CLI's live status line
   perl-base       # crypt() for the test user's password hash
+  file g++-aarch64-linux-gnu qemu-user  # the tun-linux prebuilds (x64, cross arm64) and loading arm64 in CI's pack-install step
 )
 
 missing=()
 for d in "${debs[@]}"; do
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$d" 2>/dev/null || true)" = installed ] || missing+=("$d")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "test:setup: all ${#debs[@]} Debian packages the tests use are installed"
-  exit 0
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "test:setup: no apt-get here (the tests expect Debian or Ubuntu); install yourself: ${missing[*]}" >&2
-  exit 1
-fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "test:setup: installing ${missing[*]} needs root: run it as root (e.g. sudo pnpm test:setup)" >&2
-  exit 1
-fi
-echo "test:setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "test:setup: installed ${#missing[@]} Debian package(s)"
+install_debs() {
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "test:setup: all ${#debs[@]} Debian packages the tests use are installed"
+    return 0
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "test:setup: no apt-get here (the tests expect Debian or Ubuntu); install yourself: ${missing[*]}" >&2
+    exit 1
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test:setup: installing ${missing[*]} needs root: run it as root (e.g. sudo pnpm test:setup)" >&2
+    exit 1
+  fi
+  echo "test:setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "test:setup: installed ${#missing[@]} Debian package(s)"
+}
+install_debs
+
+# The Node binaries tun-linux's node-majors test runs the splice hand-over on (20, 22, 24), from npm.
+node "$(dirname "$0")/../packages/tun-linux/scripts/install-node-majors.mjs"
