@@ -35,9 +35,9 @@ describe('npm pack → install → import/require with types', () => {
         }),
       ) as { files: { path: string }[] }[];
       const paths = packed[0]!.files.map((f) => f.path).sort();
-      // Only the manifest, README and built files ship (no sources, tests, benches).
+      // Only the manifest, README, LICENSE and built files ship (no sources, tests, benches).
       for (const p of paths)
-        expect(p).toMatch(/^(package\.json|README\.md|dist\/index\.(js|cjs|d\.ts|d\.cts)(\.map)?)$/);
+        expect(p).toMatch(/^(package\.json|README\.md|LICENSE|dist\/index\.(js|cjs|d\.ts|d\.cts)(\.map)?)$/);
       expect(paths).toEqual(
         expect.arrayContaining(['dist/index.cjs', 'dist/index.d.cts', 'dist/index.d.ts', 'dist/index.js']),
       );
