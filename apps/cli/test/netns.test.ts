@@ -301,8 +301,12 @@ describe('ztun run in namespaces', skipWhen(skip), () => {
       const t0 = Date.now();
       const refused = curl(client, `http://${SERVER}:${HTTP_PORT}/whoami`);
       expect(refused.status).not.toBe(0);
-      expect(refused.err).toMatch(/reset|Empty reply|Recv failure/i);
-      expect(Date.now() - t0).toBeLessThan(2000);
+      // Any way curl reports a reset (it depends on when the RST lands: before the connect completed, while
+      // sending, while waiting, or as an empty reply); a bound far below curl's -m 20 says it was no hang.
+      expect(refused.err).toMatch(
+        /reset|Empty reply|Recv failure|Send failure|Failed to connect|Couldn't connect/i,
+      );
+      expect(Date.now() - t0).toBeLessThan(10_000);
       await waitFor('the failed connect logged', () =>
         /connect 10\.212\.0\.2:8080 failed: .*auth/i.test(w.output()),
       );
@@ -336,7 +340,7 @@ describe('ztun run in namespaces', skipWhen(skip), () => {
       const t0 = Date.now();
       const r = curl(client, `http://${SERVER}:${HTTP_PORT}/`);
       expect(r.status).not.toBe(0);
-      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(Date.now() - t0).toBeLessThan(10_000);
       // The failed connect is told once at warn level and counted in the stats (curl ran synchronously, so
       // ztun's output is read from here on).
       await waitFor(

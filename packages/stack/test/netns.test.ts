@@ -304,13 +304,17 @@ const dropsTotal = (d: Record<string, number>) => Object.values(d).reduce((a, b)
 // for a TLS handshake; these URLs are plain HTTP. A timeout (28) is not a reset.
 const CURL_RESET_EXIT_CODES = [7, 52, 55, 56];
 
-/** A curl run with `-w '%{time_total}'` ended by a reset (any of the ways curl reports one) within a second. */
+/**
+ * A curl run with `-w '%{time_total}'` ended by a reset (any of the ways curl reports one) promptly: a reset
+ * takes milliseconds; the bound is 3 s, not 1 s, so a busy 2-core machine cannot fail it, and still far
+ * below the hang (curl's --max-time) it guards against.
+ */
 function expectQuickReset(r: { code: number; out: string; err: string }, label: string): void {
   expect(
     CURL_RESET_EXIT_CODES,
     `${label} must end in a reset, got exit ${r.code}: ${r.err.trim()}`,
   ).toContain(r.code);
-  expect(Number(r.out), `${label}: reset within a second (${r.out} s)`).toBeLessThan(1);
+  expect(Number(r.out), `${label}: reset promptly (${r.out} s)`).toBeLessThan(3);
 }
 
 /**
