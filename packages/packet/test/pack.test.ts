@@ -1,7 +1,8 @@
 /**
  * The published shape works: `npm pack` the package, install the tarball into an empty project outside the
  * repo (offline: no dependencies), then `import` (ESM) and `require` (CJS) it, and typecheck a .mts and a
- * .cts consumer with tsc (module nodenext) — including a deliberate type error, so `any` types would fail.
+ * .cts consumer with tsc (module nodenext) — including a deliberate type error, so `any` types would fail —
+ * and the types-only device contract (TunDevice, PacketBatch) is among the declarations.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -73,11 +74,14 @@ describe('npm pack → install → import/require with types', () => {
       // Types: both resolution modes find declarations with real types.
       writeFileSync(
         join(app, 'check.mts'),
-        "import { PacketView, buildUdp, type Decoded, decodePacket } from '@ztun/packet';\n" +
+        "import { PacketView, buildUdp, type Decoded, decodePacket, type PacketBatch, type TunDevice } from '@ztun/packet';\n" +
           'const pv = new PacketView();\nconst code: number = pv.reset(new Uint8Array(20));\n' +
           'const d: Decoded<PacketView> = decodePacket(new Uint8Array(1));\n' +
           'const n: number = buildUdp(new Uint8Array(64), 0, { version: 4, source: 1, destination: 2 }, { sourcePort: 1, destinationPort: 2 });\n' +
-          'export { code, d, n };\n',
+          // The device contract (types only) ships in the declarations.
+          'const b: PacketBatch = { count: 0, data: new Uint8Array(0), offsets: new Uint32Array(0), lengths: new Uint32Array(0) };\n' +
+          "const w: Parameters<TunDevice['writeBatch']>[0] = b;\n" +
+          'export { code, d, n, w };\n',
       );
       writeFileSync(
         join(app, 'check.cts'),

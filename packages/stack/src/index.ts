@@ -1,4 +1,5 @@
-export type { DeviceCounters, PacketBatch, TunDevice } from './device.js';
+// The device contract is declared once, in @ztun/packet; re-exported so `import type { TunDevice } from '@ztun/stack'` keeps working.
+export type { DeviceCounters, PacketBatch, TunDevice } from '@ztun/packet';
 export type {
   Endpoint,
   Handler,

@@ -4,12 +4,13 @@ import {
   checksumFinish,
   checksumPartial,
   echoReplyInPlace,
+  type PacketBatch,
   PacketView,
   rewriteTcpEndpointsAt,
   TcpFlags,
   type TcpSpec,
+  type TunDevice,
 } from '@ztun/packet';
-import type { PacketBatch, TunDevice } from './device.js';
 import type {
   Endpoint,
   Handler,

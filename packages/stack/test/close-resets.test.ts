@@ -3,9 +3,9 @@
 // translates it and writes it. Here the "TUN" is a fake device and the NATed connection a real loopback
 // socket bound to the NAT address and port, exactly what the kernel would see after the rewritten SYN.
 import net from 'node:net';
+import type { PacketBatch, TunDevice } from '@ztun/packet';
 import { waitFor } from '@ztun/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PacketBatch, TunDevice } from '../src/device.js';
 import type { Handler, TcpConnection } from '../src/handler.js';
 import { createStack, type Stack } from '../src/stack.js';
 import { formatIp, parseIp } from '../src/wire.js';

@@ -3,11 +3,10 @@
 // on loopback (127.0.0.1 / ::1), which is all the unit tests need.
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { checksumFinish, checksumPartial } from '@ztun/packet';
+import { checksumFinish, checksumPartial, type PacketBatch, type TunDevice } from '@ztun/packet';
 import { waitFor } from '@ztun/testkit';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PacketBatch, TunDevice } from '../src/device.js';
 import type { Handler, Outbound, UdpSession } from '../src/handler.js';
 import { TcpNatTable } from '../src/nat.js';
 import { ownSockets } from '../src/own-sockets.js';

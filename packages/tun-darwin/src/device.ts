@@ -2,10 +2,10 @@
  * The utun device: batching, framing and the write queue, over a small `UtunFd` interface. The macOS fd
  * (utun.darwin.ts) implements UtunFd with koffi; tests use a fake. OS-free.
  */
+import type { DeviceCounters, PacketBatch, TunDevice } from '@ztun/packet';
 import { EAGAIN, EINTR, ENOBUFS, UTUN_HEADER_BYTES } from './constants.js';
 import { UtunError } from './errors.js';
 import { frameUtunPacketInto, stripUtunBatch, utunFamilyOf, writeUtunHeader } from './framing.js';
-import type { DeviceCounters, PacketBatch, TunDevice } from './types.js';
 
 /**
  * One non-blocking utun socket. Reads and writes return a length or a negative errno (no exceptions on the

@@ -1,10 +1,11 @@
+// The device contract is declared once, in @ztun/packet; re-exported so imports from here keep working.
+export type { DeviceCounters, PacketBatch, TunDevice } from '@ztun/packet';
 export * from './constants.js';
 export { UtunDevice, type UtunDeviceInfo, type UtunDeviceOptions, type UtunFd } from './device.js';
 export * from './errors.js';
 export { loadUtunFfiTypes, type UtunFfiTypes } from './ffi-types.js';
 export * from './framing.js';
 export * from './structs.js';
-export type { DeviceCounters, PacketBatch, TunDevice } from './types.js';
 export type { OpenUtunOptions } from './utun.darwin.js';
 export { utunUnitFor } from './utun.darwin.js';
 

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import type { DeviceCounters, PacketBatch, TunDevice } from '@ztun/packet';
 import { RtNetlink } from '@ztun/routing-linux';
 import { type Engine, type EngineHooks, LateHooks } from './engine.linux.js';
 import { errnoName, TunError, TunUnsupportedError } from './errors.js';
@@ -15,7 +16,7 @@ import { getLibc, lastErrno, O_CLOEXEC, O_RDWR } from './libc.linux.js';
 import { NativeEngine } from './native-engine.linux.js';
 import { ThreadpoolEngine } from './threadpool-engine.linux.js';
 import { type CounterLayout, JS_COUNTER_LAYOUT, tunIoAddon } from './tun-io.linux.js';
-import type { DeviceCounters, OpenTunOptions, PacketBatch, TunDevice } from './types.js';
+import type { OpenTunOptions } from './types.js';
 
 const DEFAULT_MTU = 1500;
 const DEFAULT_BATCH = 64;

@@ -1,4 +1,4 @@
-import type { PacketBatch } from './types.js';
+import type { PacketBatch } from '@ztun/packet';
 
 // What a LinuxTun drives: the native addon (native-engine.linux.ts) or the fs.read baseline
 // (threadpool-engine.linux.ts). Both update the device's counters in place.

@@ -1,3 +1,5 @@
+// The device contract is declared once, in @ztun/packet; re-exported so imports from here keep working.
+export type { DeviceCounters, PacketBatch, TunDevice } from '@ztun/packet';
 export { LinuxTun, openTun, openTunSync } from './device.linux.js';
 export { errnoName, TunError, TunUnsupportedError } from './errors.js';
 export {
@@ -18,4 +20,4 @@ export {
   spliceRelaySupported,
   spliceRelayTotals,
 } from './splice.linux.js';
-export type { DeviceCounters, OpenTunOptions, PacketBatch, TunDevice } from './types.js';
+export type { OpenTunOptions } from './types.js';

@@ -1,6 +1,6 @@
+import type { DeviceCounters } from '@ztun/packet';
 import { loadAddon } from './addon.linux.js';
 import { TunError } from './errors.js';
-import type { DeviceCounters } from './types.js';
 
 /**
  * Options of the native `new TunIo(options)`. native/tun_io_options.h reads them by these names, so there is

@@ -1,47 +1,5 @@
-// The device shape from docs/architecture.md, declared here structurally so this package does not depend on
-// @ztun/stack. Keep in step with stack/src/device.ts.
-
-/** A batch of packets in one backing buffer. Packet i is data[offsets[i], offsets[i] + lengths[i]). */
-export interface PacketBatch {
-  readonly count: number;
-  readonly data: Uint8Array;
-  readonly offsets: Uint32Array;
-  readonly lengths: Uint32Array;
-  /**
-   * Per-packet flags, present only on batches from an offload device (bit 0 = checksum partial: the TCP/UDP
-   * checksum field right after the IP header holds the folded, uncomplemented pseudo-header sum). Absent:
-   * every packet carries a complete checksum. See docs/architecture.md.
-   */
-  readonly flags?: Uint8Array;
-}
-
-export interface DeviceCounters {
-  rxPackets: number;
-  rxBytes: number;
-  txPackets: number;
-  txBytes: number;
-  /** Packets lost on read (larger than a slot). Kernel-side drops (a full tun queue) show in `ip -s link`. */
-  rxDropped: number;
-  /**
-   * Packets dropped on write: write queue full, refused by the kernel (EINVAL, EIO…), no kernel memory
-   * (ENOBUFS), cut short, or queued at close.
-   */
-  txDropped: number;
-}
-
-export interface TunDevice {
-  readonly name: string;
-  readonly index: number;
-  readonly mtu: number;
-  onBatch(receiver: (batch: PacketBatch) => void): void;
-  pause(): void;
-  resume(): void;
-  writeBatch(batch: PacketBatch): void;
-  write(packet: Uint8Array): void;
-  onError(listener: (err: Error) => void): void;
-  readonly counters: Readonly<DeviceCounters>;
-  close(): Promise<void>;
-}
+// Options of openTun/openTunSync. The device contract (TunDevice, PacketBatch, DeviceCounters) is declared
+// once, in @ztun/packet (docs/architecture.md).
 
 export interface OpenTunOptions {
   /** Interface name (≤ 15 bytes); may contain one `%d`. Default: the kernel picks `tun%d`. */

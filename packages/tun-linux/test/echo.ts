@@ -1,8 +1,7 @@
 // Test helper: answers ICMP/ICMPv6 echo requests in a batch in place with @ztun/packet (addresses swapped,
 // type 0 / 129, checksums fixed incrementally) and writes them back in one call.
-import { echoReplyInPlace, PacketView } from '@ztun/packet';
+import { echoReplyInPlace, type PacketBatch, PacketView } from '@ztun/packet';
 import type { SpawnedInNetns } from '@ztun/testkit';
-import type { PacketBatch } from '../src/types.js';
 
 export interface EchoResponder {
   handle(batch: PacketBatch, write: (batch: PacketBatch) => void): void;

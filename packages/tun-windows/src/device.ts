@@ -3,9 +3,10 @@
  * the wait on the read event runs on a worker thread), writes straight into the send ring. OS-free; the
  * Windows bindings are injected (wintun.windows.ts), tests inject a fake.
  */
+import type { DeviceCounters, PacketBatch, TunDevice } from '@ztun/packet';
 import { WAIT_FAILED, WINTUN_MAX_IP_PACKET_SIZE } from './constants.js';
-import type { DeviceCounters, PacketBatch, TunDevice, TunLogger } from './device-types.js';
 import { classifyReceiveError, classifySendError, TunError, win32Error } from './errors.js';
+import type { TunLogger } from './logger.js';
 import type { AdapterHandle, EventHandle, SessionHandle, WintunApi } from './wintun-api.js';
 
 export interface WindowsTunParts {

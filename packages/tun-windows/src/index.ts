@@ -1,8 +1,9 @@
+// The device contract is declared once, in @ztun/packet; re-exported so imports from here keep working.
+export type { DeviceCounters, PacketBatch, TunDevice } from '@ztun/packet';
 export type { IpAddress, IpFamily, IpPrefix } from './address.js';
 export { formatIp, parseIp, parsePrefix } from './address.js';
 export * from './constants.js';
 export { WindowsTun, type WindowsTunParts } from './device.js';
-export type { DeviceCounters, PacketBatch, TunDevice, TunLogger } from './device-types.js';
 export {
   type DllSearch,
   dllNotFoundError,
@@ -27,6 +28,7 @@ export { formatGuid, guidFromName, parseGuid } from './guid.js';
 export { createIpHelperApi, IPHLPAPI_PROTOTYPES, loadIpHelperApi } from './iphlpapi.windows.js';
 export type { IpHelperApi } from './iphlpapi-api.js';
 export * as layout from './layout.js';
+export type { TunLogger } from './logger.js';
 export {
   bindCopyFunctions,
   type CopyFunctions,

@@ -6,9 +6,9 @@ import {
   WintunLoggerLevel,
 } from './constants.js';
 import { WindowsTun } from './device.js';
-import type { TunLogger } from './device-types.js';
 import { TunError, win32ErrorName } from './errors.js';
 import { guidFromName, parseGuid } from './guid.js';
+import type { TunLogger } from './logger.js';
 import { validateRingCapacity } from './ring.js';
 import type { WindowsRouting } from './routing.js';
 import type { AdapterHandle, SessionHandle, WintunApi } from './wintun-api.js';

@@ -1,8 +1,8 @@
+import type { PacketBatch, TunDevice } from '@ztun/packet';
 import { skipUnless } from '@ztun/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ERROR_INVALID_DATA, WINTUN_DEFAULT_RING_CAPACITY } from '../src/constants.js';
 import type { WindowsTun } from '../src/device.js';
-import type { PacketBatch, TunDevice } from '../src/device-types.js';
 import { TunError } from '../src/errors.js';
 import { openWintunDevice } from '../src/open.js';
 import { FAKE_LUID, FakeWintun, fakeHost, packet } from './fake-wintun.js';

@@ -1,16 +1,20 @@
-// The device shape the stack needs. Every tun-* package implements it structurally (no dependency on the
-// stack). Declared exactly as in docs/architecture.md — change both together.
+// The device contract: the one declaration that @ztun/stack consumes and every tun-* package implements
+// (docs/architecture.md, "The device shape"). Types only — this module emits no code, so @ztun/packet stays
+// dependency-free and browser-safe. Each device's README says what exactly it counts in rxDropped/txDropped.
 
 /** A batch of packets in one backing buffer. Packet i is data[offsets[i], offsets[i] + lengths[i]). */
 export interface PacketBatch {
   readonly count: number;
-  readonly data: Uint8Array; // mind byteOffset when making DataViews
+  /** Mind `byteOffset` when making DataViews over it. */
+  readonly data: Uint8Array;
   readonly offsets: Uint32Array;
   readonly lengths: Uint32Array;
   /**
    * Optional per-packet flags (only devices opened with checksum offload set it). Bit 0 = checksum partial:
    * the TCP/UDP checksum field (the transport header directly follows the IP header) holds the folded, NOT
    * complemented pseudo-header sum, as Linux CHECKSUM_PARTIAL / virtio NEEDS_CSUM. Absent or 0: complete.
+   * A receiver that rewrites a partial packet updates that sum (`rewriteTcpEndpointsAt(…, partial = true)`)
+   * and passes `flags` back with `writeBatch`; devices without offload ignore it on write.
    */
   readonly flags?: Uint8Array;
 }
@@ -20,13 +24,16 @@ export interface DeviceCounters {
   rxBytes: number;
   txPackets: number;
   txBytes: number;
-  rxDropped: number; // packets lost on read (e.g. oversize)
-  txDropped: number; // packets dropped on write (queue full, EINVAL…), never silent
+  /** Packets lost on read (e.g. larger than a slot, malformed framing). Kernel-side drops are not here. */
+  rxDropped: number;
+  /** Packets dropped on write (queue full, refused by the OS, still queued at close…), never silent. */
+  txDropped: number;
 }
 
 export interface TunDevice {
   readonly name: string;
-  readonly index: number; // OS interface index (Windows: IfIndex)
+  /** OS interface index (Windows: IfIndex). */
+  readonly index: number;
   readonly mtu: number;
   /** Set the receiver: called on the event loop with one batch per wake-up. The batch (and its memory)
    *  is valid only during the call; the receiver may rewrite packets in place and pass the same batch
@@ -35,9 +42,10 @@ export interface TunDevice {
   /** Backpressure: stop / restart polling for reads. */
   pause(): void;
   resume(): void;
-  /** Write packets. Whatever the kernel does not accept now is copied into a bounded queue and written
-   *  when the device is writable again; beyond the queue bound packets are dropped and counted in txDropped. */
+  /** Write packets. Whatever the OS does not accept now is copied into a bounded queue and written when
+   *  the device is writable again; beyond the queue bound packets are dropped and counted in txDropped. */
   writeBatch(batch: PacketBatch): void;
+  /** Write one packet (complete checksums), queued like writeBatch. */
   write(packet: Uint8Array): void;
   onError(listener: (err: Error) => void): void;
   readonly counters: Readonly<DeviceCounters>;
