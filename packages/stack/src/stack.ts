@@ -81,10 +81,10 @@ export interface StackOptions {
   relay?: OutboundHandlerOptions['relay'];
   /**
    * The TUN's addresses per family, or the TUN's CIDRs (`['198.18.0.1/15', 'fd00:18::1/64']`: the first of
-   * each family is the tunAddress, natAddress = tunAddress + 1). Default: the device's `addresses` property
-   * (CIDR strings) when it has one.
+   * each family is the tunAddress, natAddress = tunAddress + 1). Required: the device contract carries no
+   * addresses (configure them on the TUN, e.g. @ztun/tun-linux's `addresses` option, and pass the same here).
    */
-  addresses?: { ipv4?: FamilyAddresses; ipv6?: FamilyAddresses } | readonly string[];
+  addresses: { ipv4?: FamilyAddresses; ipv6?: FamilyAddresses } | readonly string[];
   /**
    * Destinations (CIDRs) whose flows are refused before the handler sees them — TCP with a RST, UDP with an
    * ICMP/ICMPv6 "administratively prohibited" — and counted as `loop`: an outbound socket sent there would
@@ -179,13 +179,14 @@ interface Family {
   readonly udp: Map<number, UdpSessionImpl>;
 }
 
-/** Per-family addresses from the options (explicit, CIDR list, or the device's `addresses`). */
-export function resolveAddresses(options: Pick<StackOptions, 'addresses' | 'device'>): {
+/** Per-family addresses from the options (explicit, or a CIDR list). */
+export function resolveAddresses(options: Pick<StackOptions, 'addresses'>): {
   ipv4?: FamilyAddresses;
   ipv6?: FamilyAddresses;
 } {
-  const given = options.addresses ?? (options.device as { addresses?: readonly string[] }).addresses;
-  if (!given) throw new TypeError('createStack: no addresses given and the device does not list any');
+  const given = options.addresses as StackOptions['addresses'] | undefined; // JS callers may omit it
+  if (!given)
+    throw new TypeError("createStack: addresses is required (the TUN's CIDRs or per-family addresses)");
   if (!Array.isArray(given)) return given as { ipv4?: FamilyAddresses; ipv6?: FamilyAddresses };
   const out: { ipv4?: FamilyAddresses; ipv6?: FamilyAddresses } = {};
   for (const cidr of given as readonly string[]) {

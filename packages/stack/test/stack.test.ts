@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Handler, Outbound, UdpSession } from '../src/handler.js';
 import { TcpNatTable } from '../src/nat.js';
 import { ownSockets } from '../src/own-sockets.js';
-import { createStack, type Stack } from '../src/stack.js';
+import { createStack, type Stack, type StackOptions } from '../src/stack.js';
 import { buildUdpPacket, parseIp } from '../src/wire.js';
 
 // Reference checksums, computed from scratch (the stack itself only ever updates them incrementally).
@@ -675,7 +675,13 @@ describe('start', () => {
       /no room for the NAT address/,
     );
     expect(() => createStack({ device, handler, addresses: ['10.0.0.300/24'] })).toThrow(/not an address/);
-    expect(() => createStack({ device, handler })).toThrow(/no addresses/);
+    // Addresses come only from the options: TunDevice has no `addresses`, and a device-specific property
+    // that happens to exist is not read behind the caller's back.
+    const withAddresses = Object.assign(new FakeDevice(), { addresses: ['10.0.0.1/24'] });
+    for (const d of [device, withAddresses])
+      expect(() => createStack({ device: d, handler } as unknown as StackOptions)).toThrow(
+        /^createStack: addresses is required/,
+      );
     expect(() => createStack({ device, addresses: ['10.0.0.1/24'] })).toThrow(/handler or an outbound/);
   });
 });
