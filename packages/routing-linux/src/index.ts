@@ -2,6 +2,7 @@ export * as constants from './codec/constants.js';
 export { errnoName } from './codec/errno.js';
 export { MessageBuilder, type NetlinkMessage, parseAttrs, parseMessages } from './codec/netlink.js';
 export { NetlinkDecodeError, NetlinkError, RoutingInputError } from './errors.js';
+export { LIBC_SONAMES, loadFirstLibrary, loadLinuxLibc } from './libc.linux.js';
 export { type RouteFilter, RtNetlink, type RtNetlinkOptions } from './rtnetlink.js';
 export { ZTUN_RT_PROTOCOL, ZTUN_RULE_PRIORITY_MAX, ZTUN_RULE_PRIORITY_MIN } from './tags.js';
 export { type NetlinkTransport, SyscallError } from './transport.js';

@@ -1,5 +1,6 @@
 import koffi from 'koffi';
 import { ERRNO } from './codec/errno.js';
+import { loadLinuxLibc } from './libc.linux.js';
 import { type NetlinkTransport, SyscallError } from './transport.js';
 
 // socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE) through koffi. libc is loaded on first open, so
@@ -37,12 +38,7 @@ let libc: Libc | undefined;
 
 function loadLibc(): Libc {
   if (libc) return libc;
-  let lib: koffi.IKoffiLib;
-  try {
-    lib = koffi.load('libc.so.6');
-  } catch {
-    lib = koffi.load('libc.so'); // musl and others
-  }
+  const lib = loadLinuxLibc();
   libc = {
     socket: lib.func('int socket(int, int, int)'),
     bind: lib.func('int bind(int, const void *, uint32_t)'),

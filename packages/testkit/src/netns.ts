@@ -248,7 +248,14 @@ let closeFn: ((fd: number) => number) | undefined;
 
 function libc() {
   if (!setnsFn) {
-    const lib = koffi.load('libc.so.6');
+    // The sonames @ztun/routing-linux's loadLinuxLibc tries, in its order; not imported from there because
+    // routing-linux's tests depend on this package (a cycle).
+    let lib: koffi.IKoffiLib;
+    try {
+      lib = koffi.load('libc.so.6');
+    } catch {
+      lib = koffi.load('libc.so');
+    }
     setnsFn = lib.func('int setns(int fd, int nstype)');
     openFn = lib.func('int open(const char *path, int flags)');
     closeFn = lib.func('int close(int fd)');

@@ -1,16 +1,8 @@
 import { constants } from 'node:os';
+import { errnoName } from '@ztun/routing-linux';
 
-const errnoNames = new Map<number, string>();
-for (const [name, value] of Object.entries(constants.errno as Record<string, number>)) {
-  if (!errnoNames.has(value)) errnoNames.set(value, name);
-}
-// Linux-only names Node's table may lack.
-errnoNames.set(77, errnoNames.get(77) ?? 'EBADFD');
-
-/** Symbolic name of an errno value (`EPERM`, `ENOENT`…), or `E<number>` when unknown. */
-export function errnoName(errno: number): string {
-  return errnoNames.get(errno) ?? `E${errno}`;
-}
+// One Linux errno table for every ztun package: @ztun/routing-linux's (re-exported from this package's index).
+export { errnoName };
 
 const hints: Record<string, string> = {
   EPERM: 'needs CAP_NET_ADMIN (run as root or grant the capability)',

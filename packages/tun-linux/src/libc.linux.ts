@@ -1,3 +1,4 @@
+import { loadLinuxLibc } from '@ztun/routing-linux';
 import koffi from 'koffi';
 
 // The control-plane syscalls of the TUN fd, through koffi. Each returns -1 and leaves errno on failure.
@@ -16,7 +17,7 @@ let libc: Libc | undefined;
 
 export function getLibc(): Libc {
   if (!libc) {
-    const lib = koffi.load('libc.so.6');
+    const lib = loadLinuxLibc();
     const open = lib.func('int open(const char *path, int flags)');
     const ioctl = lib.func('int ioctl(int fd, unsigned long request, ...)');
     const close = lib.func('int close(int fd)');

@@ -12,6 +12,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { loadLinuxLibc } from '@ztun/routing-linux';
 import koffi from 'koffi';
 
 // One ztun per network namespace: start-up flushes every ztun-tagged route and rule in the namespace, which
@@ -30,10 +31,7 @@ let flockFn: ((fd: number, op: number) => number) | undefined;
 
 /** flock(2); 0 or the errno. */
 function flock(fd: number, op: number): number {
-  flockFn ??= koffi.load('libc.so.6').func('int flock(int fd, int operation)') as (
-    fd: number,
-    op: number,
-  ) => number;
+  flockFn ??= loadLinuxLibc().func('int flock(int fd, int operation)') as (fd: number, op: number) => number;
   return flockFn(fd, op) === 0 ? 0 : koffi.errno();
 }
 
