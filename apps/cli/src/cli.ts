@@ -1,3 +1,5 @@
+import type { StackSockets } from '@ztun/packet';
+import { portableSockets } from '@ztun/stack';
 import { Command, CommanderError, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import {
@@ -31,14 +33,18 @@ const collect = (value: string, previous: string[] | undefined) => [...(previous
  * The SOCKS5 server's address, resolved before any route goes in (the plan keeps it out of the TUN).
  * Undefined for `direct`. A name that does not resolve throws ProxyResolveError.
  */
-export async function resolveProxy(config: RunConfig, log: Logger): Promise<ProxyAddress | undefined> {
+export async function resolveProxy(
+  config: RunConfig,
+  log: Logger,
+  osSockets: StackSockets = portableSockets,
+): Promise<ProxyAddress | undefined> {
   if (config.proxy.kind !== 'socks5') return undefined;
   // Marked like the outbounds, so leftovers of a killed run (e.g. a kill-switch) cannot swallow the
   // queries; unmarked when this process may not set SO_MARK (the run itself then refuses anyway).
   return await ProxyAddress.resolve({
     host: config.proxy.host,
     log,
-    sockets: markedUdpSockets(config.fwmark, true),
+    sockets: markedUdpSockets(config.fwmark, true, osSockets),
   });
 }
 
@@ -166,7 +172,7 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
   if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
   let proxy: ProxyAddress | undefined;
   try {
-    proxy = await resolveProxy(config, log);
+    proxy = await resolveProxy(config, log, platform.sockets);
   } catch (err) {
     // A dry run still shows the plan (with a note that the proxy gets no bypass rule).
     if (!(err instanceof ProxyResolveError)) throw err;

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { Resolver } from 'node:dns';
 import { isIP } from 'node:net';
-import { pinnedSocketFd } from '@ztun/stack';
+import type { StackSockets } from '@ztun/packet';
 import * as dnsPacket from 'dns-packet';
 
 // A minimal stub resolver for the proxy's own name (RFC 1035 §4.2.1 over UDP): one A or AAAA question to
@@ -38,16 +38,20 @@ export interface DnsAnswer {
 export type UdpSocketFactory = (family: 4 | 6) => dgram.Socket;
 
 /**
- * Sockets marked with `mark` (SO_MARK: ztun's `not fwmark` rule keeps them out of the tunnel). With
- * `fallbackUnmarked`, a socket that cannot be marked (no CAP_NET_ADMIN, e.g. `--dry-run` as a user) is
- * opened plain instead of failing.
+ * Sockets marked with `mark` through the OS's `osSockets` (SO_MARK: ztun's `not fwmark` rule keeps them out of
+ * the tunnel). With `fallbackUnmarked`, a socket that cannot be marked (no CAP_NET_ADMIN, e.g. `--dry-run` as
+ * a user, or an OS without marks) is opened plain instead of failing.
  */
-export function markedUdpSockets(mark: number, fallbackUnmarked: boolean): UdpSocketFactory {
+export function markedUdpSockets(
+  mark: number,
+  fallbackUnmarked: boolean,
+  osSockets: StackSockets,
+): UdpSocketFactory {
   return (family) => {
     const sock = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
     let fd: number;
     try {
-      fd = pinnedSocketFd(family, 'udp', { mark });
+      fd = osSockets.createPinnedSocket(family, 'udp', { mark });
     } catch (err) {
       if (!fallbackUnmarked) {
         sock.close();

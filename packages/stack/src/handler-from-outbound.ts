@@ -1,6 +1,8 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { StackSockets } from '@ztun/packet';
 import type { Handler, Outbound, TcpConnection } from './handler.js';
+import { portableSockets } from './sockets.js';
 import { endedByReset, resetTcpSocket } from './tcp-reset.js';
 
 export interface OutboundHandlerOptions {
@@ -12,6 +14,12 @@ export interface OutboundHandlerOptions {
    * the handler pipe() as usual. Called once per connection, right after the outbound connected.
    */
   relay?(client: TcpConnection, upstream: Duplex): boolean;
+  /**
+   * The OS's socket options (linuxSockets from @ztun/tun-linux, darwinSockets from @ztun/tun-darwin): with
+   * them a reset that libuv reported as an end is passed on as a reset (SO_ERROR) and an upstream whose FIN
+   * is queued can still be reset (SO_LINGER). Default: portableSockets, which can do neither.
+   */
+  sockets?: StackSockets;
 }
 
 /**
@@ -20,6 +28,7 @@ export interface OutboundHandlerOptions {
  * far side resets the client.
  */
 export function handlerFromOutbound(outbound: Outbound, options: OutboundHandlerOptions = {}): Handler {
+  const sockets = options.sockets ?? portableSockets;
   return {
     tcp(conn: TcpConnection, info) {
       let remote: Duplex | undefined;
@@ -55,13 +64,13 @@ export function handlerFromOutbound(outbound: Outbound, options: OutboundHandler
           r.pipe(conn, { end: false });
           r.once('end', () => {
             if (conn.destroyed) return;
-            if (endedByReset(r)) conn.resetAndDestroy();
+            if (endedByReset(r, sockets)) conn.resetAndDestroy();
             else conn.end();
           });
           conn.once('end', () => {
             if (r.destroyed) return;
-            if (!endedByReset(conn)) r.end();
-            else if (r instanceof Socket) resetTcpSocket(r);
+            if (!endedByReset(conn, sockets)) r.end();
+            else if (r instanceof Socket) resetTcpSocket(r, sockets);
             else r.destroy();
           });
         },

@@ -1,5 +1,5 @@
 // The device contract is declared once, in @ztun/packet; re-exported so `import type { TunDevice } from '@ztun/stack'` keeps working.
-export type { DeviceCounters, PacketBatch, TunDevice } from '@ztun/packet';
+export type { DeviceCounters, PacketBatch, Pinning, StackSockets, TunDevice } from '@ztun/packet';
 export type {
   Endpoint,
   Handler,
@@ -17,7 +17,7 @@ export { TcpNatTable } from './nat.js';
 export { type DirectOutboundOptions, directOutbound } from './outbound-direct.js';
 export { checkSocks5Proxy, type Socks5OutboundOptions, socks5Outbound } from './outbound-socks5.js';
 export { createPcapSink, type PcapSink, type PcapTarget } from './pcap.js';
-export { type Pinning, pinnedSocketFd } from './pinned.js';
+export { PinningUnsupportedError, portableSockets } from './sockets.js';
 export {
   createStack,
   type DropReason,
@@ -27,5 +27,5 @@ export {
   type StackLogger,
   type StackOptions,
 } from './stack.js';
-export { resetTcpSocket } from './tcp-reset.js';
+export { endedByReset, resetTcpSocket } from './tcp-reset.js';
 export { formatIp, parseIp } from './wire.js';

@@ -1,39 +1,43 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Pinning, StackSockets } from '@ztun/packet';
 import type { Endpoint, Outbound, UdpSession, UdpSessionHandler } from './handler.js';
 import { ownSockets, type UdpLoopListener } from './own-sockets.js';
-import {
-  bindPinnedUdpFd,
-  clearPinnedUdpReuse,
-  closePinnedFd,
-  hasPinning,
-  type Pinning,
-  pinnedSocketFd,
-} from './pinned.js';
+import { hasPinning, portableSockets } from './sockets.js';
 import { parseIp } from './wire.js';
 
 export interface DirectOutboundOptions extends Pinning {
   /** Give up on a TCP connect after this long (default 10 s); the client then gets a RST. */
   connectTimeoutMs?: number;
+  /**
+   * The OS's socket options (linuxSockets from @ztun/tun-linux, darwinSockets from @ztun/tun-darwin); needed
+   * for any pinning. Default: portableSockets, which rejects every connect that asks for pinning.
+   */
+  sockets?: StackSockets;
 }
 
 /** Opens a TCP connection to `dest` from a pinned socket (or a plain one when no pinning is given). */
-export function connectPinned(dest: Endpoint, pin: Pinning, timeoutMs: number): Promise<net.Socket> {
+export function connectPinned(
+  dest: Endpoint,
+  pin: Pinning,
+  timeoutMs: number,
+  sockets: StackSockets = portableSockets,
+): Promise<net.Socket> {
   const family = net.isIP(dest.address);
   if (family === 0) return Promise.reject(new Error(`not an IP address: ${dest.address}`));
   let sock: net.Socket;
   if (hasPinning(pin)) {
     let fd: number;
     try {
-      fd = pinnedSocketFd(family as 4 | 6, 'tcp', pin); // EMFILE, EPERM on SO_MARK…: a rejection, not a throw
+      fd = sockets.createPinnedSocket(family as 4 | 6, 'tcp', pin); // EMFILE, EPERM on SO_MARK…: a rejection, not a throw
     } catch (err) {
       return Promise.reject(err);
     }
     try {
       sock = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
     } catch (err) {
-      closePinnedFd(fd);
+      sockets.closeFd(fd);
       return Promise.reject(err);
     }
   } else {
@@ -68,27 +72,35 @@ export function connectPinned(dest: Endpoint, pin: Pinning, timeoutMs: number): 
  * SO_REUSEADDR, so no other socket — another session's included — can receive its replies. `onLoop` hears
  * when the stack finds one of its datagrams coming back into the TUN.
  */
-export function pinnedUdpSocket(family: 4 | 6, pin: Pinning, onLoop: UdpLoopListener): dgram.Socket {
+export function pinnedUdpSocket(
+  family: 4 | 6,
+  pin: Pinning,
+  onLoop: UdpLoopListener,
+  sockets: StackSockets = portableSockets,
+): dgram.Socket {
   const type = family === 4 ? 'udp4' : 'udp6';
   let sock: dgram.Socket;
   if (hasPinning(pin)) {
-    const fd = pinnedSocketFd(family, 'udp', pin);
+    const fd = sockets.createPinnedSocket(family, 'udp', pin);
     try {
-      bindPinnedUdpFd(fd, family);
+      // Bound to a port of its own before Node adopts it: libuv's uv_udp_open sets SO_REUSEADDR (SO_REUSEPORT
+      // on macOS) on an adopted fd, and two such sockets that bind only at their first send may be given the
+      // same port, so one session's replies reach another session.
+      sockets.bindEphemeral(fd, family);
       sock = dgram.createSocket(type);
     } catch (err) {
-      closePinnedFd(fd);
+      sockets.closeFd(fd);
       throw err;
     }
     try {
       sock.bind({ fd });
     } catch (err) {
       sock.close();
-      closePinnedFd(fd);
+      sockets.closeFd(fd);
       throw err;
     }
     // libuv set SO_REUSEADDR when it adopted the fd: clear it, or a later socket could share the port.
-    clearPinnedUdpReuse(fd);
+    sockets.clearReuse(fd);
   } else {
     sock = dgram.createSocket(type);
     sock.bind(0); // libuv binds without SO_REUSEADDR unless asked
@@ -101,7 +113,7 @@ const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'ECONNREFUSED'
 
 /**
  * Connects to the original destination directly, from sockets that cannot loop back into the TUN (pinned
- * with SO_MARK / SO_BINDTODEVICE on Linux, IP_BOUND_IF on macOS).
+ * through `options.sockets`: SO_MARK / SO_BINDTODEVICE on Linux, IP_BOUND_IF on macOS).
  */
 export function directOutbound(options: DirectOutboundOptions = {}): Outbound {
   const pin: Pinning = {
@@ -110,14 +122,18 @@ export function directOutbound(options: DirectOutboundOptions = {}): Outbound {
     boundInterfaceIndex: options.boundInterfaceIndex,
   };
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
+  const sockets = options.sockets ?? portableSockets;
   return {
     name: 'direct',
     connectTcp(destination): Promise<Duplex> {
-      return connectPinned(destination, pin, timeoutMs);
+      return connectPinned(destination, pin, timeoutMs, sockets);
     },
     openUdp(session: UdpSession): UdpSessionHandler {
-      const sock = pinnedUdpSocket(session.family, pin, (destination) =>
-        session.unreachable(destination, 'prohibited'),
+      const sock = pinnedUdpSocket(
+        session.family,
+        pin,
+        (destination) => session.unreachable(destination, 'prohibited'),
+        sockets,
       );
       let closed = false;
       sock.on('message', (msg, rinfo) => session.reply(msg, { address: rinfo.address, port: rinfo.port }));

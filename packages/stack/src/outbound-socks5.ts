@@ -6,9 +6,10 @@ import { SocksClient, type SocksClientOptions, type SocksProxy } from 'socks';
 
 type SocksClientEstablishedEvent = Awaited<ReturnType<typeof SocksClient.createConnection>>;
 
+import type { Pinning, StackSockets } from '@ztun/packet';
 import type { Endpoint, Outbound, UdpSession, UdpSessionHandler } from './handler.js';
 import { connectPinned, pinnedUdpSocket } from './outbound-direct.js';
-import type { Pinning } from './pinned.js';
+import { portableSockets } from './sockets.js';
 import { parseIp } from './wire.js';
 
 export interface Socks5OutboundOptions extends Pinning {
@@ -26,6 +27,8 @@ export interface Socks5OutboundOptions extends Pinning {
   password?: string;
   /** Handshake + connect timeout (default 10 s). */
   timeoutMs?: number;
+  /** The OS's socket options, needed for any pinning (see DirectOutboundOptions.sockets). */
+  sockets?: StackSockets;
 }
 
 const MAX_PENDING_DATAGRAMS = 64;
@@ -63,13 +66,14 @@ function pinningOf(options: Pinning): Pinning {
 export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
   const proxy = socksProxyOf(options);
   const pin = pinningOf(options);
+  const sockets = options.sockets ?? portableSockets;
   const timeout = options.timeoutMs ?? 10_000;
 
   const proxyAddress = () => resolveProxyHost(options);
 
   async function open(command: 'connect' | 'associate', destination: Endpoint, address: string) {
     // The connection to the proxy is made (and pinned) here and handed to the socks client.
-    const existing = await connectPinned({ address, port: options.port }, pin, timeout);
+    const existing = await connectPinned({ address, port: options.port }, pin, timeout, sockets);
     const req: SocksClientOptions = {
       proxy,
       command,
@@ -158,10 +162,15 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
             relayBytes = parseIp(host);
             const family = relayBytes?.length === 16 ? 6 : 4;
             try {
-              udp = pinnedUdpSocket(family, pin, () => {
-                // The frames to the relay came back into the TUN: the proxy is routed through it.
-                if (lastDestination) session.unreachable(lastDestination, 'prohibited');
-              });
+              udp = pinnedUdpSocket(
+                family,
+                pin,
+                () => {
+                  // The frames to the relay came back into the TUN: the proxy is routed through it.
+                  if (lastDestination) session.unreachable(lastDestination, 'prohibited');
+                },
+                sockets,
+              );
             } catch {
               session.close(); // no socket (EMFILE…): the session ends like a failed association
               return;

@@ -7,6 +7,7 @@ import {
   type PacketBatch,
   PacketView,
   rewriteTcpEndpointsAt,
+  type StackSockets,
   TcpFlags,
   type TcpSpec,
   type TunDevice,
@@ -35,6 +36,7 @@ import {
 } from './nat.js';
 import { ownSockets } from './own-sockets.js';
 import { createPcapSink, type PcapSink, type PcapTarget } from './pcap.js';
+import { portableSockets } from './sockets.js';
 import { resetTcpSocket } from './tcp-reset.js';
 import {
   buildUdpPacket,
@@ -79,6 +81,13 @@ export interface StackOptions {
    * splice(2) relay), as in `handlerFromOutbound`'s `relay` option. Ignored when you give a `handler`.
    */
   relay?: OutboundHandlerOptions['relay'];
+  /**
+   * The OS's socket options (linuxSockets from @ztun/tun-linux, darwinSockets from @ztun/tun-darwin): used to
+   * reset connections whose FIN is queued (SO_LINGER) and, with `outbound`, to tell a peer's reset from its
+   * end (SO_ERROR; see handlerFromOutbound). Default: portableSockets (Node's API only). Pinning is the
+   * outbound's own option.
+   */
+  sockets?: StackSockets;
   /**
    * The TUN's addresses per family, or the TUN's CIDRs (`['198.18.0.1/15', 'fd00:18::1/64']`: the first of
    * each family is the tunAddress, natAddress = tunAddress + 1). Required: the device contract carries no
@@ -330,6 +339,7 @@ export class SystemStack implements Stack {
   now = 0;
   private readonly device: TunDevice;
   private readonly handler: Handler;
+  private readonly sockets: StackSockets;
   private readonly v4: Family | undefined;
   private readonly v6: Family | undefined;
   private readonly loopPrefixes: LoopPrefixes;
@@ -365,6 +375,7 @@ export class SystemStack implements Stack {
 
   constructor(options: StackOptions) {
     this.device = options.device;
+    this.sockets = options.sockets ?? portableSockets;
     const logger = options.logger ?? {};
     const handler =
       options.handler ??
@@ -373,6 +384,7 @@ export class SystemStack implements Stack {
             onConnectError: (dest, err) =>
               logger.debug?.(`${options.outbound!.name} connect ${dest}: ${err.message}`),
             ...(options.relay ? { relay: options.relay } : {}),
+            ...(options.sockets ? { sockets: options.sockets } : {}),
           })
         : undefined);
     if (!handler) throw new TypeError('createStack: give a handler or an outbound');
@@ -904,7 +916,7 @@ export class SystemStack implements Stack {
     t.state[port] = OPEN;
     // Handlers (and the stack) reset through this; Node's own fails while a FIN is queued (see tcp-reset.ts).
     sock.resetAndDestroy = () => {
-      resetTcpSocket(sock);
+      resetTcpSocket(sock, this.sockets);
       return sock;
     };
     t.sockets[port] = sock;

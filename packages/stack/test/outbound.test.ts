@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Handler, UdpSession } from '../src/handler.js';
 import { directOutbound } from '../src/outbound-direct.js';
 import { socks5Outbound } from '../src/outbound-socks5.js';
+import { PinningUnsupportedError } from '../src/sockets.js';
 import { createStack, type Stack } from '../src/stack.js';
 import { buildUdpPacket, parseIp } from '../src/wire.js';
 
@@ -150,11 +151,32 @@ describe('outbounds', () => {
     'directOutbound rejects (never throws) when pinning fails',
     skipUnless(process.platform === 'linux', `SO_BINDTODEVICE is Linux-only (this is ${process.platform})`),
     async () => {
-      const ob = directOutbound({ bindToDevice: 'ztnosuchdev0' });
+      // The Linux implementation is loaded only here, so the rest of this file runs on any OS.
+      const { linuxSockets } = await import('@ztun/tun-linux');
+      const ob = directOutbound({ bindToDevice: 'ztnosuchdev0', sockets: linuxSockets });
       const p = ob.connectTcp({ address: '127.0.0.1', port: 9 }, info(9));
       await expect(p).rejects.toThrow(/SO_BINDTODEVICE=ztnosuchdev0.*No such device/);
     },
   );
+
+  it('without OS sockets, pinning is refused with a typed error: TCP rejects, UDP throws', async () => {
+    const ob = directOutbound({ mark: 0x100, bindToDevice: 'lo' });
+    const p = ob.connectTcp({ address: '127.0.0.1', port: 9 }, info(9));
+    await expect(p).rejects.toBeInstanceOf(PinningUnsupportedError);
+    await expect(p).rejects.toThrow(/socket pinning \(mark=256, bindToDevice=lo\) needs an OS socket/);
+    const session = { family: 4 } as unknown as UdpSession;
+    expect(() => ob.openUdp(session)).toThrow(PinningUnsupportedError);
+  });
+
+  it('without OS sockets and without pinning, directOutbound connects with plain Node sockets', async () => {
+    const server = net.createServer((c) => c.end('hi'));
+    const port = await listen(server);
+    const sock = await directOutbound().connectTcp({ address: '127.0.0.1', port }, info(port));
+    closers.push(() => sock.destroy());
+    const chunks: Buffer[] = [];
+    for await (const chunk of sock) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('hi');
+  });
 });
 
 describe('UDP session lifetime', () => {

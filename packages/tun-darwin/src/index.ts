@@ -5,6 +5,7 @@ export { UtunDevice, type UtunDeviceInfo, type UtunDeviceOptions, type UtunFd } 
 export * from './errors.js';
 export { loadUtunFfiTypes, type UtunFfiTypes } from './ffi-types.js';
 export * from './framing.js';
+export { loadDarwinSockets } from './sockets.darwin.js';
 export * from './structs.js';
 export type { OpenUtunOptions } from './utun.darwin.js';
 export { utunUnitFor } from './utun.darwin.js';

@@ -11,6 +11,7 @@ export {
   slotSizeFor,
 } from './ifreq.js';
 export { nativeAddonPath } from './load-addon.linux.js';
+export { linuxSockets } from './sockets.linux.js';
 export {
   canSplice,
   type SplicedPair,

@@ -21,6 +21,7 @@ import {
 import {
   canSplice,
   type LinuxTun,
+  linuxSockets,
   openTun,
   spliceRelay,
   spliceRelaySupported,
@@ -82,8 +83,8 @@ function findLink(nl: RtNetlink, name: string) {
  * given by name is reached at the cached address (never a lookup per connection).
  */
 function outboundFor(proxy: ProxyConfig, fwmark: number, address: ProxyAddress | undefined): Outbound {
-  if (proxy.kind === 'direct') return directOutbound({ mark: fwmark });
-  return socks5Outbound({ ...socks5Options(proxy, address), mark: fwmark });
+  if (proxy.kind === 'direct') return directOutbound({ mark: fwmark, sockets: linuxSockets });
+  return socks5Outbound({ ...socks5Options(proxy, address), mark: fwmark, sockets: linuxSockets });
 }
 
 function socks5Options(proxy: Extract<ProxyConfig, { kind: 'socks5' }>, address: ProxyAddress | undefined) {
@@ -268,11 +269,13 @@ async function run(ctx: RunContext): Promise<number> {
       traffic = splice ? withSplicedBytes(outbound) : outbound;
       const handler = handlerFromOutbound(outbound, {
         onConnectError: (dest, err) => failures.failed(dest, err),
+        sockets: linuxSockets,
         ...(splice ? { relay: (client, upstream) => spliceOrNot(client, upstream, log) } : {}),
       });
       stack = createStack({
         device: dev,
         handler,
+        sockets: linuxSockets,
         addresses: {
           ...(v4 ? { ipv4: { tunAddress: v4.address, prefix: v4.prefixLength } } : {}),
           ...(v6 ? { ipv6: { tunAddress: v6.address, prefix: v6.prefixLength } } : {}),
@@ -533,6 +536,7 @@ async function cleanup(ctx: { log: Logger; name: string }): Promise<number> {
 
 export const platform: Platform = {
   os: 'linux',
+  sockets: linuxSockets,
   async tags(): Promise<PlanTags> {
     return {
       routeProtocol: ZTUN_RT_PROTOCOL,

@@ -1,3 +1,4 @@
+import type { StackSockets } from '@ztun/packet';
 import type { RunConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Plan, PlanTags } from '../plan.js';
@@ -9,6 +10,8 @@ export interface Platform {
   readonly os: string;
   /** Why `ztun run` cannot work on this system at all (unsupported OS), or undefined. */
   readonly unsupported?: string;
+  /** The OS's socket options for ztun's own sockets (marking, reset); absent: Node's API only. */
+  readonly sockets?: StackSockets;
   /** The tags that mark ztun's routes and rules here (needed to build the plan). */
   tags(): Promise<PlanTags>;
   /** Applies the plan, runs the tunnel until SIGINT/SIGTERM, undoes the plan. Resolves the exit code. */
