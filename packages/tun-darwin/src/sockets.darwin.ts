@@ -19,7 +19,7 @@ const SO_REUSEADDR = 0x0004;
 const SO_REUSEPORT = 0x0200;
 const SO_ERROR = 0x1007;
 
-interface Libc {
+export interface DarwinLibc {
   socket(domain: number, type: number, proto: number): number;
   setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
   bind(fd: number, addr: Uint8Array, len: number): number;
@@ -30,7 +30,8 @@ interface Libc {
   errno(): number;
 }
 
-function socketsOver(c: Libc): StackSockets {
+/** The StackSockets over a loaded libSystem (exported for tests, which pass a fake). */
+export function socketsOver(c: DarwinLibc): StackSockets {
   const lastError = () => c.strerror(c.errno());
   return {
     name: 'darwin',
@@ -100,7 +101,14 @@ let loaded: Promise<StackSockets> | undefined;
 export function loadDarwinSockets(): Promise<StackSockets> {
   loaded ??= (async () => {
     const koffi = await loadKoffi();
-    const lib = koffi.load('libSystem.B.dylib');
+    let lib: ReturnType<typeof koffi.load>;
+    try {
+      lib = koffi.load('libSystem.B.dylib');
+    } catch (err) {
+      throw new Error(
+        `darwin sockets: cannot load libSystem.B.dylib (macOS only): ${(err as Error).message}`,
+      );
+    }
     return socketsOver({
       socket: lib.func('int socket(int domain, int type, int protocol)'),
       setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
