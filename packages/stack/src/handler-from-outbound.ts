@@ -15,7 +15,7 @@ export interface OutboundHandlerOptions {
    */
   relay?(client: TcpConnection, upstream: Duplex): boolean;
   /**
-   * The OS's socket options (linuxSockets from @ztun/tun-linux, darwinSockets from @ztun/tun-darwin): with
+   * The OS's socket options (linuxSockets from @ztun/tun-linux, loadDarwinSockets() from @ztun/tun-darwin): with
    * them a reset that libuv reported as an end is passed on as a reset (SO_ERROR) and an upstream whose FIN
    * is queued can still be reset (SO_LINGER). Default: portableSockets, which can do neither.
    */

@@ -11,7 +11,7 @@ export interface DirectOutboundOptions extends Pinning {
   /** Give up on a TCP connect after this long (default 10 s); the client then gets a RST. */
   connectTimeoutMs?: number;
   /**
-   * The OS's socket options (linuxSockets from @ztun/tun-linux, darwinSockets from @ztun/tun-darwin); needed
+   * The OS's socket options (linuxSockets from @ztun/tun-linux, loadDarwinSockets() from @ztun/tun-darwin); needed
    * for any pinning. Default: portableSockets, which rejects every connect that asks for pinning.
    */
   sockets?: StackSockets;
@@ -22,7 +22,7 @@ export function connectPinned(
   dest: Endpoint,
   pin: Pinning,
   timeoutMs: number,
-  sockets: StackSockets = portableSockets,
+  sockets: StackSockets,
 ): Promise<net.Socket> {
   const family = net.isIP(dest.address);
   if (family === 0) return Promise.reject(new Error(`not an IP address: ${dest.address}`));
@@ -76,7 +76,7 @@ export function pinnedUdpSocket(
   family: 4 | 6,
   pin: Pinning,
   onLoop: UdpLoopListener,
-  sockets: StackSockets = portableSockets,
+  sockets: StackSockets,
 ): dgram.Socket {
   const type = family === 4 ? 'udp4' : 'udp6';
   let sock: dgram.Socket;

@@ -232,7 +232,12 @@ export async function checkSocks5Proxy(
   let existing: net.Socket;
   try {
     const address = await resolveProxyHost(options);
-    existing = await connectPinned({ address, port: options.port }, pinningOf(options), timeout);
+    existing = await connectPinned(
+      { address, port: options.port },
+      pinningOf(options),
+      timeout,
+      options.sockets ?? portableSockets,
+    );
   } catch (err) {
     return `is not reachable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
   }

@@ -1,7 +1,7 @@
 import type { Pinning, StackSockets } from '@ztun/packet';
 
 // The stack's socket options come from an injected StackSockets (the contract is in @ztun/packet): an OS
-// package implements it (@ztun/tun-linux `linuxSockets`, @ztun/tun-darwin `darwinSockets`). Without one the
+// package implements it (@ztun/tun-linux `linuxSockets`, @ztun/tun-darwin `loadDarwinSockets()`). Without one the
 // stack uses `portableSockets`: Node's API only, so no pinning and no SO_LINGER/SO_ERROR.
 
 /** Pinning was asked of a StackSockets that cannot pin (the portable default). */
@@ -15,7 +15,7 @@ export function hasPinning(p: Pinning): boolean {
 
 function unsupported(what: string): PinningUnsupportedError {
   return new PinningUnsupportedError(
-    `${what} needs an OS socket implementation: pass \`sockets\` (linuxSockets from @ztun/tun-linux, darwinSockets from @ztun/tun-darwin)`,
+    `${what} needs an OS socket implementation: pass \`sockets\` (linuxSockets from @ztun/tun-linux, loadDarwinSockets() from @ztun/tun-darwin)`,
   );
 }
 

@@ -82,7 +82,7 @@ export interface StackOptions {
    */
   relay?: OutboundHandlerOptions['relay'];
   /**
-   * The OS's socket options (linuxSockets from @ztun/tun-linux, darwinSockets from @ztun/tun-darwin): used to
+   * The OS's socket options (linuxSockets from @ztun/tun-linux, loadDarwinSockets() from @ztun/tun-darwin): used to
    * reset connections whose FIN is queued (SO_LINGER) and, with `outbound`, to tell a peer's reset from its
    * end (SO_ERROR; see handlerFromOutbound). Default: portableSockets (Node's API only). Pinning is the
    * outbound's own option.

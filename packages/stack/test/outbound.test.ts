@@ -2,12 +2,13 @@
 // written here (danted covers no-auth in the namespace tests), direct outbound failures, UDP idle timeout.
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
+import type { StackSockets } from '@ztun/packet';
 import { skipUnless } from '@ztun/testkit';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Handler, UdpSession } from '../src/handler.js';
 import { directOutbound } from '../src/outbound-direct.js';
-import { socks5Outbound } from '../src/outbound-socks5.js';
-import { PinningUnsupportedError } from '../src/sockets.js';
+import { checkSocks5Proxy, socks5Outbound } from '../src/outbound-socks5.js';
+import { PinningUnsupportedError, portableSockets } from '../src/sockets.js';
 import { createStack, type Stack } from '../src/stack.js';
 import { buildUdpPacket, parseIp } from '../src/wire.js';
 
@@ -166,6 +167,30 @@ describe('outbounds', () => {
     await expect(p).rejects.toThrow(/socket pinning \(mark=256, bindToDevice=lo\) needs an OS socket/);
     const session = { family: 4 } as unknown as UdpSession;
     expect(() => ob.openUdp(session)).toThrow(PinningUnsupportedError);
+  });
+
+  it('every pinned socket is asked of the given sockets: direct TCP and UDP, socks5 TCP, the proxy check', async () => {
+    const asked: string[] = [];
+    const sockets: StackSockets = {
+      ...portableSockets,
+      name: 'refusing',
+      createPinnedSocket(family, kind, pin) {
+        asked.push(`${kind}${family} mark=${pin.mark}`);
+        throw new Error('refused by the test sockets');
+      },
+    };
+    const direct = directOutbound({ mark: 7, sockets });
+    await expect(direct.connectTcp({ address: '127.0.0.1', port: 9 }, info(9))).rejects.toThrow(
+      /test sockets/,
+    );
+    expect(() => direct.openUdp({ family: 6 } as unknown as UdpSession)).toThrow(/test sockets/);
+    const socks = socks5Outbound({ host: '127.0.0.1', port: 9, mark: 7, sockets });
+    await expect(socks.connectTcp({ address: '10.0.0.1', port: 80 }, info(80))).rejects.toThrow(
+      /test sockets/,
+    );
+    const why = await checkSocks5Proxy({ host: '127.0.0.1', port: 9, mark: 7, sockets });
+    expect(why).toBe('is not reachable (refused by the test sockets)');
+    expect(asked).toEqual(['tcp4 mark=7', 'udp6 mark=7', 'tcp4 mark=7', 'tcp4 mark=7']);
   });
 
   it('without OS sockets and without pinning, directOutbound connects with plain Node sockets', async () => {

@@ -301,6 +301,7 @@ async function run(ctx: RunContext): Promise<number> {
         const why = await checkSocks5Proxy({
           ...socks5Options(p, ctx.proxy),
           mark: config.fwmark,
+          sockets: linuxSockets,
           timeoutMs: 2000,
           signal: startup.signal,
         });
