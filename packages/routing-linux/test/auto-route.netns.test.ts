@@ -53,8 +53,14 @@ describe('auto-route in a network namespace', skipWhen(skip), () => {
       ...ns.ip('-4', 'route', 'show', 'table', 'all', 'proto', String(ZTUN_RT_PROTOCOL)).split('\n'),
       ...ns.ip('-6', 'route', 'show', 'table', 'all', 'proto', String(ZTUN_RT_PROTOCOL)).split('\n'),
       // `ip rule show proto N` does not filter in every iproute2: filter the lines here.
-      ...ns.ip('-4', 'rule', 'show').split('\n').filter((l) => l.endsWith(` proto ${ZTUN_RT_PROTOCOL}`)),
-      ...ns.ip('-6', 'rule', 'show').split('\n').filter((l) => l.endsWith(` proto ${ZTUN_RT_PROTOCOL}`)),
+      ...ns
+        .ip('-4', 'rule', 'show')
+        .split('\n')
+        .filter((l) => l.endsWith(` proto ${ZTUN_RT_PROTOCOL}`)),
+      ...ns
+        .ip('-6', 'rule', 'show')
+        .split('\n')
+        .filter((l) => l.endsWith(` proto ${ZTUN_RT_PROTOCOL}`)),
     ].filter((l) => l.trim() !== '');
 
   it('applies every step (what iproute2 then shows), routes the default into the table, and undoes it all', () => {
