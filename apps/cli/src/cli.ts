@@ -14,7 +14,6 @@ import {
 } from './config.js';
 import { markedUdpSockets } from './dns-query.js';
 import { createLogger, type Logger } from './log.js';
-import { buildPlan, formatPlan } from './plan.js';
 import { loadPlatform } from './platform/index.js';
 import type { Platform } from './platform/types.js';
 import { RunRefused } from './platform/types.js';
@@ -180,15 +179,13 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
     log.warn(err.message);
   }
   const proxyAddresses = proxy?.addresses ?? [];
-  const plan = buildPlan(config, await platform.tags(), proxyAddresses);
   if (opts.dryRun) {
     proxy?.stop();
-    io.stdout.write(formatPlan(config, plan));
+    io.stdout.write(await platform.dryRun(config, proxyAddresses));
     return 0;
   }
   return platform.run({
     config,
-    plan,
     proxyAddresses,
     ...(proxy ? { proxy } : {}),
     log,

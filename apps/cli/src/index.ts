@@ -15,17 +15,5 @@ export {
   readConfigFile,
   resolveConfig,
 } from './config.js';
-export {
-  buildPlan,
-  type Change,
-  describeChange,
-  formatPlan,
-  MAIN_TABLE,
-  type Plan,
-  type PlanTags,
-  type PolicyRule,
-  type RoutedPrefix,
-  undoOrder,
-} from './plan.js';
 export type { Platform, RunContext } from './platform/types.js';
 export { type StatsSnapshot, statsJson, statusLine } from './stats.js';

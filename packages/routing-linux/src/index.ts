@@ -1,3 +1,28 @@
+export { describeAutoRoute, describeStep } from './auto-route/describe.js';
+export {
+  type AutoRouteNote,
+  type AutoRouteOptions,
+  type AutoRoutePlan,
+  type AutoRouteStep,
+  type AutoRouteTags,
+  KILL_SWITCH_METRIC,
+  MAIN_TABLE,
+  type PlannedRoute,
+  type PlannedRule,
+  planAutoRoute,
+  ZTUN_TAGS,
+} from './auto-route/plan.js';
+export {
+  type AppliedAutoRoute,
+  type ApplyAutoRouteOptions,
+  type AutoRouteClient,
+  AutoRouteError,
+  applyAutoRoute,
+  flushAutoRoute,
+  routeSpecOf,
+  ruleSpecOf,
+  type UndoFailure,
+} from './auto-route/transaction.js';
 export * as constants from './codec/constants.js';
 export { errnoName } from './codec/errno.js';
 export { MessageBuilder, type NetlinkMessage, parseAttrs, parseMessages } from './codec/netlink.js';

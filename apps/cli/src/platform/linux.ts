@@ -1,13 +1,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
+  type AppliedAutoRoute,
+  AutoRouteError,
+  applyAutoRoute,
+  flushAutoRoute,
   NetlinkError,
-  type RouteSpec,
   RtNetlink,
-  type RuleSpec,
-  ZTUN_RT_PROTOCOL,
-  ZTUN_RULE_PRIORITY_MAX,
-  ZTUN_RULE_PRIORITY_MIN,
+  type UndoFailure,
 } from '@ztun/routing-linux';
 import {
   checkSocks5Proxy,
@@ -32,10 +32,17 @@ import { describeProxy, type ProxyConfig, type RunConfig } from '../config.js';
 import { type ConnectFailures, connectFailureReporter } from '../connect-failures.js';
 import { countingOutbound, type TrafficCounters } from '../counting.js';
 import type { Logger } from '../log.js';
-import { type Change, describeChange, type PlanTags, undoOrder } from '../plan.js';
 import type { ProxyAddress } from '../proxy-address.js';
 import { formatBytes, type StatsSnapshot, startStatsReporter } from '../stats.js';
 import { acquireNetnsLock, type LockHeld } from './lock.linux.js';
+import {
+  buildPlan,
+  changeCount,
+  type DeviceChange,
+  describeDeviceChange,
+  formatPlan,
+  type LinuxPlan,
+} from './plan.linux.js';
 import { type Platform, type RunContext, RunRefused } from './types.js';
 
 const CAP_NET_ADMIN = 12;
@@ -61,11 +68,6 @@ function readProcStatus(): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Removes ztun-tagged routes and rules. Returns how many of each went. */
-function flushLeftovers(nl: RtNetlink): { routes: number; rules: number } {
-  return nl.flushZtun();
 }
 
 /** The link called `name`, or undefined when there is none. */
@@ -181,7 +183,8 @@ function crashBehaviour(config: RunConfig): string {
 }
 
 async function run(ctx: RunContext): Promise<number> {
-  const { config, plan, log } = ctx;
+  const { config, log } = ctx;
+  const plan = buildPlan(config, ctx.proxyAddresses);
   const refusal = linuxPreflight();
   if (refusal) throw new RunRefused(refusal);
   const lock = acquireNetnsLock();
@@ -230,14 +233,16 @@ async function run(ctx: RunContext): Promise<number> {
   let queueDrops: (() => number) | undefined;
   let ready = false;
   let queueDropped = 0;
-  const applied: Change[] = [];
+  const applied: DeviceChange[] = [];
+  let routing: AppliedAutoRoute | undefined;
+  let routingFailures: readonly UndoFailure[] = [];
   let exitCode = 0;
   // Ends the start-up proxy check the moment a signal arrives.
   const startup = new AbortController();
   void stopped.then(() => startup.abort());
 
   try {
-    const left = flushLeftovers(nl);
+    const left = flushAutoRoute(nl);
     if (left.routes + left.rules > 0) {
       log.warn(`removed what an earlier run left behind: ${left.routes} route(s), ${left.rules} rule(s)`);
     }
@@ -248,11 +253,20 @@ async function run(ctx: RunContext): Promise<number> {
       );
     }
 
-    for (const change of plan.changes) {
+    for (const change of plan.device) {
       if (stopReason) break;
-      log.debug(describeChange(change));
+      log.debug(describeDeviceChange(change));
       device = await applyChange(change, nl, device, config.offload);
       applied.push(change);
+    }
+    // Routes and rules as one transaction: a failure half-way (EEXIST…) has undone its own steps on throw.
+    if (!stopReason) {
+      try {
+        routing = applyAutoRoute(nl, plan.routing, { oif: device!.index, onStep: (t) => log.debug(t) });
+      } catch (err) {
+        if (err instanceof AutoRouteError) routingFailures = err.undoFailures;
+        throw err;
+      }
     }
 
     if (!stopReason) {
@@ -315,12 +329,12 @@ async function run(ctx: RunContext): Promise<number> {
     if (!stopReason) {
       const dev = device!;
       const startedAt = Date.now();
-      const routed = plan.changes.filter((c) => c.op === 'route-add' && !c.route.unreachable).length;
+      const routed = plan.routing.steps.filter((s) => s.kind === 'route' && !s.route.unreachable).length;
       ready = true;
       log.info(
         `ready: ${dev.name} ${config.addresses.map(formatCidr).join(' ')} mtu ${dev.mtu}, ` +
           `proxy ${describeProxy(config.proxy)}, ${config.autoRoute ? 'auto-route' : `${routed} route(s)`}, ` +
-          `${plan.changes.length} changes applied; ${crashBehaviour(config)}`,
+          `${changeCount(plan)} changes applied; ${crashBehaviour(config)}`,
       );
       const interval = config.statsIntervalMs ?? (ctx.statsOut.isTTY ? 1000 : 10_000);
       if (interval > 0) {
@@ -352,7 +366,9 @@ async function run(ctx: RunContext): Promise<number> {
     // Read before the device goes.
     queueDropped = queueDrops?.() ?? 0;
     if (stopReason && !ready)
-      log.info(`${stopReason} during start-up: undoing the ${applied.length} change(s) applied so far`);
+      log.info(
+        `${stopReason} during start-up: undoing the ${appliedCount(applied, routing, plan)} change(s) applied so far`,
+      );
     else if (stopReason)
       log.info(`${stopReason}: closing connections and removing routes, rules and ${config.name}`);
     try {
@@ -369,7 +385,9 @@ async function run(ctx: RunContext): Promise<number> {
     } catch (err) {
       log.warn(`closing the stack: ${(err as Error).message}`);
     }
-    const undone = await undo(applied, nl, device, log);
+    const routingLeft = [...routingFailures, ...(routing?.undo() ?? [])];
+    for (const f of routingLeft) log.warn(`could not undo '${f.text}': ${f.error.message}`);
+    const undone = (await undoDevice(applied, nl, device, log)) && routingLeft.length === 0;
     if (!undone) exitCode = exitCode || 1;
     nl.close();
     lock.release();
@@ -402,7 +420,7 @@ function noLinkLocal(name: string): void {
 }
 
 async function applyChange(
-  change: Change,
+  change: DeviceChange,
   nl: RtNetlink,
   device: LinuxTun | undefined,
   offload: boolean,
@@ -425,57 +443,30 @@ async function applyChange(
       noLinkLocal(device!.name);
       nl.setLink(device!.index, { up: true });
       return device!;
-    case 'route-add':
-      nl.addRoute(routeSpec(change, device));
-      return device!;
-    case 'rule-add':
-      nl.addRule(ruleSpec(change));
-      return device!;
   }
 }
 
-function routeSpec(change: Extract<Change, { op: 'route-add' }>, device: LinuxTun | undefined): RouteSpec {
-  const r = change.route;
-  return {
-    dst: r.dst.prefixLength === 0 ? 'default' : formatCidr(r.dst),
-    family: r.family,
-    table: r.table,
-    protocol: r.protocol,
-    ...(r.unreachable ? { type: 'unreachable' as const, metric: r.metric } : { oif: device!.index }),
-  };
+/** How many changes are in place: the device's and, once applied, every routing step. */
+function appliedCount(
+  applied: readonly DeviceChange[],
+  routing: AppliedAutoRoute | undefined,
+  plan: LinuxPlan,
+): number {
+  return applied.length + (routing ? plan.routing.steps.length : 0);
 }
 
-function ruleSpec(change: Extract<Change, { op: 'rule-add' }>): RuleSpec {
-  const r = change.rule;
-  return {
-    family: r.family,
-    priority: r.priority,
-    table: r.table,
-    ...(r.dst ? { dst: formatCidr(r.dst) } : {}),
-    ...(r.fwmark !== undefined ? { fwmark: r.fwmark, fwmask: r.fwmask ?? 0xffffffff } : {}),
-    ...(r.invert ? { invert: true } : {}),
-    ...(r.suppressPrefixLength !== undefined ? { suppressPrefixLength: r.suppressPrefixLength } : {}),
-  };
-}
-
-/** Undoes applied changes in reverse. Returns false when something could not be removed. */
-async function undo(
-  applied: readonly Change[],
+/** Undoes the applied device changes in reverse. Returns false when something could not be removed. */
+async function undoDevice(
+  applied: readonly DeviceChange[],
   nl: RtNetlink,
   device: LinuxTun | undefined,
   log: Logger,
 ): Promise<boolean> {
   let ok = true;
-  for (const change of undoOrder({ changes: applied, notes: [] })) {
+  for (const change of [...applied].reverse()) {
     try {
-      log.debug(describeChange(change, 'undo'));
+      if (change.op !== 'link-up') log.debug(describeDeviceChange(change, 'undo'));
       switch (change.op) {
-        case 'rule-add':
-          nl.deleteRule(ruleSpec(change));
-          break;
-        case 'route-add':
-          nl.deleteRoute(routeSpec(change, device));
-          break;
         case 'address-add':
           nl.deleteAddress({ index: device!.index, cidr: formatCidr(change.address) });
           break;
@@ -490,7 +481,7 @@ async function undo(
       }
     } catch (err) {
       ok = false;
-      log.warn(`could not undo '${describeChange(change)}': ${(err as Error).message}`);
+      log.warn(`could not undo '${describeDeviceChange(change)}': ${(err as Error).message}`);
     }
   }
   return ok;
@@ -520,7 +511,7 @@ async function cleanup(ctx: { log: Logger; name: string }): Promise<number> {
     throw err;
   }
   try {
-    const left = flushLeftovers(nl);
+    const left = flushAutoRoute(nl);
     // A TUN without IFF_TUN_PERSIST disappears with its last fd, so a killed ztun leaves no device;
     // one that is still there belongs to a live process.
     const link = findLink(nl, ctx.name);
@@ -538,12 +529,8 @@ async function cleanup(ctx: { log: Logger; name: string }): Promise<number> {
 export const platform: Platform = {
   os: 'linux',
   sockets: linuxSockets,
-  async tags(): Promise<PlanTags> {
-    return {
-      routeProtocol: ZTUN_RT_PROTOCOL,
-      rulePriorityMin: ZTUN_RULE_PRIORITY_MIN,
-      rulePriorityMax: ZTUN_RULE_PRIORITY_MAX,
-    };
+  async dryRun(config, proxyAddresses) {
+    return formatPlan(config, buildPlan(config, proxyAddresses));
   },
   run,
   cleanup,

@@ -1,7 +1,6 @@
 import type { StackSockets } from '@ztun/packet';
 import type { RunConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import type { Plan, PlanTags } from '../plan.js';
 import type { ProxyAddress } from '../proxy-address.js';
 
 /** What a platform module (one per OS: linux.ts, darwin.ts, windows.ts) provides to the CLI. */
@@ -12,9 +11,12 @@ export interface Platform {
   readonly unsupported?: string;
   /** The OS's socket options for ztun's own sockets (marking, reset); absent: Node's API only. */
   readonly sockets?: StackSockets;
-  /** The tags that mark ztun's routes and rules here (needed to build the plan). */
-  tags(): Promise<PlanTags>;
-  /** Applies the plan, runs the tunnel until SIGINT/SIGTERM, undoes the plan. Resolves the exit code. */
+  /**
+   * The `--dry-run` text: every change run would make here, in order, then teardown's undo, then notes.
+   * `proxyAddresses`: the SOCKS5 server's resolved addresses (they get bypass rules).
+   */
+  dryRun(config: RunConfig, proxyAddresses: readonly string[]): Promise<string>;
+  /** Plans and applies the changes, runs the tunnel until SIGINT/SIGTERM, undoes them. Resolves the exit code. */
   run(ctx: RunContext): Promise<number>;
   /** Removes what a crashed run left behind (found by ztun's tags). Resolves the exit code. */
   cleanup(ctx: { log: Logger; name: string }): Promise<number>;
@@ -22,8 +24,7 @@ export interface Platform {
 
 export interface RunContext {
   readonly config: RunConfig;
-  readonly plan: Plan;
-  /** The SOCKS5 server's resolved addresses (for logs; the plan already bypasses them). */
+  /** The SOCKS5 server's resolved addresses (the plan gives them bypass rules). */
   readonly proxyAddresses: readonly string[];
   /** The SOCKS5 server's address, cached and refreshed off the tunnel (absent for `direct`). */
   readonly proxy?: ProxyAddress;

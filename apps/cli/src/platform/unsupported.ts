@@ -6,5 +6,5 @@ export function unsupportedPlatform(os: string, why: string): Platform {
   const refuse = async (): Promise<never> => {
     throw new RunRefused(why, 2);
   };
-  return { os, unsupported: why, tags: refuse, run: refuse, cleanup: refuse };
+  return { os, unsupported: why, dryRun: refuse, run: refuse, cleanup: refuse };
 }

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config.js';
-import { buildPlan, describeChange, formatPlan, type PlanTags, undoOrder } from '../src/plan.js';
+import { applyLines, buildPlan, formatPlan, undoLines } from '../src/platform/plan.linux.js';
 
-const tags: PlanTags = { routeProtocol: 188, rulePriorityMin: 9000, rulePriorityMax: 9099 };
+// The CLI's Linux plan: the TUN's changes plus @ztun/routing-linux's auto-route plan (whose own tests are in
+// packages/routing-linux/test/auto-route-plan.test.ts). These lines are exactly what --dry-run prints.
+
+const tags = { routeProtocol: 188, rulePriorityMin: 9000, rulePriorityMax: 9099 };
 const lines = (flags: Parameters<typeof resolveConfig>[0], proxyAddrs: string[] = []) =>
-  buildPlan(resolveConfig(flags), tags, proxyAddrs).changes.map((c) => describeChange(c));
+  applyLines(buildPlan(resolveConfig(flags), proxyAddrs, tags));
 
 describe('buildPlan', () => {
   it('without routes: device, addresses, up — and no rules', () => {
@@ -72,15 +75,15 @@ describe('buildPlan', () => {
       'ip -4 route add unreachable 10.203.0.0/16 table 31348 proto 188 metric 31348',
       'ip -4 rule add pref 9002 not fwmark 0x7a74 lookup 31348',
     ]);
-    const plan = buildPlan(resolveConfig({ 'auto-route': true, 'kill-switch': true }), tags);
+    const plan = buildPlan(resolveConfig({ 'auto-route': true, 'kill-switch': true }), [], tags);
     expect(plan.notes.join('\n')).toMatch(/IPv6 is refused by --kill-switch/);
-    expect(undoOrder(plan).map((c) => describeChange(c, 'undo'))).toContain(
+    expect(undoLines(plan)).toContain(
       'ip -4 route del unreachable default table 31348 proto 188 metric 31348',
     );
     expect(
       formatPlan(
         resolveConfig({ 'auto-route': true }),
-        buildPlan(resolveConfig({ 'auto-route': true }), tags),
+        buildPlan(resolveConfig({ 'auto-route': true }), [], tags),
       ),
     ).toContain('fail-open if ztun dies');
   });
@@ -88,27 +91,31 @@ describe('buildPlan', () => {
   it('every rule stays inside the ztun priority range and every route carries the ztun protocol', () => {
     const plan = buildPlan(
       resolveConfig({ address: ['10.9.0.1/24', 'fd00::1/64'], 'auto-route': true, route: ['10.0.0.0/8'] }),
+      [],
       tags,
     );
-    for (const c of plan.changes) {
-      if (c.op === 'rule-add') {
-        expect(c.rule.priority).toBeGreaterThanOrEqual(tags.rulePriorityMin);
-        expect(c.rule.priority).toBeLessThanOrEqual(tags.rulePriorityMax);
+    for (const s of plan.routing.steps) {
+      if (s.kind === 'rule') {
+        expect(s.rule.priority).toBeGreaterThanOrEqual(tags.rulePriorityMin);
+        expect(s.rule.priority).toBeLessThanOrEqual(tags.rulePriorityMax);
       }
-      if (c.op === 'route-add') expect(c.route.protocol).toBe(tags.routeProtocol);
+      if (s.kind === 'route') expect(s.route.protocol).toBe(tags.routeProtocol);
     }
   });
 
   it('IPv4-only auto-route says IPv6 is not captured; a proxy outside the routed prefixes gets no rule', () => {
     const plan = buildPlan(
       resolveConfig({ route: ['10.0.0.0/8'], proxy: 'socks5://192.0.2.1:1080', exclude: ['fd00::/8'] }),
-      tags,
       ['192.0.2.1'],
+      tags,
     );
-    expect(plan.changes.filter((c) => c.op === 'rule-add')).toHaveLength(1);
+    expect(plan.routing.steps.filter((s) => s.kind === 'rule')).toHaveLength(1);
     expect(plan.notes.join('\n')).toMatch(/--exclude fd00::\/8 has no effect/);
-    const auto = buildPlan(resolveConfig({ 'auto-route': true }), tags);
+    const auto = buildPlan(resolveConfig({ 'auto-route': true }), [], tags);
     expect(auto.notes.join('\n')).toMatch(/IPv6 is not captured/);
+    // An IPv6-only tunnel says the same of IPv4 (before the plan moved to @ztun/routing-linux it said nothing).
+    const v6only = buildPlan(resolveConfig({ 'auto-route': true, address: ['fd00::1/64'] }), [], tags);
+    expect(v6only.notes).toEqual(['IPv4 is not captured by --auto-route: the tunnel has no IPv4 --address']);
   });
 
   it('a route given twice (or the default with --auto-route) is added once', () => {
@@ -135,8 +142,8 @@ describe('buildPlan', () => {
   });
 
   it('undo runs in exact reverse and deletes what was added', () => {
-    const plan = buildPlan(resolveConfig({ 'auto-route': true }), tags);
-    expect(undoOrder(plan).map((c) => describeChange(c, 'undo'))).toEqual([
+    const plan = buildPlan(resolveConfig({ 'auto-route': true }), [], tags);
+    expect(undoLines(plan)).toEqual([
       'ip -4 rule del pref 9002 not fwmark 0x7a74 lookup 31348',
       'ip -4 rule del pref 9001 lookup main suppress_prefixlength 0',
       'ip -4 route del default dev ztun0 table 31348 proto 188',
@@ -147,7 +154,7 @@ describe('buildPlan', () => {
 
   it('formatPlan prints the changes, the stack, the teardown and the notes', () => {
     const config = resolveConfig({ 'auto-route': true, pcap: '/tmp/x.pcap' });
-    const text = formatPlan(config, buildPlan(config, tags));
+    const text = formatPlan(config, buildPlan(config, [], tags));
     expect(text).toMatch(/^# ztun run --dry-run: 6 changes; nothing was changed\n/);
     expect(text).toContain('# then: start the stack on ztun0 (proxy direct, outbound SO_MARK 0x7a74');
     expect(text).toContain('pcap /tmp/x.pcap');
@@ -157,7 +164,7 @@ describe('buildPlan', () => {
 
   it('refuses a priority range too small for its rules', () => {
     expect(() =>
-      buildPlan(resolveConfig({}), { routeProtocol: 1, rulePriorityMin: 10, rulePriorityMax: 11 }),
+      buildPlan(resolveConfig({}), [], { routeProtocol: 1, rulePriorityMin: 10, rulePriorityMax: 11 }),
     ).toThrow(/fewer than 3 rules/);
   });
 });
