@@ -1,7 +1,13 @@
+import type { PacketContext } from './packet-context.js';
+
 // The TCP NAT table of one address family. A session is identified by its NAT port: the source port the
 // stack gives the client's flow when it rewrites it onto the kernel listener. Everything lives in typed
 // arrays indexed by NAT port, and the forward lookup (client tuple → NAT port) is an intrusive hash chain
-// keyed by numbers, so the per-packet path allocates nothing.
+// keyed by numbers, so the per-packet path allocates nothing. The session state machine lives here too:
+//
+//   FREE ──SYN (open)──▶ EMBRYONIC ──listener accepts (accept)──▶ OPEN ──socket closes (socketClosed)──▶ CLOSING
+//   EMBRYONIC ──20 s without accept (sweep)──▶ FREE        OPEN ──idle tcpIdleTimeoutMs (sweep)──▶ socket reset
+//   CLOSING ──1 s quiet after FIN both ways or RST, else 5 s (sweep)──▶ FREE;  a SYN of the same flow reopens it
 
 /** Session states (values of `state[port]`). */
 export const FREE = 0;
@@ -16,6 +22,12 @@ export const CLOSING = 3;
 export const FIN_FROM_CLIENT = 1;
 export const FIN_FROM_LISTENER = 2;
 export const RST_SEEN = 4;
+
+/** An embryonic entry (SYN seen, never accepted) expires after this long. */
+const EMBRYONIC_TIMEOUT_MS = 20_000;
+/** A closed connection's entry lingers this long after its last packet (FIN both ways / RST: CLOSED_…). */
+const CLOSING_LINGER_MS = 5_000;
+const CLOSED_LINGER_MS = 1_000;
 
 const PORTS = 65536;
 const BUCKETS = 1 << 16;
@@ -44,7 +56,7 @@ export class TcpNatTable {
   readonly dport = new Uint16Array(PORTS);
   /** Last packet seen (ms, the stack's batch clock); state-change time for Closing. */
   readonly lastSeen = new Float64Array(PORTS);
-  readonly sockets: Array<{ destroy(): void; resetAndDestroy?(): unknown } | undefined> = [];
+  readonly sockets: Array<TableSocket | undefined> = [];
   private readonly heads = new Int32Array(BUCKETS).fill(-1);
   private readonly next = new Int32Array(PORTS).fill(-1);
   private readonly bucketOf = new Int32Array(PORTS);
@@ -173,4 +185,116 @@ export class TcpNatTable {
     this.sockets[port] = undefined;
     this.count--;
   }
+
+  // ---- the session state machine ------------------------------------------------------------------
+
+  /**
+   * The session of the client segment in `c` (client → destination), or -1 when it has none it may use:
+   * an unknown flow, or a SYN of a flow whose entry only lingers (CLOSING) — a new connection on the same
+   * tuple, which `open` starts afresh.
+   */
+  clientSession(c: PacketContext, tcpFlags: number): number {
+    const port = this.lookup(c.data, c.srcOff, c.sport, c.dstOff, c.dport);
+    if (port >= 0 && isSyn(tcpFlags) && this.state[port] === CLOSING) return -1;
+    return port;
+  }
+
+  /** Opens an embryonic session for the SYN in `c`, replacing a lingering entry of the flow; -1 when full. */
+  open(c: PacketContext, now: number): number {
+    const lingering = this.lookup(c.data, c.srcOff, c.sport, c.dstOff, c.dport);
+    if (lingering >= 0) this.release(lingering);
+    return this.allocate(c.data, c.srcOff, c.sport, c.dstOff, c.dport, now);
+  }
+
+  /** A listener → client segment of NAT port `port`: records its FIN / RST and the time; false: no session. */
+  fromListener(port: number, tcpFlags: number, now: number): boolean {
+    if (this.state[port] === FREE) return false;
+    if (tcpFlags & 1) this.flags[port]! |= FIN_FROM_LISTENER;
+    if (tcpFlags & 4) this.flags[port]! |= RST_SEEN;
+    this.lastSeen[port] = now;
+    return true;
+  }
+
+  /** A client → destination segment of session `port` (clientSession / open): records its FIN / RST. */
+  fromClient(port: number, tcpFlags: number, now: number): void {
+    if (tcpFlags & 1) this.flags[port]! |= FIN_FROM_CLIENT;
+    if (tcpFlags & 4) this.flags[port]! |= RST_SEEN;
+    this.lastSeen[port] = now;
+  }
+
+  /** The listener accepted the connection of NAT port `port`: false unless it is an embryonic session. */
+  accept(port: number, socket: TableSocket): boolean {
+    if (this.state[port] !== EMBRYONIC) return false;
+    this.state[port] = OPEN;
+    this.sockets[port] = socket;
+    return true;
+  }
+
+  /** The accepted socket of `port` closed: the entry lingers (CLOSING). False when it was not that socket's. */
+  socketClosed(port: number, socket: TableSocket, now: number): boolean {
+    if (this.sockets[port] !== socket) return false;
+    this.sockets[port] = undefined;
+    this.state[port] = CLOSING;
+    this.lastSeen[port] = now;
+    return true;
+  }
+
+  /** The kernel's RST of session `port` has passed through the TUN. */
+  rstSeen(port: number): boolean {
+    return (this.flags[port]! & RST_SEEN) !== 0;
+  }
+
+  /** Timeouts at `now`: expires embryonic and lingering entries, resets connections idle beyond `idleMs`. */
+  sweep(now: number, idleMs: number): void {
+    if (this.count === 0) return;
+    for (let p = this.portMin; p <= this.portMax; p++) {
+      const s = this.state[p];
+      if (s === FREE) continue;
+      const idle = now - this.lastSeen[p]!;
+      if (s === EMBRYONIC) {
+        if (idle > EMBRYONIC_TIMEOUT_MS) this.release(p);
+      } else if (s === OPEN) {
+        if (idle > idleMs && this.sockets[p]) resetSocket(this.sockets[p]!);
+      } else {
+        const done = (this.flags[p]! & RST_SEEN) !== 0 || (this.flags[p]! & 3) === 3;
+        if (idle > (done ? CLOSED_LINGER_MS : CLOSING_LINGER_MS)) this.release(p);
+      }
+    }
+  }
+
+  /** Resets every open connection (the stack's close()); returns their ports. */
+  resetOpen(): number[] {
+    const ports: number[] = [];
+    if (this.count === 0) return ports;
+    for (let p = this.portMin; p <= this.portMax; p++) {
+      const sock = this.sockets[p];
+      if (this.state[p] === OPEN && sock) {
+        resetSocket(sock);
+        ports.push(p);
+      }
+    }
+    return ports;
+  }
+
+  /** Destroys every socket and frees every entry. */
+  releaseAll(): void {
+    for (let p = this.portMin; p <= this.portMax; p++) {
+      if (this.state[p] === FREE) continue;
+      this.sockets[p]?.destroy();
+      this.release(p);
+    }
+  }
+}
+
+type TableSocket = { destroy(): void; resetAndDestroy?(): unknown };
+
+/** SYN without ACK: the first segment of a connection. */
+function isSyn(tcpFlags: number): boolean {
+  return (tcpFlags & 0x12) === 0x02;
+}
+
+/** RST to the client (the kernel sends it when the socket is destroyed this way). */
+function resetSocket(sock: TableSocket): void {
+  if (sock.resetAndDestroy) sock.resetAndDestroy();
+  else sock.destroy();
 }

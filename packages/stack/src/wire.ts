@@ -1,6 +1,8 @@
 import {
   buildIcmp,
   buildUdp,
+  checksumFinish,
+  checksumPartial,
   formatIPv4,
   formatIPv6,
   Icmpv4UnreachableCode,
@@ -86,4 +88,27 @@ export function udpQuote(src: Uint8Array, sport: number, dst: Uint8Array, dport:
   const out = new Uint8Array((src.length === 4 ? 20 : 40) + 8);
   buildUdp(out, 0, ipSpec(src, dst), { sourcePort: sport, destinationPort: dport });
   return out;
+}
+
+/** `n` bytes of `a` at aOff equal those of `b` at bOff (addresses compared in place, no allocation). */
+export function bytesEqual(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[aOff + i] !== b[bOff + i]) return false;
+  return true;
+}
+
+/**
+ * Finishes an offload partial checksum in place (what a NIC would do): the TCP/UDP header directly follows
+ * the IP header (the device flags nothing else) and its checksum field holds the pseudo-header sum.
+ */
+export function completePartialChecksum(d: Uint8Array, o: number, len: number): void {
+  const v6 = d[o]! >> 4 === 6;
+  const l4 = o + (v6 ? 40 : (d[o]! & 0x0f) * 4);
+  const proto = v6 ? d[o + 6]! : d[o + 9]!;
+  const at = l4 + (proto === PROTO_TCP ? 16 : 6);
+  const end = o + len;
+  if (at + 2 > end) return;
+  let sum = checksumFinish(checksumPartial(d, l4, end - l4));
+  if (sum === 0 && proto === PROTO_UDP) sum = 0xffff;
+  d[at] = sum >>> 8;
+  d[at + 1] = sum;
 }
