@@ -1,4 +1,6 @@
 import { AddressError, type Cidr, ipv4FromBytes, tryParseCidr } from '@ztun/packet';
+import type { PacketContext } from './packet-context.js';
+import { bytesEqual } from './wire.js';
 
 /** The stack's options as far as the loop prefixes go (kept apart so this file needs nothing of stack.ts). */
 interface LoopPrefixOptions {
@@ -55,5 +57,14 @@ export class LoopPrefixes {
     const list = this.v6;
     for (let i = 0; i < list.length; i++) if (list[i]!.containsIPv6(d, off)) return true;
     return false;
+  }
+
+  /**
+   * The destination of the packet in `c` can only loop: the NAT address (the stack's own) or inside one of
+   * the prefixes — nothing sent there can leave the TUN.
+   */
+  refuses(c: PacketContext): boolean {
+    const f = c.family;
+    return bytesEqual(c.data, c.dstOff, f.nat, 0, f.alen) || this.contains(f.v, c.data, c.dstOff);
   }
 }

@@ -1,17 +1,8 @@
 import type net from 'node:net';
-import {
-  buildTcp,
-  echoReplyInPlace,
-  type PacketBatch,
-  PacketView,
-  rewriteTcpEndpointsAt,
-  type StackSockets,
-  TcpFlags,
-  type TcpSpec,
-  type TunDevice,
-} from '@ztun/packet';
+import { type PacketBatch, PacketView, type StackSockets, type TunDevice } from '@ztun/packet';
 import type { Handler } from './handler.js';
 import { handlerFromOutbound } from './handler-from-outbound.js';
+import { IcmpEcho } from './icmp-echo.js';
 import { listen } from './listener.js';
 import { LoopPrefixes } from './loop-prefixes.js';
 import { TcpNatTable } from './nat.js';
@@ -24,23 +15,12 @@ import {
   type StackLogger,
   type StackOptions,
 } from './options.js';
-import { ownSockets } from './own-sockets.js';
 import { type Clock, type Family, PacketContext } from './packet-context.js';
 import { createPcapSink, type PcapSink } from './pcap.js';
 import { portableSockets } from './sockets.js';
+import { TcpPath } from './tcp-path.js';
 import { UdpSessionTable } from './udp-sessions.js';
-import {
-  buildUnreachable,
-  bytesEqual,
-  completePartialChecksum,
-  formatIp,
-  ipSpec,
-  PROTO_ICMP,
-  PROTO_ICMPV6,
-  PROTO_TCP,
-  PROTO_UDP,
-  udpQuote,
-} from './wire.js';
+import { completePartialChecksum, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from './wire.js';
 
 // The system stack: reads the device's batches, NATs TCP onto the kernel listeners (nat.ts, listener.ts),
 // hands UDP datagrams to their sessions (udp-sessions.ts), answers pings, and writes each batch back.
@@ -76,9 +56,9 @@ class SystemStack implements Stack {
   private readonly sockets: StackSockets;
   private readonly v4: Family | undefined;
   private readonly v6: Family | undefined;
+  private readonly tcp: TcpPath;
   private readonly udp: UdpSessionTable;
-  private readonly loopPrefixes: LoopPrefixes;
-  private readonly icmpReply: boolean;
+  private readonly icmp: IcmpEcho;
   private readonly tcpIdleTimeoutMs: number;
   private readonly backlog: number;
   private readonly logger: StackLogger;
@@ -134,19 +114,24 @@ class SystemStack implements Stack {
     };
     this.v4 = addresses.ipv4 ? family(4, addresses.ipv4) : undefined;
     this.v6 = addresses.ipv6 ? family(6, addresses.ipv6) : undefined;
-    this.loopPrefixes = LoopPrefixes.from(options, addresses);
+    const loopPrefixes = LoopPrefixes.from(options, addresses);
     if (!this.v4 && !this.v6)
       throw new TypeError('createStack: addresses needs an IPv4 and/or an IPv6 address');
-    this.icmpReply = (options.icmp ?? 'reply') === 'reply';
     this.tcpIdleTimeoutMs = options.tcpIdleTimeoutMs ?? 3_600_000;
     this.backlog = options.listenBacklog ?? 4096;
     this.logger = logger;
     this.pcap = options.pcap ? createPcapSink(options.pcap) : undefined;
+    const emit = (packet: Uint8Array) => this.emit(packet);
+    const { counters, clock, pv } = this;
+    this.tcp = new TcpPath({ counters, clock, pv, loopPrefixes, emit });
+    this.icmp = new IcmpEcho({ counters, pv, handler, reply: (options.icmp ?? 'reply') === 'reply' });
     this.udp = new UdpSessionTable({
       handler,
-      counters: this.counters,
-      clock: this.clock,
-      emit: (packet) => this.emit(packet),
+      counters,
+      clock,
+      emit,
+      pv,
+      loopPrefixes,
       maxSessions: options.maxUdpSessions ?? 8192,
       timeoutMs: options.udpTimeoutMs ?? 60_000,
       logger,
@@ -347,209 +332,17 @@ class SystemStack implements Stack {
     c.partial = partial;
     switch (pv.transport) {
       case PROTO_TCP:
-        return this.tcp(c) ? total : 0;
+        return this.tcp.segment(c) ? total : 0;
       case PROTO_UDP:
-        this.udpDatagram(c);
+        this.udp.datagram(c);
         return 0;
       case PROTO_ICMP:
       case PROTO_ICMPV6:
-        return this.icmpEcho(c) ? total : 0;
+        return this.icmp.answer(c) ? total : 0;
       default:
         drops.unsupported++;
         return 0;
     }
-  }
-
-  /**
-   * TCP: client flows are rewritten onto the listener (src → natAddress:natPort, dst → tunAddress:listenPort);
-   * listener replies are rewritten back to look like they come from the original destination. The session
-   * states are the NAT table's (nat.ts).
-   */
-  private tcp(c: PacketContext): boolean {
-    const drops = this.counters.drops;
-    const { family: f, data: d, l4 } = c;
-    const sport = (d[l4]! << 8) | d[l4 + 1]!;
-    const dport = (d[l4 + 2]! << 8) | d[l4 + 3]!;
-    c.sport = sport;
-    c.dport = dport;
-    const flags = d[l4 + 13]!;
-    const t = f.table;
-    const now = this.clock.now;
-    if (
-      sport === f.listenPort &&
-      bytesEqual(d, c.srcOff, f.tun, 0, f.alen) &&
-      bytesEqual(d, c.dstOff, f.nat, 0, f.alen)
-    ) {
-      // Listener → client: the destination port is the NAT port.
-      if (!t.fromListener(dport, flags, now)) {
-        drops.tcpNoSession++;
-        return false;
-      }
-      const base = dport * 16;
-      rewriteTcpEndpointsAt(
-        d,
-        c.offset,
-        f.v,
-        l4,
-        t.dst,
-        base,
-        t.dport[dport]!,
-        t.src,
-        base,
-        t.sport[dport]!,
-        c.partial,
-      );
-      return true;
-    }
-    // Client → destination.
-    let port = t.clientSession(c, flags);
-    if (port < 0) {
-      if ((flags & 0x12) !== 0x02) {
-        drops.tcpNoSession++;
-        if (!(flags & 4)) this.sendRst(c, flags);
-        return false;
-      }
-      if (this.loopDestination(c) || ownSockets.isOwnTcp(f.v, d, c.srcOff, sport, c.dstOff, dport)) {
-        // A flow that could only loop (see loopDestination), or an outbound's own connection that a route
-        // sent back into the TUN: refuse it, so the outbound's connect fails instead of nesting forever.
-        drops.loop++;
-        this.sendRst(c, flags);
-        return false;
-      }
-      port = t.open(c, now);
-      if (port < 0) {
-        drops.tcpTableFull++;
-        this.sendRst(c, flags);
-        return false;
-      }
-      this.counters.tcpTotal++;
-    }
-    t.fromClient(port, flags, now);
-    rewriteTcpEndpointsAt(d, c.offset, f.v, l4, f.nat, 0, port, f.tun, 0, f.listenPort, c.partial);
-    return true;
-  }
-
-  /** Answers a client segment nobody can take with a RST (RFC 9293 §3.10.7.1 reset generation). */
-  private sendRst(c: PacketContext, flags: number): void {
-    const tcp = this.pv.tcp;
-    const { family: f, data: d } = c;
-    const ip = ipSpec(d.subarray(c.dstOff, c.dstOff + f.alen), d.subarray(c.srcOff, c.srcOff + f.alen));
-    const out = new Uint8Array((f.v === 4 ? 20 : 40) + 20);
-    const spec: TcpSpec =
-      flags & TcpFlags.ACK
-        ? {
-            sourcePort: c.dport,
-            destinationPort: c.sport,
-            sequenceNumber: tcp.acknowledgmentNumber,
-            flags: TcpFlags.RST,
-          }
-        : {
-            sourcePort: c.dport,
-            destinationPort: c.sport,
-            acknowledgmentNumber:
-              (tcp.sequenceNumber +
-                c.l4Length -
-                tcp.headerLength + // validated by PacketView: 20 ≤ doff ≤ l4len
-                (flags & TcpFlags.SYN ? 1 : 0) +
-                (flags & TcpFlags.FIN ? 1 : 0)) >>>
-              0,
-            flags: TcpFlags.RST | TcpFlags.ACK,
-          };
-    buildTcp(out, 0, ip, { ...spec, window: 0 });
-    this.emit(out);
-  }
-
-  /** UDP: checks and loop protection here; the session table (udp-sessions.ts) does the rest. */
-  private udpDatagram(c: PacketContext): void {
-    const drops = this.counters.drops;
-    const { family: f, data: d, l4 } = c;
-    // PacketView checked 8 ≤ UDP length ≤ payload; the checksum is optional only over IPv4 (RFC 8200).
-    // A partial checksum (offload) comes from the local kernel and has nothing to verify yet.
-    const ulen = this.pv.udp.length;
-    if (!c.partial && !this.pv.verifyTransportChecksum()) {
-      drops.badChecksum++;
-      return;
-    }
-    const sport = (d[l4]! << 8) | d[l4 + 1]!;
-    const dport = (d[l4 + 2]! << 8) | d[l4 + 3]!;
-    c.sport = sport;
-    c.dport = dport;
-    if (dport === 0) {
-      drops.malformed++;
-      return;
-    }
-    if (sport === 0) {
-      // RFC 768 allows it for datagrams that want no reply; a session could never answer.
-      drops.udpSourcePortZero++;
-      return;
-    }
-    if (this.loopDestination(c)) {
-      drops.loop++;
-      const src = d.slice(c.srcOff, c.srcOff + f.alen);
-      const dst = d.slice(c.dstOff, c.dstOff + f.alen);
-      this.emit(buildUnreachable(dst, src, udpQuote(src, sport, dst, dport), 'prohibited'));
-      return;
-    }
-    if (bytesEqual(d, c.srcOff, f.tun, 0, f.alen)) {
-      // From this host: maybe an outbound's own socket that a route sent back into the TUN. Its session
-      // hears about it (and tells its client); the datagram goes no further.
-      const looped = ownSockets.udpListener(f.v, sport);
-      if (looped) {
-        drops.loop++;
-        try {
-          looped({ address: formatIp(d, c.dstOff, f.v), port: dport });
-        } catch (err) {
-          this.logger.warn?.(`udp loop listener threw: ${(err as Error).message}`);
-        }
-        return;
-      }
-    }
-    this.udp.deliver(c, ulen);
-  }
-
-  /** ICMP / ICMPv6: echo requests are answered in place (mode 'reply'); anything else is dropped. */
-  private icmpEcho(c: PacketContext): boolean {
-    const drops = this.counters.drops;
-    const pv = this.pv;
-    const v = c.family.v;
-    if (!pv.verifyTransportChecksum()) {
-      drops.badChecksum++;
-      return false;
-    }
-    if ((v === 4 ? pv.icmpv4.type : pv.icmpv6.type) !== (v === 4 ? 8 : 128)) {
-      drops.icmpOther++; // replies, errors, router solicitations, MLD reports… the TUN has no neighbours
-      return false;
-    }
-    if (!this.icmpReply || !this.allowEcho(c)) {
-      drops.icmpOff++;
-      return false;
-    }
-    echoReplyInPlace(pv);
-    this.counters.icmpEchoReplies++;
-    return true;
-  }
-
-  private allowEcho(c: PacketContext): boolean {
-    const hook = this.handler.icmpEcho;
-    if (!hook) return true;
-    const v = c.family.v;
-    try {
-      return hook.call(this.handler, {
-        family: v,
-        source: formatIp(c.data, c.srcOff, v),
-        destination: formatIp(c.data, c.dstOff, v),
-      });
-    } catch {
-      return false;
-    }
-  }
-
-  /** The NAT address (the stack's own) and the loop prefixes: nothing sent there can leave the TUN. */
-  private loopDestination(c: PacketContext): boolean {
-    const f = c.family;
-    return (
-      bytesEqual(c.data, c.dstOff, f.nat, 0, f.alen) || this.loopPrefixes.contains(f.v, c.data, c.dstOff)
-    );
   }
 }
 

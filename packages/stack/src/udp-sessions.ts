@@ -1,3 +1,4 @@
+import type { PacketView } from '@ztun/packet';
 import type {
   Endpoint,
   Handler,
@@ -6,7 +7,9 @@ import type {
   UdpSessionHandler,
   UnreachableReason,
 } from './handler.js';
+import type { LoopPrefixes } from './loop-prefixes.js';
 import type { StackCounters, StackLogger } from './options.js';
+import { ownSockets } from './own-sockets.js';
 import type { Clock, PacketContext } from './packet-context.js';
 import { buildUdpPacket, buildUnreachable, bytesEqual, formatIp, parseIp, udpQuote } from './wire.js';
 
@@ -21,6 +24,9 @@ export interface UdpTableOptions {
   clock: Clock;
   /** Writes a packet the stack built to the device. */
   emit: (packet: Uint8Array) => void;
+  /** The stack's parser, holding the packet of the context. */
+  pv: PacketView;
+  loopPrefixes: LoopPrefixes;
   maxSessions: number;
   timeoutMs: number;
   logger: StackLogger;
@@ -107,6 +113,8 @@ export class UdpSessionTable {
   readonly clock: Clock;
   readonly emit: (packet: Uint8Array) => void;
   private readonly handler: Handler;
+  private readonly pv: PacketView;
+  private readonly loopPrefixes: LoopPrefixes;
   private readonly maxSessions: number;
   private readonly timeoutMs: number;
   private readonly logger: StackLogger;
@@ -119,26 +127,71 @@ export class UdpSessionTable {
     this.counters = options.counters;
     this.clock = options.clock;
     this.emit = options.emit;
+    this.pv = options.pv;
+    this.loopPrefixes = options.loopPrefixes;
     this.maxSessions = options.maxSessions;
     this.timeoutMs = options.timeoutMs;
     this.logger = options.logger;
   }
 
   /**
-   * Hands the datagram of `c` (payload `ulen - 8` bytes after the UDP header) to its source's session,
-   * opening one — and asking the handler for it — on the first datagram.
+   * The datagram of `c`: checked, refused when it could only loop, else handed to its source's session —
+   * opened (and the handler asked for it) on the first datagram.
    */
-  deliver(c: PacketContext, ulen: number): void {
+  datagram(c: PacketContext): void {
+    const drops = this.counters.drops;
     const f = c.family;
     const d = c.data;
     const alen = f.alen;
+    const l4 = c.l4;
+    // PacketView checked 8 ≤ UDP length ≤ payload; the checksum is optional only over IPv4 (RFC 8200).
+    // A partial checksum (offload) comes from the local kernel and has nothing to verify yet.
+    const ulen = this.pv.udp.length;
+    if (!c.partial && !this.pv.verifyTransportChecksum()) {
+      drops.badChecksum++;
+      return;
+    }
+    const sport = (d[l4]! << 8) | d[l4 + 1]!;
+    const dport = (d[l4 + 2]! << 8) | d[l4 + 3]!;
+    c.sport = sport;
+    c.dport = dport;
+    if (dport === 0) {
+      drops.malformed++;
+      return;
+    }
+    if (sport === 0) {
+      // RFC 768 allows it for datagrams that want no reply; a session could never answer.
+      drops.udpSourcePortZero++;
+      return;
+    }
+    if (this.loopPrefixes.refuses(c)) {
+      drops.loop++;
+      const src = d.slice(c.srcOff, c.srcOff + alen);
+      const dst = d.slice(c.dstOff, c.dstOff + alen);
+      this.emit(buildUnreachable(dst, src, udpQuote(src, sport, dst, dport), 'prohibited'));
+      return;
+    }
+    if (bytesEqual(d, c.srcOff, f.tun, 0, alen)) {
+      // From this host: maybe an outbound's own socket that a route sent back into the TUN. Its session
+      // hears about it (and tells its client); the datagram goes no further.
+      const looped = ownSockets.udpListener(f.v, sport);
+      if (looped) {
+        drops.loop++;
+        try {
+          looped({ address: formatIp(d, c.dstOff, f.v), port: dport });
+        } catch (err) {
+          this.logger.warn?.(`udp loop listener threw: ${(err as Error).message}`);
+        }
+        return;
+      }
+    }
     const map = f.v === 4 ? this.v4 : this.v6;
     const key = udpKey(d, c.srcOff, alen, c.sport);
     let s = map.get(key);
     while (s && !(s.sport === c.sport && bytesEqual(s.srcBytes, 0, d, c.srcOff, alen))) s = s.next;
     if (!s) {
       if (this.counters.udpOpen >= this.maxSessions) {
-        this.counters.drops.udpTableFull++;
+        drops.udpTableFull++;
         return;
       }
       s = new UdpSessionImpl(this, f.v, key, d.slice(c.srcOff, c.srcOff + alen), c.sport);
