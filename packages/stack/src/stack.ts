@@ -15,12 +15,12 @@ import {
   type StackLogger,
   type StackOptions,
 } from './options.js';
-import { type Clock, type Family, PacketContext } from './packet-context.js';
+import type { Clock, Family } from './packet-context.js';
+import { PacketPath } from './packet-path.js';
 import { createPcapSink, type PcapSink } from './pcap.js';
 import { portableSockets } from './sockets.js';
 import { TcpPath } from './tcp-path.js';
 import { UdpSessionTable } from './udp-sessions.js';
-import { completePartialChecksum, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from './wire.js';
 
 // The system stack: reads the device's batches, NATs TCP onto the kernel listeners (nat.ts, listener.ts),
 // hands UDP datagrams to their sessions (udp-sessions.ts), answers pings, and writes each batch back.
@@ -56,33 +56,13 @@ class SystemStack implements Stack {
   private readonly sockets: StackSockets;
   private readonly v4: Family | undefined;
   private readonly v6: Family | undefined;
-  private readonly tcp: TcpPath;
   private readonly udp: UdpSessionTable;
-  private readonly icmp: IcmpEcho;
+  private readonly path: PacketPath;
   private readonly tcpIdleTimeoutMs: number;
   private readonly backlog: number;
   private readonly logger: StackLogger;
   private readonly pcap: PcapSink | undefined;
   private readonly servers: net.Server[] = [];
-  /** The one parser every packet goes through, and where the packet is (both reused: no allocation). */
-  private readonly pv = new PacketView();
-  private readonly ctx = new PacketContext();
-  private outOffsets = new Uint32Array(256);
-  private outLengths = new Uint32Array(256);
-  private outFlags = new Uint8Array(256);
-  private readonly outBatch: {
-    count: number;
-    data: Uint8Array;
-    offsets: Uint32Array;
-    lengths: Uint32Array;
-    flags: Uint8Array | undefined;
-  } = {
-    count: 0,
-    data: new Uint8Array(0),
-    offsets: this.outOffsets,
-    lengths: this.outLengths,
-    flags: undefined,
-  };
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private closing: Promise<void> | undefined;
   private started = false;
@@ -122,10 +102,12 @@ class SystemStack implements Stack {
     this.logger = logger;
     this.pcap = options.pcap ? createPcapSink(options.pcap) : undefined;
     const emit = (packet: Uint8Array) => this.emit(packet);
-    const { counters, clock, pv } = this;
-    this.tcp = new TcpPath({ counters, clock, pv, loopPrefixes, emit });
-    this.icmp = new IcmpEcho({ counters, pv, handler, reply: (options.icmp ?? 'reply') === 'reply' });
-    this.udp = new UdpSessionTable({
+    const { counters, clock, device, pcap, v4, v6 } = this;
+    // The one parser every packet goes through (reused: no per-packet allocation), shared by the paths.
+    const pv = new PacketView();
+    const tcp = new TcpPath({ counters, clock, pv, loopPrefixes, emit });
+    const icmp = new IcmpEcho({ counters, pv, handler, reply: (options.icmp ?? 'reply') === 'reply' });
+    const udp = new UdpSessionTable({
       handler,
       counters,
       clock,
@@ -136,8 +118,8 @@ class SystemStack implements Stack {
       timeoutMs: options.udpTimeoutMs ?? 60_000,
       logger,
     });
-    const v4 = this.v4;
-    const v6 = this.v6;
+    this.udp = udp;
+    this.path = new PacketPath({ device, pcap, counters, clock, pv, v4, v6, tcp, udp, icmp });
     Object.defineProperty(this.counters, 'tcpNatEntries', {
       enumerable: true,
       get: () => (v4?.table.count ?? 0) + (v6?.table.count ?? 0),
@@ -229,120 +211,9 @@ class SystemStack implements Stack {
     this.device.write(packet);
   }
 
-  // ---- the packet path ---------------------------------------------------------------------------------
-
   private onBatch(batch: PacketBatch): void {
     if (this.closed) return;
-    this.clock.now = performance.now();
-    const count = batch.count;
-    if (this.outOffsets.length < count) {
-      this.outOffsets = new Uint32Array(count * 2);
-      this.outLengths = new Uint32Array(count * 2);
-      this.outFlags = new Uint8Array(count * 2);
-      this.outBatch.offsets = this.outOffsets;
-      this.outBatch.lengths = this.outLengths;
-    }
-    const data = batch.data;
-    const offsets = batch.offsets;
-    const lengths = batch.lengths;
-    // Checksum offload (docs/architecture.md): bit 0 = the transport checksum holds only the pseudo sum.
-    const flags = batch.flags;
-    const c = this.counters;
-    const pcap = this.pcap;
-    let n = 0;
-    let bytes = 0;
-    for (let i = 0; i < count; i++) {
-      const off = offsets[i]!;
-      const len = lengths[i]!;
-      c.rxPackets++;
-      c.rxBytes += len;
-      let partial = flags !== undefined && (flags[i]! & 1) !== 0;
-      if (partial && pcap) {
-        // A capture shows complete checksums: finish it here (one pass, only while capturing), write it plain.
-        completePartialChecksum(data, off, len);
-        partial = false;
-      }
-      if (pcap) pcap.record(data.subarray(off, off + len));
-      const out = this.packet(data, off, len, partial);
-      if (out > 0) {
-        this.outOffsets[n] = off;
-        this.outLengths[n] = out;
-        this.outFlags[n] = partial ? 1 : 0;
-        bytes += out;
-        n++;
-        if (pcap) pcap.record(data.subarray(off, off + out));
-      }
-    }
-    if (n > 0) {
-      c.txPackets += n;
-      c.txBytes += bytes;
-      const ob = this.outBatch;
-      ob.count = n;
-      ob.data = data;
-      ob.flags = flags ? this.outFlags : undefined;
-      this.device.writeBatch(ob);
-    }
-  }
-
-  /** Handles one packet; returns the length to write back (rewritten in place) or 0 when consumed/dropped. */
-  private packet(d: Uint8Array, o: number, len: number, partial: boolean): number {
-    const drops = this.counters.drops;
-    const pv = this.pv;
-    // One validating parse (lengths, IPv6 extension chain, transport header) from @ztun/packet.
-    if (pv.reset(d, o, len) !== 0) {
-      drops.malformed++;
-      return 0;
-    }
-    const f = pv.version === 4 ? this.v4 : this.v6;
-    if (!f) {
-      drops.unsupported++;
-      return 0;
-    }
-    let total: number;
-    let srcOff: number;
-    if (pv.version === 4) {
-      const ip = pv.ipv4;
-      if (!ip.verifyHeaderChecksum()) {
-        drops.badChecksum++;
-        return 0;
-      }
-      if (ip.isFragment) {
-        drops.fragment++;
-        return 0;
-      }
-      total = ip.totalLength;
-      srcOff = o + 12;
-    } else {
-      const ip = pv.ipv6;
-      if (ip.fragmentOffset !== 0 || ip.moreFragments) {
-        drops.fragment++;
-        return 0;
-      }
-      total = 40 + ip.payloadLength;
-      srcOff = o + 8;
-    }
-    const c = this.ctx;
-    c.family = f;
-    c.data = d;
-    c.offset = o;
-    c.l4 = pv.transportOffset;
-    c.l4Length = pv.transportLength;
-    c.srcOff = srcOff;
-    c.dstOff = srcOff + f.alen;
-    c.partial = partial;
-    switch (pv.transport) {
-      case PROTO_TCP:
-        return this.tcp.segment(c) ? total : 0;
-      case PROTO_UDP:
-        this.udp.datagram(c);
-        return 0;
-      case PROTO_ICMP:
-      case PROTO_ICMPV6:
-        return this.icmp.answer(c) ? total : 0;
-      default:
-        drops.unsupported++;
-        return 0;
-    }
+    this.path.batch(batch);
   }
 }
 
