@@ -2,7 +2,7 @@ import { AddressError, type Cidr, ipv4FromBytes, tryParseCidr } from '@ztun/pack
 import type { PacketContext } from './packet-context.js';
 import { bytesEqual } from './wire.js';
 
-/** The stack's options as far as the loop prefixes go (kept apart so this file needs nothing of stack.ts). */
+/** The stack's options as far as the loop prefixes go (kept apart so this file needs nothing of options.ts). */
 interface LoopPrefixOptions {
   loopPrefixes?: readonly string[];
   handler?: unknown;

@@ -14,7 +14,7 @@ import {
 } from '@ztun/packet';
 
 // The stack's own packets (UDP replies, ICMP errors) and address text, on top of @ztun/packet's builders and
-// address helpers. The per-packet NAT rewrite works in place with incremental checksums (stack.ts).
+// address helpers. The per-packet NAT rewrite works in place with incremental checksums (tcp-path.ts).
 
 export const PROTO_ICMP = 1;
 export const PROTO_TCP = 6;
