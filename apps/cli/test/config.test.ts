@@ -24,7 +24,8 @@ describe('cidr', () => {
   it('parses and canonicalises IPv4 and IPv6', () => {
     expect(formatCidr(parseCidr('198.18.0.1/15'))).toBe('198.18.0.1/15');
     expect(formatCidr(parseCidr('FD00:0:0::1/64'))).toBe('fd00::1/64');
-    expect(formatCidr(parseCidr('::ffff:10.0.0.1/128'))).toBe('::ffff:a00:1/128');
+    // IPv4-mapped addresses keep the dotted quad (RFC 5952 §5), as @ztun/packet formats them.
+    expect(formatCidr(parseCidr('::ffff:10.0.0.1/128'))).toBe('::ffff:10.0.0.1/128');
     expect(formatCidr(parseCidr('2001:db8:0:1:0:0:0:1/64'))).toBe('2001:db8:0:1::1/64');
     expect(formatCidr(networkOf(parseCidr('10.1.2.3/8')))).toBe('10.0.0.0/8');
     expect(formatCidr(networkOf(parseCidr('fd00:1:2::9/33')))).toBe('fd00:1::/33');
