@@ -22,7 +22,7 @@ describe('loadPlatform', () => {
       const platform = await loadPlatform('linux', { linux: () => Promise.reject(err) });
       const name = err.message.includes('tun-linux') ? '@ztun/tun-linux' : '@ztun/routing-linux';
       expect(platform.unsupported).toBe(
-        `ztun run on linux needs ${name} (an optional dependency of ztun), which is not installed: npm install ${name}`,
+        `ztun run on linux needs ${name} (an optional dependency of ztun), which is not installed: npm install @ztun/tun-linux @ztun/routing-linux`,
       );
       await expect(platform.run({} as Parameters<Platform['run']>[0])).rejects.toBeInstanceOf(RunRefused);
     }

@@ -40,7 +40,7 @@ export async function loadPlatform(
     if (missing === undefined) throw err;
     return unsupportedPlatform(
       os,
-      `ztun run on ${os} needs ${missing} (an optional dependency of ztun), which is not installed: npm install ${missing}`,
+      `ztun run on ${os} needs ${missing} (an optional dependency of ztun), which is not installed: npm install ${(OS_PACKAGES[os] ?? []).join(' ')}`,
     );
   }
 }
