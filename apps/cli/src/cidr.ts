@@ -23,6 +23,12 @@ export function addressBytes(address: string): Uint8Array {
   return bytes;
 }
 
+/** 4 or 6 for an IPv4 or IPv6 literal (an IPv6 `%zone` allowed), 0 for anything else (a host name). */
+export function ipFamily(text: string): 0 | Family {
+  const bytes = tryParseIp(text, { allowZone: true });
+  return bytes === undefined ? 0 : bytes.length === 4 ? 4 : 6;
+}
+
 /** Canonical text of 4 or 16 address bytes (RFC 5952 for IPv6, ::ffff:a.b.c.d for IPv4-mapped: §5). */
 export function formatAddress(bytes: Uint8Array): string {
   return formatIp(bytes);
