@@ -1,4 +1,9 @@
 import { defineConfig } from 'tsup';
+import pkg from './package.json' with { type: 'json' };
+
+// tsup leaves dependencies and peerDependencies out of the bundle but not optionalDependencies: the OS packages
+// must stay imports (resolved at run time, on their OS only), never be inlined.
+const external = Object.keys(pkg.optionalDependencies);
 
 export default defineConfig([
   {
@@ -9,6 +14,7 @@ export default defineConfig([
     sourcemap: true,
     clean: true,
     target: 'es2022',
+    external,
   },
   {
     // The executable: ESM with a shebang; platform modules load lazily (only this OS's native bindings).
@@ -16,6 +22,7 @@ export default defineConfig([
     format: ['esm'],
     sourcemap: true,
     target: 'es2022',
+    external,
     splitting: true,
     banner: { js: '#!/usr/bin/env node' },
   },

@@ -2,10 +2,18 @@
   "targets": [
     {
       "target_name": "ztun_tun",
-      "sources": ["native/tun_io.cc", "native/splice_relay.cc"],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "cflags_cc": ["-O2", "-std=c++17", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+      "conditions": [
+        [
+          "OS=='linux'",
+          {
+            "sources": ["native/tun_io.cc", "native/splice_relay.cc"],
+            "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+            "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+            "cflags_cc": ["-O2", "-std=c++17", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+          },
+          { "type": "none" }
+        ]
+      ]
     }
   ]
 }

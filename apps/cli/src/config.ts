@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { type Cidr, CidrError, formatCidr, networkOf, parseCidr } from './cidr.js';
+import { type Cidr, CidrError, formatCidr, ipFamily, networkOf, parseCidr } from './cidr.js';
 
 // One resolved configuration from three layers: defaults ← config file ← command-line flags (flags win;
 // a repeatable flag given on the command line replaces the file's list rather than adding to it).
@@ -313,7 +312,7 @@ function parseProxy(src: { value: string; label: string } | undefined): ProxyCon
   if ((url.pathname && url.pathname !== '/') || url.search || url.hash) throw bad('has a path or query');
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   if (
-    isIP(host) === 0 &&
+    ipFamily(host) === 0 &&
     !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i.test(host)
   ) {
     throw bad('has an invalid host');

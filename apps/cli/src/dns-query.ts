@@ -1,9 +1,9 @@
 import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { Resolver } from 'node:dns';
-import { isIP } from 'node:net';
 import type { StackSockets } from '@ztun/packet';
 import * as dnsPacket from 'dns-packet';
+import { ipFamily } from './cidr.js';
 
 // A minimal stub resolver for the proxy's own name (RFC 1035 §4.2.1 over UDP): one A or AAAA question to
 // a nameserver from a socket ztun opens itself, so the socket can carry SO_MARK and leave by the main table
@@ -74,7 +74,7 @@ export function systemNameservers(): Nameserver[] {
 export function parseNameserver(text: string): Nameserver {
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
   if (bracketed) return { address: bracketed[1]!, port: Number(bracketed[2] ?? 53) };
-  if (isIP(text)) return { address: text, port: 53 };
+  if (ipFamily(text)) return { address: text, port: 53 };
   const i = text.lastIndexOf(':');
   return { address: text.slice(0, i), port: Number(text.slice(i + 1)) };
 }
@@ -105,7 +105,7 @@ export function queryAddresses(
   return new Promise((resolve, reject) => {
     let sock: dgram.Socket;
     try {
-      sock = opts.sockets(isIP(server.address) === 6 ? 6 : 4);
+      sock = opts.sockets(ipFamily(server.address) === 6 ? 6 : 4);
     } catch (err) {
       reject(new DnsQueryError(`cannot open a socket: ${(err as Error).message}`, 'socket'));
       return;

@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { ipFamily } from './cidr.js';
 import {
   type DnsAnswer,
   DnsQueryError,
@@ -67,7 +67,7 @@ export function hostsFileAddresses(host: string, path = '/etc/hosts'): string[] 
   const out: string[] = [];
   for (const line of text.split('\n')) {
     const [address, ...names] = line.replace(/#.*/, '').trim().split(/\s+/);
-    if (address && isIP(address) && names.some((n) => n.replace(/\.$/, '').toLowerCase() === want))
+    if (address && ipFamily(address) && names.some((n) => n.replace(/\.$/, '').toLowerCase() === want))
       out.push(address);
   }
   return out;
@@ -93,7 +93,7 @@ export class ProxyAddress {
    * with one line saying why when it does not resolve.
    */
   static async resolve(opts: ProxyAddressOptions): Promise<ProxyAddress> {
-    if (isIP(opts.host)) return new ProxyAddress(opts, [opts.host], 'literal');
+    if (ipFamily(opts.host)) return new ProxyAddress(opts, [opts.host], 'literal');
     const fromHosts = hostsFileAddresses(opts.host, opts.hostsFile);
     if (fromHosts.length > 0) return new ProxyAddress(opts, fromHosts, 'hosts');
     const progress = setTimeout(

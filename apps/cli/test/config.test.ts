@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cidrContains, formatCidr, networkOf, parseCidr } from '../src/cidr.js';
+import { cidrContains, formatCidr, ipFamily, networkOf, parseCidr } from '../src/cidr.js';
 import {
   ConfigError,
   DEFAULT_MTU,
@@ -24,12 +24,22 @@ describe('cidr', () => {
   it('parses and canonicalises IPv4 and IPv6', () => {
     expect(formatCidr(parseCidr('198.18.0.1/15'))).toBe('198.18.0.1/15');
     expect(formatCidr(parseCidr('FD00:0:0::1/64'))).toBe('fd00::1/64');
-    expect(formatCidr(parseCidr('::ffff:10.0.0.1/128'))).toBe('::ffff:a00:1/128');
+    // IPv4-mapped addresses keep the dotted quad (RFC 5952 §5), as @ztun/packet formats them.
+    expect(formatCidr(parseCidr('::ffff:10.0.0.1/128'))).toBe('::ffff:10.0.0.1/128');
     expect(formatCidr(parseCidr('2001:db8:0:1:0:0:0:1/64'))).toBe('2001:db8:0:1::1/64');
     expect(formatCidr(networkOf(parseCidr('10.1.2.3/8')))).toBe('10.0.0.0/8');
     expect(formatCidr(networkOf(parseCidr('fd00:1:2::9/33')))).toBe('fd00:1::/33');
     expect(formatCidr(parseCidr('1.2.3.4', { bareIsHost: true }))).toBe('1.2.3.4/32');
   });
+  it('tells IP literals from host names', () => {
+    expect(ipFamily('198.18.0.1')).toBe(4);
+    expect(ipFamily('fd00::1')).toBe(6);
+    expect(ipFamily('fe80::1%eth0')).toBe(6);
+    for (const name of ['proxy.example', 'localhost', '10.0.0.256', '01.2.3.4', '', 'fe80::1%']) {
+      expect(ipFamily(name)).toBe(0);
+    }
+  });
+
   it('rejects what is not a CIDR, saying why', () => {
     expect(() => parseCidr('10.0.0.256/8')).toThrow(/not an IPv4 or IPv6 address/);
     expect(() => parseCidr('10.0.0.0/33')).toThrow(/prefix length must be 0..32/);

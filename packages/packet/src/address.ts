@@ -246,6 +246,34 @@ export function parseIp(text: string): Uint8Array {
   throw new AddressError('bad-address', text, `not an IP address: ${JSON.stringify(text)}`);
 }
 
+/**
+ * Splits an IPv6 zone id off address text (RFC 4007 §11: "fe80::1%en0" → ["fe80::1", "en0"]). The zone is
+ * undefined when there is no '%', and '' for a bare trailing '%' (callers reject that).
+ */
+export function splitZone(text: string): [address: string, zone: string | undefined] {
+  const percent = text.indexOf('%');
+  return percent < 0 ? [text, undefined] : [text.slice(0, percent), text.slice(percent + 1)];
+}
+
+export interface TryParseIpOptions {
+  /** Accept an IPv6 zone id ("fe80::1%en0") and leave it out of the bytes. Default false. */
+  allowZone?: boolean;
+}
+
+/** Parses IPv4 or IPv6 text to 4 or 16 bytes; undefined when it is not one. Never throws. */
+export function tryParseIp(text: string, options: TryParseIpOptions = {}): Uint8Array | undefined {
+  const v4 = tryParseIPv4(text);
+  if (v4 >= 0) return ipv4ToBytes(v4);
+  let address = text;
+  if (options.allowZone) {
+    const [bare, zone] = splitZone(text);
+    if (zone === '') return undefined;
+    address = bare;
+  }
+  const out = new Uint8Array(16);
+  return tryParseIPv6(address, out, 0) ? out : undefined;
+}
+
 /** Formats 4 bytes as IPv4 or 16 bytes as IPv6. */
 export function formatIp(bytes: Uint8Array): string {
   return bytes.length === 4 ? formatIPv4(ipv4FromBytes(bytes)) : formatIPv6(bytes);

@@ -18,9 +18,11 @@ import {
   parseIPv4,
   parseIPv6,
   parseIp,
+  splitZone,
   tryParseCidr,
   tryParseIPv4,
   tryParseIPv6,
+  tryParseIp,
 } from '../src/index.js';
 
 const bytes16 = fc.uint8Array({ minLength: 16, maxLength: 16 });
@@ -185,6 +187,33 @@ describe('IPv6 text', () => {
     a[39] = 2;
     expect(ipv6Equal(a, 8, a, 24)).toBe(false);
     expect(compareIPv6(a, 8, a, 24)).toBeLessThan(0);
+  });
+});
+
+describe('either family, with zones', () => {
+  it('splits an RFC 4007 zone id off', () => {
+    expect(splitZone('fe80::1%en0')).toEqual(['fe80::1', 'en0']);
+    expect(splitZone('fe80::1%')).toEqual(['fe80::1', '']);
+    expect(splitZone('10.0.0.1')).toEqual(['10.0.0.1', undefined]);
+  });
+
+  it('tryParseIp returns 4 or 16 bytes, or undefined; zones only when allowed', () => {
+    expect(tryParseIp('10.0.0.1')).toEqual(Uint8Array.of(10, 0, 0, 1));
+    expect(tryParseIp('fd00::1')).toEqual(parseIPv6('fd00::1'));
+    expect(tryParseIp('fe80::1%en0')).toBeUndefined();
+    expect(tryParseIp('fe80::1%en0', { allowZone: true })).toEqual(parseIPv6('fe80::1'));
+    expect(tryParseIp('fe80::1%', { allowZone: true })).toBeUndefined();
+    expect(tryParseIp('10.0.0.1%en0', { allowZone: true })).toBeUndefined();
+    for (const bad of ['', 'nope', '10.0.0.256', '1::2::3', '10.0.0.1/8'])
+      expect(tryParseIp(bad)).toBeUndefined();
+  });
+
+  it('tryParseIp agrees with parseIp on any address text', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), (text) => {
+        expect(tryParseIp(text)).toEqual(parseIp(text));
+      }),
+    );
   });
 });
 

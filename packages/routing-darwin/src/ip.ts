@@ -3,13 +3,7 @@
  * IPv6). Adds what the routing API needs around them: a `%zone` on IPv6 gateways and the family tag.
  * Only used when building messages, never per packet.
  */
-import {
-  AddressError,
-  formatIp as formatIpBytes,
-  tryParseCidr,
-  tryParseIPv4,
-  tryParseIPv6,
-} from '@ztun/packet';
+import { AddressError, formatIp as formatIpBytes, splitZone, tryParseCidr, tryParseIp } from '@ztun/packet';
 
 export type IpFamily = 'inet' | 'inet6';
 
@@ -28,16 +22,11 @@ export interface ParsedPrefix {
 
 /** Parses `192.0.2.1`, `fd00::1` or `fe80::1%en0`; null when the text is not an address. */
 export function parseIp(text: string): ParsedIp | null {
-  const v4 = tryParseIPv4(text);
-  if (v4 >= 0) {
-    const bytes = new Uint8Array([v4 >>> 24, (v4 >>> 16) & 0xff, (v4 >>> 8) & 0xff, v4 & 0xff]);
-    return { family: 'inet', bytes };
-  }
-  const percent = text.indexOf('%');
-  const zone = percent >= 0 ? text.slice(percent + 1) : undefined;
+  const [address, zone] = splitZone(text);
   if (zone === '') return null;
-  const bytes = new Uint8Array(16);
-  if (!tryParseIPv6(percent >= 0 ? text.slice(0, percent) : text, bytes, 0)) return null;
+  const bytes = tryParseIp(address);
+  if (bytes === undefined || (zone !== undefined && bytes.length === 4)) return null;
+  if (bytes.length === 4) return { family: 'inet', bytes };
   return zone === undefined ? { family: 'inet6', bytes } : { family: 'inet6', bytes, zone };
 }
 

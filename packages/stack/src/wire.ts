@@ -9,8 +9,7 @@ import {
   Icmpv6UnreachableCode,
   type IpSpec,
   ipv4FromBytes,
-  tryParseIPv4,
-  tryParseIPv6,
+  tryParseIp,
 } from '@ztun/packet';
 
 // The stack's own packets (UDP replies, ICMP errors) and address text, on top of @ztun/packet's builders and
@@ -21,13 +20,12 @@ export const PROTO_TCP = 6;
 export const PROTO_UDP = 17;
 export const PROTO_ICMPV6 = 58;
 
-/** Parses IPv4 or IPv6 text (a `%zone` suffix is ignored) into 4 or 16 bytes; undefined when it is not one. */
+/**
+ * Parses IPv4 or IPv6 text (a `%zone` suffix is ignored) into 4 or 16 bytes; undefined when it is not one.
+ * @ztun/packet's `tryParseIp` with zones allowed, kept under this name for the stack's public API.
+ */
 export function parseIp(text: string): Uint8Array | undefined {
-  const v4 = tryParseIPv4(text);
-  if (v4 >= 0) return Uint8Array.of(v4 >>> 24, v4 >>> 16, v4 >>> 8, v4);
-  const zone = text.indexOf('%');
-  const out = new Uint8Array(16);
-  return tryParseIPv6(zone >= 0 ? text.slice(0, zone) : text, out, 0) ? out : undefined;
+  return tryParseIp(text, { allowZone: true });
 }
 
 /** Text form of 4 (IPv4) or 16 (IPv6, RFC 5952) bytes at `off`. */

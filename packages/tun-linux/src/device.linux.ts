@@ -1,5 +1,4 @@
-import { isIP } from 'node:net';
-import type { DeviceCounters, PacketBatch, TunDevice } from '@ztun/packet';
+import { type DeviceCounters, type PacketBatch, type TunDevice, tryParseCidr } from '@ztun/packet';
 import { RtNetlink } from '@ztun/routing-linux';
 import { type Engine, type EngineHooks, LateHooks } from './engine.linux.js';
 import { errnoName, TunError, TunUnsupportedError } from './errors.js';
@@ -180,12 +179,9 @@ function checkInteger(option: string, value: number, min: number, max: number): 
   return value;
 }
 
+/** An interface address: `addr/len` or a bare address (a host prefix), by @ztun/packet's strict parser. */
 function checkCidr(cidr: string): void {
-  const [ip = '', len, extra] = typeof cidr === 'string' ? cidr.split('/') : [];
-  const family = isIP(ip);
-  const bits = family === 4 ? 32 : 128;
-  const prefix = len === undefined ? bits : Number(len);
-  if (!family || extra !== undefined || !/^\d{0,3}$/.test(len ?? '') || prefix > bits) {
+  if (tryParseCidr(cidr) instanceof Error) {
     throw new TunError('option addresses', 'EINVAL', 22, `"${cidr}" is not an IPv4 or IPv6 address/prefix`);
   }
 }

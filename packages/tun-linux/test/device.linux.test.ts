@@ -410,6 +410,9 @@ describe('tun-linux in a network namespace', skipWhen(skip), () => {
       expectTunError(() => open({ batchSize: 0 }), { operation: 'option batchSize', code: 'EINVAL' });
       expectTunError(() => open({ addresses: ['10.0.0.1/33'] }), { operation: 'option addresses' });
       expectTunError(() => open({ addresses: ['not-an-ip'] }), { operation: 'option addresses' });
+      // An empty prefix length and an IPv6 zone are not interface addresses (both once passed node:net's isIP).
+      expectTunError(() => open({ addresses: ['10.0.0.1/'] }), { operation: 'option addresses' });
+      expectTunError(() => open({ addresses: ['fe80::1%eth0/64'] }), { operation: 'option addresses' });
       expectTunError(() => open({ io: 'uring' as never }), { operation: 'option io' });
     });
 
