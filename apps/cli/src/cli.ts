@@ -18,6 +18,7 @@ import { loadPlatform } from './platform/index.js';
 import type { Platform } from './platform/types.js';
 import { RunRefused } from './platform/types.js';
 import { ProxyAddress, ProxyResolveError } from './proxy-address.js';
+import { runTunnel } from './run.js';
 
 export interface CliIO {
   stdout: { write(text: string): void; isTTY?: boolean };
@@ -184,8 +185,7 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
     io.stdout.write(await platform.dryRun(config, proxyAddresses));
     return 0;
   }
-  return platform.run({
-    config,
+  return runTunnel(platform, config, {
     proxyAddresses,
     ...(proxy ? { proxy } : {}),
     log,

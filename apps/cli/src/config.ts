@@ -123,16 +123,25 @@ export function readConfigFile(path: string): RawConfig {
   if (typeof doc !== 'object' || Array.isArray(doc)) {
     throw new ConfigError(`--config ${path}: the top level must be a mapping of option names to values`);
   }
+  return rawConfigOf(doc as Record<string, unknown>, `--config ${path}`);
+}
+
+/**
+ * The raw keys of a mapping in the config file's form (kebab-case or camelCase keys), for readConfigFile and
+ * createTunnel. `label` starts its error lines. Throws ConfigError on an unknown or repeated key.
+ */
+export function rawConfigOf(doc: Readonly<Record<string, unknown>>, label: string): RawConfig {
   const byCamel = new Map(CONFIG_KEYS.map((k) => [camel(k), k]));
   const out: RawConfig = {};
-  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(doc)) {
+    if (value === undefined) continue;
     const canonical = (CONFIG_KEYS as readonly string[]).includes(key)
       ? (key as ConfigKey)
       : byCamel.get(key);
     if (!canonical) {
-      throw new ConfigError(`--config ${path}: unknown key '${key}' (known: ${CONFIG_KEYS.join(', ')})`);
+      throw new ConfigError(`${label}: unknown key '${key}' (known: ${CONFIG_KEYS.join(', ')})`);
     }
-    if (canonical in out) throw new ConfigError(`--config ${path}: key '${key}' is given twice`);
+    if (canonical in out) throw new ConfigError(`${label}: key '${key}' is given twice`);
     out[canonical] = value;
   }
   return out;

@@ -15,5 +15,16 @@ export {
   readConfigFile,
   resolveConfig,
 } from './config.js';
-export type { Platform, RunContext } from './platform/types.js';
+export type { Logger } from './log.js';
+export type { Platform, TunnelContext } from './platform/types.js';
+export { RunRefused } from './platform/types.js';
+export { type RunOptions, runTunnel } from './run.js';
 export { type StatsSnapshot, statsJson, statusLine } from './stats.js';
+export { type CreateTunnelOptions, createTunnel, type TunnelConfig } from './tunnel/create.js';
+export {
+  type Tunnel,
+  type TunnelClosed,
+  type TunnelInfo,
+  TunnelStartAborted,
+  type TunnelStop,
+} from './tunnel/types.js';

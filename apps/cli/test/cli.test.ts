@@ -8,33 +8,12 @@ import { describe, expect, it } from 'vitest';
 import pkg from '../package.json' with { type: 'json' };
 import { main } from '../src/cli.js';
 import { DEFAULT_OFFLOAD } from '../src/config.js';
-import { buildPlan, formatPlan } from '../src/platform/plan.linux.js';
-import type { Platform, RunContext } from '../src/platform/types.js';
+import { buildPlan } from '../src/platform/plan.linux.js';
+import type { Platform } from '../src/platform/types.js';
 import { unsupportedPlatform } from '../src/platform/unsupported.js';
+import { fakePlatform } from './fake-platform.js';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bin.js');
-
-const tags = { routeProtocol: 188, rulePriorityMin: 9000, rulePriorityMax: 9099 };
-
-function fakePlatform(): Platform & { runs: RunContext[]; cleanups: number } {
-  const p = {
-    os: 'fake',
-    runs: [] as RunContext[],
-    cleanups: 0,
-    // The Linux plan with tags of its own, so the text cannot pass by accident with ztun's.
-    dryRun: async (config: RunContext['config'], proxyAddresses: readonly string[]) =>
-      formatPlan(config, buildPlan(config, proxyAddresses, tags)),
-    run: async (ctx: RunContext) => {
-      p.runs.push(ctx);
-      return 0;
-    },
-    cleanup: async () => {
-      p.cleanups++;
-      return 0;
-    },
-  };
-  return p;
-}
 
 async function cli(args: string[], platform: Platform = fakePlatform()) {
   let out = '';
@@ -103,10 +82,10 @@ describe('ztun command line (in-process)', () => {
     const platform = fakePlatform();
     const r = await cli(['run', '--auto-route', '--proxy', 'socks5://127.0.0.1:1080'], platform);
     expect(r.code).toBe(0);
-    const ctx = platform.runs[0]!;
-    expect(ctx.config.autoRoute).toBe(true);
-    expect(ctx.proxyAddresses).toEqual(['127.0.0.1']);
-    const plan = buildPlan(ctx.config, ctx.proxyAddresses);
+    const run = platform.runs[0]!;
+    expect(run.config.autoRoute).toBe(true);
+    expect(run.ctx.proxyAddresses).toEqual(['127.0.0.1']);
+    const plan = buildPlan(run.config, run.ctx.proxyAddresses);
     expect(plan.routing.steps.some((s) => s.kind === 'rule' && s.rule.dst === '127.0.0.1/32')).toBe(true);
   });
 
@@ -128,12 +107,12 @@ describe('ztun command line (in-process)', () => {
   it('resolves a proxy host name before the plan (bypass rule, cached address for the run); an unresolvable one gets a note in --dry-run', async () => {
     const byName = fakePlatform();
     expect((await cli(['run', '--auto-route', '--proxy', 'socks5://localhost:1080'], byName)).code).toBe(0);
-    const ctx = byName.runs[0]!;
+    const ctx = byName.runs[0]!.ctx;
     expect(ctx.proxy?.source).toBe('hosts'); // /etc/hosts names localhost
     expect(ctx.proxy?.address()).toBe('127.0.0.1');
     expect(ctx.proxyAddresses).toContain('127.0.0.1');
     expect((await cli(['run', '--route', '10.0.0.0/8'], byName)).code).toBe(0);
-    expect(byName.runs[1]!.proxy).toBeUndefined();
+    expect(byName.runs[1]!.ctx.proxy).toBeUndefined();
     const platform = fakePlatform();
     const r = await cli(
       ['run', '--route', '10.0.0.0/8', '--proxy', 'socks5://no-such-host.invalid:1080', '--dry-run'],

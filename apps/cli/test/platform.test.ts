@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { RunConfig } from '../src/config.js';
 import { loadPlatform } from '../src/platform/index.js';
-import { type Platform, RunRefused } from '../src/platform/types.js';
+import { type Platform, RunRefused, type TunnelContext } from '../src/platform/types.js';
 
 // How Node reports an import of a package that is not installed (ESM and CJS builds of ztun).
 function notFound(code: string, message: string): Error {
@@ -24,7 +25,9 @@ describe('loadPlatform', () => {
       expect(platform.unsupported).toBe(
         `ztun run on linux needs ${name} (an optional dependency of ztun), which is not installed: npm install @ztun/tun-linux @ztun/routing-linux`,
       );
-      await expect(platform.run({} as Parameters<Platform['run']>[0])).rejects.toBeInstanceOf(RunRefused);
+      await expect(platform.createTunnel({} as RunConfig, {} as TunnelContext).ready).rejects.toBeInstanceOf(
+        RunRefused,
+      );
     }
   });
 

@@ -2,6 +2,7 @@ import type { StackSockets } from '@ztun/packet';
 import type { RunConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ProxyAddress } from '../proxy-address.js';
+import type { Tunnel } from '../tunnel/types.js';
 
 /** What a platform module (one per OS: linux.ts, darwin.ts, windows.ts) provides to the CLI. */
 export interface Platform {
@@ -16,21 +17,22 @@ export interface Platform {
    * `proxyAddresses`: the SOCKS5 server's resolved addresses (they get bypass rules).
    */
   dryRun(config: RunConfig, proxyAddresses: readonly string[]): Promise<string>;
-  /** Plans and applies the changes, runs the tunnel until SIGINT/SIGTERM, undoes them. Resolves the exit code. */
-  run(ctx: RunContext): Promise<number>;
+  /**
+   * The one composition for this OS: device + addresses + routes/auto-route + stack + outbound + relay +
+   * socket options. Starts at once; `ready` tells when traffic flows, `close()` undoes everything.
+   */
+  createTunnel(config: RunConfig, ctx: TunnelContext): Tunnel;
   /** Removes what a crashed run left behind (found by ztun's tags). Resolves the exit code. */
   cleanup(ctx: { log: Logger; name: string }): Promise<number>;
 }
 
-export interface RunContext {
-  readonly config: RunConfig;
+export interface TunnelContext {
   /** The SOCKS5 server's resolved addresses (the plan gives them bypass rules). */
   readonly proxyAddresses: readonly string[];
-  /** The SOCKS5 server's address, cached and refreshed off the tunnel (absent for `direct`). */
+  /** The SOCKS5 server's address, cached and refreshed off the tunnel (absent for `direct`). The tunnel
+   *  owns it from here: close() stops its refresh. */
   readonly proxy?: ProxyAddress;
   readonly log: Logger;
-  /** Where stats go (stdout), and whether it is a terminal. */
-  readonly statsOut: { write(text: string): void; isTTY: boolean };
 }
 
 /** A refusal that is reported as one line and a non-zero exit (not a crash). */

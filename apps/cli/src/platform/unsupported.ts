@@ -1,3 +1,4 @@
+import { failedTunnel } from '../tunnel/failed.js';
 import type { Platform } from './types.js';
 import { RunRefused } from './types.js';
 
@@ -6,5 +7,11 @@ export function unsupportedPlatform(os: string, why: string): Platform {
   const refuse = async (): Promise<never> => {
     throw new RunRefused(why, 2);
   };
-  return { os, unsupported: why, dryRun: refuse, run: refuse, cleanup: refuse };
+  return {
+    os,
+    unsupported: why,
+    dryRun: refuse,
+    createTunnel: () => failedTunnel(new RunRefused(why, 2)),
+    cleanup: refuse,
+  };
 }

@@ -1,0 +1,281 @@
+// The Linux tunnel: TUN (@ztun/tun-linux) + addresses + the auto-route transaction (@ztun/routing-linux) +
+// the stack with SO_MARK-pinned outbounds and the splice(2) relay. One lock per network namespace.
+
+import { writeFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  type AppliedAutoRoute,
+  AutoRouteError,
+  applyAutoRoute,
+  flushAutoRoute,
+  RtNetlink,
+  type UndoFailure,
+} from '@ztun/routing-linux';
+import {
+  canSplice,
+  type LinuxTun,
+  linuxSockets,
+  openTun,
+  spliceRelay,
+  spliceRelaySupported,
+  spliceRelayTotals,
+} from '@ztun/tun-linux';
+import { formatCidr } from '../cidr.js';
+import type { RunConfig } from '../config.js';
+import type { TrafficCounters } from '../counting.js';
+import type { Logger } from '../log.js';
+import {
+  type Assembled,
+  assembleStack,
+  crashBehaviour,
+  type OsRelay,
+  snapshotOf,
+  warnIfProxyUnusable,
+} from '../tunnel/assemble.js';
+import { lifecycleTunnel } from '../tunnel/lifecycle.js';
+import type { Tunnel } from '../tunnel/types.js';
+import { acquireNetnsLock, type LockTaken } from './lock.linux.js';
+import { buildPlan, changeCount, type DeviceChange, describeDeviceChange } from './plan.linux.js';
+import { findLink, heldText, linuxPreflight } from './preflight.linux.js';
+import { RunRefused, type TunnelContext } from './types.js';
+
+/** The splice(2) relay (client = A, upstream = B) for plain TCP socket pairs; others stay on Node streams. */
+function spliceRelayFor(log: Logger): OsRelay {
+  return {
+    relay(client, upstream) {
+      if (!canSplice(client) || !canSplice(upstream)) return false;
+      spliceRelay(client, upstream).done.then((r) => {
+        if (r.reason === 'error')
+          log.debug(`splice relay: socket ${r.side ?? '?'} failed: ${r.code ?? 'unknown'}`);
+        else if (r.reason === 'fallback')
+          log.debug(`splice relay: carried by Node streams (${r.cause}: ${r.code ?? r.detail ?? 'unknown'})`);
+      });
+      return true;
+    },
+    // What the splice relay moved from now on never passes Node's sockets.
+    count(inner: TrafficCounters): TrafficCounters {
+      const start = spliceRelayTotals();
+      return {
+        bytesUp: () => inner.bytesUp() + spliceRelayTotals().bytesAtoB - start.bytesAtoB,
+        bytesDown: () => inner.bytesDown() + spliceRelayTotals().bytesBtoA - start.bytesBtoA,
+      };
+    },
+  };
+}
+
+/**
+ * Packets the kernel dropped at the TUN's own queue (IFLA_STATS64 tx_dropped: tun_net_xmit found the
+ * queue of `txqueuelen` packets towards ztun full). ztun never sees them, so only the kernel can count
+ * them. Reads fresh each call; the last good value when the link cannot be read (e.g. during teardown).
+ */
+function queueDropReader(nl: RtNetlink, index: number): () => number {
+  let last = 0;
+  return () => {
+    try {
+      last = nl.getLinkStats(index).txDropped;
+    } catch {
+      // keep the last value
+    }
+    return last;
+  };
+}
+
+/** `addrgenmode none` (before the link goes up): no IPv6 link-local address, so no RS/MLD into the TUN. */
+function noLinkLocal(name: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${name}/addr_gen_mode`, '1');
+  } catch {
+    // IPv6 disabled on this system: nothing would be generated anyway.
+  }
+}
+
+export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel {
+  const { log } = ctx;
+  const plan = buildPlan(config, ctx.proxyAddresses);
+  let lock: LockTaken | undefined;
+  let nl: RtNetlink | undefined;
+  let device: LinuxTun | undefined;
+  const applied: DeviceChange[] = [];
+  let routing: AppliedAutoRoute | undefined;
+  let routingFailures: readonly UndoFailure[] = [];
+  let parts: Assembled | undefined;
+  let queueDrops: (() => number) | undefined;
+
+  async function applyDeviceChange(change: DeviceChange, netlink: RtNetlink): Promise<void> {
+    switch (change.op) {
+      case 'link-add': {
+        const tun = await openTun({
+          name: change.name,
+          mtu: change.mtu,
+          addresses: [],
+          up: false,
+          offload: config.offload,
+        });
+        try {
+          netlink.setLink(tun.index, { txQueueLen: change.txQueueLen });
+        } catch (err) {
+          await tun.close();
+          throw err;
+        }
+        device = tun;
+        return;
+      }
+      case 'address-add':
+        netlink.addAddress({ index: device!.index, cidr: formatCidr(change.address) });
+        return;
+      case 'link-up':
+        noLinkLocal(device!.name);
+        netlink.setLink(device!.index, { up: true });
+        return;
+    }
+  }
+
+  /** Undoes the applied device changes in reverse. Returns false when something could not be removed. */
+  async function undoDevice(netlink: RtNetlink): Promise<boolean> {
+    let ok = true;
+    for (const change of [...applied].reverse()) {
+      try {
+        if (change.op !== 'link-up') log.debug(describeDeviceChange(change, 'undo'));
+        if (change.op === 'address-add')
+          netlink.deleteAddress({ index: device!.index, cidr: formatCidr(change.address) });
+        else if (change.op === 'link-add') {
+          const t0 = Date.now();
+          await device?.close();
+          log.debug(`device closed in ${Date.now() - t0} ms`);
+        }
+      } catch (err) {
+        ok = false;
+        log.warn(`could not undo '${describeDeviceChange(change)}': ${(err as Error).message}`);
+      }
+    }
+    return ok;
+  }
+
+  return lifecycleTunnel(
+    {
+      async start(signal, fail) {
+        const refusal = linuxPreflight();
+        if (refusal) throw new RunRefused(refusal);
+        const held = acquireNetnsLock();
+        if ('heldBy' in held) {
+          throw new RunRefused(
+            `${heldText(held)} in this network namespace; stop it first (one per namespace)`,
+          );
+        }
+        lock = held;
+        const netlink = RtNetlink.open();
+        nl = netlink;
+        const left = flushAutoRoute(netlink);
+        if (left.routes + left.rules > 0) {
+          log.warn(`removed what an earlier run left behind: ${left.routes} route(s), ${left.rules} rule(s)`);
+        }
+        const existing = findLink(netlink, config.name);
+        if (existing) {
+          throw new RunRefused(
+            `interface ${config.name} already exists (${existing.kind ?? 'not a TUN'}; another ztun?): choose another --name`,
+          );
+        }
+        for (const change of plan.device) {
+          if (signal.aborted) return abortedStart();
+          log.debug(describeDeviceChange(change));
+          await applyDeviceChange(change, netlink);
+          applied.push(change);
+        }
+        if (signal.aborted) return abortedStart();
+        const dev = device!;
+        // Routes and rules as one transaction: a failure half-way (EEXIST…) has undone its own steps on throw.
+        try {
+          routing = applyAutoRoute(netlink, plan.routing, {
+            oif: dev.index,
+            onStep: (t) => log.debug(t),
+          });
+        } catch (err) {
+          if (err instanceof AutoRouteError) routingFailures = err.undoFailures;
+          throw err;
+        }
+        if (signal.aborted) return abortedStart();
+
+        queueDrops = queueDropReader(netlink, dev.index);
+        const splice = config.splice && spliceRelaySupported();
+        if (config.splice && !splice)
+          log.warn('splice relay unavailable (addon without it?): relaying through Node streams');
+        const pin = { mark: config.fwmark };
+        const assembled = assembleStack({
+          config,
+          device: dev,
+          sockets: linuxSockets,
+          pin,
+          ...(ctx.proxy ? { proxy: ctx.proxy } : {}),
+          ...(splice ? { relay: spliceRelayFor(log) } : {}),
+          log,
+        });
+        parts = assembled;
+        await assembled.stack.start();
+        dev.onError((err) => {
+          log.error(`device ${dev.name}: ${err.message}`);
+          fail('device error', err);
+        });
+        await warnIfProxyUnusable(
+          { config, pin, sockets: linuxSockets, ...(ctx.proxy ? { proxy: ctx.proxy } : {}), log },
+          signal,
+        );
+        const startedAt = Date.now();
+        const reader = queueDrops;
+        return {
+          info: {
+            name: dev.name,
+            index: dev.index,
+            mtu: dev.mtu,
+            addresses: config.addresses.map(formatCidr),
+            routes: plan.routing.steps.filter((s) => s.kind === 'route' && !s.route.unreachable).length,
+            changes: changeCount(plan),
+            crashBehaviour: crashBehaviour(config),
+          },
+          stats: () => snapshotOf(assembled, dev, reader(), startedAt),
+        };
+      },
+
+      async teardown(reason, ready) {
+        ctx.proxy?.stop();
+        if (!ready && (applied.length > 0 || routing)) {
+          const count = applied.length + (routing ? plan.routing.steps.length : 0);
+          log.info(`${reason} during start-up: undoing the ${count} change(s) applied so far`);
+        } else if (ready) {
+          log.info(`${reason}: closing connections and removing routes, rules and ${config.name}`);
+        }
+        const stopAt = Date.now();
+        try {
+          // stack.close() resets open TCP connections while its packet path still runs, so every client gets a
+          // RST. Routes and rules must go even if the stack cannot close cleanly.
+          if (parts) {
+            const closed = await Promise.race([
+              parts.stack.close().then(() => true),
+              delay(5000, false, { ref: false }),
+            ]);
+            if (!closed) log.warn('the stack did not close within 5 s; removing routes and rules anyway');
+            log.debug(`stack closed after ${Date.now() - stopAt} ms`);
+          }
+        } catch (err) {
+          log.warn(`closing the stack: ${(err as Error).message}`);
+        }
+        const routingLeft = [...routingFailures, ...(routing?.undo() ?? [])];
+        for (const f of routingLeft) log.warn(`could not undo '${f.text}': ${f.error.message}`);
+        let clean = routingLeft.length === 0;
+        if (nl) {
+          clean = (await undoDevice(nl)) && clean;
+          nl.close();
+        } else if (device) {
+          await device.close();
+        }
+        lock?.release();
+        return clean;
+      },
+    },
+    log,
+  );
+}
+
+/** start() returns this when close() came in between steps; lifecycleTunnel turns it into TunnelStartAborted. */
+function abortedStart(): never {
+  throw new Error('aborted');
+}

@@ -1,0 +1,108 @@
+// `ztun run` after parsing: createTunnel → wait for a signal (or the tunnel's own failure) → close(), with the
+// ready line, the stats and the exit code. OS-neutral: the platform's createTunnel does the OS's work.
+
+import type { RunConfig } from './config.js';
+import { describeProxy } from './config.js';
+import type { Platform, TunnelContext } from './platform/types.js';
+import { RunRefused } from './platform/types.js';
+import { formatBytes, startStatsReporter } from './stats.js';
+import { TunnelStartAborted } from './tunnel/types.js';
+
+export interface RunOptions extends TunnelContext {
+  /** Where stats go (stdout), and whether it is a terminal. */
+  readonly statsOut: { write(text: string): void; isTTY: boolean };
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** Runs the tunnel until SIGINT/SIGTERM/SIGHUP or its own failure; resolves the exit code. */
+export async function runTunnel(platform: Platform, config: RunConfig, o: RunOptions): Promise<number> {
+  const { log } = o;
+  let signalled: string | undefined;
+  let wake!: (reason: string) => void;
+  const interrupted = new Promise<string>((resolve) => {
+    wake = resolve;
+  });
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signalled) {
+      log.warn(`${sig} again: still removing routes and rules, please wait`);
+      return;
+    }
+    signalled = sig;
+    wake(sig);
+  };
+  // A bug that escapes to the event loop must still remove the routes and rules before the process ends.
+  let fatal = false;
+  const onFatal = (err: unknown) => {
+    log.error(`internal error: ${(err as Error)?.stack ?? String(err)}`);
+    fatal = true;
+    signalled ??= 'internal error';
+    wake('internal error');
+  };
+  for (const sig of SIGNALS) process.on(sig, onSignal);
+  process.on('uncaughtException', onFatal);
+  process.on('unhandledRejection', onFatal);
+
+  const tunnel = platform.createTunnel(config, o);
+  // Signals from now on end the run through the same teardown, also when they arrive mid-setup.
+  void interrupted.then((reason) => tunnel.close(reason));
+  let exitCode = 0;
+  let stopStats: (() => void) | undefined;
+  let ready = false;
+  try {
+    const info = await tunnel.ready;
+    ready = true;
+    log.info(
+      `ready: ${info.name} ${info.addresses.join(' ')} mtu ${info.mtu}, ` +
+        `proxy ${describeProxy(config.proxy)}, ${config.autoRoute ? 'auto-route' : `${info.routes} route(s)`}, ` +
+        `${info.changes} changes applied; ${info.crashBehaviour}`,
+    );
+    const interval = config.statsIntervalMs ?? (o.statsOut.isTTY ? 1000 : 10_000);
+    if (interval > 0) {
+      stopStats = startStatsReporter({
+        snapshot: () => tunnel.stats(),
+        intervalMs: interval,
+        tty: o.statsOut.isTTY,
+        write: (t) => o.statsOut.write(t),
+      });
+    }
+    const stop = await Promise.race([tunnel.stopped, interrupted.then((reason) => ({ reason }))]);
+    if ('error' in stop && stop.error) exitCode = 1;
+    stopStats?.();
+    stopStats = undefined;
+    const closed = await tunnel.close(stop.reason);
+    if (!closed.clean) exitCode ||= 1;
+    if (fatal) exitCode = 1;
+    if (exitCode === 0) {
+      const s = closed.stats;
+      const failed = s?.connectFailures ? `; ${s.connectFailures} connects failed` : '';
+      const queue = s?.deviceQueueDrops
+        ? `; ${s.deviceQueueDrops} packets dropped at the TUN's kernel queue`
+        : '';
+      const totals = s
+        ? ` (carried ${formatBytes(s.bytesOut)} up, ${formatBytes(s.bytesIn)} down${failed}${queue})`
+        : '';
+      log.info(`stopped${totals}; everything it added is removed`);
+    }
+  } catch (err) {
+    if (err instanceof TunnelStartAborted) {
+      // A signal during start-up: whatever was applied is undone by now.
+      const closed = await tunnel.close();
+      exitCode = closed.clean && !fatal ? 0 : 1;
+      if (exitCode === 0) log.info('stopped before ready; everything it added is removed');
+    } else if (err instanceof RunRefused) {
+      log.error(err.message);
+      exitCode = err.exitCode;
+    } else {
+      log.error(`start failed: ${(err as Error).message}`);
+      exitCode = 1;
+    }
+    if (!ready) await tunnel.close(); // already torn down by the failed start: returns the same result
+  } finally {
+    stopStats?.();
+    for (const sig of SIGNALS) process.off(sig, onSignal);
+    process.off('uncaughtException', onFatal);
+    process.off('unhandledRejection', onFatal);
+  }
+  return exitCode;
+}
