@@ -80,7 +80,8 @@ export function defineRouteFfiTypes(koffi: Koffi): RouteFfiTypes {
     sin_len: 'uint8_t',
     sin_family: 'uint8_t',
     sin_port: 'uint16_t',
-    sin_addr: koffi.array('uint8_t', 4, 'Array'),
+    // struct in_addr holds a 32-bit s_addr (xnu netinet/in.h), so sockaddr_in is 4-byte aligned in C.
+    sin_addr: [4, koffi.array('uint8_t', 4, 'Array')],
     sin_zero: koffi.array('uint8_t', 8, 'Array'),
   });
   const sockaddr_in6 = koffi.struct({

@@ -213,6 +213,8 @@ describe('koffi struct definitions match XNU sizes and offsets', () => {
     }
     expect(koffi.sizeof(t.sockaddr)).toBe(16);
     expect(koffi.sizeof(t.sockaddr_in)).toBe(16);
+    // struct in_addr is a 32-bit s_addr (xnu netinet/in.h): C aligns sockaddr_in to 4, sockaddr to 1.
+    expect([koffi.alignof(t.sockaddr_in), koffi.alignof(t.sockaddr)]).toEqual([4, 1]);
     expect(
       ['sin_len', 'sin_family', 'sin_port', 'sin_addr', 'sin_zero'].map((f) =>
         koffi.offsetof(t.sockaddr_in, f),

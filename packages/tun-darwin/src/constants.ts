@@ -49,7 +49,8 @@ export const IOCPARM_MASK = 0x1fff;
 export const IOC_VOID = 0x20000000;
 export const IOC_OUT = 0x40000000;
 export const IOC_IN = 0x80000000;
-export const IOC_INOUT = IOC_IN | IOC_OUT;
+/** 0xc0000000 (xnu ioccom.h). `IOC_IN | IOC_OUT` alone is a negative int32 in JS, hence `>>> 0`. */
+export const IOC_INOUT = (IOC_IN | IOC_OUT) >>> 0;
 
 /** `_IOC(inout, group, num, len)` as an unsigned 32-bit number. */
 export function ioc(inout: number, group: string, num: number, len: number): number {

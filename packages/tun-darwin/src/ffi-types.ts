@@ -38,7 +38,9 @@ export async function loadUtunFfiTypes(): Promise<UtunFfiTypes> {
     ifru_data: 'void *',
   });
   const ifreq = koffi.struct({ ifr_name: koffi.array('char', 16, 'Array'), ifr_ifru: ifreq_ifru });
-  const ifaliasreq = koffi.struct({
+  // C declares the three addresses as `struct sockaddr` (all bytes: alignment 1; xnu net/if.h); we keep
+  // sockaddr_in's field names for encoding, packed so the struct's alignment stays C's 1.
+  const ifaliasreq = koffi.pack({
     ifra_name: koffi.array('char', 16, 'Array'),
     ifra_addr: sockaddr_in,
     ifra_broadaddr: sockaddr_in,

@@ -46,6 +46,12 @@ describe('utun constants pinned to XNU (reference §2.1)', () => {
 });
 
 describe('ioctl numbers: the table values, and recomputed from _IOC (xnu ioccom.h)', () => {
+  it('IOC_INOUT is the unsigned 0xc0000000 of ioccom.h (not the negative int32 of IOC_IN | IOC_OUT)', () => {
+    expect(T.IOC_INOUT).toBe(0xc0000000);
+    expect(T.IOC_INOUT).toBeGreaterThan(0);
+    expect(T.IOC_INOUT).toBe(T.IOC_IN + T.IOC_OUT);
+  });
+
   it('matches every definition', () => {
     const table: [string, number, number][] = [
       ['CTLIOCGINFO', T.CTLIOCGINFO, iowr('N', 3, T.SIZEOF_CTL_INFO)],

@@ -108,6 +108,8 @@ describe('koffi struct definitions: sizes, offsets, and koffi.encode agrees with
     expect(koffi.sizeof(t.ifreq)).toBe(32);
     expect(offsets(t.ifreq, ['ifr_name', 'ifr_ifru'])).toEqual([0, 16]);
     expect(koffi.sizeof(t.ifaliasreq)).toBe(64);
+    // C declares its addresses as struct sockaddr (bytes only): alignment 1 (xnu net/if.h ifaliasreq).
+    expect(koffi.alignof(t.ifaliasreq)).toBe(1);
     expect(offsets(t.ifaliasreq, ['ifra_name', 'ifra_addr', 'ifra_broadaddr', 'ifra_mask'])).toEqual([
       0, 16, 32, 48,
     ]);

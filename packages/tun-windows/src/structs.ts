@@ -25,7 +25,8 @@ export function iphlpapiStructs(): IphlpapiStructs {
   const SOCKADDR_IN = koffi.struct({
     sin_family: 'uint16_t',
     sin_port: 'uint16_t', // network order
-    sin_addr: koffi.array('uint8_t', 4),
+    // IN_ADDR is a union over a 32-bit S_addr (mingw inaddr.h), so SOCKADDR_IN is 4-byte aligned in C.
+    sin_addr: [4, koffi.array('uint8_t', 4)],
     sin_zero: koffi.array('uint8_t', 8),
   });
   const SOCKADDR_IN6 = koffi.struct({

@@ -127,6 +127,8 @@ describe('koffi struct layouts match the reference table', () => {
     expect(koffi.sizeof(structs.SOCKADDR_INET)).toBe(REFERENCE.SOCKADDR_INET.size);
     expect(SOCKADDR_INET.size).toBe(28);
     expect(koffi.sizeof(structs.SOCKADDR_IN)).toBe(16);
+    // IN_ADDR is a union over a 32-bit S_addr (mingw inaddr.h): C aligns SOCKADDR_IN to 4.
+    expect(koffi.alignof(structs.SOCKADDR_IN)).toBe(4);
     expect(koffi.sizeof(structs.SOCKADDR_IN6)).toBe(28);
     // sin_family at 0 as a u16, port at 2, IPv4 address at 4; IPv6 flowinfo 4, address 8, scope id 24
     expect(koffi.offsetof(structs.SOCKADDR_IN, 'sin_family')).toBe(0);
