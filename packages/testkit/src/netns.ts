@@ -294,3 +294,38 @@ export function runInNetns<T>(ns: Netns | string, fn: () => T): T {
     c.close(self);
   }
 }
+
+/**
+ * Moves this thread into namespace `ns` until the returned function is called (in a `finally`): for tests
+ * whose sockets are created asynchronously (listeners, connections) and must all live in `ns`. Every socket
+ * created meanwhile lands there; ones created before stay where they were.
+ */
+export function enterNetns(ns: Netns | string): () => void {
+  const name = typeof ns === 'string' ? ns : ns.name;
+  const c = libc();
+  const O_RDONLY_CLOEXEC = 0o2000000;
+  const self = c.open('/proc/thread-self/ns/net', O_RDONLY_CLOEXEC);
+  if (self < 0) throw new Error('enterNetns: cannot open /proc/thread-self/ns/net');
+  const target = c.open(`/run/netns/${name}`, O_RDONLY_CLOEXEC);
+  if (target < 0) {
+    c.close(self);
+    throw new Error(`enterNetns: no namespace ${name}`);
+  }
+  const ok = c.setns(target, CLONE_NEWNET) === 0;
+  c.close(target);
+  if (!ok) {
+    c.close(self);
+    throw new Error(`enterNetns: setns(${name}) failed`);
+  }
+  let left = false;
+  return () => {
+    if (left) return;
+    left = true;
+    const back = c.setns(self, CLONE_NEWNET) === 0;
+    c.close(self);
+    if (!back) {
+      console.error('enterNetns: could not return to the original namespace; exiting');
+      process.exit(70);
+    }
+  };
+}
