@@ -14,7 +14,7 @@ import {
 } from './config.js';
 import { markedUdpSockets } from './dns-query.js';
 import { createLogger, type Logger } from './log.js';
-import { loadPlatform } from './platform/index.js';
+import { loadPlanner, loadPlatform } from './platform/index.js';
 import type { Platform } from './platform/types.js';
 import { RunRefused } from './platform/types.js';
 import { ProxyAddress, ProxyResolveError } from './proxy-address.js';
@@ -115,6 +115,12 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
     )
     .option('--no-kill-switch', 'override kill-switch: true from a config file')
     .option('--dry-run', 'print every link, address, route and rule change, change nothing, exit')
+    .addOption(
+      new Option(
+        '--platform <os>',
+        "with --dry-run: print the plan for this OS instead of this machine's (review macOS changes anywhere)",
+      ).choices(['linux', 'darwin']),
+    )
     .option('--config <file>', 'read options from a YAML or JSON file (same keys; flags win)')
     .action((opts: Record<string, unknown>) => onAction(runAction(opts, io)));
 
@@ -131,6 +137,7 @@ Examples:
   ztun run --proxy socks5://127.0.0.1:1080 --auto-route
   ztun run --route 10.0.0.0/8 --address 198.18.0.1/15 --address fd00:7a74::1/64
   ztun run --config /etc/ztun.yaml --dry-run
+  ztun run --auto-route --dry-run --platform darwin   # the macOS plan, printed on any OS
   ztun cleanup`,
   );
   return program;
@@ -168,11 +175,16 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
   const config = resolveConfig(flags, file);
   const log = createLogger(config.logLevel, (l) => io.stderr.write(l));
 
+  const target = opts.platform as string | undefined;
+  if (target !== undefined && !opts.dryRun) {
+    throw new ConfigError("--platform is valid only with --dry-run (a run always uses this machine's OS)");
+  }
+  const planner = target === undefined ? undefined : await loadPlanner(target);
   const platform = io.platform ?? (await loadPlatform());
-  if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
+  if (platform.unsupported && !planner) throw new RunRefused(platform.unsupported, 2);
   let proxy: ProxyAddress | undefined;
   try {
-    proxy = await resolveProxy(config, log, platform.sockets);
+    proxy = await resolveProxy(config, log, platform.unsupported ? undefined : platform.sockets);
   } catch (err) {
     // A dry run still shows the plan (with a note that the proxy gets no bypass rule).
     if (!(err instanceof ProxyResolveError)) throw err;
@@ -182,7 +194,7 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
   const proxyAddresses = proxy?.addresses ?? [];
   if (opts.dryRun) {
     proxy?.stop();
-    io.stdout.write(await platform.dryRun(config, proxyAddresses));
+    io.stdout.write(await (planner ?? platform).dryRun(config, proxyAddresses));
     return 0;
   }
   return runTunnel(platform, config, {

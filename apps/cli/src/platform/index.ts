@@ -1,9 +1,10 @@
-import type { Platform } from './types.js';
+import { type Platform, RunRefused } from './types.js';
 import { unsupportedPlatform } from './unsupported.js';
 
 /** The OS packages each platform module imports: optionalDependencies of `ztun`, installed only on their OS. */
 export const OS_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   linux: ['@ztun/tun-linux', '@ztun/routing-linux'],
+  darwin: ['@ztun/tun-darwin', '@ztun/routing-darwin'],
 };
 
 type PlatformImporter = () => Promise<{ platform: Platform }>;
@@ -32,7 +33,8 @@ export async function loadPlatform(
   load: Readonly<Record<string, PlatformImporter>> = importers,
 ): Promise<Platform> {
   const importer = load[os];
-  if (!importer) return unsupportedPlatform(os, `ztun run is not supported on ${os}; Linux only for now`);
+  if (!importer)
+    return unsupportedPlatform(os, `ztun run is not supported on ${os}; Linux and macOS only for now`);
   try {
     return (await importer()).platform;
   } catch (err) {
@@ -43,4 +45,20 @@ export async function loadPlatform(
       `ztun run on ${os} needs ${missing} (an optional dependency of ztun), which is not installed: npm install ${(OS_PACKAGES[os] ?? []).join(' ')}`,
     );
   }
+}
+
+/**
+ * The `--dry-run` planner of `os` alone (`--platform`): pure plan code, no OS package, so any machine can
+ * print another OS's plan. macOS's names placeholders for the egress interface and gateway.
+ */
+export async function loadPlanner(os: string): Promise<Pick<Platform, 'dryRun'>> {
+  if (os === 'darwin') {
+    const { buildDarwinPlan, formatDarwinPlan } = await import('./plan.darwin.js');
+    return { dryRun: async (config, proxy) => formatDarwinPlan(config, buildDarwinPlan(config, proxy)) };
+  }
+  if (os === 'linux') {
+    const { buildPlan, formatPlan } = await import('./plan.linux.js');
+    return { dryRun: async (config, proxy) => formatPlan(config, buildPlan(config, proxy)) };
+  }
+  throw new RunRefused(`--platform ${os}: no planner for that OS (linux or darwin)`, 2);
 }
