@@ -142,7 +142,7 @@ function writeSockaddr(sa: XnuSockaddr, compactMaskFamily?: 4 | 6): Uint8Array {
   // Kernel netmasks are compact: sa_len stops at the last non-zero byte (golang/net address_darwin_test.go).
   let last = -1;
   for (let i = 2; i < full.length; i++) if (full[i] !== 0) last = i;
-  const out = full.slice(0, last + 1 < 4 ? 4 : last + 1);
+  const out = full.slice(0, Math.max(last + 1, 4));
   out[0] = last < 0 ? 0 : last + 1;
   return out;
 }

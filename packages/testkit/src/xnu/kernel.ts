@@ -27,6 +27,7 @@ import {
   type XnuSockaddr,
 } from './codec.js';
 import { parseAddr, parseCidrText } from './ip.js';
+import { XnuProcess } from './process.js';
 import { type SyscallErrorFactory, XnuRouteSocket } from './route-socket.js';
 import { describeRoute, prefixLengthOf, type XnuGateway, type XnuRoute, XnuTable } from './table.js';
 
@@ -65,6 +66,11 @@ export class SimulatedXnu {
   constructor(readonly options: SimulatedXnuOptions) {
     this.noise = options.noise ?? true;
     this.addInterface('lo0', { cidr: '127.0.0.1/8' });
+  }
+
+  /** A process of this kernel (root: may change routes and open utuns). */
+  process(pid: number, root = true): XnuProcess {
+    return new XnuProcess(this, pid, root);
   }
 
   nameOf = (index: number): string => this.interfaces.get(index)?.name ?? `#${index}`;
@@ -111,9 +117,10 @@ export class SimulatedXnu {
 
   /**
    * What configd does when the primary network changes (Wi-Fi → Ethernet): the unscoped default now goes
-   * through `gateway` on `interfaceName`, and that interface gets macOS's own (untagged) scoped default.
+   * through `gateway` on `interfaceName`, and (unless `alsoScoped` is false) that interface gets macOS's own
+   * untagged scoped default, as IPMonitor installs for each interface.
    */
-  setDefault(family: 4 | 6, gateway: string, interfaceName: string): void {
+  setDefault(family: 4 | 6, gateway: string, interfaceName: string, o: { alsoScoped?: boolean } = {}): void {
     const ifIndex = this.indexOf(interfaceName);
     if (ifIndex === undefined) throw new Error(`simulated xnu: no interface ${interfaceName}`);
     const zero = new Uint8Array(family === 4 ? 4 : 16);
@@ -133,7 +140,15 @@ export class SimulatedXnu {
     };
     this.table.add(route);
     this.broadcast(this.messageOf(RTM_ADD, route, CONFIGD_PID, 2, 0));
-    this.table.add({ ...route, flags: route.flags | RTF_IFSCOPE, scope: ifIndex });
+    if (o.alsoScoped ?? true) this.table.add({ ...route, flags: route.flags | RTF_IFSCOPE, scope: ifIndex });
+  }
+
+  /** The Mac goes offline: configd deletes the unscoped default of `family`. */
+  deleteDefault(family: 4 | 6): void {
+    const old = this.table.find(family, new Uint8Array(family === 4 ? 4 : 16), 0, 0);
+    if (!old) return;
+    this.table.remove(old);
+    this.broadcast(this.messageOf(RTM_DELETE, old, CONFIGD_PID, 3, 0));
   }
 
   /** The next `count` route-socket writes fail with `errno` (default ENOBUFS: "no buffer space"). */
