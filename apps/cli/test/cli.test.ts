@@ -152,14 +152,44 @@ describe('ztun command line (in-process)', () => {
     expect(r.err).toBe(`ztun: ${p}: route: 'nope' is not a CIDR: 'nope' is not an IPv4 or IPv6 address\n`);
   });
 
-  it('says clearly that macOS and Windows are not supported yet', async () => {
+  it('macOS has a real platform (no "not supported" path); Windows still says it is not supported', async () => {
     const darwin = (await import('../src/platform/darwin.js')).platform;
-    const r = await cli(['run'], darwin);
-    expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^ztun: ztun run is not supported on macOS yet/);
+    expect(darwin.os).toBe('darwin');
+    expect(darwin.unsupported).toBeUndefined();
     const win = await cli(['cleanup'], (await import('../src/platform/windows.js')).platform);
     expect(win.err).toMatch(/not supported on Windows yet/);
     expect((await cli(['run'], unsupportedPlatform('aix', 'no'))).code).toBe(2);
+  });
+
+  it('--dry-run --platform darwin prints the macOS plan on this OS; --platform without --dry-run is one line', async () => {
+    const r = await cli(
+      ['run', '--auto-route', '--exclude', '10.0.0.0/8', '--dry-run', '--platform', 'darwin'],
+      unsupportedPlatform('aix', 'ztun run is not supported on aix'),
+    );
+    expect(r.code).toBe(0);
+    const lines = r.out.trim().split('\n');
+    expect(lines[0]).toMatch(/^# ztun run --dry-run \(macOS\): 6 changes; nothing was changed$/);
+    expect(lines).toContain(
+      'route -n add -inet default <gateway> -ifscope <egress>   # RTF_IFSCOPE|RTF_STATIC|RTF_PROTO1, rtm_index = index of <egress>',
+    );
+    const adds = lines.filter((l) => l.startsWith('route -n add'));
+    expect(adds.map((l) => l.split('   #')[0])).toEqual([
+      'route -n add -inet default <gateway> -ifscope <egress>',
+      'route -n add -inet 10.0.0.0/8 <gateway>',
+      'route -n add -inet 0.0.0.0/1 -interface utun<N>',
+      'route -n add -inet 128.0.0.0/1 -interface utun<N>',
+    ]);
+    const deletes = lines.filter((l) => l.startsWith('route -n delete')).map((l) => l.split('   #')[0]);
+    expect(deletes).toEqual([...adds.map((l) => l.split('   #')[0]!.replace(' add ', ' delete '))].reverse());
+    const bad = await cli(['run', '--platform', 'darwin']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toBe(
+      "ztun: --platform is valid only with --dry-run (a run always uses this machine's OS)\n",
+    );
+    const name = await cli(['run', '--name', 'en0', '--dry-run', '--platform', 'darwin']);
+    expect(name.out).toContain(
+      '# note: ztun run on macOS refuses this configuration: on macOS --name must be utunN (the only names utun devices get) or left out; got en0',
+    );
   });
 });
 

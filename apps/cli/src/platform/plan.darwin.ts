@@ -76,6 +76,8 @@ export function buildDarwinPlan(config: RunConfig, proxyAddresses: readonly stri
   const unit = utunUnitOf(config.name);
   const families = [...new Set(config.addresses.map((a) => a.family))].sort() as Family[];
   const notes: string[] = [];
+  const refusal = darwinRefusal(config);
+  if (refusal) notes.push(`ztun run on macOS refuses this configuration: ${refusal}`);
   const tunnel: DarwinRouteStep[] = [];
   if (config.autoRoute) {
     for (const f of families) for (const cidr of SPLIT[f]) tunnel.push({ kind: 'tunnel', cidr, family: f });
