@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCidr } from '../src/cidr.js';
 import { createDarwinPlatform } from '../src/platform/darwin.js';
 import { RunRefused } from '../src/platform/types.js';
-import { darwinConfig, tcpEcho, udpEcho, withMac } from './xnu-mac.js';
+import { darwinConfig, startLoopbackSocks, tcpEcho, udpEcho, withMac } from './xnu-mac.js';
 
 // RTF_UP|RTF_GATEWAY|RTF_STATIC|RTF_PROTO1 (+RTF_IFSCOPE), and interface routes without RTF_GATEWAY.
 const SCOPED = 'flags 0x1008803';
@@ -148,6 +148,28 @@ describe(
         expect(await tcpEcho('over the reused scoped default')).toBe('over the reused scoped default');
         await t.close();
         expect(mac.xnu.snapshot()).toEqual(before);
+      });
+    });
+
+    it('a SOCKS5 server on loopback (ssh -D) is used unpinned and gets no bypass route', async () => {
+      await withMac(async (mac) => {
+        const socks = await startLoopbackSocks();
+        try {
+          const before = mac.xnu.snapshot();
+          const config = darwinConfig({ proxy: { kind: 'socks5', host: '127.0.0.1', port: socks.port } });
+          const t = createDarwinPlatform(mac.process(15).host).createTunnel(config, {
+            proxyAddresses: ['127.0.0.1'],
+            log: mac.log,
+          });
+          await t.ready;
+          expect(mac.xnu.snapshot().filter((l) => l.startsWith('127.0.0.1/32'))).toEqual([]);
+          expect(await tcpEcho('through the local proxy')).toBe('through the local proxy');
+          expect(socks.asked).toContain('203.0.113.10:8080'); // after the start-up check's probe
+          await t.close();
+          expect(mac.xnu.snapshot()).toEqual(before);
+        } finally {
+          await socks.close();
+        }
       });
     });
   },

@@ -146,7 +146,7 @@ async function startServers(ns: string): Promise<{ close(): Promise<void> }> {
     const tcp = net.createServer((s) => s.pipe(s));
     const udp = dgram.createSocket('udp4');
     udp.on('message', (m, r) => udp.send(m, r.port, r.address));
-    await new Promise<void>((r) => tcp.listen(TCP_PORT, SERVER, r));
+    await new Promise<void>((r) => tcp.listen(TCP_PORT, '0.0.0.0', r)); // SERVER, and 192.168.64.1 for the SOCKS5 server
     await new Promise<void>((r) => udp.bind(UDP_PORT, SERVER, r));
     return {
       close: async () => {
@@ -210,4 +210,38 @@ export function darwinConfig(over: Partial<RunConfig> = {}): RunConfig {
     killSwitch: false,
     ...over,
   } as RunConfig;
+}
+
+/**
+ * A SOCKS5 server (RFC 1928: no auth, CONNECT) on 127.0.0.1 in `mac`, the way `ssh -D` runs on a Mac. It
+ * records each requested destination and carries it to the echo server's uplink address 192.168.64.1
+ * (a connected route, so its own upstream never enters the tunnel).
+ */
+export async function startLoopbackSocks(): Promise<{
+  port: number;
+  asked: string[];
+  close(): Promise<void>;
+}> {
+  const asked: string[] = [];
+  const server = net.createServer((c) => {
+    c.once('data', () => {
+      c.write(Buffer.from([5, 0]));
+      c.once('data', (req) => {
+        const ip = [...req.subarray(4, 8)].join('.');
+        asked.push(`${ip}:${req.readUInt16BE(8)}`);
+        const up = net.connect({ host: '192.168.64.1', port: TCP_PORT }, () => {
+          c.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]));
+          c.pipe(up).pipe(c);
+        });
+        up.on('error', () => c.destroy());
+      });
+    });
+    c.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    asked,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

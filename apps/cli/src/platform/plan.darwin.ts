@@ -94,6 +94,7 @@ export function buildDarwinPlan(config: RunConfig, proxyAddresses: readonly stri
       );
   }
   for (const a of proxyAddresses) {
+    if (a === '::1' || a.startsWith('127.')) continue; // loopback never enters the utun: nothing to bypass
     const c = parseCidr(a, { bareIsHost: true });
     if (routed.has(c.family))
       bypass.push({ kind: 'bypass', cidr: formatCidr(c), family: c.family, why: 'proxy' });

@@ -39,6 +39,12 @@ function followingSockets(base: StackSockets, indexFor: (family: 4 | 6) => numbe
   };
 }
 
+/** True when every address of the SOCKS5 server is a loopback one (127/8, ::1). */
+export function loopbackProxy(config: RunConfig, proxyAddresses: readonly string[]): boolean {
+  if (config.proxy.kind !== 'socks5' || proxyAddresses.length === 0) return false;
+  return proxyAddresses.every((a) => a === '::1' || /^127\./.test(a));
+}
+
 export function createDarwinTunnel(
   config: RunConfig,
   ctx: TunnelContext,
@@ -126,7 +132,11 @@ export function createDarwinTunnel(
           base,
           (f) => r.egress.get(f)?.interfaceIndex ?? r.egress.get(f === 4 ? 6 : 4)?.interfaceIndex,
         );
-        const pinned = r.egress.get(4) ?? r.egress.get(6);
+        // A SOCKS5 server on loopback (ssh -D, a local client) carries every outbound socket and never
+        // enters the utun; IP_BOUND_IF to en0 would make 127.0.0.1 unreachable (a scoped lookup on en0).
+        const pinned = loopbackProxy(config, ctx.proxyAddresses)
+          ? undefined
+          : (r.egress.get(4) ?? r.egress.get(6));
         const pin = pinned ? { boundInterfaceIndex: pinned.interfaceIndex } : {};
         monitor = new RouteMonitor(
           routes,
