@@ -81,6 +81,14 @@ for target in linux/x64 darwin/arm64 win32/x64; do
     [ ! -e "$app/node_modules/$linux_only" ] || fail "npm installed $linux_only for $os/$cpu"
   done
   [ -d "$app/node_modules/ztun/dist" ] || fail "ztun is not installed for $os/$cpu"
+  # macOS's packages (os: ["darwin"]) come with ztun there and only there; they hold no native code.
+  for mac_only in @ztun/tun-darwin @ztun/routing-darwin; do
+    if [ "$os" = darwin ]; then
+      [ -e "$app/node_modules/$mac_only/package.json" ] || fail "npm left $mac_only out for $os/$cpu"
+    else
+      [ ! -e "$app/node_modules/$mac_only" ] || fail "npm installed $mac_only for $os/$cpu"
+    fi
+  done
   addons=$(find "$app/node_modules/@ztun" "$app/node_modules/ztun" \( -name '*.node' -o -name build -o -name prebuilds \) -print)
   [ -z "$addons" ] || fail "native code in the $os/$cpu install: $addons"
   step "$os/$cpu: no @ztun/tun-linux, no @ztun/routing-linux, no .node/build/prebuilds under @ztun or ztun"

@@ -76,14 +76,15 @@ describe(
       });
     });
 
-    it('SIGKILL mid-run: the utun and its routes go with the process; `ztun cleanup` removes the tagged rest', async () => {
+    it('SIGKILL mid-run: the utun and its routes go with the process; `ztun cleanup` (or the next start) removes the tagged rest', async () => {
       await withMac(async (mac) => {
         const before = mac.xnu.snapshot();
         const run = mac.process(4243);
-        const tunnel = createDarwinPlatform(run.host).createTunnel(
-          darwinConfig({ excludes: [parseCidr('10.0.0.0/8')] }),
-          { proxyAddresses: [], log: mac.log },
-        );
+        const config = darwinConfig({ excludes: [parseCidr('10.0.0.0/8')] });
+        const tunnel = createDarwinPlatform(run.host).createTunnel(config, {
+          proxyAddresses: [],
+          log: mac.log,
+        });
         await tunnel.ready;
         await run.proc.kill();
         const left = mac.xnu.snapshot().filter((l) => !before.includes(l));
@@ -93,6 +94,26 @@ describe(
         expect(mac.xnu.snapshot()).toEqual(before);
         await tunnel.close('after the kill'); // frees this test process's listeners; the dead process changes nothing
         expect(mac.xnu.snapshot()).toEqual(before);
+
+        // Killed again, and this time the next start (not cleanup) finds the leftovers and removes them.
+        const second = mac.process(4245);
+        const t2 = createDarwinPlatform(second.host).createTunnel(config, {
+          proxyAddresses: [],
+          log: mac.log,
+        });
+        await t2.ready;
+        await second.proc.kill();
+        await t2.close('after the kill');
+        const t3 = createDarwinPlatform(mac.process(4246).host).createTunnel(config, {
+          proxyAddresses: [],
+          log: mac.log,
+        });
+        expect((await t3.ready).name).toBe('utun4');
+        const flushed = 'removed what an earlier run left behind: 1 scoped default(s), 1 route(s)';
+        expect(mac.lines.filter((l) => l.includes(flushed))).toHaveLength(1);
+        expect(mac.xnu.snapshot()).toEqual(sorted([...before, ...planned('utun4', 'en0')]));
+        await t3.close();
+        expect(mac.xnu.snapshot()).toEqual(before);
       });
     });
 
@@ -101,7 +122,7 @@ describe(
         const vpn = mac.process(900);
         await new RouteClient(vpn.proc).addRoute({ destination: '128.0.0.0/1', interfaceIndex: mac.en5 });
         const before = mac.xnu.snapshot();
-        const tunnel = createDarwinPlatform(mac.process(4245).host).createTunnel(darwinConfig(), {
+        const tunnel = createDarwinPlatform(mac.process(4255).host).createTunnel(darwinConfig(), {
           proxyAddresses: [],
           log: mac.log,
         });

@@ -1,15 +1,15 @@
 // The macOS platform: dry-run plan (plan.darwin.ts), the tunnel (tunnel.darwin.ts) and cleanup by ztun's
 // RTF_PROTO1 tag. Every OS call goes through a DarwinHost (host.darwin.ts): the Mac's by default.
 
-import { RouteClient, type RouteClientOptions, RouteNotFoundError } from '@ztun/routing-darwin';
+import { RouteClient, type RouteClientOptions } from '@ztun/routing-darwin';
 import type { Logger } from '../log.js';
 import { type DarwinHost, macHost } from './host.darwin.js';
 import { buildDarwinPlan, type DarwinEgress, formatDarwinPlan } from './plan.darwin.js';
-import { findEgress } from './routes.darwin.js';
+import { findEgress, flushTagged } from './routes.darwin.js';
 import { createDarwinTunnel } from './tunnel.darwin.js';
 import { type Platform, RunRefused } from './types.js';
 
-/** Removes every route a killed run left: tagged scoped defaults, then tagged unscoped (bypass) routes. */
+/** `ztun cleanup`: what a killed run left (flushTagged), refused while a ztun runs. */
 async function cleanupWith(host: DarwinHost, log: Logger, options: RouteClientOptions): Promise<number> {
   if (!host.isRoot())
     throw new RunRefused('ztun cleanup needs root on macOS (route changes are privileged): run it with sudo');
@@ -20,24 +20,11 @@ async function cleanupWith(host: DarwinHost, log: Logger, options: RouteClientOp
     );
   }
   try {
-    const client = new RouteClient(await host.routes(), options);
-    const scoped = await client.flushScopedDefaults();
-    let others = 0;
-    for (const e of await client.listRoutes()) {
-      if (!e.tagged || e.scoped) continue;
-      const via =
-        e.gateway.kind === 'address'
-          ? { gateway: e.gateway.scopeId ? `${e.gateway.address}%${e.gateway.scopeId}` : e.gateway.address }
-          : { interfaceIndex: e.gateway.kind === 'link' ? e.gateway.index : e.interfaceIndex };
-      try {
-        await client.deleteRoute({ destination: e.destination, ...via, tag: true });
-        others++;
-      } catch (err) {
-        if (!(err instanceof RouteNotFoundError)) throw err;
-      }
-    }
+    const left = await flushTagged(new RouteClient(await host.routes(), options));
     // A utun goes with the process that opened it, so a killed ztun leaves no device behind.
-    log.info(`removed ${scoped} scoped default(s) and ${others} route(s) tagged by ztun (RTF_PROTO1)`);
+    log.info(
+      `removed ${left.scoped} scoped default(s) and ${left.routes} route(s) tagged by ztun (RTF_PROTO1)`,
+    );
     return 0;
   } finally {
     lock.release();

@@ -18,6 +18,29 @@ type Applied =
   | { step: DarwinRouteStep & { kind: 'scoped-default' }; spec: ScopedDefaultSpec; created: boolean }
   | { step: DarwinRouteStep & { kind: 'bypass' | 'tunnel' }; spec: RouteSpec };
 
+/**
+ * Removes what a killed run left: every RTF_PROTO1-tagged scoped default, then every tagged unscoped route
+ * (bypasses; routes into a utun went with it). Returns how many of each were deleted.
+ */
+export async function flushTagged(client: RouteClient): Promise<{ scoped: number; routes: number }> {
+  const scoped = await client.flushScopedDefaults();
+  let routes = 0;
+  for (const e of await client.listRoutes()) {
+    if (!e.tagged || e.scoped) continue;
+    const via =
+      e.gateway.kind === 'address'
+        ? { gateway: e.gateway.scopeId ? `${e.gateway.address}%${e.gateway.scopeId}` : e.gateway.address }
+        : { interfaceIndex: e.gateway.kind === 'link' ? e.gateway.index : e.interfaceIndex };
+    try {
+      await client.deleteRoute({ destination: e.destination, ...via, tag: true });
+      routes++;
+    } catch (err) {
+      if (!(err instanceof RouteNotFoundError)) throw err;
+    }
+  }
+  return { scoped, routes };
+}
+
 /** The unscoped default of `family` (RTM_GET 0.0.0.0/0 or ::/0), unless it already points into `notIndex`. */
 export async function findEgress(
   client: RouteClient,

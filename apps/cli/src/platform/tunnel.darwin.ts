@@ -20,7 +20,7 @@ import type { Tunnel } from '../tunnel/types.js';
 import type { DarwinHost } from './host.darwin.js';
 import type { DarwinEgress } from './plan.darwin.js';
 import { buildDarwinPlan, darwinRefusal } from './plan.darwin.js';
-import { DarwinRouting, findEgress } from './routes.darwin.js';
+import { DarwinRouting, findEgress, flushTagged } from './routes.darwin.js';
 import { RunRefused, type TunnelContext } from './types.js';
 
 /** The pin follows the egress: every socket ztun creates asks for the index current at that moment. */
@@ -98,8 +98,12 @@ export function createDarwinTunnel(
         lock = held;
         const routes = await host.routes();
         const client = new RouteClient(routes, clientOptions);
-        const left = await client.flushScopedDefaults();
-        if (left > 0) log.warn(`removed what an earlier run left behind: ${left} tagged scoped default(s)`);
+        const left = await flushTagged(client);
+        if (left.scoped + left.routes > 0) {
+          log.warn(
+            `removed what an earlier run left behind: ${left.scoped} scoped default(s), ${left.routes} route(s)`,
+          );
+        }
         const egress = new Map<Family, DarwinEgress>();
         for (const f of [4, 6] as const) {
           const e = await findEgress(client, f);

@@ -9,7 +9,6 @@
 import {
   decodeMessage,
   encodeMessage,
-  interfaceMessage,
   maskBytes,
   RTF_DONE,
   RTF_GATEWAY,
@@ -21,12 +20,12 @@ import {
   RTM_CHANGE,
   RTM_DELETE,
   RTM_GET,
-  RTM_IFINFO,
   XnuErrno,
   type XnuMessage,
   type XnuSockaddr,
 } from './codec.js';
 import { parseAddr, parseCidrText } from './ip.js';
+import { decoys } from './noise.js';
 import { XnuProcess } from './process.js';
 import { type SyscallErrorFactory, XnuRouteSocket } from './route-socket.js';
 import { describeRoute, prefixLengthOf, type XnuGateway, type XnuRoute, XnuTable } from './table.js';
@@ -297,37 +296,8 @@ export class SimulatedXnu {
   private broadcast(m: XnuMessage, sender?: XnuRouteSocket): void {
     const real = encodeMessage(m, (m.addrs[0] as { family?: 4 | 6 } | undefined)?.family);
     for (const s of [...this.sockets]) {
-      if (this.noise && sender) for (const d of this.decoys(m)) s.deliver(d);
+      if (this.noise && sender) for (const d of decoys(m)) s.deliver(d);
       s.deliver(real);
     }
-  }
-
-  /** What a client matching replies on less than type + seq + pid would take for its reply. */
-  private decoys(m: XnuMessage): Uint8Array[] {
-    const other = m.errno === 0 ? XnuErrno.EEXIST : 0;
-    const lie: XnuMessage = {
-      ...m,
-      errno: other,
-      flags: other ? m.flags & ~RTF_DONE : m.flags | RTF_DONE,
-      index: 999,
-    };
-    if (m.type === RTM_GET)
-      lie.addrs = [
-        m.addrs[0],
-        {
-          kind: 'inet',
-          family: m.addrs[0]?.kind === 'inet' ? m.addrs[0].family : 4,
-          addr: new Uint8Array(m.addrs[0]?.kind === 'inet' && m.addrs[0].family === 6 ? 16 : 4).fill(9),
-          scopeId: 0,
-        },
-        m.addrs[2],
-        undefined,
-        m.addrs[4] ? { kind: 'link', index: 999, name: 'en9' } : undefined,
-      ];
-    return [
-      encodeMessage({ ...lie, pid: m.pid + 1 }), // another process that happens to use our seq
-      encodeMessage({ ...lie, seq: m.seq + 1 }), // ours, another request (a seq we did not send yet)
-      interfaceMessage(RTM_IFINFO, 1),
-    ];
   }
 }
