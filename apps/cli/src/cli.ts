@@ -67,7 +67,10 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
   program
     .command('run')
     .description('create the TUN device, install routes/rules and run the tunnel until SIGINT/SIGTERM')
-    .option('--name <name>', `TUN interface name (default ${DEFAULT_NAME})`)
+    .option(
+      '--name <name>',
+      `TUN interface name (default ${DEFAULT_NAME}; macOS: utunN, or left out for the first free one)`,
+    )
     .option(
       '--address <cidr>',
       `address of the TUN, IPv4 or IPv6; repeatable (default ${DEFAULT_ADDRESS})`,

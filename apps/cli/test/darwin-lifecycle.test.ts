@@ -36,6 +36,7 @@ describe(
       await withMac(async (mac) => {
         const before = mac.xnu.snapshot();
         const { host } = mac.process(4242);
+        mac.xnu.failWrites(2); // an ENOBUFS burst on the first route writes: retried, not fatal
         const tunnel = createDarwinPlatform(host).createTunnel(
           darwinConfig({ excludes: [parseCidr('10.0.0.0/8')] }),
           { proxyAddresses: [], log: mac.log },
@@ -55,6 +56,8 @@ describe(
         expect(new Set(mac.pins)).toEqual(new Set([mac.en0])); // every outbound socket IP_BOUND_IF to en0
         expect(mac.badFrames()).toBe(0);
 
+        // The monitor's socket overflows (messages lost): ztun re-reads the defaults, finds nothing moved.
+        mac.xnu.overflowAll();
         // Wi-Fi → Ethernet: configd moves the unscoped default to en5; ztun must follow it.
         const pinsBefore = mac.pins.length;
         mac.xnu.setDefault(4, '10.77.0.1', 'en5', { alsoScoped: false });
