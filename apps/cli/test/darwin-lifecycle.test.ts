@@ -43,6 +43,14 @@ describe(
         );
         const info = await tunnel.ready;
         expect(info.name).toBe('utun4'); // utun0-3 are macOS's; the kernel picked the first free unit
+        // What tun-darwin's ioctls set, as the model decoded their ifreq / ifaliasreq bytes.
+        const utunIf = mac.xnu.interfaces.get(info.index)!;
+        expect([utunIf.name, utunIf.mtu, utunIf.up, utunIf.addresses]).toEqual([
+          'utun4',
+          1500,
+          true,
+          ['198.18.0.1/15'],
+        ]);
         expect(mac.xnu.snapshot()).toEqual(sorted([...before, ...planned('utun4', 'en0')]));
         // Unscoped lookups go into the utun; lookups scoped to en0 (IP_BOUND_IF) leave through en0.
         expect(mac.xnu.nameOf(mac.xnu.lookup('203.0.113.10')!.ifIndex)).toBe('utun4');
@@ -175,17 +183,20 @@ describe(
       });
     });
 
-    it('a SOCKS5 server on loopback (ssh -D) is used unpinned and gets no bypass route', async () => {
+    it('--name utun7; a SOCKS5 server on loopback (ssh -D) is used unpinned and gets no bypass route', async () => {
       await withMac(async (mac) => {
         const socks = await startLoopbackSocks();
         try {
           const before = mac.xnu.snapshot();
-          const config = darwinConfig({ proxy: { kind: 'socks5', host: '127.0.0.1', port: socks.port } });
+          const config = darwinConfig({
+            name: 'utun7',
+            proxy: { kind: 'socks5', host: '127.0.0.1', port: socks.port },
+          });
           const t = createDarwinPlatform(mac.process(15).host).createTunnel(config, {
             proxyAddresses: ['127.0.0.1'],
             log: mac.log,
           });
-          await t.ready;
+          expect((await t.ready).name).toBe('utun7'); // --name utun7: sc_unit 8
           expect(mac.xnu.snapshot().filter((l) => l.startsWith('127.0.0.1/32'))).toEqual([]);
           expect(await tcpEcho('through the local proxy')).toBe('through the local proxy');
           expect(socks.asked).toContain('203.0.113.10:8080'); // after the start-up check's probe

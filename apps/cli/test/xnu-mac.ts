@@ -17,7 +17,6 @@ import {
   type XnuProcess,
   type XnuUtun,
 } from '@ztun/testkit';
-import { UtunDevice } from '@ztun/tun-darwin';
 import { type LinuxTun, linuxSockets, openTun } from '@ztun/tun-linux';
 import type { RunConfig } from '../src/config.js';
 import { createLogger, type Logger } from '../src/log.js';
@@ -113,16 +112,11 @@ export async function withMac<T>(fn: (mac: Mac) => Promise<T>): Promise<T> {
           const host: DarwinHost = {
             isRoot: () => proc.root,
             routes: async () => proc,
-            async openUtun(u) {
-              const utun = await proc.openUtun({
-                ...(u.unit === undefined ? {} : { unit: u.unit }),
-                mtu: u.mtu,
-                addresses: u.addresses,
-              });
-              utuns.push(utun);
-              utun.kernel.onPacket((p) => tun.write(p));
-              return new UtunDevice(utun.fd, { name: utun.name, index: utun.index, mtu: u.mtu });
-            },
+            utunSyscalls: () =>
+              proc.utunSyscalls((utun) => {
+                utuns.push(utun);
+                utun.kernel.onPacket((p) => tun.write(p));
+              }),
             sockets: async () => sockets,
             lock: async () => proc.lock(),
           };

@@ -8,54 +8,27 @@
  */
 import { loadKoffi } from '@ztun/routing-darwin';
 import {
-  AF_INET,
-  AF_INET6,
-  CTLIOCGINFO,
   EAGAIN,
   EINTR,
   F_GETFL,
   F_SETFD,
   F_SETFL,
   FD_CLOEXEC,
-  IFF_RUNNING,
-  IFF_UP,
-  IFNAMSIZ,
   O_NONBLOCK,
-  PF_SYSTEM,
   POLLERR,
   POLLHUP,
   POLLIN,
   POLLNVAL,
   POLLOUT,
-  SIOCAIFADDR,
-  SIOCAIFADDR_IN6,
-  SIOCGIFFLAGS,
-  SIOCSIFFLAGS,
-  SIOCSIFMTU,
-  SIZEOF_SOCKADDR_CTL,
-  SOCK_DGRAM,
-  SYSPROTO_CONTROL,
-  UTUN_CONTROL_NAME,
-  UTUN_DEFAULT_MTU,
-  UTUN_OPT_IFNAME,
 } from './constants.js';
-import { UtunDevice, type UtunDeviceOptions, type UtunFd } from './device.js';
-import { UtunError, UtunInputError } from './errors.js';
-import { loadUtunFfiTypes } from './ffi-types.js';
-import {
-  decodeIfreqFlags,
-  encodeCtlInfo,
-  encodeIfaliasreq,
-  encodeIfreqFlags,
-  encodeIfreqMtu,
-  encodeIn6Aliasreq,
-  encodeSockaddrCtl,
-  type InterfaceAddress,
-  interfaceAddressFamily,
-} from './structs.js';
+import type { UtunDevice, UtunFd } from './device.js';
+import { UtunError } from './errors.js';
+import { checkUtunOptions, type OpenUtunOptions, openUtunWith, type UtunSyscalls } from './open-utun.js';
 
 type Koffi = Awaited<ReturnType<typeof loadKoffi>>;
 type KoffiErrno = Pick<Koffi, 'errno' | 'decode'>;
+
+export type { OpenUtunOptions };
 // biome-ignore lint/suspicious/noExplicitAny: koffi functions are untyped at this boundary.
 export type NativeFn = ((...args: any[]) => any) & { async: (...args: any[]) => void };
 
@@ -232,142 +205,52 @@ export class KoffiUtunFd implements UtunFd {
   }
 }
 
-export interface OpenUtunOptions extends UtunDeviceOptions {
-  /** utunN to create; default: the kernel picks the first free unit (sc_unit 0). */
-  unit?: number;
-  /** `utunN` (the only names macOS gives utun devices) — the same as `unit: N`. */
-  name?: string;
-  /** MTU. Default 1500 (utun's own default). */
-  mtu?: number;
-  /** Addresses: `198.18.0.1/15`, `fd00:18::1/64`, or `{cidr, peer}` for a point-to-point peer. */
-  addresses?: (string | InterfaceAddress)[];
-  /** Set IFF_UP | IFF_RUNNING. Default true. */
-  up?: boolean;
-}
-
-function withSocket<T>(c: Libc, family: number, use: (fd: number) => T): T {
-  const fd = check(
-    c,
-    c.socket(family, SOCK_DGRAM, 0),
-    `socket(${family === AF_INET ? 'AF_INET' : 'AF_INET6'})`,
-  );
-  try {
-    return use(fd);
-  } finally {
-    c.close(fd);
-  }
-}
-
-/** sc_unit for the options: 0 (first free) unless `unit` or a `utunN` name asks for N (sc_unit N + 1). */
-export function utunUnitFor(options: Pick<OpenUtunOptions, 'unit' | 'name'>): number {
-  let unit = options.unit;
-  if (options.name !== undefined) {
-    const match = /^utun(0|[1-9][0-9]{0,5})$/.exec(options.name);
-    if (!match)
-      throw new UtunInputError(`macOS names utun devices utunN; got ${JSON.stringify(options.name)}`);
-    const fromName = Number(match[1]);
-    if (unit !== undefined && unit !== fromName)
-      throw new UtunInputError(`name ${options.name} and unit ${unit} disagree`);
-    unit = fromName;
-  }
-  if (unit === undefined) return 0;
-  if (!Number.isInteger(unit) || unit < 0 || unit > 0xfffffffe)
-    throw new UtunInputError(`bad utun unit: ${unit}`);
-  return unit + 1;
-}
-
-/** Creates and configures a utun device. Closing it (device.close()) removes the interface. */
-export async function openUtun(options: OpenUtunOptions = {}): Promise<UtunDevice> {
-  const mtu = options.mtu ?? UTUN_DEFAULT_MTU;
-  const addresses = (options.addresses ?? []).map((a) => (typeof a === 'string' ? { cidr: a } : a));
-  const families = addresses.map((a) => interfaceAddressFamily(a)); // validates before touching the system
-  const minMtu = families.includes('inet6') ? 1280 : 68;
-  if (!Number.isInteger(mtu) || mtu < minMtu || mtu > 65535) {
-    throw new UtunInputError(
-      `bad MTU ${mtu}: ${minMtu}-65535${minMtu === 1280 ? ' (IPv6 needs ≥ 1280)' : ''}`,
-    );
-  }
-  const unit = utunUnitFor(options);
-  const c = await loadLibc();
-  const types = await loadUtunFfiTypes();
-
-  const fd = check(
-    c,
-    c.socket(PF_SYSTEM, SOCK_DGRAM, SYSPROTO_CONTROL),
-    'socket(PF_SYSTEM, SOCK_DGRAM, SYSPROTO_CONTROL)',
-  );
-  let wake: Int32Array | undefined;
-  try {
-    const info = Buffer.from(encodeCtlInfo(UTUN_CONTROL_NAME));
-    check(c, c.ioctl(fd, CTLIOCGINFO, 'void *', info), 'ioctl(CTLIOCGINFO)', UTUN_CONTROL_NAME);
-    const ctlId = (c.koffi.decode(info, types.ctl_info) as { ctl_id: number }).ctl_id;
-    check(
-      c,
-      c.connect(fd, encodeSockaddrCtl(ctlId, unit), SIZEOF_SOCKADDR_CTL),
-      'connect(utun)',
-      `sc_unit ${unit}`,
-    );
-    const nameBuf = new Uint8Array(IFNAMSIZ);
-    const nameLen = new Uint32Array([IFNAMSIZ]);
-    check(
-      c,
-      c.getsockopt(fd, SYSPROTO_CONTROL, UTUN_OPT_IFNAME, nameBuf, nameLen),
-      'getsockopt(UTUN_OPT_IFNAME)',
-    );
-    const end = nameBuf.indexOf(0);
-    const name = Buffer.from(nameBuf.subarray(0, end < 0 ? nameLen[0] : end)).toString('latin1');
-    setNonBlockingCloexec(c, fd);
-    const index = Number(c.if_nametoindex(name));
-    if (index === 0) throw new UtunError(`if_nametoindex(${name})`, c.koffi.errno());
-
-    withSocket(c, AF_INET, (s) => {
-      check(
-        c,
-        c.ioctl(s, SIOCSIFMTU, 'void *', encodeIfreqMtu(name, mtu)),
-        'ioctl(SIOCSIFMTU)',
-        `${name} ${mtu}`,
-      );
-      addresses.forEach((address, i) => {
-        if (families[i] !== 'inet') return;
-        check(
-          c,
-          c.ioctl(s, SIOCAIFADDR, 'void *', encodeIfaliasreq(name, address)),
-          'ioctl(SIOCAIFADDR)',
-          address.cidr,
-        );
-      });
-      if (options.up ?? true) {
-        const req = encodeIfreqFlags(name, 0);
-        check(c, c.ioctl(s, SIOCGIFFLAGS, 'void *', req), 'ioctl(SIOCGIFFLAGS)', name);
-        const flags = decodeIfreqFlags(req) | IFF_UP | IFF_RUNNING;
-        check(
-          c,
-          c.ioctl(s, SIOCSIFFLAGS, 'void *', encodeIfreqFlags(name, flags)),
-          'ioctl(SIOCSIFFLAGS)',
-          name,
-        );
+/** UtunSyscalls over libSystem (errno read right after each failing call). */
+export function koffiUtunSyscalls(c: Libc): UtunSyscalls {
+  const r = (result: number) => (result < 0 ? -c.koffi.errno() : result);
+  return {
+    socket: (domain, type, protocol) => r(c.socket(domain, type, protocol)),
+    ioctl: (fd, request, arg) => r(c.ioctl(fd, request, 'void *', arg)),
+    connect: (fd, address) => r(c.connect(fd, address, address.length)),
+    getsockopt(fd, level, name, value) {
+      const len = new Uint32Array([value.length]);
+      const result = r(c.getsockopt(fd, level, name, value, len));
+      return result < 0 ? result : len[0]!;
+    },
+    nonBlocking(fd) {
+      try {
+        setNonBlockingCloexec(c, fd);
+        return 0;
+      } catch (err) {
+        return -((err as UtunError).errno ?? 5);
       }
-    });
-    if (families.includes('inet6')) {
-      withSocket(c, AF_INET6, (s) => {
-        addresses.forEach((address, i) => {
-          if (families[i] !== 'inet6') return;
-          const req = encodeIn6Aliasreq(name, address);
-          check(c, c.ioctl(s, SIOCAIFADDR_IN6, 'void *', req), 'ioctl(SIOCAIFADDR_IN6)', address.cidr);
-        });
-      });
-    }
-    wake = new Int32Array(2);
-    check(c, c.pipe(wake), 'pipe');
-    setNonBlockingCloexec(c, wake[0]!);
-    setNonBlockingCloexec(c, wake[1]!);
-    return new UtunDevice(new KoffiUtunFd(c, fd, wake[0]!, wake[1]!), { name, index, mtu }, options);
-  } catch (error) {
-    c.close(fd); // removes the half-configured interface
-    if (wake && wake[0]! > 0) {
-      c.close(wake[0]!);
-      c.close(wake[1]!);
-    }
-    throw error;
-  }
+    },
+    ifNameToIndex: (name) => Number(c.if_nametoindex(name)),
+    close: (fd) => void c.close(fd),
+    dataPlane(fd) {
+      const wake = new Int32Array(2);
+      check(c, c.pipe(wake), 'pipe');
+      try {
+        setNonBlockingCloexec(c, wake[0]!);
+        setNonBlockingCloexec(c, wake[1]!);
+      } catch (err) {
+        c.close(wake[0]!);
+        c.close(wake[1]!);
+        throw err;
+      }
+      return new KoffiUtunFd(c, fd, wake[0]!, wake[1]!);
+    },
+  };
+}
+
+/** Creates and configures a utun device (macOS). Closing it (device.close()) removes the interface. */
+export async function openUtun(options: OpenUtunOptions = {}): Promise<UtunDevice> {
+  checkUtunOptions(options); // bad options are refused on every OS, before libSystem is looked for
+  const c = await loadLibc();
+  return openUtunWith(koffiUtunSyscalls(c), options);
+}
+
+/** The UtunSyscalls of this Mac (libSystem through koffi); rejects off macOS. */
+export async function loadUtunSyscalls(): Promise<UtunSyscalls> {
+  return koffiUtunSyscalls(await loadLibc());
 }

@@ -4,8 +4,9 @@
 // @ztun/testkit's simulated XNU, so the same composition code runs against a model of the kernel.
 
 import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
-import type { StackSockets, TunDevice } from '@ztun/packet';
+import type { StackSockets } from '@ztun/packet';
 import type { RouteSystem } from '@ztun/routing-darwin';
+import type { UtunSyscalls } from '@ztun/tun-darwin';
 
 export interface DarwinRouteHost extends RouteSystem {
   /** if_nametoindex(3); 0 for an unknown name. */
@@ -18,8 +19,8 @@ export interface DarwinHost {
   /** Effective uid 0 (utun's kernel control is CTL_FLAG_PRIVILEGED, route changes need a privileged socket). */
   isRoot(): boolean;
   routes(): Promise<DarwinRouteHost>;
-  /** Opens utunN (`unit`) or the first free one, sets MTU and addresses, brings it up. */
-  openUtun(o: { unit: number | undefined; mtu: number; addresses: readonly string[] }): Promise<TunDevice>;
+  /** The syscalls `openUtunWith` (@ztun/tun-darwin) makes a utun with: kern_control and the interface ioctls. */
+  utunSyscalls(): Promise<UtunSyscalls>;
   /** The socket options for the stack and outbounds (IP_BOUND_IF / IPV6_BOUND_IF pinning). */
   sockets(): Promise<StackSockets>;
   /** One ztun per Mac: it owns the scoped defaults and flushes tagged leftovers at start. */
@@ -45,13 +46,9 @@ export function macHost(): DarwinHost {
         },
       });
     },
-    async openUtun(o) {
-      const { openUtun } = await import('@ztun/tun-darwin');
-      return openUtun({
-        ...(o.unit === undefined ? {} : { unit: o.unit }),
-        mtu: o.mtu,
-        addresses: [...o.addresses],
-      });
+    async utunSyscalls() {
+      const { loadUtunSyscalls } = await import('@ztun/tun-darwin');
+      return loadUtunSyscalls();
     },
     async sockets() {
       const { loadDarwinSockets } = await import('@ztun/tun-darwin');

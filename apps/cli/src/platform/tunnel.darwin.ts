@@ -12,6 +12,7 @@ import {
   type RouteClientOptions,
   RouteMonitor,
 } from '@ztun/routing-darwin';
+import { openUtunWith } from '@ztun/tun-darwin';
 import type { Family } from '../cidr.js';
 import type { RunConfig } from '../config.js';
 import { type Assembled, assembleStack, snapshotOf, warnIfProxyUnusable } from '../tunnel/assemble.js';
@@ -117,7 +118,12 @@ export function createDarwinTunnel(
         }
         if (signal.aborted) return aborted();
         try {
-          device = await host.openUtun({ unit: plan.unit, mtu: plan.mtu, addresses: plan.addresses });
+          const sys = await host.utunSyscalls();
+          device = openUtunWith(sys, {
+            ...(plan.unit === undefined ? {} : { unit: plan.unit }),
+            mtu: plan.mtu,
+            addresses: [...plan.addresses],
+          });
         } catch (err) {
           const why = (err as Error).message;
           throw new RunRefused(

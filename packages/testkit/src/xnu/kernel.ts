@@ -35,6 +35,8 @@ export interface XnuInterface {
   readonly name: string;
   mtu: number;
   up: boolean;
+  /** IFF_* as SIOCGIFFLAGS reports them. */
+  flags: number;
   addresses: string[];
   /** The pid whose utun socket holds it; closing that socket (or the process dying) detaches it. */
   owner?: number;
@@ -80,13 +82,17 @@ export class SimulatedXnu {
   }
 
   /** An interface with its connected route (unscoped, a link gateway), as the kernel adds for an address. */
-  addInterface(name: string, o: { cidr?: string; owner?: number; mtu?: number } = {}): number {
+  addInterface(
+    name: string,
+    o: { cidr?: string; owner?: number; mtu?: number; flags?: number } = {},
+  ): number {
     const index = this.nextIndex++;
     this.interfaces.set(index, {
       index,
       name,
       mtu: o.mtu ?? 1500,
-      up: true,
+      flags: o.flags ?? 0x8863, // UP|BROADCAST|SMART|RUNNING|SIMPLEX|MULTICAST, as en0
+      up: ((o.flags ?? 1) & 1) !== 0,
       addresses: [],
       ...(o.owner ? { owner: o.owner } : {}),
     });

@@ -6,6 +6,7 @@
 import type { SimulatedXnu } from './kernel.js';
 import type { XnuRouteSocket } from './route-socket.js';
 import { type UtunFdLike, type UtunKernelSide, utunDatagramPair } from './utun.js';
+import { utunSyscalls } from './utun-syscalls.js';
 
 export interface XnuUtun {
   readonly name: string;
@@ -45,26 +46,38 @@ export class XnuProcess {
   }
 
   /**
-   * socket(PF_SYSTEM) + connect(sc_unit) as if_utun.c does it: `unit` N asks for utunN (EBUSY when taken),
-   * none takes the first free unit. Root only (CTL_FLAG_PRIVILEGED: EPERM).
+   * The UtunSyscalls seam of @ztun/tun-darwin for this process (give it to `openUtunWith`): kern_control and
+   * the interface ioctls, decoded from xnu's layouts (utun-syscalls.ts). One datagram pair is prepared for
+   * the utun it will open; `onOpen` gets that utun's kernel side (to carry its packets somewhere).
    */
-  async openUtun(o: { unit?: number; mtu: number; addresses: readonly string[] }): Promise<XnuUtun> {
-    if (!this.root) throw Object.assign(new Error('connect(utun): EPERM'), { errno: 1 });
-    let unit = o.unit ?? 0;
-    if (o.unit === undefined) while (this.kernel.indexOf(`utun${unit}`) !== undefined) unit++;
-    else if (this.kernel.indexOf(`utun${unit}`) !== undefined)
-      throw Object.assign(new Error(`connect(utun${unit}): EBUSY`), { errno: 16 });
-    const name = `utun${unit}`;
-    const index = this.kernel.addInterface(name, { owner: this.pid, mtu: o.mtu });
-    for (const a of o.addresses) this.kernel.addAddress(index, a);
-    let utun: XnuUtun | undefined;
-    const pair = await utunDatagramPair(() => {
-      if (utun) this.utuns.delete(utun);
-      this.kernel.detachInterface(index); // closing the utun socket removes the interface (if_utun.c)
+  async utunSyscalls(onOpen: (utun: XnuUtun) => void = () => {}): Promise<ReturnType<typeof utunSyscalls>> {
+    if (this.dead) throw new Error(`simulated xnu: process ${this.pid} is dead`);
+    let closeHook = () => {};
+    const pair = await utunDatagramPair(() => closeHook());
+    const kernel = this.kernel;
+    return utunSyscalls({
+      root: this.root,
+      create: (name) => kernel.addInterface(name, { owner: this.pid, flags: 0x8010 }), // POINTOPOINT|MULTICAST, down
+      indexOf: (name) => kernel.indexOf(name),
+      setMtu: (index, mtu) => {
+        kernel.interfaces.get(index)!.mtu = mtu;
+      },
+      flags: (index) => kernel.interfaces.get(index)!.flags,
+      setFlags: (index, flags) => {
+        const i = kernel.interfaces.get(index)!;
+        i.flags = flags;
+        i.up = (flags & 1) !== 0;
+      },
+      addAddress: (index, cidr) => kernel.addAddress(index, cidr),
+      detach: (index) => {
+        if (kernel.interfaces.has(index)) kernel.detachInterface(index);
+      },
+      takePair: () => ({ ...pair, onClose: (fn) => (closeHook = fn) }),
+      opened: (utun) => {
+        this.utuns.add(utun);
+        onOpen(utun);
+      },
     });
-    utun = { name, index, ...pair };
-    this.utuns.add(utun);
-    return utun;
   }
 
   /** Takes the lock if free (flock LOCK_EX|LOCK_NB), else says who holds it. */
