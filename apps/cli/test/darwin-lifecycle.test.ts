@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCidr } from '../src/cidr.js';
 import { createDarwinPlatform } from '../src/platform/darwin.js';
 import { RunRefused } from '../src/platform/types.js';
-import { darwinConfig, startLoopbackSocks, tcpEcho, udpEcho, withMac } from './xnu-mac.js';
+import { darwinConfig, SERVER6, startLoopbackSocks, tcpEcho, udpEcho, withMac } from './xnu-mac.js';
 
 // RTF_UP|RTF_GATEWAY|RTF_STATIC|RTF_PROTO1 (+RTF_IFSCOPE), and interface routes without RTF_GATEWAY.
 const SCOPED = 'flags 0x1008803';
@@ -205,6 +205,35 @@ describe(
         } finally {
           await socks.close();
         }
+      });
+    });
+
+    it("IPv4 + IPv6: a scoped default and a split per family, the utun's IPv6 address, TCP over IPv6 pinned with IPV6_BOUND_IF", async () => {
+      await withMac(async (mac) => {
+        mac.xnu.setDefault(6, 'fd00:64::1', 'en0', { alsoScoped: false });
+        const before = mac.xnu.snapshot();
+        const addresses = ['198.18.0.1/15', 'fd00:7a74::1/64'].map((a) => parseCidr(a));
+        const t = createDarwinPlatform(mac.process(16).host).createTunnel(darwinConfig({ addresses }), {
+          proxyAddresses: [],
+          log: mac.log,
+        });
+        const info = await t.ready;
+        expect(mac.xnu.interfaces.get(info.index)!.addresses).toEqual(['198.18.0.1/15', 'fd00:7a74::1/64']);
+        const added = mac.xnu.snapshot().filter((l) => !before.includes(l));
+        expect(sorted(added)).toEqual(
+          sorted([
+            ...planned('utun4', 'en0').filter((l) => !l.startsWith('10.0.0.0/8')),
+            `::/0 via fd00:64::1 dev en0 ifscope en0 ${SCOPED}`,
+            `::/1 via link#utun4 dev utun4 ${INTO_UTUN}`,
+            `8000::/1 via link#utun4 dev utun4 ${INTO_UTUN}`,
+            'fd00:7a74::/64 via link#utun4 dev utun4 flags 0x1',
+          ]),
+        );
+        expect(mac.xnu.lookup(SERVER6, 'en0')).toMatchObject({ scope: mac.en0, prefixLength: 0 });
+        expect(await tcpEcho('tcp over ipv6', SERVER6)).toBe('tcp over ipv6');
+        expect(new Set(mac.pins)).toEqual(new Set([mac.en0]));
+        await t.close();
+        expect(mac.xnu.snapshot()).toEqual(before);
       });
     });
   },

@@ -23,6 +23,7 @@ import { createLogger, type Logger } from '../src/log.js';
 import type { DarwinHost } from '../src/platform/host.darwin.js';
 
 export const SERVER = '203.0.113.10';
+export const SERVER6 = '2001:db8:10::10';
 export const TCP_PORT = 8080;
 export const UDP_PORT = 5353;
 
@@ -45,24 +46,36 @@ export interface Mac {
 /** Builds the topology, runs `fn` with this thread inside `mac`, removes everything afterwards. */
 export async function withMac<T>(fn: (mac: Mac) => Promise<T>): Promise<T> {
   return withNetnsEnvironment('dw', ['mac', 'lan'], async (env) => {
-    env.link('mac', 'lan', { addrA: ['192.168.64.2/24'], addrB: ['192.168.64.1/24'] });
+    env.link('mac', 'lan', {
+      addrA: ['192.168.64.2/24', 'fd00:64::2/64'],
+      addrB: ['192.168.64.1/24', 'fd00:64::1/64'],
+    });
     const { ifA: v1 } = env.link('mac', 'lan', { addrA: ['10.77.0.2/24'], addrB: ['10.77.0.1/24'] });
     const v0 = 'v0mac';
     const lan = env.ns.lan!;
     lan.ip('addr', 'add', `${SERVER}/32`, 'dev', 'lo');
+    lan.ip('addr', 'add', `${SERVER6}/128`, 'dev', 'lo');
     const macNs = env.ns.mac!;
     // Both uplinks have a default; only a socket bound to one of them (SO_BINDTODEVICE) takes it.
     macNs.ip('route', 'add', 'default', 'via', '192.168.64.1', 'dev', v0, 'metric', '100');
     macNs.ip('route', 'add', 'default', 'via', '10.77.0.1', 'dev', v1, 'metric', '200');
+    macNs.ip('-6', 'route', 'add', 'default', 'via', 'fd00:64::1', 'dev', v0, 'metric', '100');
     const servers = await startServers(lan.name);
     const leave = enterNetns(macNs);
     let ltun: LinuxTun | undefined;
     const utuns: XnuUtun[] = [];
     try {
-      ltun = await openTun({ name: 'ltun0', mtu: 1500, addresses: ['198.18.0.1/15'], offload: false });
+      ltun = await openTun({
+        name: 'ltun0',
+        mtu: 1500,
+        addresses: ['198.18.0.1/15', 'fd00:7a74::1/64'],
+        offload: false,
+      });
       // What the model's split routes say (0/1 + 128/1 through the utun), for the Linux side of the packets.
       macNs.ip('route', 'add', '0.0.0.0/1', 'dev', 'ltun0');
       macNs.ip('route', 'add', '128.0.0.0/1', 'dev', 'ltun0');
+      macNs.ip('-6', 'route', 'add', '::/1', 'dev', 'ltun0');
+      macNs.ip('-6', 'route', 'add', '8000::/1', 'dev', 'ltun0');
       const tun = ltun;
       tun.onBatch((b) => {
         for (let i = 0; i < b.count; i++) {
@@ -75,6 +88,7 @@ export async function withMac<T>(fn: (mac: Mac) => Promise<T>): Promise<T> {
       });
       for (let i = 0; i < 4; i++) xnu.addInterface(`utun${i}`); // macOS's own (iCloud Private Relay, …)
       const en0 = xnu.addInterface('en0', { cidr: '192.168.64.2/24' });
+      xnu.addAddress(en0, 'fd00:64::2/64');
       const en5 = xnu.addInterface('en5', { cidr: '10.77.0.2/24' });
       xnu.setDefault(4, '192.168.64.1', 'en0', { alsoScoped: false });
       const devOf = new Map<number, string>([
@@ -142,9 +156,12 @@ async function startServers(ns: string): Promise<{ close(): Promise<void> }> {
     udp.on('message', (m, r) => udp.send(m, r.port, r.address));
     await new Promise<void>((r) => tcp.listen(TCP_PORT, '0.0.0.0', r)); // SERVER, and 192.168.64.1 for the SOCKS5 server
     await new Promise<void>((r) => udp.bind(UDP_PORT, SERVER, r));
+    const tcp6 = net.createServer((c) => c.pipe(c));
+    await new Promise<void>((r) => tcp6.listen(TCP_PORT, SERVER6, r));
     return {
       close: async () => {
         await new Promise((r) => tcp.close(r));
+        await new Promise((r) => tcp6.close(r));
         await new Promise<void>((r) => udp.close(() => r()));
       },
     };
@@ -154,9 +171,9 @@ async function startServers(ns: string): Promise<{ close(): Promise<void> }> {
 }
 
 /** TCP to the server and back through the tunnel (the thread is in `mac`, so the route is 128/1 → ltun0). */
-export async function tcpEcho(payload: string): Promise<string> {
+export async function tcpEcho(payload: string, host = SERVER): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host: SERVER, port: TCP_PORT });
+    const s = net.connect({ host, port: TCP_PORT });
     let got = '';
     s.setEncoding('utf8');
     s.on('data', (d) => {

@@ -5,7 +5,7 @@
 // Every struct is decoded here from xnu's layouts, independently of the product's encoders, and anything
 // malformed gets xnu's errno — so the bytes ztun sends are checked, not just its call order.
 
-import { prefixLengthOf } from './table.js';
+import { formatAddr, prefixLengthOf } from './table.js';
 import type { UtunFdLike, UtunKernelSide } from './utun.js';
 
 const E = {
@@ -60,8 +60,6 @@ function sin(b: Uint8Array, at: number): Uint8Array | undefined {
 function sin6(b: Uint8Array, at: number): Uint8Array | undefined {
   return b[at] === 28 && b[at + 1] === 30 ? b.slice(at + 8, at + 24) : undefined;
 }
-const v6text = (a: Uint8Array) =>
-  Array.from({ length: 8 }, (_, i) => ((a[2 * i]! << 8) | a[2 * i + 1]!).toString(16)).join(':');
 
 export function utunSyscalls(k: UtunKernelHooks) {
   const fds = new Map<number, Fd>();
@@ -92,7 +90,7 @@ export function utunSyscalls(k: UtunKernelHooks) {
         const addr = arg.length === 128 ? sin6(arg, 16) : undefined;
         const mask = arg.length === 128 ? sin6(arg, 72) : undefined;
         if (!addr || !mask) return -E.EINVAL;
-        k.addAddress(index, `${v6text(addr)}/${prefixLengthOf(mask)}`);
+        k.addAddress(index, `${formatAddr(addr)}/${prefixLengthOf(mask)}`);
         return 0;
       }
       const view = new DataView(arg.buffer, arg.byteOffset, arg.length);
