@@ -89,6 +89,7 @@ for target in linux/x64 darwin/arm64 win32/x64; do
       [ ! -e "$app/node_modules/$mac_only" ] || fail "npm installed $mac_only for $os/$cpu"
     fi
   done
+  if [ "$os" = darwin ]; then step "darwin/arm64: @ztun/tun-darwin and @ztun/routing-darwin installed with ztun"; fi
   addons=$(find "$app/node_modules/@ztun" "$app/node_modules/ztun" \( -name '*.node' -o -name build -o -name prebuilds \) -print)
   [ -z "$addons" ] || fail "native code in the $os/$cpu install: $addons"
   step "$os/$cpu: no @ztun/tun-linux, no @ztun/routing-linux, no .node/build/prebuilds under @ztun or ztun"

@@ -8,10 +8,8 @@ import type { StackSockets } from '@ztun/packet';
 import type { RouteSystem } from '@ztun/routing-darwin';
 import type { UtunSyscalls } from '@ztun/tun-darwin';
 
-export interface DarwinRouteHost extends RouteSystem {
-  /** if_nametoindex(3); 0 for an unknown name. */
-  interfaceIndex(name: string): number;
-}
+/** Route sockets and NET_RT_DUMP: all the composition needs of the routing side. */
+export type DarwinRouteHost = RouteSystem;
 
 export type DarwinLock = { release(): void } | { heldBy: { pid: number | undefined } };
 
@@ -35,16 +33,7 @@ export function macHost(): DarwinHost {
     isRoot: () => process.geteuid?.() === 0,
     async routes() {
       const { createDarwinRouteSystem } = await import('@ztun/routing-darwin');
-      const system = await createDarwinRouteSystem();
-      return Object.assign(system, {
-        interfaceIndex(name: string) {
-          try {
-            return system.interfaceIndex(name);
-          } catch {
-            return 0;
-          }
-        },
-      });
+      return createDarwinRouteSystem();
     },
     async utunSyscalls() {
       const { loadUtunSyscalls } = await import('@ztun/tun-darwin');
