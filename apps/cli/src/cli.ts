@@ -114,6 +114,12 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
       'drop routed traffic while ztun is not running (after a crash, until `ztun cleanup`); default: fail open',
     )
     .option('--no-kill-switch', 'override kill-switch: true from a config file')
+    .addOption(
+      new Option(
+        '--dns <mode>',
+        'DNS queries to port 53: udp, tcp (DNS over TCP through the proxy CONNECT), or auto = udp when the proxy relays UDP, else tcp (default auto)',
+      ).choices(['auto', 'tcp', 'udp']),
+    )
     .option('--dry-run', 'print every link, address, route and rule change, change nothing, exit')
     .option('--config <file>', 'read options from a YAML or JSON file (same keys; flags win)')
     .action((opts: Record<string, unknown>) => onAction(runAction(opts, io)));
@@ -155,6 +161,7 @@ const FLAG_KEYS: Record<string, keyof RawConfig> = {
   table: 'table',
   fwmark: 'fwmark',
   killSwitch: 'kill-switch',
+  dns: 'dns',
 };
 
 async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<number> {

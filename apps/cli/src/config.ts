@@ -28,6 +28,10 @@ export const DEFAULT_TABLE = 0x7a74;
 /** SO_MARK on the tunnel's own outbound sockets; a rule keeps marked traffic out of the TUN. */
 export const DEFAULT_FWMARK = 0x7a74;
 
+/** What happens to DNS queries (README "DNS"): `auto` = UDP when the proxy relays UDP, else over TCP. */
+export type DnsMode = 'auto' | 'tcp' | 'udp';
+export const DNS_MODES: readonly DnsMode[] = ['auto', 'tcp', 'udp'];
+
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
@@ -66,6 +70,8 @@ export interface RunConfig {
   /** Keep an `unreachable` route in ztun's table that outlives the TUN: routed traffic is dropped, not
    *  leaked, while ztun is not running (after a crash, until `ztun cleanup`). */
   readonly killSwitch: boolean;
+  /** How UDP DNS queries (port 53) travel: as UDP, as DNS over TCP through the proxy's CONNECT, or auto. */
+  readonly dns: DnsMode;
 }
 
 /** TUN checksum offload unless turned off (measured faster: README "Benchmark"). */
@@ -96,6 +102,7 @@ export const CONFIG_KEYS = [
   'table',
   'fwmark',
   'kill-switch',
+  'dns',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = Partial<Record<ConfigKey, unknown>>;
@@ -300,6 +307,7 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     table: int('table', 1, 0xffffffff) ?? DEFAULT_TABLE,
     fwmark: int('fwmark', 1, 0xffffffff) ?? DEFAULT_FWMARK,
     killSwitch: bool('kill-switch') ?? false,
+    dns: oneOf('dns', DNS_MODES) ?? 'auto',
   };
 }
 

@@ -65,7 +65,7 @@ class Connection {
   /** Queries waiting for the connection to be made (also in `pending`, which holds their IDs). */
   private readonly queued: Pending[] = [];
   private nextId = Math.floor(Math.random() * 0x10000);
-  private rx = Buffer.alloc(0);
+  private rx: Buffer = Buffer.alloc(0);
   private lastRxAt = 0;
   private idle: NodeJS.Timeout | undefined;
 

@@ -42,9 +42,15 @@ export {
   type DnsOverTcpOutbound,
   dnsOverTcpOutbound,
 } from './outbound-dns-tcp.js';
-export { checkSocks5Proxy, type Socks5OutboundOptions, socks5Outbound } from './outbound-socks5.js';
+export { type Socks5OutboundOptions, socks5Outbound } from './outbound-socks5.js';
 export { createPcapSink, type PcapSink, type PcapTarget } from './pcap.js';
 export { PinningUnsupportedError, portableSockets } from './sockets.js';
+export {
+  checkSocks5Proxy,
+  probeSocks5Udp,
+  type Socks5CheckOptions,
+  type UdpProbeResult,
+} from './socks5-check.js';
 export { createStack, type Stack } from './stack.js';
 export { endedByReset, resetTcpSocket } from './tcp-reset.js';
 export { formatIp, parseIp } from './wire.js';

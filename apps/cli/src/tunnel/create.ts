@@ -37,6 +37,8 @@ export interface TunnelConfig {
   table?: number;
   fwmark?: number;
   killSwitch?: boolean;
+  /** DNS queries to port 53: 'udp', 'tcp' (DNS over TCP through the proxy) or 'auto' (default). */
+  dns?: 'auto' | 'tcp' | 'udp';
   /** The level of the default logger (ignored when `options.log` is given). */
   logLevel?: LogLevel;
 }
