@@ -29,7 +29,21 @@ async function reach(options: Socks5CheckOptions, timeout: number): Promise<net.
   if (options.signal?.aborted) abort();
   options.signal?.addEventListener('abort', abort, { once: true });
   existing.once('close', () => options.signal?.removeEventListener('abort', abort));
+  // The socket is half-open capable: a proxy's FIN must end the handshake, not wait for the timeout.
+  existing.once('end', () => existing.destroy());
   return existing;
+}
+
+/** Counts the proxy's replies: once the handshake's are in, the request went out (and any failure after it
+ *  is the proxy's answer to the request). */
+function handshakeWatch(existing: net.Socket, options: Socks5CheckOptions): () => boolean {
+  // The method selection, and the RFC 1929 status with credentials.
+  const needed = options.username !== undefined ? 2 : 1;
+  let replies = 0;
+  existing.on('data', () => {
+    replies++;
+  });
+  return () => replies >= needed;
 }
 
 /**
@@ -42,6 +56,7 @@ export async function checkSocks5Proxy(options: Socks5CheckOptions): Promise<str
   const timeout = options.timeoutMs ?? 3000;
   const existing = await reach(options, timeout);
   if (typeof existing === 'string') return existing;
+  const requested = handshakeWatch(existing, options);
   try {
     const r = await SocksClient.createConnection({
       proxy: socksProxyOf(options),
@@ -54,8 +69,9 @@ export async function checkSocks5Proxy(options: Socks5CheckOptions): Promise<str
     return undefined;
   } catch (err) {
     const m = (err as Error).message;
-    if (m.includes('rejected connection')) return undefined;
     if (m.includes('Authentication failed')) return 'rejected the username/password';
+    // Refused, or dropped (OpenSSH's ssh -D closes when it cannot connect there): we were accepted.
+    if (m.includes('rejected connection') || (requested() && !options.signal?.aborted)) return undefined;
     if (m.includes('no accepted authentication type')) {
       return options.username !== undefined
         ? 'accepts no username/password authentication'
@@ -83,9 +99,7 @@ export async function probeSocks5Udp(options: Socks5CheckOptions): Promise<UdpPr
   const timeout = options.timeoutMs ?? 3000;
   const existing = await reach(options, timeout);
   if (typeof existing === 'string') return { udp: 'unknown', why: existing };
-  // Replies before the request goes out: the method selection, and the RFC 1929 status with credentials.
-  const handshakeReplies = options.username !== undefined ? 2 : 1;
-  let replies = 0;
+  const requested = handshakeWatch(existing, options);
   try {
     const info = await new Promise<Awaited<ReturnType<typeof SocksClient.createConnection>>>(
       (resolve, reject) => {
@@ -99,11 +113,6 @@ export async function probeSocks5Udp(options: Socks5CheckOptions): Promise<UdpPr
         // The request went out after the handshake: a failure from here on is the proxy's answer to it.
         client.once('established', resolve);
         client.once('error', reject);
-        existing.on('data', () => {
-          replies++;
-        });
-        // The socket is half-open capable: a proxy's FIN must end the handshake, not wait for the timeout.
-        existing.once('end', () => existing.destroy());
         client.connect(existing);
       },
     );
@@ -118,7 +127,7 @@ export async function probeSocks5Udp(options: Socks5CheckOptions): Promise<UdpPr
       // e.g. "Socks5 proxy rejected connection - CommandNotSupported" (RFC 1928 §6 REP 0x07)
       return { udp: 'refused', why: m.replace(/^.*rejected connection - /, 'refused: ') };
     }
-    if (replies >= handshakeReplies) return { udp: 'refused', why: `dropped the request (${m})` };
+    if (requested()) return { udp: 'refused', why: `dropped the request (${m})` };
     return { udp: 'unknown', why: m };
   } finally {
     existing.destroy();

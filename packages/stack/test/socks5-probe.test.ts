@@ -6,7 +6,7 @@ import { waitFor } from '@ztun/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { UdpSession } from '../src/handler.js';
 import { socks5Outbound } from '../src/outbound-socks5.js';
-import { probeSocks5Udp } from '../src/socks5-check.js';
+import { checkSocks5Proxy, probeSocks5Udp } from '../src/socks5-check.js';
 
 const closers: Array<() => unknown> = [];
 afterEach(async () => {
@@ -95,6 +95,15 @@ function session(): UdpSession & { closed: boolean } {
   };
   return s;
 }
+
+describe('checkSocks5Proxy', () => {
+  it('a proxy that drops the check CONNECT after the handshake (ssh -D) accepted us: usable, at once', async () => {
+    const s = await tinySocks('drop');
+    // A timeout far beyond the test's own: only the proxy's FIN can end the check in time.
+    expect(await checkSocks5Proxy({ host: '127.0.0.1', port: s.port, timeoutMs: 60_000 })).toBeUndefined();
+    expect(s.commands).toEqual([1]);
+  });
+});
 
 describe('socks5Outbound reports', () => {
   it('a refused UDP ASSOCIATE through onUdpAssociateError, once per session', async () => {
