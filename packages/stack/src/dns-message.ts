@@ -65,3 +65,29 @@ export function servfailAnswer(query: Uint8Array): Uint8Array | undefined {
     questions: q.questions ?? [],
   });
 }
+
+/**
+ * The local answer to an A or AAAA question (class IN): `addressFor` gives the record's address (undefined:
+ * none of that family, answered NOERROR without records so the client tries the other family). Undefined
+ * for every other query: it is forwarded.
+ */
+export function addressAnswer(
+  query: Uint8Array,
+  addressFor: (name: string, family: 4 | 6) => string | undefined,
+  ttlS: number,
+): Uint8Array | undefined {
+  const q = decode(query);
+  const question = q?.questions?.length === 1 ? q.questions[0]! : undefined;
+  if (!q || q.type !== 'query' || !question) return undefined;
+  if ((question.class ?? 'IN') !== 'IN' || (question.type !== 'A' && question.type !== 'AAAA'))
+    return undefined;
+  const family = question.type === 'A' ? 4 : 6;
+  const address = addressFor(question.name, family);
+  return dnsPacket.encode({
+    id: q.id,
+    type: 'response',
+    flags: ((q.flags ?? 0) & dnsPacket.RECURSION_DESIRED) | dnsPacket.RECURSION_AVAILABLE,
+    questions: [question],
+    answers: address ? [{ type: question.type, name: question.name, ttl: ttlS, data: address }] : [],
+  });
+}

@@ -14,6 +14,7 @@ export {
   DnsTcpError,
   type DnsTcpErrorKind,
 } from './dns-tcp.js';
+export { FakeIpPool, type FakeIpPoolOptions } from './fake-ip-pool.js';
 export type {
   Endpoint,
   Handler,
@@ -42,6 +43,7 @@ export {
   type DnsOverTcpOutbound,
   dnsOverTcpOutbound,
 } from './outbound-dns-tcp.js';
+export { type FakeIpOutboundOptions, fakeIpOutbound } from './outbound-fake-ip.js';
 export { type Socks5OutboundOptions, socks5Outbound } from './outbound-socks5.js';
 export { createPcapSink, type PcapSink, type PcapTarget } from './pcap.js';
 export { PinningUnsupportedError, portableSockets } from './sockets.js';
