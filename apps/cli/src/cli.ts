@@ -117,8 +117,17 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
     .addOption(
       new Option(
         '--dns <mode>',
-        'DNS queries to port 53: udp, tcp (DNS over TCP through the proxy CONNECT), or auto = udp when the proxy relays UDP, else tcp (default auto)',
-      ).choices(['auto', 'tcp', 'udp']),
+        'DNS queries to port 53: udp, tcp (DNS over TCP through the proxy CONNECT), auto = udp when the proxy relays UDP, else tcp (default), or fake-ip (names answered locally, sent to the proxy by name)',
+      ).choices(['auto', 'tcp', 'udp', 'fake-ip']),
+    )
+    .option(
+      '--fake-ip-range <cidr>',
+      'with --dns fake-ip: addresses given to names, inside a TUN prefix; one per family, repeatable (default: the upper half of each TUN prefix, 198.19.0.0/16)',
+      collect,
+    )
+    .option(
+      '--dns-hijack',
+      'with --dns fake-ip: answer queries to any resolver address, not only to the fake-IP DNS address',
     )
     .option('--dry-run', 'print every link, address, route and rule change, change nothing, exit')
     .option('--config <file>', 'read options from a YAML or JSON file (same keys; flags win)')
@@ -162,6 +171,8 @@ const FLAG_KEYS: Record<string, keyof RawConfig> = {
   fwmark: 'fwmark',
   killSwitch: 'kill-switch',
   dns: 'dns',
+  fakeIpRange: 'fake-ip-range',
+  dnsHijack: 'dns-hijack',
 };
 
 async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<number> {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { type Cidr, CidrError, formatCidr, ipFamily, networkOf, parseCidr } from './cidr.js';
+import { FakeIpRangeError, fakeIpRanges } from './fake-ip-config.js';
 
 // One resolved configuration from three layers: defaults ← config file ← command-line flags (flags win;
 // a repeatable flag given on the command line replaces the file's list rather than adding to it).
@@ -29,8 +30,8 @@ export const DEFAULT_TABLE = 0x7a74;
 export const DEFAULT_FWMARK = 0x7a74;
 
 /** What happens to DNS queries (README "DNS"): `auto` = UDP when the proxy relays UDP, else over TCP. */
-export type DnsMode = 'auto' | 'tcp' | 'udp';
-export const DNS_MODES: readonly DnsMode[] = ['auto', 'tcp', 'udp'];
+export type DnsMode = 'auto' | 'tcp' | 'udp' | 'fake-ip';
+export const DNS_MODES: readonly DnsMode[] = ['auto', 'tcp', 'udp', 'fake-ip'];
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -72,6 +73,10 @@ export interface RunConfig {
   readonly killSwitch: boolean;
   /** How UDP DNS queries (port 53) travel: as UDP, as DNS over TCP through the proxy's CONNECT, or auto. */
   readonly dns: DnsMode;
+  /** --dns fake-ip: the ranges names get addresses from (one per family; empty in other modes). */
+  readonly fakeIpRanges: readonly Cidr[];
+  /** --dns fake-ip: answer queries sent to any resolver, not only to the fake-IP DNS address. */
+  readonly dnsHijack: boolean;
 }
 
 /** TUN checksum offload unless turned off (measured faster: README "Benchmark"). */
@@ -103,6 +108,8 @@ export const CONFIG_KEYS = [
   'fwmark',
   'kill-switch',
   'dns',
+  'fake-ip-range',
+  'dns-hijack',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = Partial<Record<ConfigKey, unknown>>;
@@ -285,6 +292,25 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     }
   }
   const statsIntervalMs = duration('stats-interval', true);
+  const dns = oneOf('dns', DNS_MODES) ?? 'auto';
+  for (const key of ['fake-ip-range', 'dns-hijack'] as const) {
+    const p = pick(key);
+    if (p && dns !== 'fake-ip' && p.value !== false)
+      throw new ConfigError(`${p.label}: only with --dns fake-ip`);
+  }
+  let fakeIps: Cidr[] = [];
+  if (dns === 'fake-ip') {
+    try {
+      fakeIps = fakeIpRanges(addresses, cidrs('fake-ip-range', 'prefix'));
+    } catch (err) {
+      if (!(err instanceof FakeIpRangeError)) throw err;
+      throw new ConfigError(`${pick('fake-ip-range')?.label ?? '--dns fake-ip'}: ${err.message}`);
+    }
+    if (fakeIps.length === 0)
+      throw new ConfigError(
+        '--dns fake-ip: the TUN prefixes are too small for a fake-IP range; give --fake-ip-range',
+      );
+  }
   const pcap = str('pcap');
   if (pcap && pcap.value.length === 0) throw new ConfigError(`${pcap.label}: empty file name`);
 
@@ -307,7 +333,9 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     table: int('table', 1, 0xffffffff) ?? DEFAULT_TABLE,
     fwmark: int('fwmark', 1, 0xffffffff) ?? DEFAULT_FWMARK,
     killSwitch: bool('kill-switch') ?? false,
-    dns: oneOf('dns', DNS_MODES) ?? 'auto',
+    dns,
+    fakeIpRanges: fakeIps,
+    dnsHijack: bool('dns-hijack') ?? false,
   };
 }
 

@@ -8,7 +8,6 @@ import {
   createStack,
   type DnsOverTcpOutbound,
   directOutbound,
-  dnsOverTcpOutbound,
   handlerFromOutbound,
   type Outbound,
   type OutboundHandlerOptions,
@@ -24,6 +23,7 @@ import type { Logger } from '../log.js';
 import type { ProxyAddress } from '../proxy-address.js';
 import { ProxyUdp } from '../proxy-udp.js';
 import type { StatsSnapshot } from '../stats.js';
+import { dnsLayers } from './dns-layers.js';
 
 /** An OS's zero-copy relay: takes a connected pair (true) or leaves it to Node streams (false). */
 export interface OsRelay {
@@ -107,15 +107,7 @@ export function assembleStack(o: AssembleOptions): Assembled {
   const { config, log } = o;
   const proxyUdp = proxyUdpFor(o);
   const counted = countingOutbound(outboundFor(config.proxy, o.pin, o.sockets, o.proxy, proxyUdp));
-  // --dns auto: as UDP while the proxy relays UDP (direct always does), else DNS over TCP.
-  const dns =
-    config.dns === 'udp'
-      ? undefined
-      : dnsOverTcpOutbound(counted, {
-          useTcp: () => config.dns === 'tcp' || (proxyUdp !== undefined && proxyUdp.state !== 'relayed'),
-          onQueryError: (r, err) => log.debug(`DNS over TCP to ${r.address}: ${err.message}`),
-        });
-  const outbound = dns ?? counted;
+  const { outbound, dns, pool } = dnsLayers(counted, config, proxyUdp, log);
   const connectFailures = connectFailureReporter(log);
   const handler = handlerFromOutbound(outbound, {
     onConnectError: (dest, err) => connectFailures.failed(dest, err),
@@ -135,6 +127,8 @@ export function assembleStack(o: AssembleOptions): Assembled {
     // The TUN's own prefixes: pinned outbound sockets would find them on the main table's connected routes,
     // straight back into the TUN (a loop), so flows there are refused.
     loopPrefixes: config.addresses.map(formatCidr),
+    // …except the fake-IP ranges: flows there leave by name, never to those addresses.
+    ...(pool ? { loopExceptions: config.fakeIpRanges.map(formatCidr) } : {}),
     icmp: config.icmp,
     udpTimeoutMs: config.udpTimeoutMs,
     ...(config.pcap ? { pcap: config.pcap } : {}),

@@ -37,8 +37,12 @@ export interface TunnelConfig {
   table?: number;
   fwmark?: number;
   killSwitch?: boolean;
-  /** DNS queries to port 53: 'udp', 'tcp' (DNS over TCP through the proxy) or 'auto' (default). */
-  dns?: 'auto' | 'tcp' | 'udp';
+  /** DNS queries to port 53: 'udp', 'tcp' (DNS over TCP through the proxy), 'auto' (default) or 'fake-ip'. */
+  dns?: 'auto' | 'tcp' | 'udp' | 'fake-ip';
+  /** With dns 'fake-ip': the ranges (CIDR, one per family) names get addresses from. */
+  fakeIpRange?: string | readonly string[];
+  /** With dns 'fake-ip': answer queries sent to any resolver. */
+  dnsHijack?: boolean;
   /** The level of the default logger (ignored when `options.log` is given). */
   logLevel?: LogLevel;
 }
