@@ -172,4 +172,39 @@ describe('DNS through proxies that do or do not relay UDP (namespaces)', skipWhe
       expect(await z.proc.stop(10_000)).toBe(0);
     }, 'dn');
   });
+
+  it('ssh -D, --dns fake-ip --dns-hijack: curl by name goes to the proxy as a name; no query leaves, not even to dnsmasq', async () => {
+    await withClTopology(async (client, server) => {
+      const dnsmasq = await startDnsmasq(server, [`${NAME},${SERVER}`, `after.test,${SERVER}`]);
+      // The proxy knows the name from its own /etc/hosts: dnsmasq should see no query at all.
+      const ssh = await startSshSocks(server, SOCKS, 1080, 2222, [`${SERVER} ${NAME}`]);
+      const capture = await startCapture(server, 'port 53');
+      const z = await startZtun(client, [
+        '--auto-route',
+        '--proxy',
+        `socks5://${SOCKS}:1080`,
+        '--dns',
+        'fake-ip',
+        '--dns-hijack',
+        '--stats-interval',
+        '0',
+      ]);
+      expect(z.output()).toMatch(
+        /ztun: fake-ip: A\/AAAA answered from 198\.19\.0\.0\/16 for queries to any resolver/,
+      );
+      // The answer is a fake address, from the tunnel, whichever resolver was asked.
+      const d = dig(client);
+      expect(d.status, z.output()).toBe(0);
+      expect(d.answer).toMatch(/^198\.19\.\d+\.\d+$/);
+      const own = client.tryExec('dig', ['+short', '+time=5', '@198.19.0.1', NAME]);
+      expect(own.stdout.trim()).toBe(d.answer);
+      const c = await curlByName(client);
+      expect(c.code, c.output + z.output()).toBe(0);
+      // sshd was asked for the name (SOCKS5 ATYP=DOMAINNAME) and resolved it itself.
+      expect(ssh.targets()).toContain(`${NAME}:${HTTP_PORT}`);
+      expect(dnsmasq.output()).not.toContain(`query[A] ${NAME}`);
+      expect(await z.proc.stop(10_000)).toBe(0);
+      await expectNoDnsLeft(client, capture);
+    }, 'dn');
+  });
 });

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Netns, type SpawnedInNetns, sh, waitFor } from '@ztun/testkit';
+import { type Netns, type SpawnedInNetns, sh, spawnWithBindMounts, waitFor } from '@ztun/testkit';
 
 // OpenSSH's dynamic forwarding (`ssh -D`) as a real SOCKS5 proxy that only does CONNECT (channels.c answers
 // nothing but CONNECT; a UDP ASSOCIATE closes the connection). sshd and ssh both run in `ns`: sshd on
@@ -21,6 +21,8 @@ export async function startSshSocks(
   host: string,
   socksPort: number,
   sshdPort = 2222,
+  /** Lines of an /etc/hosts sshd sees (in its own mount namespace): names the proxy resolves itself. */
+  hosts: readonly string[] = [],
 ): Promise<SshSocks> {
   const dir = mkdtempSync(join(tmpdir(), 'ztun-dn-ssh-'));
   sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')]);
@@ -45,7 +47,17 @@ export async function startSshSocks(
   );
   // sshd's privilege separation directory (Debian creates it when the service starts, not on install).
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  const sshd = ns.spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')]);
+  const sshdArgs = ['-D', '-e', '-f', join(dir, 'sshd_config')];
+  writeFileSync(join(dir, 'hosts'), ['127.0.0.1 localhost', ...hosts, ''].join('\n'));
+  const sshd =
+    hosts.length > 0
+      ? spawnWithBindMounts(
+          ns,
+          [{ source: join(dir, 'hosts'), target: '/etc/hosts' }],
+          '/usr/sbin/sshd',
+          sshdArgs,
+        )
+      : ns.spawn('/usr/sbin/sshd', sshdArgs);
   await waitFor('sshd listening', () => listening(ns, sshdPort), 10_000).catch((err: Error) => {
     throw new Error(`${err.message}\n--- sshd ---\n${sshd.output()}`);
   });
