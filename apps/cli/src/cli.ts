@@ -17,7 +17,7 @@ import { createLogger, type Logger } from './log.js';
 import { loadPlatform } from './platform/index.js';
 import type { Platform } from './platform/types.js';
 import { RunRefused } from './platform/types.js';
-import { ProxyAddress, ProxyResolveError } from './proxy-address.js';
+import { ProxyAddress, ProxyResolveAborted, ProxyResolveError } from './proxy-address.js';
 import { runTunnel } from './run.js';
 
 export interface CliIO {
@@ -37,6 +37,7 @@ export async function resolveProxy(
   config: RunConfig,
   log: Logger,
   osSockets: StackSockets = portableSockets,
+  signal?: AbortSignal,
 ): Promise<ProxyAddress | undefined> {
   if (config.proxy.kind !== 'socks5') return undefined;
   // Marked like the outbounds, so leftovers of a killed run (e.g. a kill-switch) cannot swallow the
@@ -45,6 +46,7 @@ export async function resolveProxy(
     host: config.proxy.host,
     log,
     sockets: markedUdpSockets(config.fwmark, true, osSockets),
+    ...(signal ? { signal } : {}),
   });
 }
 
@@ -189,13 +191,30 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
   const platform = io.platform ?? (await loadPlatform());
   if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
   let proxy: ProxyAddress | undefined;
+  // A signal while the proxy host resolves (nothing is applied yet) stops at once.
+  const startup = new AbortController();
+  let stoppedBy: string | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    stoppedBy ??= sig;
+    startup.abort();
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const sig of signals) process.on(sig, onSignal);
   try {
-    proxy = await resolveProxy(config, log, platform.sockets);
+    proxy = await resolveProxy(config, log, platform.sockets, startup.signal);
   } catch (err) {
+    if (err instanceof ProxyResolveAborted) {
+      log.info(
+        `${stoppedBy ?? 'aborted'} while resolving the proxy host: stopped before ready; nothing was changed`,
+      );
+      return 0;
+    }
     // A dry run still shows the plan (with a note that the proxy gets no bypass rule).
     if (!(err instanceof ProxyResolveError)) throw err;
     if (!opts.dryRun) throw new RunRefused(err.message);
     log.warn(err.message);
+  } finally {
+    for (const sig of signals) process.off(sig, onSignal);
   }
   const proxyAddresses = proxy?.addresses ?? [];
   if (opts.dryRun) {

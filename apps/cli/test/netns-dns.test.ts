@@ -23,7 +23,7 @@ import {
   statsLines,
   withClTopology,
 } from './cl-topology.js';
-import { startZtun } from './helpers.js';
+import { bin, netState, startZtun } from './helpers.js';
 import { startSshSocks } from './ssh-socks.js';
 
 // Issue 15 items 1, 2 and 6 with real parts: OpenSSH's `ssh -D` (CONNECT only) and danted (UDP ASSOCIATE
@@ -205,6 +205,33 @@ describe('DNS through proxies that do or do not relay UDP (namespaces)', skipWhe
       expect(dnsmasq.output()).not.toContain(`query[A] ${NAME}`);
       expect(await z.proc.stop(10_000)).toBe(0);
       await expectNoDnsLeft(client, capture);
+    }, 'dn');
+  });
+
+  it('SIGINT while the proxy host is still resolving stops at once, with one line, nothing changed', async () => {
+    await withClTopology(async (client) => {
+      // A resolver nobody answers for: resolution would run into its 10 s deadline.
+      const dir = mkdtempSync(join(tmpdir(), 'ztun-dn-'));
+      writeFileSync(join(dir, 'resolv.conf'), 'nameserver 10.222.0.54\noptions timeout:1 attempts:1\n');
+      const before = netState(client);
+      const z = spawnWithBindMounts(
+        client,
+        [{ source: join(dir, 'resolv.conf'), target: '/etc/resolv.conf' }],
+        process.execPath,
+        [bin, 'run', '--auto-route', '--proxy', 'socks5://proxy.test:1080'],
+      );
+      await waitFor(
+        'the progress line',
+        () => z.output().includes('resolving proxy host proxy.test'),
+        10_000,
+      );
+      z.child.kill('SIGINT');
+      expect(await z.exited, z.output()).toBe(0);
+      expect(z.output()).toMatch(
+        /ztun: SIGINT while resolving the proxy host: stopped before ready; nothing was changed\n/,
+      );
+      expect(z.output()).not.toMatch(/did not resolve|ready:/);
+      expect(netState(client)).toEqual(before);
     }, 'dn');
   });
 });

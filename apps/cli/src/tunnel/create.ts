@@ -6,6 +6,7 @@ import { type LogLevel, rawConfigOf, resolveConfig } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { loadPlatform } from '../platform/index.js';
 import { type Platform, RunRefused } from '../platform/types.js';
+import { ProxyResolveAborted } from '../proxy-address.js';
 import { failedTunnel } from './failed.js';
 import { EMPTY_STATS, type Tunnel, type TunnelClosed, TunnelStartAborted } from './types.js';
 
@@ -70,10 +71,18 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
   const log = options.log ?? createLogger(config.logLevel === undefined ? 'warn' : resolved.logLevel);
   let inner: Tunnel | undefined;
   let closedBeforeStart: string | undefined;
+  // close() during the proxy host's resolution ends it at once (nothing is applied before it).
+  const startup = new AbortController();
   const started = (async () => {
     const platform = options.platform ?? (await loadPlatform());
     if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
-    const proxy = await resolveProxy(resolved, log, platform.sockets);
+    let proxy: Awaited<ReturnType<typeof resolveProxy>>;
+    try {
+      proxy = await resolveProxy(resolved, log, platform.sockets, startup.signal);
+    } catch (err) {
+      if (err instanceof ProxyResolveAborted) throw new TunnelStartAborted(closedBeforeStart ?? 'closed');
+      throw err;
+    }
     if (closedBeforeStart !== undefined) {
       proxy?.stop();
       throw new TunnelStartAborted(closedBeforeStart);
@@ -97,6 +106,7 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
     stats: () => inner?.stats() ?? EMPTY_STATS,
     close(reason = 'closed'): Promise<TunnelClosed> {
       closedBeforeStart ??= reason;
+      startup.abort();
       return started.then(
         (t) => t.close(reason),
         () => ({ clean: true }),
