@@ -5,6 +5,7 @@ import pkg from '../package.json' with { type: 'json' };
 import {
   ConfigError,
   DEFAULT_ADDRESS,
+  DEFAULT_ADDRESS6,
   DEFAULT_MTU,
   DEFAULT_NAME,
   type RawConfig,
@@ -72,7 +73,7 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
     .option('--name <name>', `TUN interface name (default ${DEFAULT_NAME})`)
     .option(
       '--address <cidr>',
-      `address of the TUN, IPv4 or IPv6; repeatable (default ${DEFAULT_ADDRESS})`,
+      `address of the TUN, IPv4 or IPv6; repeatable (default ${DEFAULT_ADDRESS}, plus ${DEFAULT_ADDRESS6} with --auto-route)`,
       collect,
     )
     .option('--mtu <n>', `TUN MTU (default ${DEFAULT_MTU}; see README)`)
@@ -84,6 +85,11 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
     .option('--route <cidr>', 'send this prefix through the tunnel; repeatable', collect)
     .option('--auto-route', 'send all traffic through the tunnel (policy rules, loop-free)')
     .option('--no-auto-route', 'override auto-route: true from a config file')
+    .option('--ipv6', 'with --auto-route, capture IPv6 too by default (the default)')
+    .option(
+      '--no-ipv6',
+      `no default IPv6 address (${DEFAULT_ADDRESS6}): IPv6 is then not captured by --auto-route`,
+    )
     .option('--exclude <cidr>', 'never send this prefix through the tunnel; repeatable', collect)
     .addOption(
       new Option('--icmp <mode>', 'answer pings locally or drop them (default reply)').choices([
@@ -175,6 +181,7 @@ const FLAG_KEYS: Record<string, keyof RawConfig> = {
   dns: 'dns',
   fakeIpRange: 'fake-ip-range',
   dnsHijack: 'dns-hijack',
+  ipv6: 'ipv6',
 };
 
 async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<number> {

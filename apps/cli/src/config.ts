@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { type Cidr, CidrError, formatCidr, ipFamily, networkOf, parseCidr } from './cidr.js';
+import { defaultAddresses } from './default-addresses.js';
 import { FakeIpRangeError, fakeIpRanges } from './fake-ip-config.js';
 
 // One resolved configuration from three layers: defaults ← config file ← command-line flags (flags win;
 // a repeatable flag given on the command line replaces the file's list rather than adding to it).
 
 export const DEFAULT_NAME = 'ztun0';
-export const DEFAULT_ADDRESS = '198.18.0.1/15';
+export { DEFAULT_ADDRESS, DEFAULT_ADDRESS6 } from './default-addresses.js';
 /** See README "MTU": large packets mean fewer trips through JS per byte; the TUN is a local hop. */
 export const DEFAULT_MTU = 65520;
 export const DEFAULT_UDP_TIMEOUT_MS = 60_000;
@@ -77,6 +78,8 @@ export interface RunConfig {
   readonly fakeIpRanges: readonly Cidr[];
   /** --dns fake-ip: answer queries sent to any resolver, not only to the fake-IP DNS address. */
   readonly dnsHijack: boolean;
+  /** With --auto-route and no --address: the default IPv6 address too (false: --no-ipv6). */
+  readonly ipv6: boolean;
 }
 
 /** TUN checksum offload unless turned off (measured faster: README "Benchmark"). */
@@ -110,6 +113,7 @@ export const CONFIG_KEYS = [
   'dns',
   'fake-ip-range',
   'dns-hijack',
+  'ipv6',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = Partial<Record<ConfigKey, unknown>>;
@@ -264,7 +268,11 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     );
   }
 
-  const addresses = cidrs('address', 'address') ?? [parseCidr(DEFAULT_ADDRESS)];
+  const autoRoute = bool('auto-route') ?? false;
+  const ipv6 = bool('ipv6') ?? true;
+  const addresses = cidrs('address', 'address') ?? defaultAddresses(autoRoute, ipv6);
+  if (!ipv6 && addresses.some((a) => a.family === 6))
+    throw new ConfigError(`${pick('ipv6')!.label}: false, but an --address is IPv6`);
   if (addresses.length === 0)
     throw new ConfigError(`${pick('address')!.label}: at least one address is needed`);
   const seenFamilies = new Set<number>();
@@ -321,7 +329,7 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     txQueueLen,
     proxy,
     routes,
-    autoRoute: bool('auto-route') ?? false,
+    autoRoute,
     excludes,
     icmp: oneOf('icmp', ['reply', 'off'] as const) ?? 'reply',
     udpTimeoutMs: duration('udp-timeout', false) ?? DEFAULT_UDP_TIMEOUT_MS,
@@ -336,6 +344,7 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     dns,
     fakeIpRanges: fakeIps,
     dnsHijack: bool('dns-hijack') ?? false,
+    ipv6,
   };
 }
 

@@ -17,7 +17,7 @@ import { EMPTY_STATS, type Tunnel, type TunnelClosed, TunnelStartAborted } from 
 export interface TunnelConfig {
   /** TUN interface name (default ztun0). */
   name?: string;
-  /** The TUN's addresses, CIDR (default 198.18.0.1/15). */
+  /** The TUN's addresses, CIDR (default 198.18.0.1/15, plus fd7a:7a74::1/64 with autoRoute). */
   address?: string | readonly string[];
   mtu?: number;
   txqueuelen?: number;
@@ -27,6 +27,8 @@ export interface TunnelConfig {
   route?: string | readonly string[];
   /** Everything through the tunnel, loop-free. */
   autoRoute?: boolean;
+  /** With autoRoute and no `address`: add the default IPv6 address too, capturing IPv6 (default true). */
+  ipv6?: boolean;
   /** Prefixes never sent through the tunnel. */
   exclude?: string | readonly string[];
   icmp?: 'reply' | 'off';
