@@ -13,9 +13,11 @@ import {
 import { describe, expect, it } from 'vitest';
 import {
   CLIENT,
+  CLIENT6,
   HTTP_PORT,
   RESOLVER,
   SERVER,
+  SERVER6,
   SOCKS,
   startCapture,
   startDantedBlocking,
@@ -96,8 +98,11 @@ describe('DNS through proxies that do or do not relay UDP (namespaces)', skipWhe
       expect(c.code, c.output + z.output()).toBe(0);
       expect(c.output).not.toBe(CLIENT);
       // The queries reached dnsmasq over TCP through sshd's forwarding, as did the HTTP connection.
-      expect(ssh.targets()).toContain(`${RESOLVER}:53`);
-      expect(ssh.targets()).toContain(`${SERVER}:${HTTP_PORT}`);
+      await waitFor(
+        'sshd logged both targets',
+        () => [`${RESOLVER}:53`, `${SERVER}:${HTTP_PORT}`].every((t) => ssh.targets().includes(t)),
+        10_000,
+      );
       await waitFor(
         'dnsmasq logged the query from sshd',
         () => dnsmasq.output().includes(`query[A] ${NAME} from ${RESOLVER}`),
@@ -201,7 +206,7 @@ describe('DNS through proxies that do or do not relay UDP (namespaces)', skipWhe
       const c = await curlByName(client);
       expect(c.code, c.output + z.output()).toBe(0);
       // sshd was asked for the name (SOCKS5 ATYP=DOMAINNAME) and resolved it itself.
-      expect(ssh.targets()).toContain(`${NAME}:${HTTP_PORT}`);
+      await waitFor('sshd logged the name', () => ssh.targets().includes(`${NAME}:${HTTP_PORT}`), 10_000);
       expect(dnsmasq.output()).not.toContain(`query[A] ${NAME}`);
       expect(await z.proc.stop(10_000)).toBe(0);
       await expectNoDnsLeft(client, capture);
@@ -232,6 +237,61 @@ describe('DNS through proxies that do or do not relay UDP (namespaces)', skipWhe
       );
       expect(z.output()).not.toMatch(/did not resolve|ready:/);
       expect(netState(client)).toEqual(before);
+    }, 'dn');
+  });
+
+  it('IPv6 with the defaults: curl -6 goes through ztun and the proxy, never around it', async () => {
+    await withClTopology(async (client, server) => {
+      const ssh = await startSshSocks(server, SOCKS, 1080);
+      const capture = await startCapture(server, `ip6 and host ${SERVER6}`);
+      const z = await startZtun(client, [
+        '--auto-route',
+        '--proxy',
+        `socks5://${SOCKS}:1080`,
+        '--stats-interval',
+        '500ms',
+      ]);
+      expect(z.output()).toMatch(
+        /ready: ztun0 198\.18\.0\.1\/15 fd7a:7a74::1\/64 .*auto-route \(IPv4 and IPv6\)/,
+      );
+      const r = client.tryExec('curl', ['-sS', '-6', '-m', '20', `http://[${SERVER6}]:${HTTP_PORT}/whoami`]);
+      expect(r.status, r.stderr + z.output()).toBe(0);
+      // The proxy made the connection (CONNECT to the IPv6 address), and ztun carried the bytes.
+      await waitFor(
+        'sshd logged the IPv6 target',
+        () => ssh.targets().includes(`${SERVER6}:${HTTP_PORT}`),
+        10_000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}: ${ssh.targets().join(' ')}\n${z.output()}`);
+      });
+      await waitFor(
+        'stats counting the download',
+        () => ((lastStats(z.output()) as { bytesIn?: number })?.bytesIn ?? 0) > 0,
+        10_000,
+      );
+      expect(await z.proc.stop(10_000)).toBe(0);
+      // Control: the same request without ztun crosses the veth, and tcpdump shows it as its first packet.
+      const direct = client.tryExec('curl', [
+        '-sS',
+        '-6',
+        '-m',
+        '10',
+        `http://[${SERVER6}]:${HTTP_PORT}/whoami`,
+      ]);
+      expect(direct.stdout.trim()).toBe(CLIENT6);
+      await waitFor('the direct request captured', () => / IP6 /.test(capture.output()), 10_000);
+      const first = capture
+        .output()
+        .split('\n')
+        .find((l) => / IP6 /.test(l));
+      expect(first).toContain(`${CLIENT6}.`);
+      expect(first).toMatch(/Flags \[S\]/);
+      expect(
+        capture
+          .output()
+          .split('\n')
+          .filter((l) => /Flags \[S\]/.test(l)),
+      ).toHaveLength(1);
     }, 'dn');
   });
 });

@@ -70,13 +70,13 @@ export async function checkSocks5Proxy(options: Socks5CheckOptions): Promise<str
   } catch (err) {
     const m = (err as Error).message;
     if (m.includes('Authentication failed')) return 'rejected the username/password';
-    // Refused, or dropped (OpenSSH's ssh -D closes when it cannot connect there): we were accepted.
-    if (m.includes('rejected connection') || (requested() && !options.signal?.aborted)) return undefined;
     if (m.includes('no accepted authentication type')) {
       return options.username !== undefined
         ? 'accepts no username/password authentication'
         : 'requires authentication (give socks5://user:pass@host:port)';
     }
+    // Refused, or dropped (OpenSSH's ssh -D closes when it cannot connect there): we were accepted.
+    if (m.includes('rejected connection') || (requested() && !options.signal?.aborted)) return undefined;
     return `did not complete a SOCKS5 handshake (${m})`;
   } finally {
     existing.destroy();

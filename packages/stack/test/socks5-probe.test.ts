@@ -13,7 +13,7 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-type Answer = 'grant' | 'refuse' | 'drop';
+type Answer = 'grant' | 'refuse' | 'drop' | 'no-method';
 
 /** A no-auth SOCKS5 server answering every request (any command) as told; records the commands. */
 async function tinySocks(answer: Answer, port = 0) {
@@ -27,6 +27,7 @@ async function tinySocks(answer: Answer, port = 0) {
     c.on('data', (d: Buffer) => {
       if (!greeted) {
         greeted = true;
+        if (answer === 'no-method') return void c.end(Buffer.from([5, 0xff])); // RFC 1928 §3: no acceptable method
         c.write(Buffer.from([5, 0]));
         return;
       }
@@ -102,6 +103,13 @@ describe('checkSocks5Proxy', () => {
     // A timeout far beyond the test's own: only the proxy's FIN can end the check in time.
     expect(await checkSocks5Proxy({ host: '127.0.0.1', port: s.port, timeoutMs: 60_000 })).toBeUndefined();
     expect(s.commands).toEqual([1]);
+  });
+
+  it('a proxy that accepts none of our methods: says it requires authentication, though a reply came', async () => {
+    const s = await tinySocks('no-method');
+    expect(await checkSocks5Proxy({ host: '127.0.0.1', port: s.port })).toBe(
+      'requires authentication (give socks5://user:pass@host:port)',
+    );
   });
 });
 
