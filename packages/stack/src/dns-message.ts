@@ -78,7 +78,7 @@ export function addressAnswer(
 ): Uint8Array | undefined {
   const q = decode(query);
   const question = q?.questions?.length === 1 ? q.questions[0]! : undefined;
-  if (!q || q.type !== 'query' || !question) return undefined;
+  if (q?.type !== 'query' || !question) return undefined;
   if ((question.class ?? 'IN') !== 'IN' || (question.type !== 'A' && question.type !== 'AAAA'))
     return undefined;
   const family = question.type === 'A' ? 4 : 6;
