@@ -31,7 +31,8 @@ export interface Socks5OutboundOptions extends Pinning {
   sockets?: StackSockets;
   /** A UDP ASSOCIATE failed (refused, or the proxy could not be reached): the session's datagrams are lost. */
   onUdpAssociateError?(err: Error): void;
-  /** The proxy accepted a connection again after it could not be reached (e.g. it was restarted). */
+  /** The proxy accepted a connection: the first one, or the first after it could not be reached (e.g. it
+   *  was restarted). A caller that asks what the proxy can do asks again then. */
   onProxyBack?(): void;
 }
 
@@ -74,8 +75,8 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
   const timeout = options.timeoutMs ?? 10_000;
 
   const proxyAddress = () => resolveProxyHost(options);
-  /** The last attempt to reach the proxy failed: the next success means it is back. */
-  let unreachable = false;
+  /** The last attempt to reach the proxy failed (or there was none yet): the next success means it is back. */
+  let unreachable = true;
 
   async function reachProxy(address: string): Promise<net.Socket> {
     try {

@@ -129,7 +129,7 @@ describe('socks5Outbound reports', () => {
     expect(errors[0]!.message).toMatch(/CommandNotSupported/);
   });
 
-  it('a proxy that is back after failing to connect through onProxyBack', async () => {
+  it('the first connection, and a proxy back after failing to connect, through onProxyBack', async () => {
     const first = await tinySocks('grant');
     const port = first.port;
     await first.stop();
@@ -147,5 +147,10 @@ describe('socks5Outbound reports', () => {
     expect(back).toBe(1);
     (await out.connectTcp(info.destination, info)).destroy();
     expect(back).toBe(1);
+    // A proxy that was down when the run started (so never asked) is asked on its first connection.
+    let first = 0;
+    const fresh = socks5Outbound({ host: '127.0.0.1', port, onProxyBack: () => first++ });
+    (await fresh.connectTcp(info.destination, info)).destroy();
+    expect(first).toBe(1);
   });
 });
