@@ -148,9 +148,9 @@ describe('socks5Outbound reports', () => {
     (await out.connectTcp(info.destination, info)).destroy();
     expect(back).toBe(1);
     // A proxy that was down when the run started (so never asked) is asked on its first connection.
-    let first = 0;
-    const fresh = socks5Outbound({ host: '127.0.0.1', port, onProxyBack: () => first++ });
+    let firstBack = 0;
+    const fresh = socks5Outbound({ host: '127.0.0.1', port, onProxyBack: () => firstBack++ });
     (await fresh.connectTcp(info.destination, info)).destroy();
-    expect(first).toBe(1);
+    expect(firstBack).toBe(1);
   });
 });
