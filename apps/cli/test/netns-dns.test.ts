@@ -195,7 +195,7 @@ describe('DNS through proxies that do or do not relay UDP (namespaces)', skipWhe
         '0',
       ]);
       expect(z.output()).toMatch(
-        /ztun: fake-ip: A\/AAAA answered from 198\.19\.0\.0\/16 for queries to any resolver/,
+        /ztun: fake-ip: A\/AAAA answered from 198\.19\.0\.0\/16 and fd7a:7a74:0:0:8000::\/65 for queries to any resolver/,
       );
       // The answer is a fake address, from the tunnel, whichever resolver was asked.
       const d = dig(client);
