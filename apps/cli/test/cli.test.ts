@@ -163,7 +163,17 @@ describe('ztun command line (in-process)', () => {
 
   it('--dry-run --platform darwin prints the macOS plan on this OS; --platform without --dry-run is one line', async () => {
     const r = await cli(
-      ['run', '--auto-route', '--exclude', '10.0.0.0/8', '--dry-run', '--platform', 'darwin'],
+      [
+        'run',
+        '--auto-route',
+        '--address',
+        '198.18.0.1/15',
+        '--exclude',
+        '10.0.0.0/8',
+        '--dry-run',
+        '--platform',
+        'darwin',
+      ],
       unsupportedPlatform('aix', 'ztun run is not supported on aix'),
     );
     expect(r.code).toBe(0);

@@ -219,6 +219,10 @@ export function darwinConfig(over: Partial<RunConfig> = {}): RunConfig {
     table: 0x7a74,
     fwmark: 0x7a74,
     killSwitch: false,
+    dns: 'auto',
+    fakeIpRanges: [],
+    dnsHijack: false,
+    ipv6: true,
     ...over,
   } as RunConfig;
 }

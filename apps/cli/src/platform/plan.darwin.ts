@@ -1,5 +1,6 @@
 import { type Family, formatCidr, parseCidr } from '../cidr.js';
 import { DEFAULT_MTU, DEFAULT_NAME, describeProxy, type RunConfig } from '../config.js';
+import { dnsText } from './dns-text.js';
 
 // The macOS plan of `ztun run` (pure: imports no macOS package, so `--dry-run --platform darwin` prints it on
 // any OS). Seed 004 (NetBird #5918): ztun's own sockets are pinned to the physical interface with
@@ -160,7 +161,7 @@ export function formatDarwinPlan(
     ? egress.map((e) => `IPv${e.family} ${e.interfaceName} (index ${e.interfaceIndex})`).join(', ')
     : 'the egress of each default route';
   lines.push(
-    `# then: start the stack on ${utun} (proxy ${describeProxy(config.proxy)}, outbound sockets IP_BOUND_IF/IPV6_BOUND_IF to ${pin}, icmp ${config.icmp}, udp-timeout ${config.udpTimeoutMs / 1000}s${config.pcap ? `, pcap ${config.pcap}` : ''}); when the default route moves, the scoped default, the bypass routes and the pin follow it`,
+    `# then: start the stack on ${utun} (proxy ${describeProxy(config.proxy)}, outbound sockets IP_BOUND_IF/IPV6_BOUND_IF to ${pin}, icmp ${config.icmp}, udp-timeout ${config.udpTimeoutMs / 1000}s, dns ${dnsText(config)}${config.pcap ? `, pcap ${config.pcap}` : ''}); when the default route moves, the scoped default, the bypass routes and the pin follow it`,
   );
   lines.push('# on SIGINT/SIGTERM, in this order:');
   for (const s of [...plan.steps].reverse()) lines.push(describeDarwinStep(s, 'undo', ctx(s.family)));

@@ -8,6 +8,9 @@ import {
 } from '@ztun/routing-linux';
 import { type Cidr, formatCidr } from '../cidr.js';
 import { describeProxy, KERNEL_TUN_TXQUEUELEN, type RunConfig } from '../config.js';
+import { dnsText } from './dns-text.js';
+
+export { dnsText } from './dns-text.js';
 
 // The Linux plan of `ztun run`: the TUN device (link, addresses, up) and then @ztun/routing-linux's
 // auto-route plan (table, rules, kill-switch routes; see its auto-route/plan.ts). `--dry-run` prints it; run
@@ -124,6 +127,7 @@ export function formatPlan(config: RunConfig, plan: LinuxPlan): string {
     `outbound SO_MARK ${hex(config.fwmark)}`,
     `icmp ${config.icmp}`,
     `udp-timeout ${config.udpTimeoutMs / 1000}s`,
+    `dns ${dnsText(config)}`,
     config.killSwitch ? 'kill-switch: the unreachable routes stay if ztun dies' : 'fail-open if ztun dies',
     config.pcap ? `pcap ${config.pcap}` : undefined,
   ].filter(Boolean);

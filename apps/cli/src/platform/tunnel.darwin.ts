@@ -15,7 +15,7 @@ import {
 import { openUtunWith } from '@ztun/tun-darwin';
 import type { Family } from '../cidr.js';
 import type { RunConfig } from '../config.js';
-import { type Assembled, assembleStack, snapshotOf, warnIfProxyUnusable } from '../tunnel/assemble.js';
+import { type Assembled, assembleStack, checkProxyAtStart, snapshotOf } from '../tunnel/assemble.js';
 import { lifecycleTunnel } from '../tunnel/lifecycle.js';
 import type { Tunnel } from '../tunnel/types.js';
 import type { DarwinHost } from './host.darwin.js';
@@ -170,8 +170,9 @@ export function createDarwinTunnel(
           log.error(`device ${dev.name}: ${err.message}`);
           fail('device error', err);
         });
-        await warnIfProxyUnusable(
+        await checkProxyAtStart(
           { config, pin, sockets, ...(ctx.proxy ? { proxy: ctx.proxy } : {}), log },
+          assembled,
           signal,
         );
         const startedAt = Date.now();
