@@ -94,10 +94,13 @@ export class DarwinRouting {
   }
 
   private bypassSpec(cidr: string, e: DarwinEgress): RouteSpec {
+    // The index goes along with a gateway too: an IPv6 default's next hop is usually link-local (fe80::1),
+    // which needs the interface as its scope (RouteClient puts it in sin6_scope_id).
     return {
       destination: cidr,
       tag: true,
-      ...(e.gateway ? { gateway: e.gateway } : { interfaceIndex: e.interfaceIndex }),
+      interfaceIndex: e.interfaceIndex,
+      ...(e.gateway ? { gateway: e.gateway } : {}),
     };
   }
 
