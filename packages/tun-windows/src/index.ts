@@ -25,7 +25,14 @@ export {
   win32ErrorName,
 } from './errors.js';
 export { formatGuid, guidFromName, parseGuid } from './guid.js';
-export { createIpHelperApi, IPHLPAPI_PROTOTYPES, loadIpHelperApi } from './iphlpapi.windows.js';
+export { type DecodedIfRow, decodeIfRow, encodeIfRow, IfOperStatus, IfType } from './if-row.js';
+export {
+  createIpHelperApi,
+  IPHLPAPI_PROTOTYPES,
+  type IpHelperFunction,
+  lazyBinder,
+  loadIpHelperApi,
+} from './iphlpapi.windows.js';
 export type { IpHelperApi } from './iphlpapi-api.js';
 export * as layout from './layout.js';
 export type { TunLogger } from './logger.js';
