@@ -55,6 +55,7 @@ function pinningOf(options: Pinning): Pinning {
     mark: options.mark,
     bindToDevice: options.bindToDevice,
     boundInterfaceIndex: options.boundInterfaceIndex,
+    ...(options.sourceAddress ? { sourceAddress: options.sourceAddress } : {}),
   };
 }
 
