@@ -5,10 +5,16 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { UdpSession } from '../src/handler.js';
+import type { Endpoint, TcpConnectionInfo, UdpSession } from '../src/handler.js';
 import { directOutbound } from '../src/outbound-direct.js';
 import { socks5Outbound } from '../src/outbound-socks5.js';
 import { PinningUnsupportedError } from '../src/sockets.js';
+
+const info = (destination: Endpoint): TcpConnectionInfo => ({
+  family: destination.address.includes(':') ? 6 : 4,
+  source: { address: '198.18.0.2', port: 40000 },
+  destination,
+});
 
 const closers: (() => void)[] = [];
 afterEach(() => {
@@ -33,7 +39,10 @@ describe('Pinning.sourceAddress', () => {
   it('a direct TCP connection leaves from the given source address', async () => {
     const { port, peers } = await tcpServer();
     const out = directOutbound({ sourceAddress: { v4: '127.0.0.2' } });
-    const sock = (await out.connectTcp({ address: '127.0.0.1', port })) as net.Socket;
+    const sock = (await out.connectTcp(
+      { address: '127.0.0.1', port },
+      info({ address: '127.0.0.1', port }),
+    )) as net.Socket;
     closers.push(() => sock.destroy());
     expect(sock.localAddress).toBe('127.0.0.2');
     expect(await peers).toBe('127.0.0.2');
@@ -41,8 +50,12 @@ describe('Pinning.sourceAddress', () => {
 
   it('a family without a source address is refused, not sent unbound', async () => {
     const out = directOutbound({ sourceAddress: { v4: '127.0.0.2' } });
-    await expect(out.connectTcp({ address: '::1', port: 9 })).rejects.toThrow(PinningUnsupportedError);
-    await expect(out.connectTcp({ address: '::1', port: 9 })).rejects.toThrow(/no IPv6 source address/);
+    await expect(
+      out.connectTcp({ address: '::1', port: 9 }, info({ address: '::1', port: 9 })),
+    ).rejects.toThrow(PinningUnsupportedError);
+    await expect(
+      out.connectTcp({ address: '::1', port: 9 }, info({ address: '::1', port: 9 })),
+    ).rejects.toThrow(/no IPv6 source address/);
     expect(() => out.openUdp({ family: 6 } as unknown as UdpSession)).toThrow(/no IPv6 source address/);
   });
 
@@ -69,7 +82,10 @@ describe('Pinning.sourceAddress', () => {
       port,
       sourceAddress: { v4: '127.0.0.4' },
     });
-    const attempt = out.connectTcp({ address: '192.0.2.1', port: 80 });
+    const attempt = out.connectTcp(
+      { address: '192.0.2.1', port: 80 },
+      info({ address: '192.0.2.1', port: 80 }),
+    );
     expect(await peers).toBe('127.0.0.4');
     await expect(attempt).rejects.toThrow(); // the "proxy" refused every method
   });
