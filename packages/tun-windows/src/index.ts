@@ -14,6 +14,7 @@ export {
   wintunArchFolder,
   wintunDllCandidates,
 } from './dll.js';
+export { chooseEgress, type Egress, type EgressTables, findEgress } from './egress.js';
 export {
   classifyReceiveError,
   classifySendError,

@@ -13,6 +13,7 @@ import type { PacketBatch } from '@ztun/packet';
 import { skipNow, skipUnless, skipWhen } from '@ztun/testkit';
 import { describe, expect, it } from 'vitest';
 import { AF_UNSPEC } from '../src/constants.js';
+import { findEgress } from '../src/egress.js';
 import type { TunError } from '../src/errors.js';
 import { decodeIfRow } from '../src/if-row.js';
 import { loadIpHelperApi } from '../src/iphlpapi.windows.js';
@@ -66,6 +67,19 @@ describe(
       // every route's interface is a listed one too
       const routes = (await openWindowsRouting()).listRoutes();
       for (const r of routes) expect(byLuid.get(r.luid)).toBe(r.interfaceIndex);
+    });
+
+    it('findEgress picks an interface with a default route and a source address on it', async () => {
+      const api = await loadIpHelperApi();
+      const egress = findEgress(api, [4, 6]);
+      const v4 = egress[4];
+      // A machine with IPv4 connectivity (CI's, seen through Wine) has a default route.
+      expect(v4).toBeDefined();
+      const ifs = api.getIfTable2().rows.map(decodeIfRow);
+      expect(ifs.find((i) => i.luid === v4!.luid)?.alias).toBe(v4!.alias);
+      const addrs = api.getUnicastIpAddressTable(AF_UNSPEC).rows.map(decodeUnicastAddressRow);
+      expect(addrs.some((a) => a.luid === v4!.luid && a.address.family === 4)).toBe(true);
+      expect(v4!.source).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     });
 
     it(

@@ -4,10 +4,9 @@
 // physical gateway. `--dry-run` prints it (anywhere: `--platform win32`); run applies it in order and undoes
 // it in reverse, so what is printed is what happens. Pure.
 
-import { formatGuid, guidFromName } from '@ztun/tun-windows';
+import { type Egress, formatGuid, guidFromName } from '@ztun/tun-windows';
 import { type Cidr, formatCidr, ipFamily, networkOf } from '../cidr.js';
 import { describeProxy, type RunConfig } from '../config.js';
-import type { Egress } from './egress.windows.js';
 
 /** A route ztun adds: `on` the tunnel adapter (on-link) or the physical egress of its family (via its gateway). */
 export interface PlannedRoute {

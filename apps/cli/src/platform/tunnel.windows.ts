@@ -6,8 +6,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { portableSockets } from '@ztun/stack';
 import {
-  decodeIfRow,
-  decodeUnicastAddressRow,
+  findEgress,
   type IpHelperApi,
   openWintunDevice,
   TunError,
@@ -26,7 +25,6 @@ import {
 } from '../tunnel/assemble.js';
 import { lifecycleTunnel } from '../tunnel/lifecycle.js';
 import type { Tunnel } from '../tunnel/types.js';
-import { chooseEgress, type Egress } from './egress.windows.js';
 import {
   buildWindowsPlan,
   describeRoute,
@@ -44,31 +42,6 @@ export interface WindowsSystem {
   /** wintun.dll, found as @ztun/tun-windows' findWintunDll says; a TunError DLL_NOT_FOUND names where it looked. */
   loadWintun(): Promise<WintunApi>;
   ipHelper(): Promise<IpHelperApi>;
-}
-
-/** The physical egress of each family, read before the tunnel's routes exist. */
-export function findEgress(api: IpHelperApi, families: readonly (4 | 6)[]): Partial<Record<4 | 6, Egress>> {
-  const routing = new WindowsRouting(api);
-  const ifs = api.getIfTable2();
-  const addrs = api.getUnicastIpAddressTable(0);
-  const tables = {
-    routes: routing.listRoutes('all'),
-    interfaces: ifs.status === 0 ? ifs.rows.map(decodeIfRow) : [],
-    addresses: addrs.status === 0 ? addrs.rows.map(decodeUnicastAddressRow) : [],
-    interfaceMetric: (luid: bigint, family: 4 | 6) => {
-      try {
-        return routing.getInterface(luid, family).metric;
-      } catch {
-        return undefined; // Wine has no GetIpInterfaceEntry; route metrics alone decide then
-      }
-    },
-  };
-  const out: Partial<Record<4 | 6, Egress>> = {};
-  for (const f of families) {
-    const e = chooseEgress(f, tables);
-    if (e) out[f] = e;
-  }
-  return out;
 }
 
 /** A one-line refusal for a TunError from opening the adapter. */

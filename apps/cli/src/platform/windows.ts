@@ -4,7 +4,7 @@
 import { portableSockets } from '@ztun/stack';
 import type { Logger } from '../log.js';
 import { buildWindowsPlan, formatWindowsPlan } from './plan.windows.js';
-import { createWindowsTunnel, findEgress, type WindowsSystem } from './tunnel.windows.js';
+import { createWindowsTunnel, type WindowsSystem } from './tunnel.windows.js';
 import { type Platform, RunRefused } from './types.js';
 
 /** The real system: shell32 IsUserAnAdmin (Microsoft Learn: true when the process runs elevated), wintun.dll, iphlpapi.dll. */
@@ -36,6 +36,7 @@ export function windowsPlatform(system: WindowsSystem = realWindowsSystem): Plat
       let egress: Parameters<typeof buildWindowsPlan>[2];
       if (onWindows()) {
         const families = [...new Set(config.addresses.map((a) => a.family))];
+        const { findEgress } = await import('@ztun/tun-windows');
         egress = findEgress(await system.ipHelper(), families);
       }
       return formatWindowsPlan(config, buildWindowsPlan(config, proxyAddresses, egress));

@@ -1,7 +1,8 @@
-// Which physical interface ztun's own traffic leaves by on Windows, read before the tunnel's routes exist:
-// the best default route of each family (lowest metric, not ztun's, not on a loopback or down interface),
-// its gateway, and a source address on that interface. Pure over decoded IP Helper rows, so it is tested
-// anywhere; platform/windows.ts reads the rows (GetIpForwardTable2, GetIfTable2, GetUnicastIpAddressTable).
+// Which physical interface a tunnel's own traffic leaves by, read before the tunnel's routes exist: the best
+// default route of each family (lowest metric, not ztun's, not on a loopback or down interface), its gateway,
+// and a source address on that interface. chooseEgress is pure over decoded rows (tested anywhere);
+// findEgress reads them through an IpHelperApi (GetIpForwardTable2, GetIfTable2, GetUnicastIpAddressTable;
+// CI runs it against Wine's real implementations).
 //
 // Why a source address (README "Windows: loop avoidance"): Node cannot set IP_UNICAST_IF on its sockets, but
 // it can bind them (localAddress). Windows uses the strong host model for sends by default, so a socket bound
@@ -10,12 +11,14 @@
 // FALSE, Microsoft Learn). The tunnel's 0.0.0.0/1 + 128.0.0.0/1 are on the Wintun adapter, so they never
 // apply to such a socket.
 
-import type { DecodedForwardRow, DecodedIfRow, DecodedUnicastAddress } from '@ztun/tun-windows';
-import { formatAddress } from '../cidr.js';
+import { formatIp } from './address.js';
+import { type DecodedIfRow, decodeIfRow, IfOperStatus, IfType } from './if-row.js';
+import type { IpHelperApi } from './iphlpapi-api.js';
+import { WindowsRouting } from './routing.js';
+import { type DecodedForwardRow, type DecodedUnicastAddress, decodeUnicastAddressRow } from './rows.js';
 
-/** IF_TYPE_SOFTWARE_LOOPBACK (ipifcons.h) and IfOperStatusUp (ifdef.h). */
-const LOOPBACK_TYPE = 24;
-const OPER_UP = 1;
+const LOOPBACK_TYPE = IfType.SoftwareLoopback;
+const OPER_UP = IfOperStatus.Up;
 
 export interface Egress {
   readonly family: 4 | 6;
@@ -70,11 +73,36 @@ export function chooseEgress(family: 4 | 6, tables: EgressTables, excludeLuid?: 
     return {
       family,
       luid: r.luid,
-      index: r.interfaceIndex,
+      index: ifs.get(r.luid)?.index ?? r.interfaceIndex,
       alias: ifs.get(r.luid)?.alias ?? `interface ${r.interfaceIndex}`,
-      gateway: r.nextHop ? formatAddress(r.nextHop.bytes) : null,
-      source: formatAddress(source.address.bytes),
+      gateway: r.nextHop ? formatIp(r.nextHop.family, r.nextHop.bytes) : null,
+      source: formatIp(source.address.family, source.address.bytes),
     };
   }
   return undefined;
+}
+
+/** The egress of each family, read through IP Helper (read-only calls only). */
+export function findEgress(api: IpHelperApi, families: readonly (4 | 6)[]): Partial<Record<4 | 6, Egress>> {
+  const routing = new WindowsRouting(api);
+  const ifs = api.getIfTable2();
+  const addrs = api.getUnicastIpAddressTable(0);
+  const tables: EgressTables = {
+    routes: routing.listRoutes('all'),
+    interfaces: ifs.status === 0 ? ifs.rows.map(decodeIfRow) : [],
+    addresses: addrs.status === 0 ? addrs.rows.map(decodeUnicastAddressRow) : [],
+    interfaceMetric: (luid, family) => {
+      try {
+        return routing.getInterface(luid, family).metric;
+      } catch {
+        return undefined; // Wine has no GetIpInterfaceEntry: route metrics alone decide there
+      }
+    },
+  };
+  const out: Partial<Record<4 | 6, Egress>> = {};
+  for (const f of families) {
+    const e = chooseEgress(f, tables);
+    if (e) out[f] = e;
+  }
+  return out;
 }
