@@ -56,11 +56,9 @@ export function buildWindowsPlan(
         notes.push(`IPv${f} is not captured by --auto-route: the tunnel has no IPv${f} --address`);
     }
   } else {
-    for (const r of config.routes) {
-      if (families.includes(r.family))
-        routes.push({ on: 'tunnel', destination: networkOf(r), priority: 0, why: 'route' });
-      else notes.push(`--route ${formatCidr(r)} is skipped: the tunnel has no IPv${r.family} --address`);
-    }
+    // resolveConfig has refused a --route of a family the tunnel has no address of.
+    for (const r of config.routes)
+      routes.push({ on: 'tunnel', destination: networkOf(r), priority: 0, why: 'route' });
   }
   for (const address of proxyAddresses) {
     const f = ipFamily(address);
