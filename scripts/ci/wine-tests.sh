@@ -86,6 +86,15 @@ status=0
 cat "$log"
 [ -f "$winreport" ] || { say "vitest wrote no report (exit $status)"; exit 1; }
 
+# Optional (ZTUN_WINE_BENCH=1): the koffi packet path on Windows Node (bench/standin-loop.mjs; figures only).
+if [ "${ZTUN_WINE_BENCH:-}" = 1 ]; then
+  cp -r "$root/packages/tun-windows/"{dist,bench} "$stage/packages/tun-windows/"
+  (cd "$stage/packages/tun-windows" && ZTUN_STANDIN_DIR="Z:$standin" timeout 300 "$wine" "$node_exe" \
+    bench/standin-loop.mjs >"$stage/bench.log" 2>&1) || say "the bench failed"
+  "$wineserver" -k 2>/dev/null || true
+  cat "$stage/bench.log"
+fi
+
 # 6. The report with repository paths (Z:/…/npm/packages/… → $root/packages/…) for the skip check.
 node -e '
   const fs = require("node:fs");
