@@ -7,7 +7,7 @@
 // Why a source address (README "Windows: loop avoidance"): Node cannot set IP_UNICAST_IF on its sockets, but
 // it can bind them (localAddress). Windows uses the strong host model for sends by default, so a socket bound
 // to the physical interface's address is routed only over routes of that interface (Microsoft, "Strong and
-// Weak Host Models", The Cable Guy, TechNet Magazine 2007; MIB_IPINTERFACE_ROW.WeakHostSend defaults to
+// Weak Host Models", The Cable Guy, TechNet Magazine, September 2007; MIB_IPINTERFACE_ROW.WeakHostSend defaults to
 // FALSE, Microsoft Learn). The tunnel's 0.0.0.0/1 + 128.0.0.0/1 are on the Wintun adapter, so they never
 // apply to such a socket.
 
