@@ -24,8 +24,12 @@ export interface FakeWindows {
   kill(): void;
 }
 
-/** `physicalAddress`: the Ethernet's IPv4 address (a loopback one lets the test's sockets bind to it on Linux). */
-export function fakeWindows(physicalAddress = '127.0.0.2'): FakeWindows {
+/**
+ * `physicalAddress`: the Ethernet's IPv4 address (a loopback one lets the test's sockets bind to it on Linux).
+ * `standin`: use this WintunApi (createWintunApi over the C stand-in of wintun.dll) instead of the JS fake;
+ * its adapters are joined to IP Helper the same way.
+ */
+export function fakeWindows(physicalAddress = '127.0.0.2', standin?: WintunApi): FakeWindows {
   const ip = new FakeIpHelper();
   ip.addInterface(PHYSICAL_LUID, PHYSICAL_INDEX, true, 'Ethernet', IfType.EthernetCsmacd);
   const addr = new Uint8Array(80);
@@ -66,6 +70,24 @@ export function fakeWindows(physicalAddress = '127.0.0.2'): FakeWindows {
     close();
     removeAdapter((h as { adapter: string }).adapter);
   };
+  let api: WintunApi = wintun as unknown as WintunApi;
+  if (standin) {
+    const names = new Map<unknown, string>();
+    api = {
+      ...standin,
+      createAdapter(name, type, guid) {
+        const h = standin.createAdapter(name, type, guid);
+        wintun.existingAdapters.add(name);
+        names.set(h, name);
+        ip.addInterface(FAKE_LUID, 17, true, name, IfType.PropVirtual);
+        return h;
+      },
+      closeAdapter(h) {
+        standin.closeAdapter(h);
+        removeAdapter(names.get(h) ?? '');
+      },
+    };
+  }
   const w: FakeWindows = {
     wintun,
     ip,
@@ -78,8 +100,8 @@ export function fakeWindows(physicalAddress = '127.0.0.2'): FakeWindows {
           const { findWintunDll } = await import('@ztun/tun-windows');
           findWintunDll({ execPath: 'C:/node/node.exe', packageDir: 'C:/app/tun-windows' }, () => false);
         }
-        // The same fake as @ztun/tun-windows' tests use, typed there against its src (handle brands differ).
-        return wintun as unknown as WintunApi;
+        // The JS fake is typed against tun-windows' src (handle brands differ from the dist's).
+        return api;
       },
       ipHelper: async () => ip,
     },

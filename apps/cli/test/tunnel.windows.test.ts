@@ -5,8 +5,16 @@
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { buildUdp } from '@ztun/packet';
+import { skipWhen } from '@ztun/testkit';
 import { isZtunRoute, WindowsRouting, win32Error } from '@ztun/tun-windows';
+import koffi from 'koffi';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createWintunApi } from '../../../packages/tun-windows/src/wintun.windows.js';
+import {
+  removeStandins,
+  standinPath,
+  standinSkipReason,
+} from '../../../packages/tun-windows/test/standin.js';
 import { resolveConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { createWindowsTunnel } from '../src/platform/tunnel.windows.js';
@@ -85,6 +93,50 @@ describe('the Windows tunnel against stateful fakes of Wintun and IP Helper', ()
     expect(w.state()).toEqual(before);
     expect(w.wintun.existingAdapters.size).toBe(0);
   });
+
+  it(
+    'serves through the C stand-in of wintun.dll (the real koffi bindings), then undoes to the same state',
+    skipWhen(standinSkipReason),
+    async () => {
+      const lib = koffi.load(standinPath('full'));
+      closers.push(removeStandins);
+      const inject = lib.func('void FakeInject(uintptr_t s, const uint8_t *p, uint32_t len)');
+      const sentCount = lib.func('int FakeSentCount(uintptr_t s)');
+      const sentCopy = lib.func('uint32_t FakeSentCopy(uintptr_t s, int i, uint8_t *out)');
+      const adaptersClosed = lib.func('int FakeAdaptersClosed()');
+      const bindings = createWintunApi(koffi, lib, lib);
+      let session = 0;
+      const standin = {
+        ...bindings,
+        startSession: (a: never, c: number) => (session = bindings.startSession(a, c) as never),
+      } as unknown as Parameters<typeof fakeWindows>[1];
+      const w = fakeWindows('127.0.0.3', standin);
+      const before = w.state();
+      const closedBefore = adaptersClosed() as number;
+      const t = start(w);
+      await t.ready;
+      const echo = dgram.createSocket('udp4');
+      closers.push(() => echo.close());
+      echo.on('message', (_m, rinfo) => echo.send(`from ${rinfo.address}`, rinfo.port, rinfo.address));
+      await new Promise<void>((r) => echo.bind(0, '127.0.0.1', r));
+      const pkt = new Uint8Array(64);
+      const n = buildUdp(
+        pkt,
+        0,
+        { version: 4, source: v4('127.18.0.60'), destination: v4('127.0.0.1') },
+        { sourcePort: 40001, destinationPort: (echo.address() as AddressInfo).port },
+        new TextEncoder().encode('ping'),
+      );
+      inject(session, pkt.subarray(0, n), n); // as the driver would put it in the receive ring
+      await until(() => (sentCount(session) as number) > 0, 'the reply in the send ring');
+      const out = new Uint8Array(2048);
+      const len = sentCopy(session, 0, out) as number;
+      expect(new TextDecoder().decode(out.subarray(28, len))).toBe('from 127.0.0.3');
+      expect((await t.close()).clean).toBe(true);
+      expect(adaptersClosed()).toBe(closedBefore + 1);
+      expect(w.state()).toEqual(before);
+    },
+  );
 
   it('killed: the adapter goes with the process; cleanup removes the tagged route left on Ethernet', async () => {
     const w = fakeWindows();
