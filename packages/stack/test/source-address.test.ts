@@ -27,6 +27,7 @@ async function tcpServer(): Promise<{ port: number; peers: Promise<string> }> {
     seen = r;
   });
   const server = net.createServer((s) => {
+    s.on('error', () => {}); // the client may reset it (destroyed with the reply unread)
     seen(s.remoteAddress ?? '');
     s.end(Buffer.from([5, 0xff])); // to a SOCKS5 client: no acceptable method (RFC 1928 §3), so it fails at once
   });
