@@ -95,7 +95,40 @@ if [ "${ZTUN_WINE_BENCH:-}" = 1 ]; then
   cat "$stage/bench.log"
 fi
 
-# 6. The report with repository paths (Z:/…/npm/packages/… → $root/packages/…) for the skip check.
+# 6. ztun itself on Windows Node: the CLI bundled (esbuild, keeping its lazy per-OS imports) beside the npm
+#    node_modules. `--dry-run` must read the physical egress from Wine's real IP Helper; `run` must refuse in
+#    one line without wintun.dll, and with the stand-in as wintun.dll after creating its adapter (Wine's
+#    IP Helper does not know the stand-in's LUID). Any other outcome fails the step.
+if [ ! -f "$root/apps/cli/dist/bin.js" ]; then say "apps/cli is not built: pnpm build first"; exit 1; fi
+cli=$stage/ztun
+rm -rf "$cli"
+"$root/node_modules/.bin/esbuild" "$root/apps/cli/dist/bin.js" --bundle --splitting --platform=node --format=esm \
+  --external:koffi --external:@ztun/tun-linux --external:@ztun/routing-linux --outdir="$cli" --log-level=error \
+  --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
+echo '{"type":"module"}' >"$cli/package.json"
+ztun_on_wine() { # exit code, output in $cli/out.txt
+  local code=0
+  (cd "$stage" && timeout 60 "$wine" "$node_exe" ztun/bin.js "$@" >"$cli/out.txt" 2>&1) || code=$?
+  "$wineserver" -k 2>/dev/null || true
+  return "$code"
+}
+cli_fail() { say "cli: $1:"; cat "$cli/out.txt"; status=1; }
+if ztun_on_wine run --auto-route --exclude 10.0.0.0/8 --dry-run &&
+  grep -q '^# ztun run --dry-run (Windows)' "$cli/out.txt" && ! grep -q '<IPv4 physical interface>' "$cli/out.txt"; then
+  say "cli: ztun run --dry-run on node.exe: $(grep -o 'outbound sockets bound to [^,]*' "$cli/out.txt")"
+else cli_fail "ztun run --dry-run did not print a Windows plan with the real egress"; fi
+code=0; ztun_on_wine run --auto-route || code=$?
+if [ "$code" = 1 ] && [ "$(grep -c . "$cli/out.txt")" = 1 ] && grep -q 'wintun.dll.*https://www.wintun.net/' "$cli/out.txt"; then
+  say "cli: ztun run without wintun.dll: exit 1, one line naming where it looked and wintun.net"
+else cli_fail "ztun run without wintun.dll (exit $code)"; fi
+cp "$standin/full.dll" "$(dirname "$node_exe")/wintun.dll"
+code=0; ztun_on_wine run --auto-route || code=$?
+rm -f "$(dirname "$node_exe")/wintun.dll"
+if [ "$code" = 1 ] && grep -q '^ztun: could not create the Wintun adapter ztun0: ' "$cli/out.txt"; then
+  say "cli: ztun run with the stand-in wintun.dll: $(tail -n 1 "$cli/out.txt")"
+else cli_fail "ztun run with the stand-in wintun.dll (exit $code)"; fi
+
+# 7. The report with repository paths (Z:/…/npm/packages/… → $root/packages/…) for the skip check.
 node -e '
   const fs = require("node:fs");
   const [from, to, stageDir, root] = process.argv.slice(1);
