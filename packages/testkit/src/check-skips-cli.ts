@@ -9,6 +9,7 @@ import {
   formatSummary,
   mergeSummaries,
   type OsGatedList,
+  type RunSummary,
   summarizeRun,
   summaryOk,
   type VitestJsonReport,
@@ -27,6 +28,16 @@ function readJson<T>(what: string, path: string, hint: string): T {
     throw new Error(`${what} at ${path} is not JSON: ${(err as Error).message}`);
   }
 }
+
+const EMPTY: RunSummary = {
+  passed: 0,
+  failed: 0,
+  skipped: [],
+  unexpected: [],
+  problems: [],
+  enforced: true,
+  platform: 'wine',
+};
 
 function main(): number {
   const { values } = parseArgs({
@@ -47,16 +58,24 @@ function main(): number {
   const runs = [{ label: '', summary: summarizeRun(report, list, { platform: process.platform, root }) }];
   const winePath = values['wine-report'];
   if (winePath !== undefined) {
-    const wine = readJson<VitestJsonReport>(
-      'Wine step vitest JSON report',
-      resolve(root, winePath),
-      'did scripts/ci/wine-tests.sh run to the end?',
-    );
-    const summary = summarizeRun(wine, list, { platform: 'wine', root });
-    console.log(
-      `Wine step (tun-windows on Windows Node under Wine): passed ${summary.passed}, failed ${summary.failed}, skipped ${summary.skipped.length}; included in the totals below`,
-    );
-    runs.push({ label: 'wine', summary });
+    let wine: VitestJsonReport | undefined;
+    try {
+      wine = readJson<VitestJsonReport>(
+        'Wine step vitest JSON report',
+        resolve(root, winePath),
+        'did scripts/ci/wine-tests.sh run to the end?',
+      );
+    } catch (err) {
+      // Still print the counts of the run that did report: the Wine step's absence is a problem line.
+      runs.push({ label: 'wine', summary: { ...EMPTY, problems: [(err as Error).message] } });
+    }
+    if (wine) {
+      const summary = summarizeRun(wine, list, { platform: 'wine', root });
+      console.log(
+        `Wine step (tun-windows on Windows Node under Wine): passed ${summary.passed}, failed ${summary.failed}, skipped ${summary.skipped.length}; included in the totals below`,
+      );
+      runs.push({ label: 'wine', summary });
+    }
   }
   const summary = runs.length === 1 ? runs[0]!.summary : mergeSummaries(runs);
   for (const line of formatSummary(summary)) console.log(line);

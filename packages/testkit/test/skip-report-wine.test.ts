@@ -1,5 +1,10 @@
 // The Wine step's report (tun-windows on Windows Node under Wine, scripts/ci/wine-tests.sh) is checked as
 // platform "wine": a win32 for the gates, enforced like Linux, merged into CI's closing counts.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   formatSummary,
@@ -106,5 +111,28 @@ describe('gates for the Wine step', () => {
       { label: 'wine', summary: skippedUnderWine },
     ]);
     expect(both.unexpected.map((u) => u.id)).toEqual([`[wine] ${F} > on Windows > x`]);
+  });
+});
+
+describe('check-skips-cli --wine-report', () => {
+  it('a missing Wine report fails the check with one line, and the closing line still counts the rest', () => {
+    const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'check-skips-cli.js');
+    expect(existsSync(cli), `${cli} is missing: build @ztun/testkit first`).toBe(true);
+    const work = mkdtempSync(join(tmpdir(), 'ztun-wine-skips-'));
+    try {
+      writeFileSync(join(work, 'report.json'), JSON.stringify(report([test(['a', 'b'], 'passed')])));
+      writeFileSync(join(work, 'list.json'), JSON.stringify({ gates: {}, tests: [] }));
+      const r = spawnSync(
+        process.execPath,
+        [cli, '--root', work, '--report', 'report.json', '--list', 'list.json', '--wine-report', 'nope.json'],
+        { encoding: 'utf8' },
+      );
+      const lines = r.stdout.trim().split('\n');
+      expect(r.status).toBe(1);
+      expect(lines[0]).toMatch(/^\[wine\] no Wine step vitest JSON report at .*nope\.json \(ENOENT\)/);
+      expect(lines.at(-1)).toBe('1 passed, 0 failed, 0 skipped');
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
