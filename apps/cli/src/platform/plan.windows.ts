@@ -7,6 +7,7 @@
 import { type Egress, formatGuid, guidFromName } from '@ztun/tun-windows';
 import { type Cidr, formatCidr, ipFamily, networkOf } from '../cidr.js';
 import { describeProxy, type RunConfig } from '../config.js';
+import { dnsText } from './dns-text.js';
 
 /** A route ztun adds: `on` the tunnel adapter (on-link) or the physical egress of its family (via its gateway). */
 export interface PlannedRoute {
@@ -138,7 +139,7 @@ export function formatWindowsPlan(config: RunConfig, plan: WindowsPlan): string 
         `New-NetIPAddress -InterfaceAlias "${name}" -IPAddress ${a.address} -PrefixLength ${a.prefixLength}`,
     ),
     ...plan.routes.map((r) => describeRoute(plan, r, 'apply')),
-    `# then: start the stack on ${name} (proxy ${describeProxy(config.proxy)}, outbound sockets bound to ${sources(plan)}, icmp ${config.icmp}, udp-timeout ${config.udpTimeoutMs / 1000}s${config.pcap ? `, pcap ${config.pcap}` : ''})`,
+    `# then: start the stack on ${name} (proxy ${describeProxy(config.proxy)}, outbound sockets bound to ${sources(plan)}, icmp ${config.icmp}, udp-timeout ${config.udpTimeoutMs / 1000}s, dns ${dnsText(config)}${config.pcap ? `, pcap ${config.pcap}` : ''})`,
     '# on Ctrl+C, SIGTERM or console close, in this order:',
     ...[...plan.routes].reverse().map((r) => describeRoute(plan, r, 'undo')),
     `# WintunCloseAdapter "${name}" (removes the adapter with its addresses and routes)`,

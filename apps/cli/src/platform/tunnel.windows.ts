@@ -19,9 +19,9 @@ import type { RunConfig } from '../config.js';
 import {
   type Assembled,
   assembleStack,
+  checkProxyAtStart,
   crashBehaviour,
   snapshotOf,
-  warnIfProxyUnusable,
 } from '../tunnel/assemble.js';
 import { lifecycleTunnel } from '../tunnel/lifecycle.js';
 import type { Tunnel } from '../tunnel/types.js';
@@ -125,8 +125,9 @@ export function createWindowsTunnel(config: RunConfig, ctx: TunnelContext, syste
           log.error(`device ${dev.name}: ${err.message}`);
           fail('device error', err);
         });
-        await warnIfProxyUnusable(
+        await checkProxyAtStart(
           { config, pin, sockets: portableSockets, ...(ctx.proxy ? { proxy: ctx.proxy } : {}), log },
+          assembled,
           signal,
         );
         const startedAt = Date.now();
