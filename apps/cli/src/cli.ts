@@ -15,7 +15,7 @@ import {
 } from './config.js';
 import { markedUdpSockets } from './dns-query.js';
 import { createLogger, type Logger } from './log.js';
-import { loadPlanner, loadPlatform } from './platform/index.js';
+import { darwinPlanner, loadPlatform } from './platform/index.js';
 import type { Platform } from './platform/types.js';
 import { RunRefused } from './platform/types.js';
 import { ProxyAddress, ProxyResolveAborted, ProxyResolveError } from './proxy-address.js';
@@ -144,8 +144,8 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
     .addOption(
       new Option(
         '--platform <os>',
-        "with --dry-run: print the plan for this OS instead of this machine's (review macOS changes anywhere)",
-      ).choices(['linux', 'darwin']),
+        "with --dry-run: print the plan of another OS's ztun (default: this one's)",
+      ).choices(['linux', 'darwin', 'win32']),
     )
     .option('--config <file>', 'read options from a YAML or JSON file (same keys; flags win)')
     .action((opts: Record<string, unknown>) => onAction(runAction(opts, io)));
@@ -164,6 +164,7 @@ Examples:
   ztun run --route 10.0.0.0/8 --address 198.18.0.1/15 --address fd00:7a74::1/64
   ztun run --config /etc/ztun.yaml --dry-run
   ztun run --auto-route --dry-run --platform darwin   # the macOS plan, printed on any OS
+  ztun run --auto-route --dry-run --platform win32
   ztun cleanup`,
   );
   return program;
@@ -205,13 +206,15 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
   const config = resolveConfig(flags, file);
   const log = createLogger(config.logLevel, (l) => io.stderr.write(l));
 
-  const target = opts.platform as string | undefined;
-  if (target !== undefined && !opts.dryRun) {
-    throw new ConfigError("--platform is valid only with --dry-run (a run always uses this machine's OS)");
+  const os = opts.platform as NodeJS.Platform | undefined;
+  if (os !== undefined && !opts.dryRun) {
+    throw new ConfigError(`--platform ${os} only goes with --dry-run: ztun runs on the OS it is on`);
   }
-  const planner = target === undefined ? undefined : await loadPlanner(target);
-  const platform = io.platform ?? (await loadPlatform());
-  if (platform.unsupported && !planner) throw new RunRefused(platform.unsupported, 2);
+  // macOS's plan is pure (plan.darwin.ts): printed anywhere, even where npm left the darwin packages out.
+  const platform =
+    io.platform ??
+    (os === 'darwin' && process.platform !== 'darwin' ? darwinPlanner() : await loadPlatform(os));
+  if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
   let proxy: ProxyAddress | undefined;
   // A signal while the proxy host resolves (nothing is applied yet) stops at once.
   const startup = new AbortController();
@@ -246,7 +249,7 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
   const proxyAddresses = proxy?.addresses ?? [];
   if (opts.dryRun) {
     proxy?.stop();
-    io.stdout.write(await (planner ?? platform).dryRun(config, proxyAddresses));
+    io.stdout.write(await platform.dryRun(config, proxyAddresses));
     return 0;
   }
   return runTunnel(platform, config, {

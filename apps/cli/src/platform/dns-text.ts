@@ -1,8 +1,7 @@
+// The dry-run's words for --dns, shared by every OS's plan (plan.linux.ts, plan.windows.ts, plan.darwin.ts).
+
 import { formatCidr } from '../cidr.js';
 import type { RunConfig } from '../config.js';
-
-// OS-neutral words of the dry-run (plan.linux.ts and plan.darwin.ts; the latter must not import the former,
-// whose @ztun/routing-linux is not installed on macOS).
 
 /** What --dns does with this proxy, in the dry-run's words. */
 export function dnsText(config: RunConfig): string {

@@ -1,3 +1,4 @@
+import { failedTunnel } from '../tunnel/failed.js';
 import { type Platform, RunRefused } from './types.js';
 import { unsupportedPlatform } from './unsupported.js';
 
@@ -5,6 +6,7 @@ import { unsupportedPlatform } from './unsupported.js';
 export const OS_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   linux: ['@ztun/tun-linux', '@ztun/routing-linux'],
   darwin: ['@ztun/tun-darwin', '@ztun/routing-darwin'],
+  win32: ['@ztun/tun-windows'],
 };
 
 type PlatformImporter = () => Promise<{ platform: Platform }>;
@@ -34,7 +36,10 @@ export async function loadPlatform(
 ): Promise<Platform> {
   const importer = load[os];
   if (!importer)
-    return unsupportedPlatform(os, `ztun run is not supported on ${os}; Linux and macOS only for now`);
+    return unsupportedPlatform(
+      os,
+      `ztun run is not supported on ${os}; Linux, macOS and Windows only for now`,
+    );
   try {
     return (await importer()).platform;
   } catch (err) {
@@ -48,17 +53,20 @@ export async function loadPlatform(
 }
 
 /**
- * The `--dry-run` planner of `os` alone (`--platform`): pure plan code, no OS package, so any machine can
- * print another OS's plan. macOS's names placeholders for the egress interface and gateway.
+ * macOS's `--dry-run` alone (`--platform darwin` on another OS): plan.darwin.ts is pure, so it needs none
+ * of the darwin packages (which npm installs only on macOS). Placeholders stand for the egress.
  */
-export async function loadPlanner(os: string): Promise<Pick<Platform, 'dryRun'>> {
-  if (os === 'darwin') {
-    const { buildDarwinPlan, formatDarwinPlan } = await import('./plan.darwin.js');
-    return { dryRun: async (config, proxy) => formatDarwinPlan(config, buildDarwinPlan(config, proxy)) };
-  }
-  if (os === 'linux') {
-    const { buildPlan, formatPlan } = await import('./plan.linux.js');
-    return { dryRun: async (config, proxy) => formatPlan(config, buildPlan(config, proxy)) };
-  }
-  throw new RunRefused(`--platform ${os}: no planner for that OS (linux or darwin)`, 2);
+export function darwinPlanner(): Platform {
+  const refuse = async (): Promise<never> => {
+    throw new RunRefused('ztun run on macOS runs only on a Mac', 2);
+  };
+  return {
+    os: 'darwin',
+    async dryRun(config, proxyAddresses) {
+      const { buildDarwinPlan, formatDarwinPlan } = await import('./plan.darwin.js');
+      return formatDarwinPlan(config, buildDarwinPlan(config, proxyAddresses));
+    },
+    createTunnel: () => failedTunnel(new RunRefused('ztun run on macOS runs only on a Mac', 2)),
+    cleanup: refuse,
+  };
 }

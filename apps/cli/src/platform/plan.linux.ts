@@ -10,8 +10,6 @@ import { type Cidr, formatCidr } from '../cidr.js';
 import { describeProxy, KERNEL_TUN_TXQUEUELEN, type RunConfig } from '../config.js';
 import { dnsText } from './dns-text.js';
 
-export { dnsText } from './dns-text.js';
-
 // The Linux plan of `ztun run`: the TUN device (link, addresses, up) and then @ztun/routing-linux's
 // auto-route plan (table, rules, kill-switch routes; see its auto-route/plan.ts). `--dry-run` prints it; run
 // applies it in order and undoes it in reverse on teardown, so what is printed is exactly what happens.
@@ -116,6 +114,8 @@ export function undoLines(plan: LinuxPlan): string[] {
 export const changeCount = (plan: LinuxPlan): number => plan.device.length + plan.routing.steps.length;
 
 const hex = (n: number) => `0x${n.toString(16)}`;
+
+export { dnsText } from './dns-text.js';
 
 /** The full dry-run text: what run would do, in order, then what teardown undoes, in order. */
 export function formatPlan(config: RunConfig, plan: LinuxPlan): string {
