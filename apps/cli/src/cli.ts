@@ -13,6 +13,7 @@ import {
   resolveConfig,
 } from './config.js';
 import { markedUdpSockets } from './dns-query.js';
+import { refuseLinuxOnly } from './linux-only.js';
 import { createLogger, type Logger } from './log.js';
 import { loadPlatform } from './platform/index.js';
 import type { Platform } from './platform/types.js';
@@ -114,6 +115,26 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
       'drop routed traffic while ztun is not running (after a crash, until `ztun cleanup`); default: fail open',
     )
     .option('--no-kill-switch', 'override kill-switch: true from a config file')
+    .option(
+      '--include-uid <uid>',
+      'only this user (UID or START-END) enters the tunnel; repeatable (Linux: uidrange rules)',
+      collect,
+    )
+    .option(
+      '--exclude-uid <uid>',
+      'this user (UID or START-END) never enters the tunnel; repeatable',
+      collect,
+    )
+    .option(
+      '--include-interface <ifname>',
+      'traffic forwarded from this interface enters the tunnel (a LAN gateway); repeatable',
+      collect,
+    )
+    .option(
+      '--exclude-interface <ifname>',
+      'traffic arriving on this interface (e.g. docker0) keeps the main table; repeatable',
+      collect,
+    )
     .option('--dry-run', 'print every link, address, route and rule change, change nothing, exit')
     .option('--config <file>', 'read options from a YAML or JSON file (same keys; flags win)')
     .action((opts: Record<string, unknown>) => onAction(runAction(opts, io)));
@@ -155,6 +176,10 @@ const FLAG_KEYS: Record<string, keyof RawConfig> = {
   table: 'table',
   fwmark: 'fwmark',
   killSwitch: 'kill-switch',
+  includeUid: 'include-uid',
+  excludeUid: 'exclude-uid',
+  includeInterface: 'include-interface',
+  excludeInterface: 'exclude-interface',
 };
 
 async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<number> {
@@ -170,6 +195,7 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
 
   const platform = io.platform ?? (await loadPlatform());
   if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
+  refuseLinuxOnly(platform.os, config);
   let proxy: ProxyAddress | undefined;
   try {
     proxy = await resolveProxy(config, log, platform.sockets);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { type Cidr, CidrError, formatCidr, ipFamily, networkOf, parseCidr } from './cidr.js';
+import { POLICY_CONFIG_KEYS, type PolicyConfig, resolvePolicy } from './config-policy.js';
 
 // One resolved configuration from three layers: defaults ← config file ← command-line flags (flags win;
 // a repeatable flag given on the command line replaces the file's list rather than adding to it).
@@ -41,7 +42,7 @@ export type ProxyConfig =
       readonly password?: string;
     };
 
-export interface RunConfig {
+export interface RunConfig extends PolicyConfig {
   readonly name: string;
   readonly addresses: readonly Cidr[];
   readonly mtu: number;
@@ -96,6 +97,7 @@ export const CONFIG_KEYS = [
   'table',
   'fwmark',
   'kill-switch',
+  ...POLICY_CONFIG_KEYS,
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = Partial<Record<ConfigKey, unknown>>;
@@ -300,6 +302,7 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     table: int('table', 1, 0xffffffff) ?? DEFAULT_TABLE,
     fwmark: int('fwmark', 1, 0xffffffff) ?? DEFAULT_FWMARK,
     killSwitch: bool('kill-switch') ?? false,
+    ...resolvePolicy(pick, (m) => new ConfigError(m)),
   };
 }
 

@@ -34,6 +34,8 @@ function noteText(note: AutoRouteNote): string {
       ? `IPv${note.family} is refused by --kill-switch while ztun runs and after: the tunnel has no IPv${note.family} --address to carry it`
       : `IPv${note.family} is not captured by --auto-route: the tunnel has no IPv${note.family} --address`;
   }
+  if (note.kind === 'selectors-without-effect')
+    return '--include-/--exclude-uid and -interface have no effect: nothing is routed into the tunnel (add --auto-route or --route)';
   return `--exclude ${note.prefix} has no effect: no IPv${note.family} traffic is routed into the tunnel`;
 }
 
@@ -59,6 +61,10 @@ export function buildPlan(
     exclude: config.excludes.map(formatCidr),
     bypass: proxyAddresses,
     killSwitch: config.killSwitch,
+    includeUids: config.includeUids,
+    excludeUids: config.excludeUids,
+    includeInterfaces: config.includeInterfaces,
+    excludeInterfaces: config.excludeInterfaces,
     tags,
   });
   const notes = routing.notes.map(noteText);

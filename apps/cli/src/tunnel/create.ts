@@ -3,6 +3,7 @@
 
 import { resolveProxy } from '../cli.js';
 import { type LogLevel, rawConfigOf, resolveConfig } from '../config.js';
+import { refuseLinuxOnly } from '../linux-only.js';
 import { createLogger, type Logger } from '../log.js';
 import { loadPlatform } from '../platform/index.js';
 import { type Platform, RunRefused } from '../platform/types.js';
@@ -37,6 +38,14 @@ export interface TunnelConfig {
   table?: number;
   fwmark?: number;
   killSwitch?: boolean;
+  /** Only these users' traffic enters the tunnel: a uid or 'START-END' (Linux). */
+  includeUid?: number | string | readonly (number | string)[];
+  /** These users' traffic never enters the tunnel (Linux). */
+  excludeUid?: number | string | readonly (number | string)[];
+  /** Traffic forwarded from these interfaces enters the tunnel: the LAN-gateway case (Linux). */
+  includeInterface?: string | readonly string[];
+  /** Traffic arriving on these interfaces keeps the main table (Linux). */
+  excludeInterface?: string | readonly string[];
   /** The level of the default logger (ignored when `options.log` is given). */
   logLevel?: LogLevel;
 }
@@ -67,6 +76,7 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
   const started = (async () => {
     const platform = options.platform ?? (await loadPlatform());
     if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
+    refuseLinuxOnly(platform.os, resolved);
     const proxy = await resolveProxy(resolved, log, platform.sockets);
     if (closedBeforeStart !== undefined) {
       proxy?.stop();
