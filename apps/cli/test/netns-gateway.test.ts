@@ -81,5 +81,21 @@ describe(
         expect(whoami(gw)).toBe(SOCKS);
       });
     });
+
+    it('forwarded packets are uid 0 to the routing rules: --exclude-uid 0 keeps them (and root) out', async () => {
+      await withGateway(async (lan, gw) => {
+        await startZtun(gw, [
+          '--auto-route',
+          '--exclude-uid',
+          '0',
+          '--proxy',
+          `socks5://${SOCKS}:1080`,
+          '--stats-interval',
+          '0',
+        ]);
+        expect(whoami(lan)).toBe(LAN_HOST);
+        expect(whoami(gw)).toBe(CLIENT);
+      });
+    });
   },
 );
