@@ -135,6 +135,11 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
       'traffic arriving on this interface (e.g. docker0) keeps the main table; repeatable',
       collect,
     )
+    .option(
+      '--metrics <host:port>',
+      'serve Prometheus /metrics and /connections JSON there (loopback only unless --metrics-allow-remote)',
+    )
+    .option('--metrics-allow-remote', 'allow --metrics on a non-loopback address')
     .option('--dry-run', 'print every link, address, route and rule change, change nothing, exit')
     .option('--config <file>', 'read options from a YAML or JSON file (same keys; flags win)')
     .action((opts: Record<string, unknown>) => onAction(runAction(opts, io)));
@@ -180,6 +185,8 @@ const FLAG_KEYS: Record<string, keyof RawConfig> = {
   excludeUid: 'exclude-uid',
   includeInterface: 'include-interface',
   excludeInterface: 'exclude-interface',
+  metrics: 'metrics',
+  metricsAllowRemote: 'metrics-allow-remote',
 };
 
 async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<number> {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { type Cidr, CidrError, formatCidr, ipFamily, networkOf, parseCidr } from './cidr.js';
+import { METRICS_CONFIG_KEYS, type MetricsConfig, resolveMetrics } from './config-metrics.js';
 import { POLICY_CONFIG_KEYS, type PolicyConfig, resolvePolicy } from './config-policy.js';
 
 // One resolved configuration from three layers: defaults ← config file ← command-line flags (flags win;
@@ -42,7 +43,7 @@ export type ProxyConfig =
       readonly password?: string;
     };
 
-export interface RunConfig extends PolicyConfig {
+export interface RunConfig extends PolicyConfig, MetricsConfig {
   readonly name: string;
   readonly addresses: readonly Cidr[];
   readonly mtu: number;
@@ -98,6 +99,7 @@ export const CONFIG_KEYS = [
   'fwmark',
   'kill-switch',
   ...POLICY_CONFIG_KEYS,
+  ...METRICS_CONFIG_KEYS,
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = Partial<Record<ConfigKey, unknown>>;
@@ -303,6 +305,7 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     fwmark: int('fwmark', 1, 0xffffffff) ?? DEFAULT_FWMARK,
     killSwitch: bool('kill-switch') ?? false,
     ...resolvePolicy(pick, (m) => new ConfigError(m)),
+    ...resolveMetrics(pick, (m) => new ConfigError(m)),
   };
 }
 

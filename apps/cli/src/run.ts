@@ -3,6 +3,7 @@
 
 import type { RunConfig } from './config.js';
 import { describeProxy } from './config.js';
+import { withMetrics } from './metrics/attach.js';
 import type { Platform, TunnelContext } from './platform/types.js';
 import { RunRefused } from './platform/types.js';
 import { formatBytes, startStatsReporter } from './stats.js';
@@ -43,7 +44,7 @@ export async function runTunnel(platform: Platform, config: RunConfig, o: RunOpt
   process.on('uncaughtException', onFatal);
   process.on('unhandledRejection', onFatal);
 
-  const tunnel = platform.createTunnel(config, o);
+  const tunnel = withMetrics(platform.createTunnel(config, o), config, log);
   // Signals from now on end the run through the same teardown, also when they arrive mid-setup.
   void interrupted.then((reason) => tunnel.close(reason));
   let exitCode = 0;

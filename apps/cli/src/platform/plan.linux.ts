@@ -8,6 +8,7 @@ import {
 } from '@ztun/routing-linux';
 import { type Cidr, formatCidr } from '../cidr.js';
 import { describeProxy, KERNEL_TUN_TXQUEUELEN, type RunConfig } from '../config.js';
+import { metricsUrl } from '../config-metrics.js';
 
 // The Linux plan of `ztun run`: the TUN device (link, addresses, up) and then @ztun/routing-linux's
 // auto-route plan (table, rules, kill-switch routes; see its auto-route/plan.ts). `--dry-run` prints it; run
@@ -134,6 +135,8 @@ export function formatPlan(config: RunConfig, plan: LinuxPlan): string {
     config.pcap ? `pcap ${config.pcap}` : undefined,
   ].filter(Boolean);
   lines.push(`# then: start the stack on ${config.name} (${stack.join(', ')})`);
+  if (config.metrics)
+    lines.push(`# then: serve metrics on ${metricsUrl(config.metrics)}/metrics and /connections`);
   lines.push('# on SIGINT/SIGTERM, in this order:');
   lines.push(...undoLines(plan));
   for (const n of plan.notes) lines.push(`# note: ${n}`);

@@ -41,6 +41,8 @@ import { RunRefused, type TunnelContext } from './types.js';
 
 /** The splice(2) relay (client = A, upstream = B) for plain TCP socket pairs; others stay on Node streams. */
 function spliceRelayFor(log: Logger): OsRelay {
+  // Totals are process-wide (an embedder may run several tunnels in turn): count from this tunnel's start.
+  const start = spliceRelayTotals();
   return {
     relay(client, upstream) {
       if (!canSplice(client) || !canSplice(upstream)) return false;
@@ -52,9 +54,12 @@ function spliceRelayFor(log: Logger): OsRelay {
       });
       return true;
     },
+    spliced() {
+      const now = spliceRelayTotals();
+      return now.bytesAtoB + now.bytesBtoA - start.bytesAtoB - start.bytesBtoA;
+    },
     // What the splice relay moved from now on never passes Node's sockets.
     count(inner: TrafficCounters): TrafficCounters {
-      const start = spliceRelayTotals();
       return {
         bytesUp: () => inner.bytesUp() + spliceRelayTotals().bytesAtoB - start.bytesAtoB,
         bytesDown: () => inner.bytesDown() + spliceRelayTotals().bytesBtoA - start.bytesBtoA,
@@ -232,6 +237,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
             crashBehaviour: crashBehaviour(config),
           },
           stats: () => snapshotOf(assembled, dev, reader(), startedAt),
+          connections: () => assembled.connections(),
         };
       },
 

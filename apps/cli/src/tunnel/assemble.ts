@@ -16,7 +16,7 @@ import {
 import { formatCidr } from '../cidr.js';
 import { describeProxy, type ProxyConfig, type RunConfig } from '../config.js';
 import { type ConnectFailures, connectFailureReporter } from '../connect-failures.js';
-import { countingOutbound, type TrafficCounters } from '../counting.js';
+import { type ConnectionInfo, countingOutbound, type TrafficCounters } from '../counting.js';
 import type { Logger } from '../log.js';
 import type { ProxyAddress } from '../proxy-address.js';
 import type { StatsSnapshot } from '../stats.js';
@@ -26,6 +26,8 @@ export interface OsRelay {
   relay: NonNullable<OutboundHandlerOptions['relay']>;
   /** Adds the bytes the relay moved outside Node's sockets to the outbound's counts. */
   count(inner: TrafficCounters): TrafficCounters;
+  /** Bytes (both ways) the relay moved outside Node's sockets since it was made. */
+  spliced?(): number;
 }
 
 export interface AssembleOptions {
@@ -43,6 +45,10 @@ export interface Assembled {
   readonly stack: Stack;
   readonly traffic: TrafficCounters;
   readonly connectFailures: ConnectFailures;
+  /** The open connections and UDP sessions (`/connections`). */
+  connections(): ConnectionInfo[];
+  /** Bytes relayed each way by the OS relay (splice) vs through Node's sockets. */
+  relayBytes(): { spliced: number; copied: number };
 }
 
 /** The SOCKS5 options for `proxy`; a proxy given by name is reached at the cached address (never a lookup per connection). */
@@ -96,7 +102,17 @@ export function assembleStack(o: AssembleOptions): Assembled {
     ...(config.pcap ? { pcap: config.pcap } : {}),
     logger: { warn: (m) => log.warn(m), error: (m) => log.error(m), debug: (m) => log.debug(m) },
   });
-  return { stack, traffic: o.relay ? o.relay.count(outbound) : outbound, connectFailures };
+  const relay = o.relay;
+  return {
+    stack,
+    traffic: relay ? relay.count(outbound) : outbound,
+    connectFailures,
+    connections: () => outbound.connections(),
+    relayBytes: () => ({
+      spliced: relay?.spliced?.() ?? 0,
+      copied: outbound.bytesUp() + outbound.bytesDown(),
+    }),
+  };
 }
 
 /**
@@ -154,6 +170,7 @@ export function snapshotOf(
     dropsByReason,
     connectFailures: parts.connectFailures.count,
     deviceQueueDrops: queueDrops,
+    relayBytes: parts.relayBytes(),
   };
 }
 

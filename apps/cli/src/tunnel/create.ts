@@ -5,6 +5,7 @@ import { resolveProxy } from '../cli.js';
 import { type LogLevel, rawConfigOf, resolveConfig } from '../config.js';
 import { refuseLinuxOnly } from '../linux-only.js';
 import { createLogger, type Logger } from '../log.js';
+import { withMetrics } from '../metrics/attach.js';
 import { loadPlatform } from '../platform/index.js';
 import { type Platform, RunRefused } from '../platform/types.js';
 import { failedTunnel } from './failed.js';
@@ -46,6 +47,10 @@ export interface TunnelConfig {
   includeInterface?: string | readonly string[];
   /** Traffic arriving on these interfaces keeps the main table (Linux). */
   excludeInterface?: string | readonly string[];
+  /** Serve Prometheus metrics and /connections on 'HOST:PORT' once ready (loopback unless metricsAllowRemote). */
+  metrics?: string;
+  /** Allow a non-loopback `metrics` address. */
+  metricsAllowRemote?: boolean;
   /** The level of the default logger (ignored when `options.log` is given). */
   logLevel?: LogLevel;
 }
@@ -82,11 +87,15 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
       proxy?.stop();
       throw new TunnelStartAborted(closedBeforeStart);
     }
-    inner = platform.createTunnel(resolved, {
-      proxyAddresses: proxy?.addresses ?? [],
-      ...(proxy ? { proxy } : {}),
+    inner = withMetrics(
+      platform.createTunnel(resolved, {
+        proxyAddresses: proxy?.addresses ?? [],
+        ...(proxy ? { proxy } : {}),
+        log,
+      }),
+      resolved,
       log,
-    });
+    );
     return inner;
   })();
   const ready = started.then((t) => t.ready);
@@ -99,6 +108,7 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
         error instanceof TunnelStartAborted ? { reason: error.reason } : { reason: 'start failed', error },
     ),
     stats: () => inner?.stats() ?? EMPTY_STATS,
+    connections: () => inner?.connections?.() ?? [],
     close(reason = 'closed'): Promise<TunnelClosed> {
       closedBeforeStart ??= reason;
       return started.then(
