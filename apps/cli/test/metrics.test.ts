@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { main } from '../src/cli.js';
 import { resolveConfig } from '../src/config.js';
 import type { ConnectionInfo } from '../src/counting.js';
 import { tunnelRegistry } from '../src/metrics/registry.js';
 import { MAX_CONNECTIONS, startMetricsServer } from '../src/metrics/server.js';
 import type { StatsSnapshot } from '../src/stats.js';
 import { EMPTY_STATS } from '../src/tunnel/types.js';
+import { fakePlatform } from './fake-platform.js';
 import { parsePrometheus, sampleValue } from './prom-parse.js';
 
 // Issue 16 item 3: the registry and endpoint with a fake source; what the Prometheus project's own parser
@@ -123,5 +125,22 @@ describe('metrics endpoint', () => {
     for (const bad of ['9100', '127.0.0.1', '127.0.0.1:70000', '[127.0.0.1]:1', '::1:9100', 'a b:1'])
       expect(() => resolveConfig({ metrics: bad }), bad).toThrow(/is not HOST:PORT/);
     expect(() => resolveConfig({ 'metrics-allow-remote': 'yes' })).toThrow(/expected true or false/);
+  });
+
+  it('--help lists the flags; --dry-run says where metrics will be served', async () => {
+    let out = '';
+    const io = {
+      stdout: { write: (t: string) => (out += t), isTTY: false },
+      stderr: { write: () => {} },
+      platform: fakePlatform(),
+    };
+    expect(await main(['node', 'ztun', 'run', '--help'], io)).toBe(0);
+    expect(out).toContain('--metrics <host:port>');
+    expect(out).toContain('--metrics-allow-remote');
+    out = '';
+    expect(
+      await main(['node', 'ztun', 'run', '--auto-route', '--metrics', '[::1]:9100', '--dry-run'], io),
+    ).toBe(0);
+    expect(out).toContain('# then: serve metrics on http://[::1]:9100/metrics and /connections');
   });
 });
