@@ -136,6 +136,10 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
       collect,
     )
     .option(
+      '--fd <n>',
+      'adopt the open TUN on this descriptor (passed by a parent) instead of creating one (Linux)',
+    )
+    .option(
       '--metrics <host:port>',
       'serve Prometheus /metrics and /connections JSON there (loopback only unless --metrics-allow-remote)',
     )
@@ -185,6 +189,7 @@ const FLAG_KEYS: Record<string, keyof RawConfig> = {
   excludeUid: 'exclude-uid',
   includeInterface: 'include-interface',
   excludeInterface: 'exclude-interface',
+  fd: 'fd',
   metrics: 'metrics',
   metricsAllowRemote: 'metrics-allow-remote',
 };

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { type Cidr, CidrError, formatCidr, ipFamily, networkOf, parseCidr } from './cidr.js';
+import { FD_CONFIG_KEYS, type FdConfig, resolveFd } from './config-fd.js';
 import { METRICS_CONFIG_KEYS, type MetricsConfig, resolveMetrics } from './config-metrics.js';
 import { POLICY_CONFIG_KEYS, type PolicyConfig, resolvePolicy } from './config-policy.js';
 
@@ -43,7 +44,7 @@ export type ProxyConfig =
       readonly password?: string;
     };
 
-export interface RunConfig extends PolicyConfig, MetricsConfig {
+export interface RunConfig extends PolicyConfig, MetricsConfig, FdConfig {
   readonly name: string;
   readonly addresses: readonly Cidr[];
   readonly mtu: number;
@@ -100,6 +101,7 @@ export const CONFIG_KEYS = [
   'kill-switch',
   ...POLICY_CONFIG_KEYS,
   ...METRICS_CONFIG_KEYS,
+  ...FD_CONFIG_KEYS,
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = Partial<Record<ConfigKey, unknown>>;
@@ -306,6 +308,7 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     killSwitch: bool('kill-switch') ?? false,
     ...resolvePolicy(pick, (m) => new ConfigError(m)),
     ...resolveMetrics(pick, (m) => new ConfigError(m)),
+    ...resolveFd(pick, (m) => new ConfigError(m)),
   };
 }
 

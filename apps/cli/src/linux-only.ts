@@ -9,7 +9,7 @@ const OTHER_OSES = new Set(['darwin', 'win32']);
 
 /** The Linux-only options `config` uses, as flags. */
 export function linuxOnlyFlags(config: RunConfig): string[] {
-  return policyFlagsInUse(config);
+  return [...policyFlagsInUse(config), ...(config.fd !== undefined ? [`--fd ${config.fd}`] : [])];
 }
 
 /** Throws RunRefused (exit 2) when `os` is macOS or Windows and `config` uses a Linux-only option. */
@@ -18,8 +18,8 @@ export function refuseLinuxOnly(os: string, config: RunConfig): void {
   const used = linuxOnlyFlags(config);
   if (used.length === 0) return;
   const name = os === 'darwin' ? 'macOS' : 'Windows';
-  throw new RunRefused(
-    `${used[0]} is Linux-only (policy routing by uid and interface); not supported on ${name}`,
-    2,
-  );
+  const what = used[0]!.startsWith('--fd')
+    ? 'adopting a TUN descriptor'
+    : 'policy routing by uid and interface';
+  throw new RunRefused(`${used[0]} is Linux-only (${what}); not supported on ${name}`, 2);
 }

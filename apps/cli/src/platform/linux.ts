@@ -1,7 +1,7 @@
 // The Linux platform: dry-run plan, the tunnel (tunnel.linux.ts) and cleanup by ztun's tags.
 
 import { flushAutoRoute, RtNetlink } from '@ztun/routing-linux';
-import { linuxSockets } from '@ztun/tun-linux';
+import { linuxSockets, tunFdInfo } from '@ztun/tun-linux';
 import type { Logger } from '../log.js';
 import { acquireNetnsLock } from './lock.linux.js';
 import { buildPlan, formatPlan } from './plan.linux.js';
@@ -48,7 +48,16 @@ export const platform: Platform = {
   os: 'linux',
   sockets: linuxSockets,
   async dryRun(config, proxyAddresses) {
-    return formatPlan(config, buildPlan(config, proxyAddresses));
+    let named = config;
+    if (config.fd !== undefined) {
+      // Reading TUNGETIFF changes nothing; it names the device the routes go through.
+      try {
+        named = { ...config, name: tunFdInfo(config.fd).name };
+      } catch (err) {
+        throw new RunRefused(`--fd ${config.fd}: ${(err as Error).message}`);
+      }
+    }
+    return formatPlan(named, buildPlan(named, proxyAddresses));
   },
   createTunnel: createLinuxTunnel,
   cleanup,

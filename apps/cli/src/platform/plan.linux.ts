@@ -16,6 +16,8 @@ import { metricsUrl } from '../config-metrics.js';
 
 export type DeviceChange =
   | { readonly op: 'link-add'; readonly name: string; readonly mtu: number; readonly txQueueLen: number }
+  /** --fd: the TUN is its owner's; ztun holds a duplicate of the descriptor until it stops. */
+  | { readonly op: 'adopt'; readonly fd: number; readonly name: string }
   | { readonly op: 'address-add'; readonly dev: string; readonly address: Cidr }
   | { readonly op: 'link-up'; readonly dev: string };
 
@@ -46,12 +48,14 @@ export function buildPlan(
   proxyAddresses: readonly string[] = [],
   tags: AutoRouteTags = ZTUN_TAGS,
 ): LinuxPlan {
+  // With --fd, `config.name` is the adopted device's (read from the descriptor by the caller).
   const dev = config.name;
-  const device: DeviceChange[] = [
-    { op: 'link-add', name: dev, mtu: config.mtu, txQueueLen: config.txQueueLen },
-  ];
+  const device: DeviceChange[] =
+    config.fd !== undefined
+      ? [{ op: 'adopt', fd: config.fd, name: dev }]
+      : [{ op: 'link-add', name: dev, mtu: config.mtu, txQueueLen: config.txQueueLen }];
   for (const address of config.addresses) device.push({ op: 'address-add', dev, address });
-  device.push({ op: 'link-up', dev });
+  if (config.fd === undefined) device.push({ op: 'link-up', dev });
   const routing = planAutoRoute({
     dev,
     families: [...new Set(config.addresses.map((a) => a.family))],
@@ -84,6 +88,10 @@ export function describeDeviceChange(change: DeviceChange, direction: 'apply' | 
         ? `ip tuntap add dev ${change.name} mode tun && ip link set ${change.name} mtu ${change.mtu}` +
             (change.txQueueLen !== KERNEL_TUN_TXQUEUELEN ? ` txqueuelen ${change.txQueueLen}` : '')
         : `ip link del ${change.name}`;
+    case 'adopt':
+      return direction === 'apply'
+        ? `# adopt the TUN on fd ${change.fd} (${change.name}): its link, MTU and flags stay its owner's`
+        : `# close ztun's duplicate of fd ${change.fd} (${change.name} stays with its owner)`;
     case 'address-add':
       return `ip addr ${verb} ${formatCidr(change.address)} dev ${change.dev}`;
     case 'link-up':
@@ -139,6 +147,10 @@ export function formatPlan(config: RunConfig, plan: LinuxPlan): string {
     lines.push(`# then: serve metrics on ${metricsUrl(config.metrics)}/metrics and /connections`);
   lines.push('# on SIGINT/SIGTERM, in this order:');
   lines.push(...undoLines(plan));
+  if (config.fd !== undefined)
+    lines.push(
+      `# note: --fd: addresses ${config.name} already has are left as they are (not added, not removed)`,
+    );
   for (const n of plan.notes) lines.push(`# note: ${n}`);
   return `${lines.join('\n')}\n`;
 }

@@ -12,6 +12,7 @@ import {
   type UndoFailure,
 } from '@ztun/routing-linux';
 import {
+  adoptTun,
   canSplice,
   type LinuxTun,
   linuxSockets,
@@ -19,6 +20,7 @@ import {
   spliceRelay,
   spliceRelaySupported,
   spliceRelayTotals,
+  tunFdInfo,
 } from '@ztun/tun-linux';
 import { formatCidr } from '../cidr.js';
 import type { RunConfig } from '../config.js';
@@ -96,7 +98,7 @@ function noLinkLocal(name: string): void {
 
 export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel {
   const { log } = ctx;
-  const plan = buildPlan(config, ctx.proxyAddresses);
+  let plan = buildPlan(config, ctx.proxyAddresses);
   let lock: LockTaken | undefined;
   let nl: RtNetlink | undefined;
   let device: LinuxTun | undefined;
@@ -106,8 +108,18 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
   let parts: Assembled | undefined;
   let queueDrops: (() => number) | undefined;
 
-  async function applyDeviceChange(change: DeviceChange, netlink: RtNetlink): Promise<void> {
+  /** Applies one change; false when there was nothing to do (an adopted device's own address). */
+  async function applyDeviceChange(change: DeviceChange, netlink: RtNetlink): Promise<boolean> {
     switch (change.op) {
+      case 'adopt': {
+        const tun = await adoptTun({ fd: change.fd });
+        device = tun;
+        if (!netlink.getLink(tun.index).up)
+          throw new RunRefused(
+            `${tun.name} (fd ${change.fd}) is down: its owner brings it up before handing it over`,
+          );
+        return true;
+      }
       case 'link-add': {
         const tun = await openTun({
           name: change.name,
@@ -123,15 +135,22 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
           throw err;
         }
         device = tun;
-        return;
+        return true;
       }
-      case 'address-add':
-        netlink.addAddress({ index: device!.index, cidr: formatCidr(change.address) });
-        return;
+      case 'address-add': {
+        const cidr = formatCidr(change.address);
+        if (
+          config.fd !== undefined &&
+          netlink.listAddresses({ index: device!.index }).some((a) => a.cidr === cidr)
+        )
+          return false;
+        netlink.addAddress({ index: device!.index, cidr });
+        return true;
+      }
       case 'link-up':
         noLinkLocal(device!.name);
         netlink.setLink(device!.index, { up: true });
-        return;
+        return true;
     }
   }
 
@@ -143,7 +162,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
         if (change.op !== 'link-up') log.debug(describeDeviceChange(change, 'undo'));
         if (change.op === 'address-add')
           netlink.deleteAddress({ index: device!.index, cidr: formatCidr(change.address) });
-        else if (change.op === 'link-add') {
+        else if (change.op === 'link-add' || change.op === 'adopt') {
           const t0 = Date.now();
           await device?.close();
           log.debug(`device closed in ${Date.now() - t0} ms`);
@@ -174,7 +193,15 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
         if (left.routes + left.rules > 0) {
           log.warn(`removed what an earlier run left behind: ${left.routes} route(s), ${left.rules} rule(s)`);
         }
-        const existing = findLink(netlink, config.name);
+        if (config.fd !== undefined) {
+          // The adopted device's name decides the routes: read it from the descriptor before planning.
+          try {
+            plan = buildPlan({ ...config, name: tunFdInfo(config.fd).name }, ctx.proxyAddresses);
+          } catch (err) {
+            throw new RunRefused(`--fd ${config.fd}: ${(err as Error).message}`);
+          }
+        }
+        const existing = config.fd === undefined ? findLink(netlink, config.name) : undefined;
         if (existing) {
           throw new RunRefused(
             `interface ${config.name} already exists (${existing.kind ?? 'not a TUN'}; another ztun?): choose another --name`,
@@ -183,8 +210,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
         for (const change of plan.device) {
           if (signal.aborted) return abortedStart();
           log.debug(describeDeviceChange(change));
-          await applyDeviceChange(change, netlink);
-          applied.push(change);
+          if (await applyDeviceChange(change, netlink)) applied.push(change);
         }
         if (signal.aborted) return abortedStart();
         const dev = device!;
@@ -247,7 +273,9 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
           const count = applied.length + (routing ? plan.routing.steps.length : 0);
           log.info(`${reason} during start-up: undoing the ${count} change(s) applied so far`);
         } else if (ready) {
-          log.info(`${reason}: closing connections and removing routes, rules and ${config.name}`);
+          const what =
+            config.fd === undefined ? config.name : `ztun's addresses (${device?.name} stays with its owner)`;
+          log.info(`${reason}: closing connections and removing routes, rules and ${what}`);
         }
         const stopAt = Date.now();
         try {

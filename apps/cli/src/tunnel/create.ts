@@ -47,6 +47,8 @@ export interface TunnelConfig {
   includeInterface?: string | readonly string[];
   /** Traffic arriving on these interfaces keeps the main table (Linux). */
   excludeInterface?: string | readonly string[];
+  /** Adopt the open TUN on this descriptor instead of creating one (Linux; not with name, mtu, txqueuelen). */
+  fd?: number;
   /** Serve Prometheus metrics and /connections on 'HOST:PORT' once ready (loopback unless metricsAllowRemote). */
   metrics?: string;
   /** Allow a non-loopback `metrics` address. */
