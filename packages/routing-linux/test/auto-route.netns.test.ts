@@ -150,8 +150,7 @@ describe('auto-route in a network namespace', skipWhen(skip), () => {
       excludeUids: [{ start: 1002, end: 1002 }],
       excludeInterfaces: ['docker0'],
     });
-    const routeGet = (...extra: string[]) =>
-      ns.tryExec('ip', ['route', 'get', '192.0.2.1', ...extra]).stdout;
+    const routeGet = (...extra: string[]) => ns.tryExec('ip', ['route', 'get', '192.0.2.1', ...extra]).stdout;
     const applied = applyAutoRoute(nl, selected, { oif });
     try {
       const lines = installed().join('\n');
