@@ -20,6 +20,7 @@ import type { Platform } from './platform/types.js';
 import { RunRefused } from './platform/types.js';
 import { ProxyAddress, ProxyResolveError } from './proxy-address.js';
 import { runTunnel } from './run.js';
+import { type LogFile, openLogFile, writePidFile } from './run-files.js';
 
 export interface CliIO {
   stdout: { write(text: string): void; isTTY?: boolean };
@@ -139,6 +140,11 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
       '--fd <n>',
       'adopt the open TUN on this descriptor (passed by a parent) instead of creating one (Linux)',
     )
+    .option('--up <cmd>', 'shell command run once ready (env ZTUN_IFNAME, ZTUN_ADDRESSES)')
+    .option('--down <cmd>', 'shell command run after the tunnel is torn down (same env)')
+    .option('--hook-timeout <duration>', 'kill a hook still running after this long (default 30s)')
+    .option('--log-file <file>', 'also append log lines, timestamped, to this file')
+    .option('--pid-file <file>', 'write the process id to this file while running')
     .option(
       '--metrics <host:port>',
       'serve Prometheus /metrics and /connections JSON there (loopback only unless --metrics-allow-remote)',
@@ -190,6 +196,11 @@ const FLAG_KEYS: Record<string, keyof RawConfig> = {
   includeInterface: 'include-interface',
   excludeInterface: 'exclude-interface',
   fd: 'fd',
+  up: 'up',
+  down: 'down',
+  hookTimeout: 'hook-timeout',
+  logFile: 'log-file',
+  pidFile: 'pid-file',
   metrics: 'metrics',
   metricsAllowRemote: 'metrics-allow-remote',
 };
@@ -203,7 +214,25 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
   const configPath = opts.config as string | undefined;
   const file = configPath ? { path: configPath, values: readConfigFile(configPath) } : undefined;
   const config = resolveConfig(flags, file);
-  const log = createLogger(config.logLevel, (l) => io.stderr.write(l));
+  // A dry run changes nothing: no log or PID file either.
+  const logFile = config.logFile && !opts.dryRun ? openLogFile(config.logFile) : undefined;
+  try {
+    return await runResolved(config, opts, io, logFile);
+  } finally {
+    logFile?.close();
+  }
+}
+
+async function runResolved(
+  config: RunConfig,
+  opts: Record<string, unknown>,
+  io: CliIO,
+  logFile: LogFile | undefined,
+): Promise<number> {
+  const log = createLogger(config.logLevel, (l) => {
+    io.stderr.write(l);
+    logFile?.write(l);
+  });
 
   const platform = io.platform ?? (await loadPlatform());
   if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
@@ -223,12 +252,17 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
     io.stdout.write(await platform.dryRun(config, proxyAddresses));
     return 0;
   }
-  return runTunnel(platform, config, {
-    proxyAddresses,
-    ...(proxy ? { proxy } : {}),
-    log,
-    statsOut: { write: (t) => io.stdout.write(t), isTTY: Boolean(io.stdout.isTTY) },
-  });
+  const removePid = config.pidFile ? writePidFile(config.pidFile) : undefined;
+  try {
+    return await runTunnel(platform, config, {
+      proxyAddresses,
+      ...(proxy ? { proxy } : {}),
+      log,
+      statsOut: { write: (t) => io.stdout.write(t), isTTY: Boolean(io.stdout.isTTY) },
+    });
+  } finally {
+    removePid?.();
+  }
 }
 
 async function cleanupAction(opts: { name?: string }, io: CliIO): Promise<number> {

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { type Cidr, CidrError, formatCidr, ipFamily, networkOf, parseCidr } from './cidr.js';
 import { FD_CONFIG_KEYS, type FdConfig, resolveFd } from './config-fd.js';
 import { METRICS_CONFIG_KEYS, type MetricsConfig, resolveMetrics } from './config-metrics.js';
+import { OPS_CONFIG_KEYS, type OpsConfig, resolveOps } from './config-ops.js';
 import { POLICY_CONFIG_KEYS, type PolicyConfig, resolvePolicy } from './config-policy.js';
 
 // One resolved configuration from three layers: defaults ← config file ← command-line flags (flags win;
@@ -44,7 +45,7 @@ export type ProxyConfig =
       readonly password?: string;
     };
 
-export interface RunConfig extends PolicyConfig, MetricsConfig, FdConfig {
+export interface RunConfig extends PolicyConfig, MetricsConfig, FdConfig, OpsConfig {
   readonly name: string;
   readonly addresses: readonly Cidr[];
   readonly mtu: number;
@@ -102,6 +103,7 @@ export const CONFIG_KEYS = [
   ...POLICY_CONFIG_KEYS,
   ...METRICS_CONFIG_KEYS,
   ...FD_CONFIG_KEYS,
+  ...OPS_CONFIG_KEYS,
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = Partial<Record<ConfigKey, unknown>>;
@@ -309,6 +311,11 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     ...resolvePolicy(pick, (m) => new ConfigError(m)),
     ...resolveMetrics(pick, (m) => new ConfigError(m)),
     ...resolveFd(pick, (m) => new ConfigError(m)),
+    ...resolveOps(
+      pick,
+      (k) => duration(k, false),
+      (m) => new ConfigError(m),
+    ),
   };
 }
 

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { acquireNetnsLock } from './lock.linux.js';
 import { buildPlan, formatPlan } from './plan.linux.js';
 import { findLink, heldText, linuxPreflight } from './preflight.linux.js';
+import { sdNotify } from './sd-notify.linux.js';
 import { createLinuxTunnel } from './tunnel.linux.js';
 import { type Platform, RunRefused } from './types.js';
 
@@ -60,5 +61,6 @@ export const platform: Platform = {
     return formatPlan(named, buildPlan(named, proxyAddresses));
   },
   createTunnel: createLinuxTunnel,
+  notify: (message) => sdNotify(message),
   cleanup,
 };

@@ -143,10 +143,14 @@ export function formatPlan(config: RunConfig, plan: LinuxPlan): string {
     config.pcap ? `pcap ${config.pcap}` : undefined,
   ].filter(Boolean);
   lines.push(`# then: start the stack on ${config.name} (${stack.join(', ')})`);
+  if (config.up) lines.push(`# then: run --up ${JSON.stringify(config.up)} (ZTUN_IFNAME=${config.name})`);
+  if (config.pidFile) lines.push(`# then: write the process id to ${config.pidFile} (removed at exit)`);
+  if (config.logFile) lines.push(`# then: append log lines to ${config.logFile}`);
   if (config.metrics)
     lines.push(`# then: serve metrics on ${metricsUrl(config.metrics)}/metrics and /connections`);
   lines.push('# on SIGINT/SIGTERM, in this order:');
   lines.push(...undoLines(plan));
+  if (config.down) lines.push(`# then: run --down ${JSON.stringify(config.down)}`);
   if (config.fd !== undefined)
     lines.push(
       `# note: --fd: addresses ${config.name} already has are left as they are (not added, not removed)`,

@@ -2,12 +2,12 @@
 // composition as `ztun run` (which is parse → this → signal → close()).
 
 import { resolveProxy } from '../cli.js';
-import { type LogLevel, rawConfigOf, resolveConfig } from '../config.js';
+import { ConfigError, type LogLevel, rawConfigOf, resolveConfig } from '../config.js';
 import { refuseLinuxOnly } from '../linux-only.js';
 import { createLogger, type Logger } from '../log.js';
-import { withMetrics } from '../metrics/attach.js';
 import { loadPlatform } from '../platform/index.js';
 import { type Platform, RunRefused } from '../platform/types.js';
+import { withExtras } from './extras.js';
 import { failedTunnel } from './failed.js';
 import { EMPTY_STATS, type Tunnel, type TunnelClosed, TunnelStartAborted } from './types.js';
 
@@ -49,6 +49,12 @@ export interface TunnelConfig {
   excludeInterface?: string | readonly string[];
   /** Adopt the open TUN on this descriptor instead of creating one (Linux; not with name, mtu, txqueuelen). */
   fd?: number;
+  /** Shell command run once ready, with ZTUN_IFNAME and ZTUN_ADDRESSES set (its exit status is logged). */
+  up?: string;
+  /** Shell command run after the tunnel is torn down (same environment). */
+  down?: string;
+  /** How long a hook may run before it is killed: seconds, or '30s', '2m' (default 30s). */
+  hookTimeout?: string | number;
   /** Serve Prometheus metrics and /connections on 'HOST:PORT' once ready (loopback unless metricsAllowRemote). */
   metrics?: string;
   /** Allow a non-loopback `metrics` address. */
@@ -74,6 +80,10 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
   let resolved: ReturnType<typeof resolveConfig>;
   try {
     resolved = resolveConfig(rawConfigOf(config as Record<string, unknown>, 'createTunnel'));
+    if (resolved.logFile !== undefined || resolved.pidFile !== undefined)
+      throw new ConfigError(
+        'createTunnel: logFile and pidFile belong to `ztun run` (pass options.log; the process id is yours)',
+      );
   } catch (err) {
     return failedTunnel(err as Error);
   }
@@ -89,7 +99,7 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
       proxy?.stop();
       throw new TunnelStartAborted(closedBeforeStart);
     }
-    inner = withMetrics(
+    inner = withExtras(
       platform.createTunnel(resolved, {
         proxyAddresses: proxy?.addresses ?? [],
         ...(proxy ? { proxy } : {}),
