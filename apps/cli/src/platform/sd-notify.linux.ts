@@ -1,18 +1,16 @@
 import { errnoName, loadLinuxLibc } from '@ztun/routing-linux';
 import koffi from 'koffi';
+import { AF_UNIX, notifyAddress } from './sd-notify-address.js';
 
 // sd_notify(3) without libsystemd: one datagram to the AF_UNIX socket named by $NOTIFY_SOCKET
 // (https://www.freedesktop.org/software/systemd/man/sd_notify.html, "NOTIFY_SOCKET"). Node has no AF_UNIX
 // datagram sockets, so socket(2)/sendto(2) go through koffi and the C library routing-linux loads.
 // A path starting with '@' is in the abstract namespace (unix(7)): its first byte becomes NUL.
 
-const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 /** No SIGPIPE if the receiver went away (send(2)). */
 const MSG_NOSIGNAL = 0x4000;
-/** sizeof(sun_path) in struct sockaddr_un. */
-const SUN_PATH_MAX = 108;
 
 interface Fns {
   socket(domain: number, type: number, protocol: number): number;
@@ -36,20 +34,6 @@ function libc(): Fns {
     };
   }
   return fns;
-}
-
-/** struct sockaddr_un for `path` and its length, or an error text. */
-export function notifyAddress(path: string): { addr: Uint8Array; length: number } | string {
-  if (!path.startsWith('/') && !path.startsWith('@'))
-    return `NOTIFY_SOCKET ${JSON.stringify(path)} is neither an absolute path nor an abstract name (@…)`;
-  const name = Buffer.from(path, 'utf8');
-  if (path.startsWith('@')) name[0] = 0;
-  const withNul = path.startsWith('@') ? 0 : 1;
-  if (name.length + withNul > SUN_PATH_MAX) return `NOTIFY_SOCKET is longer than ${SUN_PATH_MAX - 1} bytes`;
-  const addr = new Uint8Array(2 + SUN_PATH_MAX);
-  new DataView(addr.buffer).setUint16(0, AF_UNIX, true); // sa_family_t, host order (little-endian Linux)
-  addr.set(name, 2);
-  return { addr, length: 2 + name.length + withNul };
 }
 
 /**
