@@ -7,6 +7,7 @@ import { refuseLinuxOnly } from '../linux-only.js';
 import { createLogger, type Logger } from '../log.js';
 import { loadPlatform } from '../platform/index.js';
 import { type Platform, RunRefused } from '../platform/types.js';
+import { ProxyResolveAborted } from '../proxy-address.js';
 import { withExtras } from './extras.js';
 import { failedTunnel } from './failed.js';
 import { EMPTY_STATS, type Tunnel, type TunnelClosed, TunnelStartAborted } from './types.js';
@@ -18,7 +19,7 @@ import { EMPTY_STATS, type Tunnel, type TunnelClosed, TunnelStartAborted } from 
 export interface TunnelConfig {
   /** TUN interface name (default ztun0). */
   name?: string;
-  /** The TUN's addresses, CIDR (default 198.18.0.1/15). */
+  /** The TUN's addresses, CIDR (default 198.18.0.1/15, plus fd7a:7a74::1/64 with autoRoute). */
   address?: string | readonly string[];
   mtu?: number;
   txqueuelen?: number;
@@ -28,6 +29,8 @@ export interface TunnelConfig {
   route?: string | readonly string[];
   /** Everything through the tunnel, loop-free. */
   autoRoute?: boolean;
+  /** With autoRoute and no `address`: add the default IPv6 address too, capturing IPv6 (default true). */
+  ipv6?: boolean;
   /** Prefixes never sent through the tunnel. */
   exclude?: string | readonly string[];
   icmp?: 'reply' | 'off';
@@ -59,6 +62,12 @@ export interface TunnelConfig {
   metrics?: string;
   /** Allow a non-loopback `metrics` address. */
   metricsAllowRemote?: boolean;
+  /** DNS queries to port 53: 'udp', 'tcp' (DNS over TCP through the proxy), 'auto' (default) or 'fake-ip'. */
+  dns?: 'auto' | 'tcp' | 'udp' | 'fake-ip';
+  /** With dns 'fake-ip': the ranges (CIDR, one per family) names get addresses from. */
+  fakeIpRange?: string | readonly string[];
+  /** With dns 'fake-ip': answer queries sent to any resolver. */
+  dnsHijack?: boolean;
   /** The level of the default logger (ignored when `options.log` is given). */
   logLevel?: LogLevel;
 }
@@ -90,11 +99,19 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
   const log = options.log ?? createLogger(config.logLevel === undefined ? 'warn' : resolved.logLevel);
   let inner: Tunnel | undefined;
   let closedBeforeStart: string | undefined;
+  // close() during the proxy host's resolution ends it at once (nothing is applied before it).
+  const startup = new AbortController();
   const started = (async () => {
     const platform = options.platform ?? (await loadPlatform());
     if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
     refuseLinuxOnly(platform.os, resolved);
-    const proxy = await resolveProxy(resolved, log, platform.sockets);
+    let proxy: Awaited<ReturnType<typeof resolveProxy>>;
+    try {
+      proxy = await resolveProxy(resolved, log, platform.sockets, startup.signal);
+    } catch (err) {
+      if (err instanceof ProxyResolveAborted) throw new TunnelStartAborted(closedBeforeStart ?? 'closed');
+      throw err;
+    }
     if (closedBeforeStart !== undefined) {
       proxy?.stop();
       throw new TunnelStartAborted(closedBeforeStart);
@@ -123,6 +140,7 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
     connections: () => inner?.connections?.() ?? [],
     close(reason = 'closed'): Promise<TunnelClosed> {
       closedBeforeStart ??= reason;
+      startup.abort();
       return started.then(
         (t) => t.close(reason),
         () => ({ clean: true }),
