@@ -54,7 +54,9 @@ describe('--fd: adopt a TUN a parent opened (namespaces, real traffic)', skipWhe
         },
         20_000,
       );
-      expect(parent.output()).toMatch(new RegExp(`ready: ${DEV} 198\\.18\\.0\\.1/15 mtu 1400`));
+      // The owner's IPv4 address is used as it is; the IPv6 one (--auto-route's default ULA) ztun adds.
+      expect(parent.output()).toContain(`ready: ${DEV} 198.18.0.1/15 fd7a:7a74::1/64 mtu 1400`);
+      expect(client.ip('addr', 'show', DEV)).toContain('fd7a:7a74::1/64');
       expect(client.ip('-4', 'route', 'show', 'table', '31348')).toContain(`default dev ${DEV}`);
       const r = client.tryExec('curl', ['-sS', '-m', '10', `http://${SERVER}:${HTTP_PORT}/whoami`]);
       expect(r.stdout.trim(), r.stderr).toBe(SOCKS);
@@ -68,6 +70,7 @@ describe('--fd: adopt a TUN a parent opened (namespaces, real traffic)', skipWhe
       expect(link.mtu).toBe(1400);
       expect(link.flags).toContain('UP');
       expect(client.ip('addr', 'show', DEV)).toContain('198.18.0.1/15');
+      expect(client.ip('addr', 'show', DEV)).not.toContain('fd7a:7a74::1');
       expect(client.ip('rule', 'show')).toBe(rulesBefore);
       expect(client.ip('-4', 'route', 'show', 'table', 'all')).not.toContain('proto 122');
       await parent.stop();

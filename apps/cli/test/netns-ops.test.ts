@@ -57,7 +57,7 @@ describe('--up/--down, --pid-file, --log-file, sd_notify (namespaces, real traff
       expect(listener.output()).toContain(`MAINPID=${z.child.pid}`);
       expect(readFileSync(join(dir, 'ztun.pid'), 'utf8')).toBe(`${z.child.pid}\n`);
       await waitFor('up hook done', () => z.output().includes('up hook exited 0'));
-      expect(readFileSync(join(dir, 'up.txt'), 'utf8')).toBe('ztun0 198.18.0.1/15\n');
+      expect(readFileSync(join(dir, 'up.txt'), 'utf8')).toBe('ztun0 198.18.0.1/15 fd7a:7a74::1/64\n');
       const r = client.tryExec('curl', ['-sS', '-m', '10', `http://${SERVER}:${HTTP_PORT}/whoami`]);
       expect(r.stdout.trim(), r.stderr).toBe(SOCKS);
 
