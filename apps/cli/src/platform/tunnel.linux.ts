@@ -1,7 +1,6 @@
 // The Linux tunnel: TUN (@ztun/tun-linux) + addresses + the auto-route transaction (@ztun/routing-linux) +
 // the stack with SO_MARK-pinned outbounds and the splice(2) relay. One lock per network namespace.
 
-import { writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   type AppliedAutoRoute,
@@ -13,25 +12,19 @@ import {
 } from '@ztun/routing-linux';
 import {
   adoptTun,
-  canSplice,
   type LinuxTun,
   linuxSockets,
   openTun,
-  spliceRelay,
   spliceRelaySupported,
-  spliceRelayTotals,
   tunFdInfo,
 } from '@ztun/tun-linux';
 import { formatCidr } from '../cidr.js';
 import type { RunConfig } from '../config.js';
-import type { TrafficCounters } from '../counting.js';
-import type { Logger } from '../log.js';
 import {
   type Assembled,
   assembleStack,
   checkProxyAtStart,
   crashBehaviour,
-  type OsRelay,
   snapshotOf,
 } from '../tunnel/assemble.js';
 import { lifecycleTunnel } from '../tunnel/lifecycle.js';
@@ -39,62 +32,8 @@ import type { Tunnel } from '../tunnel/types.js';
 import { acquireNetnsLock, type LockTaken } from './lock.linux.js';
 import { buildPlan, changeCount, type DeviceChange, describeDeviceChange } from './plan.linux.js';
 import { findLink, heldText, linuxPreflight } from './preflight.linux.js';
+import { noLinkLocal, queueDropReader, spliceRelayFor } from './tunnel-parts.linux.js';
 import { RunRefused, type TunnelContext } from './types.js';
-
-/** The splice(2) relay (client = A, upstream = B) for plain TCP socket pairs; others stay on Node streams. */
-function spliceRelayFor(log: Logger): OsRelay {
-  // Totals are process-wide (an embedder may run several tunnels in turn): count from this tunnel's start.
-  const start = spliceRelayTotals();
-  return {
-    relay(client, upstream) {
-      if (!canSplice(client) || !canSplice(upstream)) return false;
-      spliceRelay(client, upstream).done.then((r) => {
-        if (r.reason === 'error')
-          log.debug(`splice relay: socket ${r.side ?? '?'} failed: ${r.code ?? 'unknown'}`);
-        else if (r.reason === 'fallback')
-          log.debug(`splice relay: carried by Node streams (${r.cause}: ${r.code ?? r.detail ?? 'unknown'})`);
-      });
-      return true;
-    },
-    spliced() {
-      const now = spliceRelayTotals();
-      return now.bytesAtoB + now.bytesBtoA - start.bytesAtoB - start.bytesBtoA;
-    },
-    // What the splice relay moved from now on never passes Node's sockets.
-    count(inner: TrafficCounters): TrafficCounters {
-      return {
-        bytesUp: () => inner.bytesUp() + spliceRelayTotals().bytesAtoB - start.bytesAtoB,
-        bytesDown: () => inner.bytesDown() + spliceRelayTotals().bytesBtoA - start.bytesBtoA,
-      };
-    },
-  };
-}
-
-/**
- * Packets the kernel dropped at the TUN's own queue (IFLA_STATS64 tx_dropped: tun_net_xmit found the
- * queue of `txqueuelen` packets towards ztun full). ztun never sees them, so only the kernel can count
- * them. Reads fresh each call; the last good value when the link cannot be read (e.g. during teardown).
- */
-function queueDropReader(nl: RtNetlink, index: number): () => number {
-  let last = 0;
-  return () => {
-    try {
-      last = nl.getLinkStats(index).txDropped;
-    } catch {
-      // keep the last value
-    }
-    return last;
-  };
-}
-
-/** `addrgenmode none` (before the link goes up): no IPv6 link-local address, so no RS/MLD into the TUN. */
-function noLinkLocal(name: string): void {
-  try {
-    writeFileSync(`/proc/sys/net/ipv6/conf/${name}/addr_gen_mode`, '1');
-  } catch {
-    // IPv6 disabled on this system: nothing would be generated anyway.
-  }
-}
 
 export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel {
   const { log } = ctx;
