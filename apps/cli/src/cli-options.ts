@@ -110,6 +110,12 @@ export function addRunOptions(command: Command): Command {
       'with --dns fake-ip: answer queries to any resolver address, not only to the fake-IP DNS address',
     )
     .option('--dry-run', 'print every link, address, route and rule change, change nothing, exit')
+    .addOption(
+      new Option(
+        '--platform <os>',
+        "with --dry-run: print the plan of another OS's ztun (default: this one's)",
+      ).choices(['linux', 'darwin', 'win32']),
+    )
     .option('--config <file>', 'read options from a YAML or JSON file (same keys; flags win)');
 }
 

@@ -83,6 +83,7 @@ Examples:
   ztun run --proxy socks5://127.0.0.1:1080 --auto-route
   ztun run --route 10.0.0.0/8 --address 198.18.0.1/15 --address fd00:7a74::1/64
   ztun run --config /etc/ztun.yaml --dry-run
+  ztun run --auto-route --dry-run --platform win32
   ztun cleanup`,
   );
   return program;
@@ -117,7 +118,11 @@ async function runResolved(
     logFile?.write(l);
   });
 
-  const platform = io.platform ?? (await loadPlatform());
+  const os = opts.platform as NodeJS.Platform | undefined;
+  if (os !== undefined && !opts.dryRun) {
+    throw new ConfigError(`--platform ${os} only goes with --dry-run: ztun runs on the OS it is on`);
+  }
+  const platform = io.platform ?? (await loadPlatform(os));
   if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
   refuseLinuxOnly(platform.os, config);
   let proxy: ProxyAddress | undefined;
