@@ -1,12 +1,10 @@
 import type { StackSockets } from '@ztun/packet';
 import { portableSockets } from '@ztun/stack';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
+import { addRunOptions, FLAG_KEYS } from './cli-options.js';
 import {
   ConfigError,
-  DEFAULT_ADDRESS,
-  DEFAULT_ADDRESS6,
-  DEFAULT_MTU,
   DEFAULT_NAME,
   type RawConfig,
   type RunConfig,
@@ -14,12 +12,14 @@ import {
   resolveConfig,
 } from './config.js';
 import { markedUdpSockets } from './dns-query.js';
+import { refuseLinuxOnly } from './linux-only.js';
 import { createLogger, type Logger } from './log.js';
 import { darwinPlanner, loadPlatform } from './platform/index.js';
 import type { Platform } from './platform/types.js';
 import { RunRefused } from './platform/types.js';
 import { ProxyAddress, ProxyResolveAborted, ProxyResolveError } from './proxy-address.js';
 import { runTunnel } from './run.js';
+import { type LogFile, openLogFile, writePidFile } from './run-files.js';
 
 export interface CliIO {
   stdout: { write(text: string): void; isTTY?: boolean };
@@ -27,8 +27,6 @@ export interface CliIO {
   /** Overrides the platform (tests). */
   platform?: Platform;
 }
-
-const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
 /**
  * The SOCKS5 server's address, resolved before any route goes in (the plan keeps it out of the TUN).
@@ -67,88 +65,10 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
       outputError: () => {},
     });
 
-  program
+  const run = program
     .command('run')
-    .description('create the TUN device, install routes/rules and run the tunnel until SIGINT/SIGTERM')
-    .option(
-      '--name <name>',
-      `TUN interface name (default ${DEFAULT_NAME}; macOS: utunN, or left out for the first free one)`,
-    )
-    .option(
-      '--address <cidr>',
-      `address of the TUN, IPv4 or IPv6; repeatable (default ${DEFAULT_ADDRESS}, plus ${DEFAULT_ADDRESS6} with --auto-route)`,
-      collect,
-    )
-    .option('--mtu <n>', `TUN MTU (default ${DEFAULT_MTU}; see README)`)
-    .option(
-      '--txqueuelen <n>',
-      'packets the kernel queues for ztun before dropping (default: ~6 MiB worth, 500..4096; see README)',
-    )
-    .option('--proxy <url>', "'direct' or socks5://[user:pass@]host:port (default direct)")
-    .option('--route <cidr>', 'send this prefix through the tunnel; repeatable', collect)
-    .option('--auto-route', 'send all traffic through the tunnel (policy rules, loop-free)')
-    .option('--no-auto-route', 'override auto-route: true from a config file')
-    .option('--ipv6', 'with --auto-route, capture IPv6 too by default (the default)')
-    .option(
-      '--no-ipv6',
-      `no default IPv6 address (${DEFAULT_ADDRESS6}): IPv6 is then not captured by --auto-route`,
-    )
-    .option('--exclude <cidr>', 'never send this prefix through the tunnel; repeatable', collect)
-    .addOption(
-      new Option('--icmp <mode>', 'answer pings locally or drop them (default reply)').choices([
-        'reply',
-        'off',
-      ]),
-    )
-    .option('--udp-timeout <duration>', 'idle timeout of UDP sessions, e.g. 60s, 2m (default 60s)')
-    .option('--pcap <file>', 'capture every packet through the TUN to this pcap file')
-    .option('--splice', 'relay TCP bytes with zero-copy splice(2) (Linux; the default there)')
-    .option('--no-splice', 'relay TCP bytes through Node streams instead of splice(2)')
-    .option('--offload', 'TUN checksum offload, IFF_VNET_HDR + TUN_F_CSUM (Linux; the default there)')
-    .option('--no-offload', 'a plain TUN: the kernel computes and verifies every checksum')
-    .addOption(
-      new Option('--log-level <level>', 'error, warn, info or debug (default info)').choices([
-        'error',
-        'warn',
-        'info',
-        'debug',
-      ]),
-    )
-    .option(
-      '--stats-interval <duration>',
-      'stats period; 0 disables (default: 1s live line on a TTY, 10s JSON lines otherwise)',
-    )
-    .option('--table <id>', 'routing table for the TUN routes (default 31348 = 0x7a74)')
-    .option('--fwmark <mark>', 'SO_MARK of the tunnel outbound sockets (default 0x7a74)')
-    .option(
-      '--kill-switch',
-      'drop routed traffic while ztun is not running (after a crash, until `ztun cleanup`); default: fail open',
-    )
-    .option('--no-kill-switch', 'override kill-switch: true from a config file')
-    .addOption(
-      new Option(
-        '--dns <mode>',
-        'DNS queries to port 53: udp, tcp (DNS over TCP through the proxy CONNECT), auto = udp when the proxy relays UDP, else tcp (default), or fake-ip (names answered locally, sent to the proxy by name)',
-      ).choices(['auto', 'tcp', 'udp', 'fake-ip']),
-    )
-    .option(
-      '--fake-ip-range <cidr>',
-      'with --dns fake-ip: addresses given to names, inside a TUN prefix; one per family, repeatable (default: the upper half of each TUN prefix, 198.19.0.0/16)',
-      collect,
-    )
-    .option(
-      '--dns-hijack',
-      'with --dns fake-ip: answer queries to any resolver address, not only to the fake-IP DNS address',
-    )
-    .option('--dry-run', 'print every link, address, route and rule change, change nothing, exit')
-    .addOption(
-      new Option(
-        '--platform <os>',
-        "with --dry-run: print the plan of another OS's ztun (default: this one's)",
-      ).choices(['linux', 'darwin', 'win32']),
-    )
-    .option('--config <file>', 'read options from a YAML or JSON file (same keys; flags win)')
-    .action((opts: Record<string, unknown>) => onAction(runAction(opts, io)));
+    .description('create the TUN device, install routes/rules and run the tunnel until SIGINT/SIGTERM');
+  addRunOptions(run).action((opts: Record<string, unknown>) => onAction(runAction(opts, io)));
 
   program
     .command('cleanup')
@@ -170,31 +90,6 @@ Examples:
   return program;
 }
 
-const FLAG_KEYS: Record<string, keyof RawConfig> = {
-  name: 'name',
-  address: 'address',
-  mtu: 'mtu',
-  txqueuelen: 'txqueuelen',
-  proxy: 'proxy',
-  route: 'route',
-  autoRoute: 'auto-route',
-  exclude: 'exclude',
-  icmp: 'icmp',
-  udpTimeout: 'udp-timeout',
-  pcap: 'pcap',
-  splice: 'splice',
-  offload: 'offload',
-  logLevel: 'log-level',
-  statsInterval: 'stats-interval',
-  table: 'table',
-  fwmark: 'fwmark',
-  killSwitch: 'kill-switch',
-  dns: 'dns',
-  fakeIpRange: 'fake-ip-range',
-  dnsHijack: 'dns-hijack',
-  ipv6: 'ipv6',
-};
-
 async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<number> {
   const flags: RawConfig = {};
   for (const [k, v] of Object.entries(opts)) {
@@ -204,7 +99,25 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
   const configPath = opts.config as string | undefined;
   const file = configPath ? { path: configPath, values: readConfigFile(configPath) } : undefined;
   const config = resolveConfig(flags, file);
-  const log = createLogger(config.logLevel, (l) => io.stderr.write(l));
+  // A dry run changes nothing: no log or PID file either.
+  const logFile = config.logFile && !opts.dryRun ? openLogFile(config.logFile) : undefined;
+  try {
+    return await runResolved(config, opts, io, logFile);
+  } finally {
+    logFile?.close();
+  }
+}
+
+async function runResolved(
+  config: RunConfig,
+  opts: Record<string, unknown>,
+  io: CliIO,
+  logFile: LogFile | undefined,
+): Promise<number> {
+  const log = createLogger(config.logLevel, (l) => {
+    io.stderr.write(l);
+    logFile?.write(l);
+  });
 
   const os = opts.platform as NodeJS.Platform | undefined;
   if (os !== undefined && !opts.dryRun) {
@@ -215,6 +128,7 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
     io.platform ??
     (os === 'darwin' && process.platform !== 'darwin' ? darwinPlanner() : await loadPlatform(os));
   if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
+  refuseLinuxOnly(platform.os, config);
   let proxy: ProxyAddress | undefined;
   // A signal while the proxy host resolves (nothing is applied yet) stops at once.
   const startup = new AbortController();
@@ -252,12 +166,17 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
     io.stdout.write(await platform.dryRun(config, proxyAddresses));
     return 0;
   }
-  return runTunnel(platform, config, {
-    proxyAddresses,
-    ...(proxy ? { proxy } : {}),
-    log,
-    statsOut: { write: (t) => io.stdout.write(t), isTTY: Boolean(io.stdout.isTTY) },
-  });
+  const removePid = config.pidFile ? writePidFile(config.pidFile) : undefined;
+  try {
+    return await runTunnel(platform, config, {
+      proxyAddresses,
+      ...(proxy ? { proxy } : {}),
+      log,
+      statsOut: { write: (t) => io.stdout.write(t), isTTY: Boolean(io.stdout.isTTY) },
+    });
+  } finally {
+    removePid?.();
+  }
 }
 
 async function cleanupAction(opts: { name?: string }, io: CliIO): Promise<number> {

@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { type Cidr, CidrError, formatCidr, networkOf, parseCidr } from './cidr.js';
+import { FD_CONFIG_KEYS, type FdConfig, resolveFd } from './config-fd.js';
+import { METRICS_CONFIG_KEYS, type MetricsConfig, resolveMetrics } from './config-metrics.js';
+import { OPS_CONFIG_KEYS, type OpsConfig, resolveOps } from './config-ops.js';
+import { POLICY_CONFIG_KEYS, type PolicyConfig, resolvePolicy } from './config-policy.js';
 import { defaultAddresses } from './default-addresses.js';
 import { FakeIpRangeError, fakeIpRanges } from './fake-ip-config.js';
 import { parseProxy } from './proxy-url.js';
@@ -50,7 +54,7 @@ export type ProxyConfig =
       readonly password?: string;
     };
 
-export interface RunConfig {
+export interface RunConfig extends PolicyConfig, MetricsConfig, FdConfig, OpsConfig {
   readonly name: string;
   readonly addresses: readonly Cidr[];
   readonly mtu: number;
@@ -113,6 +117,10 @@ export const CONFIG_KEYS = [
   'table',
   'fwmark',
   'kill-switch',
+  ...POLICY_CONFIG_KEYS,
+  ...METRICS_CONFIG_KEYS,
+  ...FD_CONFIG_KEYS,
+  ...OPS_CONFIG_KEYS,
   'dns',
   'fake-ip-range',
   'dns-hijack',
@@ -344,6 +352,14 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     table: int('table', 1, 0xffffffff) ?? DEFAULT_TABLE,
     fwmark: int('fwmark', 1, 0xffffffff) ?? DEFAULT_FWMARK,
     killSwitch: bool('kill-switch') ?? false,
+    ...resolvePolicy(pick, (m) => new ConfigError(m)),
+    ...resolveMetrics(pick, (m) => new ConfigError(m)),
+    ...resolveFd(pick, (m) => new ConfigError(m)),
+    ...resolveOps(
+      pick,
+      (k) => duration(k, false),
+      (m) => new ConfigError(m),
+    ),
     dns,
     fakeIpRanges: fakeIps,
     dnsHijack: bool('dns-hijack') ?? false,

@@ -3,7 +3,7 @@ import type { Endpoint, Outbound, UdpSession, UdpSessionHandler } from '@ztun/st
 
 // Upload/download byte counts at the outbound, where direction is unambiguous. (The system stack sees each
 // TCP byte twice on the TUN — in from the client, back out to the kernel listener — so TUN counters cannot
-// tell upload from download.)
+// tell upload from download.) Also the open connections and UDP sessions, for `/connections`.
 
 export interface TrafficCounters {
   /** Payload bytes sent towards destinations (TCP stream bytes + UDP payloads). */
@@ -12,18 +12,50 @@ export interface TrafficCounters {
   bytesDown(): number;
 }
 
+/** One open TCP connection or UDP session, as `/connections` shows it. */
+export interface ConnectionInfo {
+  readonly protocol: 'tcp' | 'udp';
+  /** The client as it appeared on the TUN, `address:port` (`[v6]:port`). */
+  readonly source: string;
+  /** Where it goes (for UDP: the last destination it sent to). */
+  readonly destination: string;
+  /** Bytes through Node's sockets each way (a TCP pair handed to the splice relay moves the rest in the kernel). */
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  /** Milliseconds since it opened. */
+  readonly ageMs: number;
+}
+
+export interface CountingOutbound extends Outbound, TrafficCounters {
+  /** The open connections and sessions, oldest first. */
+  connections(now?: number): ConnectionInfo[];
+}
+
 interface SocketLike {
   bytesRead?: number;
   bytesWritten?: number;
 }
 
+interface Live {
+  readonly protocol: 'tcp' | 'udp';
+  readonly source: string;
+  destination: string;
+  readonly since: number;
+  up(): number;
+  down(): number;
+}
+
+export const endpointText = (e: Endpoint): string =>
+  e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+
 /** Wraps an outbound so its traffic is counted each way; the counters are read on demand. */
-export function countingOutbound(inner: Outbound): Outbound & TrafficCounters {
+export function countingOutbound(inner: Outbound): CountingOutbound {
   let closedUp = 0;
   let closedDown = 0;
   let udpUp = 0;
   let udpDown = 0;
   const live = new Set<SocketLike>();
+  const open = new Set<Live>();
 
   const sum = (key: 'bytesRead' | 'bytesWritten') => {
     let n = 0;
@@ -39,8 +71,18 @@ export function countingOutbound(inner: Outbound): Outbound & TrafficCounters {
       const sock = remote as Duplex & SocketLike;
       if (typeof sock.bytesRead === 'number') {
         live.add(sock);
+        const entry: Live = {
+          protocol: 'tcp',
+          source: endpointText(info.source),
+          destination: endpointText(destination),
+          since: Date.now(),
+          up: () => sock.bytesWritten ?? 0,
+          down: () => sock.bytesRead ?? 0,
+        };
+        open.add(entry);
         remote.once('close', () => {
           live.delete(sock);
+          open.delete(entry);
           closedUp += sock.bytesWritten ?? 0;
           closedDown += sock.bytesRead ?? 0;
         });
@@ -48,11 +90,23 @@ export function countingOutbound(inner: Outbound): Outbound & TrafficCounters {
       return remote;
     },
     openUdp(session: UdpSession): UdpSessionHandler {
+      let up = 0;
+      let down = 0;
+      const entry: Live = {
+        protocol: 'udp',
+        source: endpointText(session.source),
+        destination: '',
+        since: Date.now(),
+        up: () => up,
+        down: () => down,
+      };
+      open.add(entry);
       const counted: UdpSession = {
         family: session.family,
         source: session.source,
         reply(payload: Uint8Array, from: Endpoint) {
           udpDown += payload.length;
+          down += payload.length;
           session.reply(payload, from);
         },
         unreachable: (d, r) => session.unreachable(d, r),
@@ -63,13 +117,28 @@ export function countingOutbound(inner: Outbound): Outbound & TrafficCounters {
       return {
         send(payload, destination) {
           udpUp += payload.length;
+          up += payload.length;
+          entry.destination = endpointText(destination);
           h.send(payload, destination);
         },
-        close: () => h.close(),
+        close: () => {
+          open.delete(entry);
+          h.close();
+        },
       };
     },
     ...(inner.close ? { close: () => inner.close!() } : {}),
     bytesUp: () => closedUp + udpUp + sum('bytesWritten'),
     bytesDown: () => closedDown + udpDown + sum('bytesRead'),
+    connections(now = Date.now()) {
+      return [...open].map((c) => ({
+        protocol: c.protocol,
+        source: c.source,
+        destination: c.destination,
+        bytesUp: c.up(),
+        bytesDown: c.down(),
+        ageMs: now - c.since,
+      }));
+    },
   };
 }

@@ -6,6 +6,7 @@ import { describeProxy } from './config.js';
 import type { Platform, TunnelContext } from './platform/types.js';
 import { RunRefused } from './platform/types.js';
 import { formatBytes, startStatsReporter } from './stats.js';
+import { withExtras } from './tunnel/extras.js';
 import { TunnelStartAborted } from './tunnel/types.js';
 
 export interface RunOptions extends TunnelContext {
@@ -43,7 +44,7 @@ export async function runTunnel(platform: Platform, config: RunConfig, o: RunOpt
   process.on('uncaughtException', onFatal);
   process.on('unhandledRejection', onFatal);
 
-  const tunnel = platform.createTunnel(config, o);
+  const tunnel = withExtras(platform.createTunnel(config, o), config, log);
   // Signals from now on end the run through the same teardown, also when they arrive mid-setup.
   void interrupted.then((reason) => tunnel.close(reason));
   let exitCode = 0;
@@ -55,6 +56,7 @@ export async function runTunnel(platform: Platform, config: RunConfig, o: RunOpt
         `proxy ${describeProxy(config.proxy)}, ${config.autoRoute ? `auto-route (${capturedFamilies(config)})` : `${info.routes} route(s)`}, ` +
         `${info.changes} changes applied; ${info.crashBehaviour}`,
     );
+    notify(platform, `READY=1\nSTATUS=ztun on ${info.name}\nMAINPID=${process.pid}`, log);
     const interval = config.statsIntervalMs ?? (o.statsOut.isTTY ? 1000 : 10_000);
     if (interval > 0) {
       stopStats = startStatsReporter({
@@ -68,6 +70,7 @@ export async function runTunnel(platform: Platform, config: RunConfig, o: RunOpt
     if ('error' in stop && stop.error) exitCode = 1;
     stopStats?.();
     stopStats = undefined;
+    notify(platform, 'STOPPING=1', log);
     const closed = await tunnel.close(stop.reason);
     if (!closed.clean) exitCode ||= 1;
     if (fatal) exitCode = 1;
@@ -102,6 +105,17 @@ export async function runTunnel(platform: Platform, config: RunConfig, o: RunOpt
     process.off('unhandledRejection', onFatal);
   }
   return exitCode;
+}
+
+/** Tells a service manager (systemd Type=notify) when $NOTIFY_SOCKET is set; a failure is one warning. */
+function notify(platform: Platform, message: string, log: RunOptions['log']): void {
+  if (!process.env.NOTIFY_SOCKET) return;
+  if (!platform.notify) {
+    log.warn(`NOTIFY_SOCKET is set but ${platform.os} has no sd_notify here`);
+    return;
+  }
+  const why = platform.notify(message);
+  if (why) log.warn(`sd_notify: ${why}`);
 }
 
 /** Which families --auto-route captures, for the ready line. */

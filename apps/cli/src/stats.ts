@@ -24,6 +24,9 @@ export interface StatsSnapshot {
   /** Packets the kernel dropped at the TUN's queue before ztun could read them (the link's tx_dropped),
    *  cumulative; also in `drops`. */
   readonly deviceQueueDrops?: number;
+  /** Payload bytes (both ways) relayed by the OS's zero-copy relay (splice) vs copied through Node's
+   *  sockets (TCP streams and UDP), cumulative. */
+  readonly relayBytes?: { readonly spliced: number; readonly copied: number };
 }
 
 export interface Rates {

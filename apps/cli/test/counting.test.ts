@@ -44,6 +44,15 @@ describe('countingOutbound', () => {
     while (got < 5000) await new Promise((r) => setTimeout(r, 10));
     expect(out.bytesUp()).toBe(1234);
     expect(out.bytesDown()).toBe(5000);
+    expect(out.connections()).toMatchObject([
+      {
+        protocol: 'tcp',
+        source: '198.18.0.9:1',
+        destination: `127.0.0.1:${port}`,
+        bytesUp: 1234,
+        bytesDown: 5000,
+      },
+    ]);
     sock.destroy();
     await once(sock, 'close');
     expect(out.bytesUp()).toBe(1234);
@@ -62,6 +71,18 @@ describe('countingOutbound', () => {
     expect(replies).toEqual([200]);
     expect(out.bytesUp()).toBe(1334);
     expect(out.bytesDown()).toBe(5200);
+    // The closed TCP connection is gone from the list; the UDP session shows its last destination.
+    expect(out.connections()).toMatchObject([
+      {
+        protocol: 'udp',
+        source: '198.18.0.9:5353',
+        destination: '192.0.2.1:53',
+        bytesUp: 100,
+        bytesDown: 200,
+      },
+    ]);
+    h.close();
+    expect(out.connections()).toEqual([]);
     server.close();
   });
 });

@@ -12,6 +12,7 @@ export {
   planAutoRoute,
   ZTUN_TAGS,
 } from './auto-route/plan.js';
+export { parseUidRange, type RuleSelector } from './auto-route/selectors.js';
 export {
   type AppliedAutoRoute,
   type ApplyAutoRouteOptions,
@@ -46,4 +47,5 @@ export type {
   RuleAction,
   RuleInfo,
   RuleSpec,
+  UidRange,
 } from './types.js';

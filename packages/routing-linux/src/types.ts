@@ -129,7 +129,14 @@ export interface RouteInfo {
   readonly nexthops: readonly NextHop[] | undefined;
 }
 
-export type RuleAction = 'lookup' | 'unreachable' | 'blackhole' | 'prohibit';
+/** Users start..end inclusive (`ip rule … uidrange START-END`). */
+export interface UidRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** `goto` jumps to the rule with priority RuleSpec.goto; `nop` matches and does nothing (a goto target). */
+export type RuleAction = 'lookup' | 'unreachable' | 'blackhole' | 'prohibit' | 'goto' | 'nop';
 
 export interface RuleSpec {
   family: IpFamily;
@@ -149,7 +156,11 @@ export interface RuleSpec {
   src?: string;
   /** Destination prefix (`to`). */
   dst?: string;
+  /** FRA_UID_RANGE: traffic of sockets owned by these users (`uidrange`; kernel ≥ 4.10). */
+  uidRange?: UidRange;
   action?: RuleAction;
+  /** The priority action 'goto' jumps to (FRA_GOTO); it must be after this rule's. */
+  goto?: number;
   /** FRA_PROTOCOL (kernel ≥ 4.17); default ZTUN_RT_PROTOCOL. */
   protocol?: number;
 }
@@ -169,5 +180,9 @@ export interface RuleInfo {
   readonly src: string | undefined;
   readonly dst: string | undefined;
   readonly protocol: number | undefined;
+  /** `uidrange`, when the rule has one. */
+  readonly uidRange: UidRange | undefined;
+  /** action 'goto': the target priority. */
+  readonly goto: number | undefined;
   readonly flags: number;
 }

@@ -141,6 +141,40 @@ describe('auto-route in a network namespace', skipWhen(skip), () => {
     expect(installed()).toEqual([]);
   });
 
+  it('uid and interface selectors: only included users reach the table, excluded ones never; undo and flush take them', () => {
+    const selected = planAutoRoute({
+      ...options,
+      killSwitch: false,
+      includeUids: [{ start: 1001, end: 1002 }],
+      includeInterfaces: ['lan0'],
+      excludeUids: [{ start: 1002, end: 1002 }],
+      excludeInterfaces: ['docker0'],
+    });
+    const routeGet = (...extra: string[]) => ns.tryExec('ip', ['route', 'get', '192.0.2.1', ...extra]).stdout;
+    const applied = applyAutoRoute(nl, selected, { oif });
+    try {
+      const lines = installed().join('\n');
+      expect(lines).toContain(`2602:\tfrom all uidrange 1001-1002 lookup ${TABLE} proto 122`);
+      expect(lines).toContain('2600:\tfrom all uidrange 1002-1002 goto 2603 proto 122');
+      expect(lines).toContain('2600:\tfrom all fwmark 0x77 goto 2603 proto 122');
+      expect(lines).toContain('2603:\tfrom all nop proto 122');
+      expect(lines).toMatch(/2602:\tfrom all iif lan0 (\[detached\] )?lookup 4242/);
+      expect(lines).toMatch(/2600:\tfrom all iif docker0 (\[detached\] )?goto 2603/);
+      expect(routeGet('uid', '1001')).toMatch(new RegExp(`dev art0 table ${TABLE}`));
+      // Not included, or 1002 excluded: the main table (which has no default here) decides, not the tunnel.
+      for (const uid of ['0', '1002', '1003']) expect(routeGet('uid', uid)).not.toContain('dev art0');
+      // The tunnel's own marked sockets, even as an included user, keep the main table.
+      expect(routeGet('uid', '1001', 'mark', '0x77')).not.toContain('dev art0');
+    } finally {
+      expect(applied.undo()).toEqual([]);
+    }
+    expect(installed()).toEqual([]);
+    applyAutoRoute(nl, selected, { oif });
+    const routes = selected.steps.filter((s) => s.kind === 'route').length;
+    expect(flushAutoRoute(nl)).toEqual({ routes, rules: selected.steps.length - routes });
+    expect(installed()).toEqual([]);
+  });
+
   it('the README example runs: dry-run text, the rules and table it installed, and nothing after undo', () => {
     const r = ns.tryExec(process.execPath, [example]);
     expect(r.status, r.stderr).toBe(0);

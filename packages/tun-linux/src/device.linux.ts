@@ -172,7 +172,7 @@ export class LinuxTun implements TunDevice {
   }
 }
 
-function checkInteger(option: string, value: number, min: number, max: number): number {
+export function checkInteger(option: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new TunError(`option ${option}`, 'EINVAL', 22, `${value} is not an integer in ${min}…${max}`);
   }
@@ -187,7 +187,7 @@ function checkCidr(cidr: string): void {
 }
 
 /** Runs a netlink step; a refusal becomes a TunError naming the step. */
-function netlinkStep<T>(operation: string, step: () => T): T {
+export function netlinkStep<T>(operation: string, step: () => T): T {
   try {
     return step();
   } catch (err) {

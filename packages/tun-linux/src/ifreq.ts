@@ -6,6 +6,7 @@ export const IFNAMSIZ = 16;
 export const IFREQ_SIZE = 40;
 
 export const IFF_TUN = 0x0001;
+export const IFF_TAP = 0x0002;
 export const IFF_NO_PI = 0x1000;
 export const IFF_MULTI_QUEUE = 0x0100;
 export const IFF_VNET_HDR = 0x4000;
@@ -15,6 +16,8 @@ export const TUNSETIFF = 0x400454ca;
 export const TUNGETIFF = 0x800454d2;
 // _IOW('T', 208, unsigned int): the offload features (argument by value).
 export const TUNSETOFFLOAD = 0x400454d0;
+/** _IOR('T', 215, int): the size of the virtio_net_hdr an IFF_VNET_HDR fd carries. */
+export const TUNGETVNETHDRSZ = 0x800454d7;
 /** _IOW('T', 216, int) */
 export const TUNSETVNETHDRSZ = 0x400454d8;
 /** TUNSETOFFLOAD feature: the device accepts packets with partial checksums. */

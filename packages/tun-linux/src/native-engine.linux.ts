@@ -5,9 +5,11 @@ import type { NativeTunIo } from './tun-io.linux.js';
 import { tunIoAddon } from './tun-io.linux.js';
 
 export interface NativeEngineOptions {
-  /** The clone device and the interface name to ask for ('' lets the kernel pick tun%d). */
+  /** The clone device and the interface name to ask for ('' lets the kernel pick tun%d)… */
   devicePath: string;
   name: string;
+  /** …or an fd of an attached TUN to adopt instead (the addon owns it from here: adoptTun passes a dup). */
+  fd?: number;
   offload: boolean;
   slotSize: number;
   batchSize: number;
@@ -34,7 +36,9 @@ export class NativeEngine implements Engine {
     this.offload = options.offload;
     try {
       this.io = new TunIo({
-        device: { path: options.devicePath, name: options.name },
+        ...(options.fd !== undefined
+          ? { fd: options.fd }
+          : { device: { path: options.devicePath, name: options.name } }),
         offload: options.offload,
         slab: batch.data.buffer as ArrayBuffer,
         lengths: batch.lengths,
@@ -55,7 +59,7 @@ export class NativeEngine implements Engine {
     }
   }
 
-  /** The interface name the kernel gave. */
+  /** The interface name the kernel gave ('' for an adopted fd). */
   get name(): string {
     return this.io.name;
   }

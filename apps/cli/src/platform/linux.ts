@@ -1,11 +1,12 @@
 // The Linux platform: dry-run plan, the tunnel (tunnel.linux.ts) and cleanup by ztun's tags.
 
 import { flushAutoRoute, RtNetlink } from '@ztun/routing-linux';
-import { linuxSockets } from '@ztun/tun-linux';
+import { linuxSockets, tunFdInfo } from '@ztun/tun-linux';
 import type { Logger } from '../log.js';
 import { acquireNetnsLock } from './lock.linux.js';
 import { buildPlan, formatPlan } from './plan.linux.js';
 import { findLink, heldText, linuxPreflight } from './preflight.linux.js';
+import { sdNotify } from './sd-notify.linux.js';
 import { createLinuxTunnel } from './tunnel.linux.js';
 import { type Platform, RunRefused } from './types.js';
 
@@ -48,8 +49,18 @@ export const platform: Platform = {
   os: 'linux',
   sockets: linuxSockets,
   async dryRun(config, proxyAddresses) {
-    return formatPlan(config, buildPlan(config, proxyAddresses));
+    let named = config;
+    if (config.fd !== undefined) {
+      // Reading TUNGETIFF changes nothing; it names the device the routes go through.
+      try {
+        named = { ...config, name: tunFdInfo(config.fd).name };
+      } catch (err) {
+        throw new RunRefused(`--fd ${config.fd}: ${(err as Error).message}`);
+      }
+    }
+    return formatPlan(named, buildPlan(named, proxyAddresses));
   },
   createTunnel: createLinuxTunnel,
+  notify: (message) => sdNotify(message),
   cleanup,
 };

@@ -8,6 +8,7 @@ import {
 } from '@ztun/routing-linux';
 import { type Cidr, formatCidr } from '../cidr.js';
 import { describeProxy, KERNEL_TUN_TXQUEUELEN, type RunConfig } from '../config.js';
+import { metricsUrl } from '../config-metrics.js';
 import { dnsText } from './dns-text.js';
 
 // The Linux plan of `ztun run`: the TUN device (link, addresses, up) and then @ztun/routing-linux's
@@ -16,6 +17,8 @@ import { dnsText } from './dns-text.js';
 
 export type DeviceChange =
   | { readonly op: 'link-add'; readonly name: string; readonly mtu: number; readonly txQueueLen: number }
+  /** --fd: the TUN is its owner's; ztun holds a duplicate of the descriptor until it stops. */
+  | { readonly op: 'adopt'; readonly fd: number; readonly name: string }
   | { readonly op: 'address-add'; readonly dev: string; readonly address: Cidr }
   | { readonly op: 'link-up'; readonly dev: string };
 
@@ -35,6 +38,8 @@ function noteText(note: AutoRouteNote): string {
       ? `IPv${note.family} is refused by --kill-switch while ztun runs and after: the tunnel has no IPv${note.family} --address to carry it`
       : `IPv${note.family} is not captured by --auto-route: the tunnel has no IPv${note.family} --address`;
   }
+  if (note.kind === 'selectors-without-effect')
+    return '--include-/--exclude-uid and -interface have no effect: nothing is routed into the tunnel (add --auto-route or --route)';
   return `--exclude ${note.prefix} has no effect: no IPv${note.family} traffic is routed into the tunnel`;
 }
 
@@ -44,12 +49,14 @@ export function buildPlan(
   proxyAddresses: readonly string[] = [],
   tags: AutoRouteTags = ZTUN_TAGS,
 ): LinuxPlan {
+  // With --fd, `config.name` is the adopted device's (read from the descriptor by the caller).
   const dev = config.name;
-  const device: DeviceChange[] = [
-    { op: 'link-add', name: dev, mtu: config.mtu, txQueueLen: config.txQueueLen },
-  ];
+  const device: DeviceChange[] =
+    config.fd !== undefined
+      ? [{ op: 'adopt', fd: config.fd, name: dev }]
+      : [{ op: 'link-add', name: dev, mtu: config.mtu, txQueueLen: config.txQueueLen }];
   for (const address of config.addresses) device.push({ op: 'address-add', dev, address });
-  device.push({ op: 'link-up', dev });
+  if (config.fd === undefined) device.push({ op: 'link-up', dev });
   const routing = planAutoRoute({
     dev,
     families: [...new Set(config.addresses.map((a) => a.family))],
@@ -60,6 +67,10 @@ export function buildPlan(
     exclude: config.excludes.map(formatCidr),
     bypass: proxyAddresses,
     killSwitch: config.killSwitch,
+    includeUids: config.includeUids,
+    excludeUids: config.excludeUids,
+    includeInterfaces: config.includeInterfaces,
+    excludeInterfaces: config.excludeInterfaces,
     tags,
   });
   const notes = routing.notes.map(noteText);
@@ -78,6 +89,10 @@ export function describeDeviceChange(change: DeviceChange, direction: 'apply' | 
         ? `ip tuntap add dev ${change.name} mode tun && ip link set ${change.name} mtu ${change.mtu}` +
             (change.txQueueLen !== KERNEL_TUN_TXQUEUELEN ? ` txqueuelen ${change.txQueueLen}` : '')
         : `ip link del ${change.name}`;
+    case 'adopt':
+      return direction === 'apply'
+        ? `# adopt the TUN on fd ${change.fd} (${change.name}): its link, MTU and flags stay its owner's`
+        : `# close ztun's duplicate of fd ${change.fd} (${change.name} stays with its owner)`;
     case 'address-add':
       return `ip addr ${verb} ${formatCidr(change.address)} dev ${change.dev}`;
     case 'link-up':
@@ -132,8 +147,18 @@ export function formatPlan(config: RunConfig, plan: LinuxPlan): string {
     config.pcap ? `pcap ${config.pcap}` : undefined,
   ].filter(Boolean);
   lines.push(`# then: start the stack on ${config.name} (${stack.join(', ')})`);
+  if (config.up) lines.push(`# then: run --up ${JSON.stringify(config.up)} (ZTUN_IFNAME=${config.name})`);
+  if (config.pidFile) lines.push(`# then: write the process id to ${config.pidFile} (removed at exit)`);
+  if (config.logFile) lines.push(`# then: append log lines to ${config.logFile}`);
+  if (config.metrics)
+    lines.push(`# then: serve metrics on ${metricsUrl(config.metrics)}/metrics and /connections`);
   lines.push('# on SIGINT/SIGTERM, in this order:');
   lines.push(...undoLines(plan));
+  if (config.down) lines.push(`# then: run --down ${JSON.stringify(config.down)}`);
+  if (config.fd !== undefined)
+    lines.push(
+      `# note: --fd: addresses ${config.name} already has are left as they are (not added, not removed)`,
+    );
   for (const n of plan.notes) lines.push(`# note: ${n}`);
   return `${lines.join('\n')}\n`;
 }

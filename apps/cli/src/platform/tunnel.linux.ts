@@ -1,7 +1,6 @@
 // The Linux tunnel: TUN (@ztun/tun-linux) + addresses + the auto-route transaction (@ztun/routing-linux) +
 // the stack with SO_MARK-pinned outbounds and the splice(2) relay. One lock per network namespace.
 
-import { writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   type AppliedAutoRoute,
@@ -12,24 +11,20 @@ import {
   type UndoFailure,
 } from '@ztun/routing-linux';
 import {
-  canSplice,
+  adoptTun,
   type LinuxTun,
   linuxSockets,
   openTun,
-  spliceRelay,
   spliceRelaySupported,
-  spliceRelayTotals,
+  tunFdInfo,
 } from '@ztun/tun-linux';
 import { formatCidr } from '../cidr.js';
 import type { RunConfig } from '../config.js';
-import type { TrafficCounters } from '../counting.js';
-import type { Logger } from '../log.js';
 import {
   type Assembled,
   assembleStack,
   checkProxyAtStart,
   crashBehaviour,
-  type OsRelay,
   snapshotOf,
 } from '../tunnel/assemble.js';
 import { lifecycleTunnel } from '../tunnel/lifecycle.js';
@@ -37,61 +32,12 @@ import type { Tunnel } from '../tunnel/types.js';
 import { acquireNetnsLock, type LockTaken } from './lock.linux.js';
 import { buildPlan, changeCount, type DeviceChange, describeDeviceChange } from './plan.linux.js';
 import { findLink, heldText, linuxPreflight } from './preflight.linux.js';
+import { noLinkLocal, queueDropReader, spliceRelayFor } from './tunnel-parts.linux.js';
 import { RunRefused, type TunnelContext } from './types.js';
-
-/** The splice(2) relay (client = A, upstream = B) for plain TCP socket pairs; others stay on Node streams. */
-function spliceRelayFor(log: Logger): OsRelay {
-  return {
-    relay(client, upstream) {
-      if (!canSplice(client) || !canSplice(upstream)) return false;
-      spliceRelay(client, upstream).done.then((r) => {
-        if (r.reason === 'error')
-          log.debug(`splice relay: socket ${r.side ?? '?'} failed: ${r.code ?? 'unknown'}`);
-        else if (r.reason === 'fallback')
-          log.debug(`splice relay: carried by Node streams (${r.cause}: ${r.code ?? r.detail ?? 'unknown'})`);
-      });
-      return true;
-    },
-    // What the splice relay moved from now on never passes Node's sockets.
-    count(inner: TrafficCounters): TrafficCounters {
-      const start = spliceRelayTotals();
-      return {
-        bytesUp: () => inner.bytesUp() + spliceRelayTotals().bytesAtoB - start.bytesAtoB,
-        bytesDown: () => inner.bytesDown() + spliceRelayTotals().bytesBtoA - start.bytesBtoA,
-      };
-    },
-  };
-}
-
-/**
- * Packets the kernel dropped at the TUN's own queue (IFLA_STATS64 tx_dropped: tun_net_xmit found the
- * queue of `txqueuelen` packets towards ztun full). ztun never sees them, so only the kernel can count
- * them. Reads fresh each call; the last good value when the link cannot be read (e.g. during teardown).
- */
-function queueDropReader(nl: RtNetlink, index: number): () => number {
-  let last = 0;
-  return () => {
-    try {
-      last = nl.getLinkStats(index).txDropped;
-    } catch {
-      // keep the last value
-    }
-    return last;
-  };
-}
-
-/** `addrgenmode none` (before the link goes up): no IPv6 link-local address, so no RS/MLD into the TUN. */
-function noLinkLocal(name: string): void {
-  try {
-    writeFileSync(`/proc/sys/net/ipv6/conf/${name}/addr_gen_mode`, '1');
-  } catch {
-    // IPv6 disabled on this system: nothing would be generated anyway.
-  }
-}
 
 export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel {
   const { log } = ctx;
-  const plan = buildPlan(config, ctx.proxyAddresses);
+  let plan = buildPlan(config, ctx.proxyAddresses);
   let lock: LockTaken | undefined;
   let nl: RtNetlink | undefined;
   let device: LinuxTun | undefined;
@@ -101,8 +47,18 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
   let parts: Assembled | undefined;
   let queueDrops: (() => number) | undefined;
 
-  async function applyDeviceChange(change: DeviceChange, netlink: RtNetlink): Promise<void> {
+  /** Applies one change; false when there was nothing to do (an adopted device's own address). */
+  async function applyDeviceChange(change: DeviceChange, netlink: RtNetlink): Promise<boolean> {
     switch (change.op) {
+      case 'adopt': {
+        const tun = await adoptTun({ fd: change.fd });
+        device = tun;
+        if (!netlink.getLink(tun.index).up)
+          throw new RunRefused(
+            `${tun.name} (fd ${change.fd}) is down: its owner brings it up before handing it over`,
+          );
+        return true;
+      }
       case 'link-add': {
         const tun = await openTun({
           name: change.name,
@@ -118,15 +74,22 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
           throw err;
         }
         device = tun;
-        return;
+        return true;
       }
-      case 'address-add':
-        netlink.addAddress({ index: device!.index, cidr: formatCidr(change.address) });
-        return;
+      case 'address-add': {
+        const cidr = formatCidr(change.address);
+        if (
+          config.fd !== undefined &&
+          netlink.listAddresses({ index: device!.index }).some((a) => a.cidr === cidr)
+        )
+          return false;
+        netlink.addAddress({ index: device!.index, cidr });
+        return true;
+      }
       case 'link-up':
         noLinkLocal(device!.name);
         netlink.setLink(device!.index, { up: true });
-        return;
+        return true;
     }
   }
 
@@ -138,7 +101,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
         if (change.op !== 'link-up') log.debug(describeDeviceChange(change, 'undo'));
         if (change.op === 'address-add')
           netlink.deleteAddress({ index: device!.index, cidr: formatCidr(change.address) });
-        else if (change.op === 'link-add') {
+        else if (change.op === 'link-add' || change.op === 'adopt') {
           const t0 = Date.now();
           await device?.close();
           log.debug(`device closed in ${Date.now() - t0} ms`);
@@ -169,7 +132,15 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
         if (left.routes + left.rules > 0) {
           log.warn(`removed what an earlier run left behind: ${left.routes} route(s), ${left.rules} rule(s)`);
         }
-        const existing = findLink(netlink, config.name);
+        if (config.fd !== undefined) {
+          // The adopted device's name decides the routes: read it from the descriptor before planning.
+          try {
+            plan = buildPlan({ ...config, name: tunFdInfo(config.fd).name }, ctx.proxyAddresses);
+          } catch (err) {
+            throw new RunRefused(`--fd ${config.fd}: ${(err as Error).message}`);
+          }
+        }
+        const existing = config.fd === undefined ? findLink(netlink, config.name) : undefined;
         if (existing) {
           throw new RunRefused(
             `interface ${config.name} already exists (${existing.kind ?? 'not a TUN'}; another ztun?): choose another --name`,
@@ -178,8 +149,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
         for (const change of plan.device) {
           if (signal.aborted) return abortedStart();
           log.debug(describeDeviceChange(change));
-          await applyDeviceChange(change, netlink);
-          applied.push(change);
+          if (await applyDeviceChange(change, netlink)) applied.push(change);
         }
         if (signal.aborted) return abortedStart();
         const dev = device!;
@@ -233,6 +203,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
             crashBehaviour: crashBehaviour(config),
           },
           stats: () => snapshotOf(assembled, dev, reader(), startedAt),
+          connections: () => assembled.connections(),
         };
       },
 
@@ -242,7 +213,9 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
           const count = applied.length + (routing ? plan.routing.steps.length : 0);
           log.info(`${reason} during start-up: undoing the ${count} change(s) applied so far`);
         } else if (ready) {
-          log.info(`${reason}: closing connections and removing routes, rules and ${config.name}`);
+          const what =
+            config.fd === undefined ? config.name : `ztun's addresses (${device?.name} stays with its owner)`;
+          log.info(`${reason}: closing connections and removing routes, rules and ${what}`);
         }
         const stopAt = Date.now();
         try {

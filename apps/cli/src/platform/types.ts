@@ -22,6 +22,9 @@ export interface Platform {
    * socket options. Starts at once; `ready` tells when traffic flows, `close()` undoes everything.
    */
   createTunnel(config: RunConfig, ctx: TunnelContext): Tunnel;
+  /** Sends a service-manager notification (systemd's sd_notify: READY=1, STOPPING=1…) to $NOTIFY_SOCKET;
+   *  returns why it failed, or undefined (also when no socket is set). Absent where not implemented. */
+  notify?(message: string): string | undefined;
   /** Removes what a crashed run left behind (found by ztun's tags). Resolves the exit code. */
   cleanup(ctx: { log: Logger; name: string }): Promise<number>;
 }

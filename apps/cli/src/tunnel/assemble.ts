@@ -18,7 +18,7 @@ import {
 import { formatCidr } from '../cidr.js';
 import { describeProxy, type ProxyConfig, type RunConfig } from '../config.js';
 import { type ConnectFailures, connectFailureReporter } from '../connect-failures.js';
-import { countingOutbound, type TrafficCounters } from '../counting.js';
+import { type ConnectionInfo, countingOutbound, type TrafficCounters } from '../counting.js';
 import type { Logger } from '../log.js';
 import type { ProxyAddress } from '../proxy-address.js';
 import { ProxyUdp } from '../proxy-udp.js';
@@ -30,6 +30,8 @@ export interface OsRelay {
   relay: NonNullable<OutboundHandlerOptions['relay']>;
   /** Adds the bytes the relay moved outside Node's sockets to the outbound's counts. */
   count(inner: TrafficCounters): TrafficCounters;
+  /** Bytes (both ways) the relay moved outside Node's sockets since it was made. */
+  spliced?(): number;
 }
 
 export interface AssembleOptions {
@@ -47,6 +49,10 @@ export interface Assembled {
   readonly stack: Stack;
   readonly traffic: TrafficCounters;
   readonly connectFailures: ConnectFailures;
+  /** The open connections and UDP sessions (`/connections`). */
+  connections(): ConnectionInfo[];
+  /** Bytes relayed each way by the OS relay (splice) vs through Node's sockets. */
+  relayBytes(): { spliced: number; copied: number };
   /** What the SOCKS5 proxy can do with UDP (absent for direct). */
   readonly proxyUdp?: ProxyUdp;
   /** The DNS-over-TCP layer (absent with --dns udp). */
@@ -140,6 +146,11 @@ export function assembleStack(o: AssembleOptions): Assembled {
     connectFailures,
     ...(proxyUdp ? { proxyUdp } : {}),
     ...(dns ? { dns } : {}),
+    connections: () => counted.connections(),
+    relayBytes: () => ({
+      spliced: o.relay?.spliced?.() ?? 0,
+      copied: counted.bytesUp() + counted.bytesDown(),
+    }),
   };
 }
 
@@ -211,6 +222,7 @@ export function snapshotOf(
     udpAssociateFailures: parts.proxyUdp?.associateFailures ?? 0,
     ...(parts.dns ? { dnsOverTcpQueries: parts.dns.dnsCounters.queries } : {}),
     deviceQueueDrops: queueDrops,
+    relayBytes: parts.relayBytes(),
   };
 }
 

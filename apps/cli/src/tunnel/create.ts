@@ -2,11 +2,13 @@
 // composition as `ztun run` (which is parse → this → signal → close()).
 
 import { resolveProxy } from '../cli.js';
-import { type LogLevel, rawConfigOf, resolveConfig } from '../config.js';
+import { ConfigError, type LogLevel, rawConfigOf, resolveConfig } from '../config.js';
+import { refuseLinuxOnly } from '../linux-only.js';
 import { createLogger, type Logger } from '../log.js';
 import { loadPlatform } from '../platform/index.js';
 import { type Platform, RunRefused } from '../platform/types.js';
 import { ProxyResolveAborted } from '../proxy-address.js';
+import { withExtras } from './extras.js';
 import { failedTunnel } from './failed.js';
 import { EMPTY_STATS, type Tunnel, type TunnelClosed, TunnelStartAborted } from './types.js';
 
@@ -40,6 +42,26 @@ export interface TunnelConfig {
   table?: number;
   fwmark?: number;
   killSwitch?: boolean;
+  /** Only these users' traffic enters the tunnel: a uid or 'START-END' (Linux). */
+  includeUid?: number | string | readonly (number | string)[];
+  /** These users' traffic never enters the tunnel (Linux). */
+  excludeUid?: number | string | readonly (number | string)[];
+  /** Traffic forwarded from these interfaces enters the tunnel: the LAN-gateway case (Linux). */
+  includeInterface?: string | readonly string[];
+  /** Traffic arriving on these interfaces keeps the main table (Linux). */
+  excludeInterface?: string | readonly string[];
+  /** Adopt the open TUN on this descriptor instead of creating one (Linux; not with name, mtu, txqueuelen). */
+  fd?: number;
+  /** Shell command run once ready, with ZTUN_IFNAME and ZTUN_ADDRESSES set (its exit status is logged). */
+  up?: string;
+  /** Shell command run after the tunnel is torn down (same environment). */
+  down?: string;
+  /** How long a hook may run before it is killed: seconds, or '30s', '2m' (default 30s). */
+  hookTimeout?: string | number;
+  /** Serve Prometheus metrics and /connections on 'HOST:PORT' once ready (loopback unless metricsAllowRemote). */
+  metrics?: string;
+  /** Allow a non-loopback `metrics` address. */
+  metricsAllowRemote?: boolean;
   /** DNS queries to port 53: 'udp', 'tcp' (DNS over TCP through the proxy), 'auto' (default) or 'fake-ip'. */
   dns?: 'auto' | 'tcp' | 'udp' | 'fake-ip';
   /** With dns 'fake-ip': the ranges (CIDR, one per family) names get addresses from. */
@@ -67,6 +89,10 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
   let resolved: ReturnType<typeof resolveConfig>;
   try {
     resolved = resolveConfig(rawConfigOf(config as Record<string, unknown>, 'createTunnel'));
+    if (resolved.logFile !== undefined || resolved.pidFile !== undefined)
+      throw new ConfigError(
+        'createTunnel: logFile and pidFile belong to `ztun run` (pass options.log; the process id is yours)',
+      );
   } catch (err) {
     return failedTunnel(err as Error);
   }
@@ -78,6 +104,7 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
   const started = (async () => {
     const platform = options.platform ?? (await loadPlatform());
     if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
+    refuseLinuxOnly(platform.os, resolved);
     let proxy: Awaited<ReturnType<typeof resolveProxy>>;
     try {
       proxy = await resolveProxy(resolved, log, platform.sockets, startup.signal);
@@ -89,11 +116,15 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
       proxy?.stop();
       throw new TunnelStartAborted(closedBeforeStart);
     }
-    inner = platform.createTunnel(resolved, {
-      proxyAddresses: proxy?.addresses ?? [],
-      ...(proxy ? { proxy } : {}),
+    inner = withExtras(
+      platform.createTunnel(resolved, {
+        proxyAddresses: proxy?.addresses ?? [],
+        ...(proxy ? { proxy } : {}),
+        log,
+      }),
+      resolved,
       log,
-    });
+    );
     return inner;
   })();
   const ready = started.then((t) => t.ready);
@@ -106,6 +137,7 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
         error instanceof TunnelStartAborted ? { reason: error.reason } : { reason: 'start failed', error },
     ),
     stats: () => inner?.stats() ?? EMPTY_STATS,
+    connections: () => inner?.connections?.() ?? [],
     close(reason = 'closed'): Promise<TunnelClosed> {
       closedBeforeStart ??= reason;
       startup.abort();

@@ -1,6 +1,7 @@
 // The Tunnel contract's life cycle, once for every OS: start (aborted by close()), stop by itself on a
 // failure, and one teardown that undoes exactly what start applied — after a failed start too.
 
+import type { ConnectionInfo } from '../counting.js';
 import type { Logger } from '../log.js';
 import type { StatsSnapshot } from '../stats.js';
 import {
@@ -15,6 +16,8 @@ import {
 export interface Started {
   readonly info: TunnelInfo;
   stats(): StatsSnapshot;
+  /** The open connections and UDP sessions, when the composition tracks them. */
+  connections?(): ConnectionInfo[];
 }
 
 /** One OS's tunnel as the two halves lifecycleTunnel needs. */
@@ -77,6 +80,7 @@ export function lifecycleTunnel(steps: TunnelSteps, log: Logger): Tunnel {
     ready,
     stopped,
     stats: () => started?.stats() ?? EMPTY_STATS,
+    connections: () => started?.connections?.() ?? [],
     close(reason = 'closed') {
       closeReason ??= reason;
       abort.abort();

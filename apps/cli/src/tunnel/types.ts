@@ -1,6 +1,7 @@
 // The tunnel contract: what `createTunnel` returns on every OS. One composition per OS implements it
 // (platform/tunnel.linux.ts, …); the CLI's `run` and embedders use only this shape.
 
+import type { ConnectionInfo } from '../counting.js';
 import type { StatsSnapshot } from '../stats.js';
 
 /** What the tunnel is, once traffic flows. */
@@ -47,6 +48,8 @@ export interface Tunnel {
   readonly stopped: Promise<TunnelStop>;
   /** Counters now (zeros before ready). Cheap: read from the stack's and the device's counters. */
   stats(): StatsSnapshot;
+  /** The open TCP connections and UDP sessions now (empty before ready, or where not tracked). */
+  connections?(): ConnectionInfo[];
   /**
    * Stops the tunnel: resets open connections, removes routes, rules, addresses and the device in reverse
    * order. Aborts a start-up in progress. Idempotent: every call returns the same promise. Never rejects.

@@ -14,7 +14,11 @@ function ruleText(rule: PlannedRule): string {
     const mask = rule.fwmask !== undefined && rule.fwmask !== 0xffffffff ? `/${hex(rule.fwmask)}` : '';
     parts.push(`fwmark ${hex(rule.fwmark)}${mask}`);
   }
-  parts.push(`lookup ${tableName(rule.table)}`);
+  if (rule.iif) parts.push(`iif ${rule.iif}`);
+  if (rule.uidRange) parts.push(`uidrange ${rule.uidRange.start}-${rule.uidRange.end}`);
+  if (rule.action === 'goto') parts.push(`goto ${rule.goto}`);
+  else if (rule.action === 'nop') parts.push('nop');
+  else parts.push(`lookup ${tableName(rule.table)}`);
   if (rule.suppressPrefixLength !== undefined)
     parts.push(`suppress_prefixlength ${rule.suppressPrefixLength}`);
   return parts.join(' ');

@@ -1,7 +1,8 @@
 import { type Cidr, formatIp, tryParseCidr } from '@ztun/packet';
 import { RoutingInputError } from '../errors.js';
 import { ZTUN_RT_PROTOCOL, ZTUN_RULE_PRIORITY_MAX, ZTUN_RULE_PRIORITY_MIN } from '../tags.js';
-import type { IpFamily } from '../types.js';
+import type { IpFamily, UidRange } from '../types.js';
+import { planSelectors } from './selectors.js';
 
 // Linux auto-route as a plan: every route and rule, computed purely from the options, in the order they go
 // in (undo is the exact reverse). Policy routing as wg-quick does it, per address family the tunnel carries:
@@ -17,6 +18,13 @@ import type { IpFamily } from '../types.js';
 // every route through it) the unreachable routes and the rules stay, so routed traffic is refused instead of
 // falling through to main. With captureDefault, a family the tunnel has no address in gets the rules and an
 // unreachable default too: refused, never sent around the tunnel.
+//
+// Selectors (selectors.ts): excludeUids/excludeInterfaces add `uidrange|iif … goto B+3` at B+0, B+3 being a
+// `nop` rule: the traffic skips ztun's band as if ztun were not there (a `lookup main` that finds no route
+// would fall through into the tunnel). includeUids/includeInterfaces put `fwmark M goto B+3` at B+0 and one
+// `uidrange|iif … lookup T` per selector at B+2 in place of `not fwmark M lookup T`: only those users and
+// the traffic forwarded from those interfaces enter the tunnel. The nop goes in first and out last, so a
+// goto is never unresolved (the kernel skips an unresolved goto) while the tunnel rule exists.
 
 /** Table id of the main table (`ip route show table main`). */
 export const MAIN_TABLE = 254;
@@ -60,6 +68,15 @@ export interface AutoRouteOptions {
   readonly bypass?: readonly string[];
   /** Keep routed traffic refused (unreachable routes) if the tunnel vanishes without undo. */
   readonly killSwitch?: boolean;
+  /** Only these users' traffic enters the tunnel (with includeInterfaces: either one's). */
+  readonly includeUids?: readonly UidRange[];
+  /** These users' traffic never enters the tunnel (exclusions win over inclusions). */
+  readonly excludeUids?: readonly UidRange[];
+  /** Traffic forwarded from these interfaces (a LAN gateway) enters the tunnel; local traffic does not
+   *  unless includeUids selects it. */
+  readonly includeInterfaces?: readonly string[];
+  /** Traffic arriving on these interfaces (e.g. docker0) keeps the main table. */
+  readonly excludeInterfaces?: readonly string[];
   readonly tags?: AutoRouteTags;
 }
 
@@ -89,6 +106,13 @@ export interface PlannedRule {
   /** `not`: the rule applies when its selector does NOT match. */
   readonly invert?: boolean;
   readonly suppressPrefixLength?: number;
+  /** `uidrange START-END`: sockets owned by these users. */
+  readonly uidRange?: UidRange;
+  /** `iif NAME`: packets arriving on this interface. */
+  readonly iif?: string;
+  /** Default: lookup `table` (then ignored). `goto`: jump to priority `goto`; `nop`: a goto's target. */
+  readonly action?: 'goto' | 'nop';
+  readonly goto?: number;
 }
 
 export type AutoRouteStep =
@@ -100,7 +124,9 @@ export type AutoRouteNote =
   /** captureDefault, but the tunnel has no address of `family`: its traffic is refused (killSwitch) or not captured. */
   | { readonly kind: 'family-not-captured'; readonly family: IpFamily; readonly refused: boolean }
   /** An exclude of a family nothing is routed for: it changes nothing. */
-  | { readonly kind: 'exclude-without-effect'; readonly prefix: string; readonly family: IpFamily };
+  | { readonly kind: 'exclude-without-effect'; readonly prefix: string; readonly family: IpFamily }
+  /** uid or interface selectors, but nothing is routed into the tunnel: they change nothing. */
+  | { readonly kind: 'selectors-without-effect' };
 
 export interface AutoRoutePlan {
   readonly dev: string;
@@ -151,6 +177,12 @@ export function planAutoRoute(options: AutoRouteOptions): AutoRoutePlan {
   }
   for (const r of options.routes ?? []) addRouted(prefix(r, 'route'));
   const excludes = (options.exclude ?? []).map((e) => prefix(e, 'exclude'));
+  const selectors = planSelectors(options);
+  const rule = (r: PlannedRule): AutoRouteStep => ({ kind: 'rule', rule: r });
+  const jumps = selectors.include.length + selectors.exclude.length > 0;
+  if (jumps && base + 3 > tags.rulePriorityMax)
+    throw new RoutingInputError('auto-route', 'the rule priority range holds fewer than 4 rules');
+  const skip = { table: MAIN_TABLE, action: 'goto' as const, goto: base + 3 };
 
   const route = (family: IpFamily, dst: Cidr, extra: Partial<PlannedRoute>): AutoRouteStep => ({
     kind: 'route',
@@ -177,6 +209,7 @@ export function planAutoRoute(options: AutoRouteOptions): AutoRoutePlan {
   for (const family of [4, 6] as const) {
     const prefixes = routed.get(family);
     if (!prefixes) continue;
+    if (jumps) steps.push(rule({ family, priority: base + 3, table: MAIN_TABLE, action: 'nop' }));
     const bypass: Cidr[] = [];
     for (const addr of options.bypass ?? []) {
       const c = prefix(addr, 'bypass');
@@ -191,12 +224,18 @@ export function planAutoRoute(options: AutoRouteOptions): AutoRoutePlan {
       seen.add(text);
       steps.push({ kind: 'rule', rule: { family, priority: base, table: MAIN_TABLE, dst: text } });
     }
+    for (const sel of selectors.exclude) steps.push(rule({ family, priority: base, ...skip, ...sel }));
+    if (selectors.include.length > 0)
+      steps.push(rule({ family, priority: base, ...skip, fwmark: options.fwmark, fwmask: 0xffffffff }));
     if (prefixes.some((p) => p.prefixLength === 0)) {
       steps.push({
         kind: 'rule',
         rule: { family, priority: base + 1, table: MAIN_TABLE, suppressPrefixLength: 0 },
       });
     }
+    for (const sel of selectors.include)
+      steps.push(rule({ family, priority: base + 2, table: options.table, ...sel }));
+    if (selectors.include.length > 0) continue;
     steps.push({
       kind: 'rule',
       rule: {
@@ -213,5 +252,7 @@ export function planAutoRoute(options: AutoRouteOptions): AutoRoutePlan {
     if (!routed.has(ex.version))
       notes.push({ kind: 'exclude-without-effect', prefix: formatPrefix(ex), family: ex.version });
   }
+  if (routed.size === 0 && selectors.include.length + selectors.exclude.length > 0)
+    notes.push({ kind: 'selectors-without-effect' });
   return { dev: options.dev, steps, notes };
 }

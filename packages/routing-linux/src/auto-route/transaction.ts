@@ -78,11 +78,14 @@ export function ruleSpecOf(step: Extract<AutoRouteStep, { kind: 'rule' }>): Rule
   return {
     family: r.family,
     priority: r.priority,
-    table: r.table,
+    ...(r.action ? { action: r.action } : { table: r.table }),
+    ...(r.goto !== undefined ? { goto: r.goto } : {}),
     ...(r.dst ? { dst: r.dst } : {}),
     ...(r.fwmark !== undefined ? { fwmark: r.fwmark, fwmask: r.fwmask ?? 0xffffffff } : {}),
     ...(r.invert ? { invert: true } : {}),
     ...(r.suppressPrefixLength !== undefined ? { suppressPrefixLength: r.suppressPrefixLength } : {}),
+    ...(r.uidRange ? { uidRange: r.uidRange } : {}),
+    ...(r.iif ? { iif: r.iif } : {}),
   };
 }
 

@@ -147,6 +147,8 @@ export const FRA_SUPPRESS_PREFIXLEN = 14;
 export const FRA_TABLE = 15;
 export const FRA_FWMASK = 16;
 export const FRA_OIFNAME = 17;
+/** struct fib_rule_uid_range { __u32 start, end; } (linux/fib_rules.h, kernel ≥ 4.10). */
+export const FRA_UID_RANGE = 20;
 export const FRA_PROTOCOL = 21;
 
 export const FR_ACT_UNSPEC = 0;

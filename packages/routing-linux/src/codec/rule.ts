@@ -1,13 +1,15 @@
 import { formatIp, type IpPrefix } from '../cidr.js';
 import { RoutingInputError } from '../errors.js';
 import { ZTUN_RT_PROTOCOL } from '../tags.js';
-import type { IpFamily, RuleAction, RuleInfo, RuleSpec } from '../types.js';
+import type { IpFamily, RuleAction, RuleInfo, RuleSpec, UidRange } from '../types.js';
 import { afToFamily, familyToAf, requireIfName, requireNetwork, requireUint } from './common.js';
 import {
   AF_UNSPEC,
   FIB_RULE_HDR_LEN,
   FIB_RULE_INVERT,
   FR_ACT_BLACKHOLE,
+  FR_ACT_GOTO,
+  FR_ACT_NOP,
   FR_ACT_PROHIBIT,
   FR_ACT_TO_TBL,
   FR_ACT_UNREACHABLE,
@@ -15,6 +17,7 @@ import {
   FRA_DST,
   FRA_FWMARK,
   FRA_FWMASK,
+  FRA_GOTO,
   FRA_IIFNAME,
   FRA_OIFNAME,
   FRA_PRIORITY,
@@ -22,6 +25,7 @@ import {
   FRA_SRC,
   FRA_SUPPRESS_PREFIXLEN,
   FRA_TABLE,
+  FRA_UID_RANGE,
   NLM_F_ACK,
   NLM_F_CREATE,
   NLM_F_DUMP,
@@ -50,6 +54,8 @@ const ACTION_BY_NAME: Record<RuleAction, number> = {
   unreachable: FR_ACT_UNREACHABLE,
   blackhole: FR_ACT_BLACKHOLE,
   prohibit: FR_ACT_PROHIBIT,
+  goto: FR_ACT_GOTO,
+  nop: FR_ACT_NOP,
 };
 const ACTION_NAMES = ['unspec', 'lookup', 'goto', 'nop', '4', '5', 'blackhole', 'unreachable', 'prohibit'];
 
@@ -67,6 +73,8 @@ export interface ResolvedRule {
   readonly src: IpPrefix | undefined;
   readonly dst: IpPrefix | undefined;
   readonly protocol: number;
+  readonly uidRange: UidRange | undefined;
+  readonly goto: number | undefined;
 }
 
 export function describeRule(cmd: 'add' | 'delete', r: RuleSpec): string {
@@ -81,7 +89,9 @@ export function describeRule(cmd: 'add' | 'delete', r: RuleSpec): string {
     );
   if (r.iif) parts.push(`iif ${r.iif}`);
   if (r.oif) parts.push(`oif ${r.oif}`);
-  if (r.action && r.action !== 'lookup') parts.push(r.action);
+  if (r.uidRange) parts.push(`uidrange ${r.uidRange.start}-${r.uidRange.end}`);
+  if (r.action === 'goto') parts.push(`goto ${r.goto}`);
+  else if (r.action && r.action !== 'lookup') parts.push(r.action);
   else if (r.table !== undefined) parts.push(`lookup ${r.table}`);
   if (r.suppressPrefixLength !== undefined) parts.push(`suppress_prefixlength ${r.suppressPrefixLength}`);
   return parts.join(' ');
@@ -103,6 +113,15 @@ export function resolveRule(operation: string, cmd: 'add' | 'delete', r: RuleSpe
   } else if (r.table !== undefined) {
     throw new RoutingInputError(operation, `action ${actionName} takes no table`);
   }
+  // goto jumps to the rule of that priority (later rules only; the kernel refuses a jump back with EINVAL).
+  let goto: number | undefined;
+  if (known === FR_ACT_GOTO) {
+    goto = requireUint(operation, 'goto', r.goto);
+    if (goto <= priority)
+      throw new RoutingInputError(operation, `goto ${goto} is not after priority ${priority}`);
+  } else if (r.goto !== undefined) {
+    throw new RoutingInputError(operation, `goto needs action 'goto', not ${actionName}`);
+  }
   const fwmark = r.fwmark !== undefined ? requireUint(operation, 'fwmark', r.fwmark) : undefined;
   const fwmask = r.fwmask !== undefined ? requireUint(operation, 'fwmask', r.fwmask) : undefined;
   if (fwmask !== undefined && fwmark === undefined)
@@ -121,6 +140,14 @@ export function resolveRule(operation: string, cmd: 'add' | 'delete', r: RuleSpe
       throw new RoutingInputError(operation, `${what} is IPv${p.family} but the rule is IPv${r.family}`);
     }
   }
+  let uidRange: UidRange | undefined;
+  if (r.uidRange !== undefined) {
+    // uid_t is 32 bits; (uid_t)-1 is "no user" (INVALID_UID), which the kernel refuses in a range.
+    const start = requireUint(operation, 'uidrange start', r.uidRange?.start, 0xfffffffe);
+    const end = requireUint(operation, 'uidrange end', r.uidRange?.end, 0xfffffffe);
+    if (start > end) throw new RoutingInputError(operation, `uidrange ${start}-${end} ends before it starts`);
+    uidRange = { start, end };
+  }
   return {
     family: r.family,
     priority,
@@ -136,6 +163,8 @@ export function resolveRule(operation: string, cmd: 'add' | 'delete', r: RuleSpe
     dst,
     protocol:
       r.protocol !== undefined ? requireUint(operation, 'protocol', r.protocol, 255) : ZTUN_RT_PROTOCOL,
+    uidRange,
+    goto,
   };
 }
 
@@ -175,12 +204,19 @@ export function buildRule(cmd: 'add' | 'delete', r: ResolvedRule): MessageBuilde
   if (r.dst) m.attr(FRA_DST, r.dst.bytes);
   if (r.fwmark !== undefined) m.u32(FRA_FWMARK, r.fwmark);
   if (r.fwmask !== undefined) m.u32(FRA_FWMASK, r.fwmask);
+  if (r.uidRange) m.attr(FRA_UID_RANGE, uidRangeBytes(r.uidRange));
   if (r.iif !== undefined) m.string(FRA_IIFNAME, r.iif);
   if (r.oif !== undefined) m.string(FRA_OIFNAME, r.oif);
+  if (r.goto !== undefined) m.u32(FRA_GOTO, r.goto);
   if (r.table > 255) m.u32(FRA_TABLE, r.table);
   if (r.suppressPrefixLength !== undefined) m.u32(FRA_SUPPRESS_PREFIXLEN, r.suppressPrefixLength);
   m.u8(FRA_PROTOCOL, r.protocol);
   return m;
+}
+
+// struct fib_rule_uid_range { __u32 start; __u32 end; }: host order like every netlink integer.
+function uidRangeBytes(u: UidRange): Uint8Array {
+  return new StructWriter(8).u32(0, u.start).u32(4, u.end).bytes;
 }
 
 export function buildListRules(family?: IpFamily): MessageBuilder {
@@ -200,6 +236,8 @@ export function parseRule(msg: NetlinkMessage): RuleInfo | undefined {
   const dst = attrs.get(FRA_DST);
   const suppress = attrU32(attrs.get(FRA_SUPPRESS_PREFIXLEN));
   const action = p[7]!;
+  const uid = attrs.get(FRA_UID_RANGE);
+  const uidView = uid && uid.length >= 8 ? dataView(uid) : undefined;
   return {
     family,
     priority: attrU32(attrs.get(FRA_PRIORITY)) ?? 0,
@@ -215,6 +253,13 @@ export function parseRule(msg: NetlinkMessage): RuleInfo | undefined {
     src: src ? `${formatIp(src)}/${p[2]}` : undefined,
     dst: dst ? `${formatIp(dst)}/${p[1]}` : undefined,
     protocol: attrU8(attrs.get(FRA_PROTOCOL)),
+    uidRange: uidView
+      ? {
+          start: uidView.getUint32(0, HOST_LITTLE_ENDIAN),
+          end: uidView.getUint32(4, HOST_LITTLE_ENDIAN),
+        }
+      : undefined,
+    goto: attrU32(attrs.get(FRA_GOTO)),
     flags,
   };
 }

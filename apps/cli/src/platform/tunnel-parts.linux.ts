@@ -1,0 +1,64 @@
+// Parts of the Linux tunnel (tunnel.linux.ts): the splice(2) relay as the stack's OS relay, the kernel's
+// count of TUN queue drops, and the IPv6 link-local switch.
+
+import { writeFileSync } from 'node:fs';
+import type { RtNetlink } from '@ztun/routing-linux';
+import { canSplice, spliceRelay, spliceRelayTotals } from '@ztun/tun-linux';
+import type { TrafficCounters } from '../counting.js';
+import type { Logger } from '../log.js';
+import type { OsRelay } from '../tunnel/assemble.js';
+
+/** The splice(2) relay (client = A, upstream = B) for plain TCP socket pairs; others stay on Node streams. */
+export function spliceRelayFor(log: Logger): OsRelay {
+  // Totals are process-wide (an embedder may run several tunnels in turn): count from this tunnel's start.
+  const start = spliceRelayTotals();
+  return {
+    relay(client, upstream) {
+      if (!canSplice(client) || !canSplice(upstream)) return false;
+      spliceRelay(client, upstream).done.then((r) => {
+        if (r.reason === 'error')
+          log.debug(`splice relay: socket ${r.side ?? '?'} failed: ${r.code ?? 'unknown'}`);
+        else if (r.reason === 'fallback')
+          log.debug(`splice relay: carried by Node streams (${r.cause}: ${r.code ?? r.detail ?? 'unknown'})`);
+      });
+      return true;
+    },
+    spliced() {
+      const now = spliceRelayTotals();
+      return now.bytesAtoB + now.bytesBtoA - start.bytesAtoB - start.bytesBtoA;
+    },
+    // What the splice relay moved from now on never passes Node's sockets.
+    count(inner: TrafficCounters): TrafficCounters {
+      return {
+        bytesUp: () => inner.bytesUp() + spliceRelayTotals().bytesAtoB - start.bytesAtoB,
+        bytesDown: () => inner.bytesDown() + spliceRelayTotals().bytesBtoA - start.bytesBtoA,
+      };
+    },
+  };
+}
+
+/**
+ * Packets the kernel dropped at the TUN's own queue (IFLA_STATS64 tx_dropped: tun_net_xmit found the
+ * queue of `txqueuelen` packets towards ztun full). ztun never sees them, so only the kernel can count
+ * them. Reads fresh each call; the last good value when the link cannot be read (e.g. during teardown).
+ */
+export function queueDropReader(nl: RtNetlink, index: number): () => number {
+  let last = 0;
+  return () => {
+    try {
+      last = nl.getLinkStats(index).txDropped;
+    } catch {
+      // keep the last value
+    }
+    return last;
+  };
+}
+
+/** `addrgenmode none` (before the link goes up): no IPv6 link-local address, so no RS/MLD into the TUN. */
+export function noLinkLocal(name: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${name}/addr_gen_mode`, '1');
+  } catch {
+    // IPv6 disabled on this system: nothing would be generated anyway.
+  }
+}
