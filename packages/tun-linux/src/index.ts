@@ -15,9 +15,11 @@ export { linuxSockets } from './sockets.linux.js';
 export {
   canSplice,
   type SplicedPair,
+  type SplicePipeStats,
   type SpliceRelayOptions,
   type SpliceRelayResult,
   spliceRelay,
+  spliceRelayPipes,
   spliceRelaySupported,
   spliceRelayTotals,
 } from './splice.linux.js';
