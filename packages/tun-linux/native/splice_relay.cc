@@ -93,7 +93,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
                            InstanceMethod<&SpliceRelay::Add>("add"),
                            InstanceMethod<&SpliceRelay::Cancel>("cancel"),
                            InstanceMethod<&SpliceRelay::Totals>("totals"),
-                           InstanceMethod<&SpliceRelay::Pipes>("pipes"),
+                           InstanceMethod<&SpliceRelay::Stats>("stats"),
                            InstanceMethod<&SpliceRelay::Close>("close"),
                        });
   }
@@ -283,15 +283,16 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
     return out;
   }
 
-  // pipes() → [idle, busy, created so far, max idle, out of pipes (errno or 0)].
-  Napi::Value Pipes(const Napi::CallbackInfo& info) {
+  // stats() → [idle pipes, busy pipes, pipes created so far, max idle, out of pipes (errno or 0), pairs running].
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Array out = Napi::Array::New(env, 5);
+    Napi::Array out = Napi::Array::New(env, 6);
     out.Set(0u, Napi::Number::New(env, static_cast<double>(pool_.idleCount())));
     out.Set(1u, Napi::Number::New(env, static_cast<double>(pool_.busyCount())));
     out.Set(2u, Napi::Number::New(env, static_cast<double>(pool_.createdCount())));
     out.Set(3u, Napi::Number::New(env, static_cast<double>(pool_.maxIdle())));
     out.Set(4u, Napi::Number::New(env, starved_.load()));
+    out.Set(5u, Napi::Number::New(env, static_cast<double>(running_.load(std::memory_order_relaxed))));
     return out;
   }
 
@@ -360,6 +361,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
       if (c.kind == Command::kAdd) {
         Pair* p = c.pair;
         pairs_[p->id] = p;
+        running_.store(pairs_.size(), std::memory_order_relaxed);
         for (int s = 0; s < 2 && !p->finished; s++) {
           epoll_event ev{};
           ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -378,6 +380,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
   void Finish(Pair* p, int reason, int side, int err, std::vector<Pair*>& done) {
     p->finished = true;
     pairs_.erase(p->id);
+    running_.store(pairs_.size(), std::memory_order_relaxed);
     // Off our epoll before JS hears of it: from the report on, Node may close (and reuse) these fds.
     // (EPOLL_CTL_DEL of an fd never added fails harmlessly.)
     for (int s = 0; s < 2; s++) epoll_ctl(epoll_, EPOLL_CTL_DEL, p->fds[s], nullptr);
@@ -455,6 +458,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
   PipePool pool_;
   // Out of pipes (the errno of the failed pipe2) while directions wait for one; read by add() on the JS thread.
   std::atomic<int> starved_{0};
+  std::atomic<size_t> running_{0};  // pairs_.size(), for stats()
   std::atomic<uint64_t> totalAtoB_{0};
   std::atomic<uint64_t> totalBtoA_{0};
 };

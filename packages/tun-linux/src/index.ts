@@ -15,11 +15,11 @@ export { linuxSockets } from './sockets.linux.js';
 export {
   canSplice,
   type SplicedPair,
-  type SplicePipeStats,
   type SpliceRelayOptions,
   type SpliceRelayResult,
+  type SpliceRelayStats,
   spliceRelay,
-  spliceRelayPipes,
+  spliceRelayStats,
   spliceRelaySupported,
   spliceRelayTotals,
 } from './splice.linux.js';

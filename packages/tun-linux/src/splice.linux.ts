@@ -12,8 +12,8 @@ export interface NativeSpliceRelay {
   add(fdA: number, fdB: number, pipeSize: number): number;
   cancel(id: number): void;
   totals(): [number, number];
-  /** [idle, busy, created so far, max idle, errno while out of pipes else 0] */
-  pipes(): [number, number, number, number, number];
+  /** [idle pipes, busy pipes, pipes created, max idle, errno while out of pipes else 0, pairs running] */
+  stats(): [number, number, number, number, number, number];
   close(): void;
 }
 
@@ -132,21 +132,33 @@ function warnInternals(what: string): void {
   );
 }
 
-/** The relay's pipes: a direction holds one only while bytes are in it; up to `maxIdle` are kept for reuse. */
-export interface SplicePipeStats {
-  idle: number;
-  busy: number;
+/**
+ * The relay's state. A direction holds a pipe only while bytes are in it (`busyPipes`); up to `maxIdlePipes`
+ * are kept for reuse. An idle pair costs no fd beyond its two sockets.
+ */
+export interface SpliceRelayStats {
+  /** Pairs the relay thread runs now. */
+  pairs: number;
+  idlePipes: number;
+  busyPipes: number;
   /** Pipes created since the relay started (reuse keeps this low). */
-  created: number;
-  maxIdle: number;
+  pipesCreated: number;
+  maxIdlePipes: number;
   /** Directions are waiting for a pipe (pipe2 failed with this errno): new pairs fall back to Node streams. */
   outOfPipes?: string;
 }
 
-export function spliceRelayPipes(): SplicePipeStats {
-  if (!relay) return { idle: 0, busy: 0, created: 0, maxIdle: 0 };
-  const [idle, busy, created, maxIdle, starved] = relay.pipes();
-  return { idle, busy, created, maxIdle, ...(starved ? { outOfPipes: errnoName(starved) } : {}) };
+export function spliceRelayStats(): SpliceRelayStats {
+  if (!relay) return { pairs: 0, idlePipes: 0, busyPipes: 0, pipesCreated: 0, maxIdlePipes: 0 };
+  const [idlePipes, busyPipes, pipesCreated, maxIdlePipes, starved, pairs] = relay.stats();
+  return {
+    pairs,
+    idlePipes,
+    busyPipes,
+    pipesCreated,
+    maxIdlePipes,
+    ...(starved ? { outOfPipes: errnoName(starved) } : {}),
+  };
 }
 
 /**

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type SplicedPair,
   spliceRelay,
-  spliceRelayPipes,
+  spliceRelayStats,
   spliceRelaySupported,
 } from '../src/splice.linux.js';
 import { closed, digestUntilEnd, fdCount, type Rig, rigFactory, send } from './splice-rig.js';
@@ -77,7 +77,7 @@ describe(
     afterAll(() => factory.close());
 
     it('out of fds: the bytes wait for a pipe, new pairs go through Node streams (EMFILE), then all flow', async () => {
-      expect(spliceRelayPipes()).toMatchObject({ idle: 0, busy: 0 }); // nothing has moved yet in this file
+      expect(spliceRelayStats()).toMatchObject({ idlePipes: 0, busyPipes: 0 }); // nothing has moved yet in this file
       const waiting = await factory.rig();
       const later = await factory.rig();
       const first = spliceRelay(waiting.a, waiting.b);
@@ -100,7 +100,7 @@ describe(
       try {
         expect(lim.set(RLIMIT_NOFILE, BigUint64Array.of(BigInt(top + 1), saved[1]!))).toBe(0);
         sentA = send(waiting.peerA, 1_000_000, true);
-        await waitFor('the relay out of pipes', () => spliceRelayPipes().outOfPipes === 'EMFILE', 10_000);
+        await waitFor('the relay out of pipes', () => spliceRelayStats().outOfPipes === 'EMFILE', 10_000);
         second = await spliceRelay(later.a, later.b).done;
       } finally {
         lim.set(RLIMIT_NOFILE, saved);
@@ -116,7 +116,7 @@ describe(
       expect(await atB).toEqual({ bytes: 1_000_000, sha256: await sentA });
       waiting.peerB.end();
       expect((await first.done).reason).toBe('eof');
-      expect(spliceRelayPipes().outOfPipes).toBeUndefined();
+      expect(spliceRelayStats().outOfPipes).toBeUndefined();
       for (const s of [waiting.peerA, waiting.peerB, later.peerA, later.peerB, later.a, later.b]) s.destroy();
     });
 
@@ -127,13 +127,13 @@ describe(
       const before = fdCount(); // every socket open, nothing handed over yet
       const relays = rigs.map((r) => spliceRelay(r.a, r.b));
       await exchange(rigs, 4096); // every pair has moved bytes both ways and is idle again
-      await waitFor('no busy pipe', () => spliceRelayPipes().busy === 0);
-      const pipes = spliceRelayPipes();
+      await waitFor('no busy pipe', () => spliceRelayStats().busyPipes === 0);
+      const pipes = spliceRelayStats();
       const extra = fdCount() - before;
       console.log(`splice relay: ${N} idle pairs hold ${extra} fds beyond their sockets (pipes: %o)`, pipes);
       // Only the idle pool (two fds a pipe) is left; the old relay held 6 more fds per pair (2 dups, 2 pipes).
-      expect(pipes.idle).toBeLessThanOrEqual(pipes.maxIdle);
-      expect(extra).toBeLessThanOrEqual(2 * pipes.maxIdle);
+      expect(pipes.idlePipes).toBeLessThanOrEqual(pipes.maxIdlePipes);
+      expect(extra).toBeLessThanOrEqual(2 * pipes.maxIdlePipes);
       await endAll(rigs, relays);
     }, 60_000);
 
@@ -167,15 +167,19 @@ describe(
       const sent = rigs.map((r, i) => send(r.peerA, i < 10 ? 16 << 20 : 1 << 20, true));
       await Promise.all(sent.slice(10));
       await waitFor('the 30 pairs that keep up delivered', () => Promise.all(atB.slice(10)), 30_000);
-      await waitFor('a pipe held by each lagging direction', () => spliceRelayPipes().busy === 10, 30_000);
-      expect(spliceRelayPipes().idle).toBeLessThanOrEqual(spliceRelayPipes().maxIdle);
+      await waitFor(
+        'a pipe held by each lagging direction',
+        () => spliceRelayStats().busyPipes === 10,
+        30_000,
+      );
+      expect(spliceRelayStats().idlePipes).toBeLessThanOrEqual(spliceRelayStats().maxIdlePipes);
       for (const r of lagging) r.peerB.resume();
       await Promise.all(sent);
       const got = await Promise.all(atB);
       for (let i = 0; i < rigs.length; i++) expect(got[i]!.sha256).toBe(await sent[i]);
-      await waitFor('no busy pipe', () => spliceRelayPipes().busy === 0);
-      const pipes = spliceRelayPipes();
-      expect(pipes.idle).toBeLessThanOrEqual(pipes.maxIdle);
+      await waitFor('no busy pipe', () => spliceRelayStats().busyPipes === 0);
+      const pipes = spliceRelayStats();
+      expect(pipes.idlePipes).toBeLessThanOrEqual(pipes.maxIdlePipes);
       for (const r of rigs) r.peerB.end();
       for (const r of await Promise.all(relays.map((p) => p.done))) expect(r.reason).toBe('eof');
       for (const r of rigs) r.peerA.destroy();
