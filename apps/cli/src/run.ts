@@ -55,7 +55,8 @@ export async function runTunnel(platform: Platform, config: RunConfig, o: RunOpt
     log.info(
       `ready: ${info.name} ${info.addresses.join(' ')} mtu ${info.mtu}, ` +
         `proxy ${describeProxy(config.proxy)}, ${config.autoRoute ? 'auto-route' : `${info.routes} route(s)`}, ` +
-        `${info.changes} changes applied; ${info.crashBehaviour}`,
+        `${info.changes} changes applied; ${info.crashBehaviour}` +
+        (info.notes?.length ? `; ${info.notes.join('; ')}` : ''),
     );
     const interval = config.statsIntervalMs ?? (o.statsOut.isTTY ? 1000 : 10_000);
     if (interval > 0) {

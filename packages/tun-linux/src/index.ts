@@ -2,6 +2,7 @@
 export type { DeviceCounters, PacketBatch, TunDevice } from '@ztun/packet';
 export { LinuxTun, openTun, openTunSync } from './device.linux.js';
 export { errnoName, TunError, TunUnsupportedError } from './errors.js';
+export { type FdLimit, fdLimit, raiseFdLimit } from './fd-limit.linux.js';
 export {
   IFF_MULTI_QUEUE,
   IFF_NO_PI,

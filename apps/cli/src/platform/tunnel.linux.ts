@@ -16,6 +16,7 @@ import {
   type LinuxTun,
   linuxSockets,
   openTun,
+  raiseFdLimit,
   spliceRelay,
   spliceRelaySupported,
   spliceRelayTotals,
@@ -78,6 +79,29 @@ function queueDropReader(nl: RtNetlink, index: number): () => number {
     }
     return last;
   };
+}
+
+/**
+ * Below this hard RLIMIT_NOFILE the ready line says how many connections it allows: each relayed TCP
+ * connection holds two sockets (the accepted one and the outbound one).
+ */
+const LOW_FD_LIMIT = 65_536;
+
+/** Raises the soft open-file limit to the hard one; a note for the ready line when the hard one is low. */
+function openFileNote(log: Logger): string | undefined {
+  try {
+    const lim = raiseFdLimit();
+    if (lim.raisedFrom !== undefined)
+      log.debug(`open-file limit raised from ${lim.raisedFrom} to ${lim.soft}`);
+    if (lim.soft >= LOW_FD_LIMIT) return undefined;
+    return (
+      `open files limited to ${lim.soft} (hard RLIMIT_NOFILE ${lim.hard}: about ` +
+      `${Math.max(0, Math.floor((lim.soft - 100) / 2))} TCP connections at once)`
+    );
+  } catch (err) {
+    log.debug(`open-file limit unknown: ${(err as Error).message}`);
+    return undefined;
+  }
 }
 
 /** `addrgenmode none` (before the link goes up): no IPv6 link-local address, so no RS/MLD into the TUN. */
@@ -163,6 +187,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
           );
         }
         lock = held;
+        const fdNote = openFileNote(log);
         const netlink = RtNetlink.open();
         nl = netlink;
         const left = flushAutoRoute(netlink);
@@ -230,6 +255,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
             routes: plan.routing.steps.filter((s) => s.kind === 'route' && !s.route.unreachable).length,
             changes: changeCount(plan),
             crashBehaviour: crashBehaviour(config),
+            ...(fdNote ? { notes: [fdNote] } : {}),
           },
           stats: () => snapshotOf(assembled, dev, reader(), startedAt),
         };
