@@ -87,12 +87,15 @@ for target in linux/x64 darwin/arm64 win32/x64; do
 
   (cd "$app" && node --require "$work/no-addons.cjs" --input-type=module -e '
     const m = await import("ztun");
-    if (typeof m.main !== "function" || typeof m.parseCidr !== "function") throw new Error("ztun exports are missing");
+    if (typeof m.main !== "function" || typeof m.createTunnel !== "function") throw new Error("ztun exports are missing");
+    // The library entry refuses the same way the CLI does: ready rejects with one line, nothing started.
+    const refused = await m.createTunnel({}).ready.then(() => "started", (e) => `${e.name}: ${e.message}`);
+    if (!/^RunRefused: ztun run on linux needs @ztun\/(tun|routing)-linux /.test(refused)) throw new Error(`createTunnel: ${refused}`);
     const { createRequire } = await import("node:module");
     const c = createRequire(`${process.cwd()}/`)("ztun");
     if (typeof c.main !== "function") throw new Error("require(\"ztun\") has no main");
   ') || fail "import('ztun') in the $os/$cpu install"
-  step "$os/$cpu: import('ztun') and require('ztun') load with every native addon refused"
+  step "$os/$cpu: import('ztun') and require('ztun') load with every native addon refused; createTunnel refuses in one line"
 
   # This host is Linux, so the CLI selects its Linux platform, whose packages npm left out: one line, exit 2.
   code=0

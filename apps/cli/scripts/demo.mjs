@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// `pnpm demo` (root): the ztun CLI end to end in two network namespaces of its own.
-//   1. ztun --auto-route --proxy direct in the client namespace; an HTTP server in the server namespace;
-//      fetch through the tunnel, show routes/rules and the stats, stop ztun, show everything is gone.
-//   2. the same with --proxy socks5:// to danted (when danted is installed).
+// `pnpm demo` (root): ztun end to end in two network namespaces of its own.
+//   1. the library: examples/embed.mjs calls createTunnel({ proxy: 'direct', autoRoute: true, … }) in the
+//      client namespace; an HTTP server in the server namespace; fetch through the tunnel, show routes/rules
+//      and the stats, stop it, show everything is gone.
+//   2. the CLI: ztun run --auto-route --proxy socks5:// to danted (when danted is installed), the same checks.
 // Everything it creates is removed on success, on failure and on Ctrl-C.
 
 import {
@@ -60,9 +61,16 @@ function showStats(s) {
   console.log(`raw: ${JSON.stringify(s)}`);
 }
 
-async function leg(title, ztunArgs, expectWho, ipv6) {
-  step(`${title}: ztun run ${ztunArgs.join(' ')}`);
-  const z = await topo.startZtun([...ztunArgs, '--stats-interval', '500ms'], '  [ztun] ');
+/** `how`: { args } for `ztun run ARGS`, or { config } for createTunnel(config) in examples/embed.mjs. */
+async function leg(title, how, expectWho, ipv6) {
+  let z;
+  if (how.config) {
+    step(`${title}: createTunnel(${JSON.stringify(how.config)}) (examples/embed.mjs)`);
+    z = await topo.startEmbedded(how.config, '  [embed] ');
+  } else {
+    step(`${title}: ztun run ${how.args.join(' ')}`);
+    z = await topo.startZtun([...how.args, '--stats-interval', '500ms'], '  [ztun] ');
+  }
 
   step('policy rules and the tunnel table in the client namespace');
   console.log(topo.ip(client, 'rule', 'show').stdout.trimEnd());
@@ -83,16 +91,16 @@ async function leg(title, ztunArgs, expectWho, ipv6) {
   );
 
   await sleep(700);
-  step('ztun stats (JSON lines, as written when stdout is not a terminal)');
+  step('stats (JSON lines: tunnel.stats(), as ztun run writes them when stdout is not a terminal)');
   showStats(lastStats(z));
 
-  step('SIGTERM: ztun removes what it added');
+  step('SIGTERM: the tunnel removes what it added');
   const code = await z.stop(10_000);
-  console.log(`ztun exited with ${code}`);
+  console.log(`exited with ${code}`);
   console.log(topo.ip(client, 'rule', 'show').stdout.trimEnd());
   const left = topo.exec(client, 'ip', ['link', 'show', 'ztun0'], { allowFail: true }).status;
   console.log(left === 0 ? 'ztun0 still exists!' : 'ztun0 is gone');
-  if (code !== 0) throw new Error(`ztun exited with ${code}`);
+  if (code !== 0) throw new Error(`exited with ${code}`);
 }
 
 let failed = false;
@@ -102,8 +110,8 @@ try {
   console.log(`HTTP server on ${SERVER}:8080 and [${SERVER6}]:8080 in the server namespace`);
 
   await leg(
-    'direct',
-    ['--auto-route', '--proxy', 'direct', '--address', '198.18.0.1/15', '--address', 'fd00:7a74::1/64'],
+    'direct, through the library',
+    { config: { proxy: 'direct', autoRoute: true, address: ['198.18.0.1/15', 'fd00:7a74::1/64'] } },
     '10.211.0.1',
     true,
   );
@@ -112,15 +120,15 @@ try {
     await topo.startDanted(1080);
     console.log(`\ndanted (SOCKS5) on ${SOCKS}:1080 in the server namespace`);
     await leg(
-      'socks5',
-      ['--auto-route', '--proxy', `socks5://${SOCKS}:1080`],
+      'socks5, through the CLI',
+      { args: ['--auto-route', '--proxy', `socks5://${SOCKS}:1080`] },
       SOCKS,
       false, // this danted config has an IPv4 external address only
     );
   } else {
     step('socks5 leg skipped: danted is not installed (apt-get install dante-server)');
   }
-  step(`done: ${BIN} worked in both legs`);
+  step(`done: createTunnel and ${BIN} worked`);
 } catch (err) {
   failed = true;
   console.error(`\ndemo failed: ${err.message}`);

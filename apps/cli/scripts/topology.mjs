@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = join(here, '..', 'dist', 'bin.js');
+export const EMBED = join(here, '..', 'examples', 'embed.mjs');
 export const HTTP_SERVER = join(here, 'http-server.mjs');
 export const SERVER = '10.212.0.2';
 export const SERVER6 = 'fd00:212::2';
@@ -185,6 +186,20 @@ export function createTopology(tag, { vethMtu } = {}) {
       );
       const p = start(server, 'danted', ['-f', conf, '-p', join(tmp, 'danted.pid'), '-N', '1']);
       await waitUntil('danted', () => listening(server, port));
+      return p;
+    },
+
+    /** Starts examples/embed.mjs (createTunnel from the ztun package) with `config` in the client namespace. */
+    async startEmbedded(config, echo) {
+      const p = start(client, process.execPath, [EMBED, JSON.stringify(config)], echo);
+      await waitUntil(
+        'the embedded tunnel ready',
+        () => {
+          if (p.child.exitCode !== null) throw new Error(`embed.mjs exited early:\n${p.output()}`);
+          return p.output().includes('embed: ready:');
+        },
+        15_000,
+      );
       return p;
     },
 

@@ -48,10 +48,8 @@ export async function runTunnel(platform: Platform, config: RunConfig, o: RunOpt
   void interrupted.then((reason) => tunnel.close(reason));
   let exitCode = 0;
   let stopStats: (() => void) | undefined;
-  let ready = false;
   try {
     const info = await tunnel.ready;
-    ready = true;
     log.info(
       `ready: ${info.name} ${info.addresses.join(' ')} mtu ${info.mtu}, ` +
         `proxy ${describeProxy(config.proxy)}, ${config.autoRoute ? 'auto-route' : `${info.routes} route(s)`}, ` +
@@ -92,13 +90,12 @@ export async function runTunnel(platform: Platform, config: RunConfig, o: RunOpt
       exitCode = closed.clean && !fatal ? 0 : 1;
       if (exitCode === 0) log.info('stopped before ready; everything it added is removed');
     } else if (err instanceof RunRefused) {
-      log.error(err.message);
-      exitCode = err.exitCode;
+      // Nothing is left applied by now; main() prints it as the one `ztun: …` line with its exit code.
+      throw err;
     } else {
       log.error(`start failed: ${(err as Error).message}`);
       exitCode = 1;
     }
-    if (!ready) await tunnel.close(); // already torn down by the failed start: returns the same result
   } finally {
     stopStats?.();
     for (const sig of SIGNALS) process.off(sig, onSignal);
