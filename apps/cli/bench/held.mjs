@@ -76,7 +76,7 @@ export async function measureHeld(topo, z, n, { releaseLimitMs = 120_000 } = {})
     // A client's connect completes at the kernel listener's handshake, before ztun accepted it: counted once
     // every connection echoed a byte (accepted, connected upstream and relayed).
     client.child.stdin.write('ping\n');
-    const pinged = (await waitLine(client, 'pinged', 120_000)).pinged;
+    const { pinged, lost } = await waitLine(client, 'pinged', 120_000);
     const fds = fdsOf(pid);
     const rss = rssMbOf(pid);
     const dropsHeld = tunDrops(topo);
@@ -105,9 +105,10 @@ export async function measureHeld(topo, z, n, { releaseLimitMs = 120_000 } = {})
       failed: held.failed,
       errors: held.errors,
       pinged,
+      lost,
       fds0,
       fdsHeld: fds - fds0,
-      fdsPerConn: held.held ? (fds - fds0) / held.held : 0,
+      fdsPerConn: pinged ? (fds - fds0) / pinged : 0,
       rss0,
       rssHeld: rss,
       rssAfterClose: rssMbOf(pid),

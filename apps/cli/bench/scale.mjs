@@ -90,7 +90,7 @@ export async function scaleSection(topo, { seconds, held, bursts, startZtun, soc
             ? `> 60 s (${h.left} client sockets, ${h.leftFds} fds left)`
             : `${f(h.releasedMs / 1000, 1)} s`;
         console.log(
-          `| ${label} | ${h.held}${h.failed ? ` (${h.failed} failed: ${JSON.stringify(h.errors)})` : ''} | ${f(h.fdsPerConn, 2)} | ` +
+          `| ${label} | ${h.pinged}${h.failed ? ` (${h.failed} failed: ${JSON.stringify(h.errors)})` : ''}${h.lost ? ` (${h.lost} reset)` : ''} | ${f(h.fdsPerConn, 2)} | ` +
             `${f(h.rss0)} / ${f(h.rssHeld)} / ${f(h.rssAfterClose)} | ${h.tunDropsOpening} / ${h.tunDropsClosing} | ${released} |`,
         );
       } finally {

