@@ -99,6 +99,10 @@ export async function measureHeld(topo, z, n, { releaseLimitMs = 120_000 } = {})
     } catch {
       releasedMs = undefined; // reported as "not within the limit" with what was left
     }
+    const rssAfterClose = rssMbOf(pid);
+    // The target reads RSS 30 s after the close.
+    const wait = 30_000 - (performance.now() - t0);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     return {
       n,
       held: held.held,
@@ -111,7 +115,8 @@ export async function measureHeld(topo, z, n, { releaseLimitMs = 120_000 } = {})
       fdsPerConn: pinged ? (fds - fds0) / pinged : 0,
       rss0,
       rssHeld: rss,
-      rssAfterClose: rssMbOf(pid),
+      rssAfterClose,
+      rssAfter30s: rssMbOf(pid),
       tunDropsOpening: dropsHeld - drops0,
       tunDropsClosing: tunDrops(topo) - dropsHeld,
       releasedMs,

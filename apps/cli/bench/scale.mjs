@@ -75,7 +75,7 @@ export async function scaleSection(topo, { seconds, held, bursts, startZtun, soc
   // Held connections: fds, RSS, the mass close.
   if (held > 0) {
     console.log(
-      `\n| held idle connections (${held} opened) | held | fds per conn | ztun RSS MB idle / held / after close | TUN drops open / close | all released after |`,
+      `\n| held idle connections (${held} opened) | held | fds per conn | ztun RSS MB idle / held / released / 30 s after close | TUN drops open / close | all released after |`,
     );
     console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
     for (const [label, args] of [
@@ -91,7 +91,7 @@ export async function scaleSection(topo, { seconds, held, bursts, startZtun, soc
             : `${f(h.releasedMs / 1000, 1)} s`;
         console.log(
           `| ${label} | ${h.pinged}${h.failed ? ` (${h.failed} failed: ${JSON.stringify(h.errors)})` : ''}${h.lost ? ` (${h.lost} reset)` : ''} | ${f(h.fdsPerConn, 2)} | ` +
-            `${f(h.rss0)} / ${f(h.rssHeld)} / ${f(h.rssAfterClose)} | ${h.tunDropsOpening} / ${h.tunDropsClosing} | ${released} |`,
+            `${f(h.rss0)} / ${f(h.rssHeld)} / ${f(h.rssAfterClose)} / ${f(h.rssAfter30s)} | ${h.tunDropsOpening} / ${h.tunDropsClosing} | ${released} |`,
         );
       } finally {
         await z.stop(10_000);

@@ -36,6 +36,7 @@ import {
 import { lifecycleTunnel } from '../tunnel/lifecycle.js';
 import type { Tunnel } from '../tunnel/types.js';
 import { acquireNetnsLock, type LockTaken } from './lock.linux.js';
+import { reclaimAfterMassClose } from './memory.linux.js';
 import { buildPlan, changeCount, type DeviceChange, describeDeviceChange } from './plan.linux.js';
 import { findLink, heldText, linuxPreflight } from './preflight.linux.js';
 import { RunRefused, type TunnelContext } from './types.js';
@@ -124,6 +125,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
   let routingFailures: readonly UndoFailure[] = [];
   let parts: Assembled | undefined;
   let queueDrops: (() => number) | undefined;
+  let stopReclaim: (() => void) | undefined;
 
   async function applyDeviceChange(change: DeviceChange, netlink: RtNetlink): Promise<void> {
     switch (change.op) {
@@ -236,6 +238,10 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
         });
         parts = assembled;
         await assembled.stack.start();
+        stopReclaim = reclaimAfterMassClose(
+          () => assembled.stack.counters.tcpOpen,
+          (line) => log.debug(line),
+        );
         dev.onError((err) => {
           log.error(`device ${dev.name}: ${err.message}`);
           fail('device error', err);
@@ -263,6 +269,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
 
       async teardown(reason, ready) {
         ctx.proxy?.stop();
+        stopReclaim?.();
         if (!ready && (applied.length > 0 || routing)) {
           const count = applied.length + (routing ? plan.routing.steps.length : 0);
           log.info(`${reason} during start-up: undoing the ${count} change(s) applied so far`);
