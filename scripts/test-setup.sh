@@ -10,6 +10,7 @@ debs=(
   tcpdump         # watches the TUN for ICMP errors
   dante-server    # danted: the real SOCKS5 peer (no auth and username/password)
   dnsmasq         # the real DNS server behind the tunnel
+  openssh-server openssh-client  # sshd + `ssh -D`: a real CONNECT-only SOCKS5 proxy (no UDP ASSOCIATE)
   iperf3          # TCP through a TUN reflector with checksum offload
   curl            # HTTP clients through the tunnel
   dnsutils        # dig

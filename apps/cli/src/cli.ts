@@ -5,6 +5,7 @@ import pkg from '../package.json' with { type: 'json' };
 import {
   ConfigError,
   DEFAULT_ADDRESS,
+  DEFAULT_ADDRESS6,
   DEFAULT_MTU,
   DEFAULT_NAME,
   type RawConfig,
@@ -17,7 +18,7 @@ import { createLogger, type Logger } from './log.js';
 import { loadPlatform } from './platform/index.js';
 import type { Platform } from './platform/types.js';
 import { RunRefused } from './platform/types.js';
-import { ProxyAddress, ProxyResolveError } from './proxy-address.js';
+import { ProxyAddress, ProxyResolveAborted, ProxyResolveError } from './proxy-address.js';
 import { runTunnel } from './run.js';
 
 export interface CliIO {
@@ -37,6 +38,7 @@ export async function resolveProxy(
   config: RunConfig,
   log: Logger,
   osSockets: StackSockets = portableSockets,
+  signal?: AbortSignal,
 ): Promise<ProxyAddress | undefined> {
   if (config.proxy.kind !== 'socks5') return undefined;
   // Marked like the outbounds, so leftovers of a killed run (e.g. a kill-switch) cannot swallow the
@@ -45,6 +47,7 @@ export async function resolveProxy(
     host: config.proxy.host,
     log,
     sockets: markedUdpSockets(config.fwmark, true, osSockets),
+    ...(signal ? { signal } : {}),
   });
 }
 
@@ -70,7 +73,7 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
     .option('--name <name>', `TUN interface name (default ${DEFAULT_NAME})`)
     .option(
       '--address <cidr>',
-      `address of the TUN, IPv4 or IPv6; repeatable (default ${DEFAULT_ADDRESS})`,
+      `address of the TUN, IPv4 or IPv6; repeatable (default ${DEFAULT_ADDRESS}, plus ${DEFAULT_ADDRESS6} with --auto-route)`,
       collect,
     )
     .option('--mtu <n>', `TUN MTU (default ${DEFAULT_MTU}; see README)`)
@@ -82,6 +85,11 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
     .option('--route <cidr>', 'send this prefix through the tunnel; repeatable', collect)
     .option('--auto-route', 'send all traffic through the tunnel (policy rules, loop-free)')
     .option('--no-auto-route', 'override auto-route: true from a config file')
+    .option('--ipv6', 'with --auto-route, capture IPv6 too by default (the default)')
+    .option(
+      '--no-ipv6',
+      `no default IPv6 address (${DEFAULT_ADDRESS6}): IPv6 is then not captured by --auto-route`,
+    )
     .option('--exclude <cidr>', 'never send this prefix through the tunnel; repeatable', collect)
     .addOption(
       new Option('--icmp <mode>', 'answer pings locally or drop them (default reply)').choices([
@@ -114,6 +122,21 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
       'drop routed traffic while ztun is not running (after a crash, until `ztun cleanup`); default: fail open',
     )
     .option('--no-kill-switch', 'override kill-switch: true from a config file')
+    .addOption(
+      new Option(
+        '--dns <mode>',
+        'DNS queries to port 53: udp, tcp (DNS over TCP through the proxy CONNECT), auto = udp when the proxy relays UDP, else tcp (default), or fake-ip (names answered locally, sent to the proxy by name)',
+      ).choices(['auto', 'tcp', 'udp', 'fake-ip']),
+    )
+    .option(
+      '--fake-ip-range <cidr>',
+      'with --dns fake-ip: addresses given to names, inside a TUN prefix; one per family, repeatable (default: the upper half of each TUN prefix, 198.19.0.0/16)',
+      collect,
+    )
+    .option(
+      '--dns-hijack',
+      'with --dns fake-ip: answer queries to any resolver address, not only to the fake-IP DNS address',
+    )
     .option('--dry-run', 'print every link, address, route and rule change, change nothing, exit')
     .option('--config <file>', 'read options from a YAML or JSON file (same keys; flags win)')
     .action((opts: Record<string, unknown>) => onAction(runAction(opts, io)));
@@ -155,6 +178,10 @@ const FLAG_KEYS: Record<string, keyof RawConfig> = {
   table: 'table',
   fwmark: 'fwmark',
   killSwitch: 'kill-switch',
+  dns: 'dns',
+  fakeIpRange: 'fake-ip-range',
+  dnsHijack: 'dns-hijack',
+  ipv6: 'ipv6',
 };
 
 async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<number> {
@@ -171,13 +198,30 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
   const platform = io.platform ?? (await loadPlatform());
   if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
   let proxy: ProxyAddress | undefined;
+  // A signal while the proxy host resolves (nothing is applied yet) stops at once.
+  const startup = new AbortController();
+  let stoppedBy: string | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    stoppedBy ??= sig;
+    startup.abort();
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const sig of signals) process.on(sig, onSignal);
   try {
-    proxy = await resolveProxy(config, log, platform.sockets);
+    proxy = await resolveProxy(config, log, platform.sockets, startup.signal);
   } catch (err) {
+    if (err instanceof ProxyResolveAborted) {
+      log.info(
+        `${stoppedBy ?? 'aborted'} while resolving the proxy host: stopped before ready; nothing was changed`,
+      );
+      return 0;
+    }
     // A dry run still shows the plan (with a note that the proxy gets no bypass rule).
     if (!(err instanceof ProxyResolveError)) throw err;
     if (!opts.dryRun) throw new RunRefused(err.message);
     log.warn(err.message);
+  } finally {
+    for (const sig of signals) process.off(sig, onSignal);
   }
   const proxyAddresses = proxy?.addresses ?? [];
   if (opts.dryRun) {

@@ -1,12 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { type Cidr, CidrError, formatCidr, ipFamily, networkOf, parseCidr } from './cidr.js';
+import { type Cidr, CidrError, formatCidr, networkOf, parseCidr } from './cidr.js';
+import { defaultAddresses } from './default-addresses.js';
+import { FakeIpRangeError, fakeIpRanges } from './fake-ip-config.js';
+import { parseProxy } from './proxy-url.js';
+
+export { describeProxy, redact } from './proxy-url.js';
 
 // One resolved configuration from three layers: defaults ← config file ← command-line flags (flags win;
 // a repeatable flag given on the command line replaces the file's list rather than adding to it).
 
 export const DEFAULT_NAME = 'ztun0';
-export const DEFAULT_ADDRESS = '198.18.0.1/15';
+export { DEFAULT_ADDRESS, DEFAULT_ADDRESS6 } from './default-addresses.js';
 /** See README "MTU": large packets mean fewer trips through JS per byte; the TUN is a local hop. */
 export const DEFAULT_MTU = 65520;
 export const DEFAULT_UDP_TIMEOUT_MS = 60_000;
@@ -29,6 +34,10 @@ export function defaultTxQueueLen(_mtu: number): number {
 export const DEFAULT_TABLE = 0x7a74;
 /** SO_MARK on the tunnel's own outbound sockets; a rule keeps marked traffic out of the TUN. */
 export const DEFAULT_FWMARK = 0x7a74;
+
+/** What happens to DNS queries (README "DNS"): `auto` = UDP when the proxy relays UDP, else over TCP. */
+export type DnsMode = 'auto' | 'tcp' | 'udp' | 'fake-ip';
+export const DNS_MODES: readonly DnsMode[] = ['auto', 'tcp', 'udp', 'fake-ip'];
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -68,6 +77,14 @@ export interface RunConfig {
   /** Keep an `unreachable` route in ztun's table that outlives the TUN: routed traffic is dropped, not
    *  leaked, while ztun is not running (after a crash, until `ztun cleanup`). */
   readonly killSwitch: boolean;
+  /** How UDP DNS queries (port 53) travel: as UDP, as DNS over TCP through the proxy's CONNECT, or auto. */
+  readonly dns: DnsMode;
+  /** --dns fake-ip: the ranges names get addresses from (one per family; empty in other modes). */
+  readonly fakeIpRanges: readonly Cidr[];
+  /** --dns fake-ip: answer queries sent to any resolver, not only to the fake-IP DNS address. */
+  readonly dnsHijack: boolean;
+  /** With --auto-route and no --address: the default IPv6 address too (false: --no-ipv6). */
+  readonly ipv6: boolean;
 }
 
 /** TUN checksum offload unless turned off (measured faster: README "Benchmark"). */
@@ -98,6 +115,10 @@ export const CONFIG_KEYS = [
   'table',
   'fwmark',
   'kill-switch',
+  'dns',
+  'fake-ip-range',
+  'dns-hijack',
+  'ipv6',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = Partial<Record<ConfigKey, unknown>>;
@@ -252,7 +273,11 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     );
   }
 
-  const addresses = cidrs('address', 'address') ?? [parseCidr(DEFAULT_ADDRESS)];
+  const autoRoute = bool('auto-route') ?? false;
+  const ipv6 = bool('ipv6') ?? true;
+  const addresses = cidrs('address', 'address') ?? defaultAddresses(autoRoute, ipv6);
+  if (!ipv6 && addresses.some((a) => a.family === 6))
+    throw new ConfigError(`${pick('ipv6')!.label}: false, but an --address is IPv6`);
   if (addresses.length === 0)
     throw new ConfigError(`${pick('address')!.label}: at least one address is needed`);
   const seenFamilies = new Set<number>();
@@ -280,6 +305,25 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     }
   }
   const statsIntervalMs = duration('stats-interval', true);
+  const dns = oneOf('dns', DNS_MODES) ?? 'auto';
+  for (const key of ['fake-ip-range', 'dns-hijack'] as const) {
+    const p = pick(key);
+    if (p && dns !== 'fake-ip' && p.value !== false)
+      throw new ConfigError(`${p.label}: only with --dns fake-ip`);
+  }
+  let fakeIps: Cidr[] = [];
+  if (dns === 'fake-ip') {
+    try {
+      fakeIps = fakeIpRanges(addresses, cidrs('fake-ip-range', 'prefix'));
+    } catch (err) {
+      if (!(err instanceof FakeIpRangeError)) throw err;
+      throw new ConfigError(`${pick('fake-ip-range')?.label ?? '--dns fake-ip'}: ${err.message}`);
+    }
+    if (fakeIps.length === 0)
+      throw new ConfigError(
+        '--dns fake-ip: the TUN prefixes are too small for a fake-IP range; give --fake-ip-range',
+      );
+  }
   const pcap = str('pcap');
   if (pcap && pcap.value.length === 0) throw new ConfigError(`${pcap.label}: empty file name`);
 
@@ -290,7 +334,7 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     txQueueLen,
     proxy,
     routes,
-    autoRoute: bool('auto-route') ?? false,
+    autoRoute,
     excludes,
     icmp: oneOf('icmp', ['reply', 'off'] as const) ?? 'reply',
     udpTimeoutMs: duration('udp-timeout', false) ?? DEFAULT_UDP_TIMEOUT_MS,
@@ -302,57 +346,9 @@ export function resolveConfig(flags: RawConfig, file?: { path: string; values: R
     table: int('table', 1, 0xffffffff) ?? DEFAULT_TABLE,
     fwmark: int('fwmark', 1, 0xffffffff) ?? DEFAULT_FWMARK,
     killSwitch: bool('kill-switch') ?? false,
+    dns,
+    fakeIpRanges: fakeIps,
+    dnsHijack: bool('dns-hijack') ?? false,
+    ipv6,
   };
-}
-
-function parseProxy(src: { value: string; label: string } | undefined): ProxyConfig {
-  if (!src || src.value === 'direct') return { kind: 'direct' };
-  const bad = (why: string) =>
-    new ConfigError(
-      `${src.label}: '${redact(src.value)}' ${why} (expected socks5://[user:pass@]host:port or direct)`,
-    );
-  let url: URL;
-  try {
-    url = new URL(src.value);
-  } catch {
-    throw bad('is not a URL');
-  }
-  if (url.protocol !== 'socks5:') throw bad(`has scheme '${url.protocol.replace(/:$/, '')}'`);
-  if (!url.hostname) throw bad('has no host');
-  if (!url.port) throw bad('has no port');
-  if ((url.pathname && url.pathname !== '/') || url.search || url.hash) throw bad('has a path or query');
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  if (
-    ipFamily(host) === 0 &&
-    !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i.test(host)
-  ) {
-    throw bad('has an invalid host');
-  }
-  const username = url.username ? decodeURIComponent(url.username) : undefined;
-  const password = url.password ? decodeURIComponent(url.password) : undefined;
-  if (password !== undefined && username === undefined) throw bad('has a password without a user');
-  if (username && (Buffer.byteLength(username) > 255 || Buffer.byteLength(password ?? '') > 255)) {
-    throw bad('has a user or password over 255 bytes (the SOCKS5 limit)');
-  }
-  return {
-    kind: 'socks5',
-    host,
-    port: Number(url.port),
-    ...(username !== undefined ? { username, password: password ?? '' } : {}),
-  };
-}
-
-/**
- * A proxy URL with its password hidden, for logs and errors. Everything between `user:` and the last `@`
- * goes: a password typed with a raw `@` or `/` (not percent-encoded) must not leak in part.
- */
-export function redact(url: string): string {
-  return url.replace(/^(socks5:\/\/[^:@/]*:).*@/is, '$1***@');
-}
-
-/** How a proxy is shown in logs and the plan. */
-export function describeProxy(proxy: ProxyConfig): string {
-  if (proxy.kind === 'direct') return 'direct';
-  const host = proxy.host.includes(':') ? `[${proxy.host}]` : proxy.host;
-  return `socks5://${proxy.username !== undefined ? `${proxy.username}:***@` : ''}${host}:${proxy.port}`;
 }

@@ -38,6 +38,11 @@ export class ProxyResolveError extends Error {
   override readonly name = 'ProxyResolveError';
 }
 
+/** resolve() gave up because its signal aborted (SIGINT during start-up, close() before ready). */
+export class ProxyResolveAborted extends Error {
+  override readonly name = 'ProxyResolveAborted';
+}
+
 export interface ProxyAddressOptions {
   readonly host: string;
   readonly log: Logger;
@@ -53,6 +58,8 @@ export interface ProxyAddressOptions {
   readonly progressAfterMs?: number;
   readonly refreshMinMs?: number;
   readonly queryTimeoutMs?: number;
+  /** Aborts resolve() at once (its queries' answers are then ignored). */
+  readonly signal?: AbortSignal;
 }
 
 /** Addresses for `host` in a hosts(5) file, in file order. */
@@ -102,9 +109,16 @@ export class ProxyAddress {
     );
     const deadlineMs = opts.deadlineMs ?? RESOLVE_DEADLINE_MS;
     let deadline: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const work = ProxyAddress.resolveNow(opts);
     try {
       return await Promise.race([
-        ProxyAddress.resolveNow(opts),
+        work,
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(new ProxyResolveAborted(`resolving proxy host ${opts.host} aborted`));
+          if (opts.signal?.aborted) onAbort();
+          else opts.signal?.addEventListener('abort', onAbort, { once: true });
+        }),
         new Promise<never>((_, reject) => {
           deadline = setTimeout(
             () =>
@@ -118,6 +132,14 @@ export class ProxyAddress {
     } finally {
       clearTimeout(progress);
       clearTimeout(deadline);
+      if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
+      // An abandoned resolution still settles: its address (with a refresh timer) is let go.
+      work.then(
+        (p) => {
+          if (opts.signal?.aborted) p.stop();
+        },
+        () => {},
+      );
     }
   }
 

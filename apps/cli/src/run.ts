@@ -52,7 +52,7 @@ export async function runTunnel(platform: Platform, config: RunConfig, o: RunOpt
     const info = await tunnel.ready;
     log.info(
       `ready: ${info.name} ${info.addresses.join(' ')} mtu ${info.mtu}, ` +
-        `proxy ${describeProxy(config.proxy)}, ${config.autoRoute ? 'auto-route' : `${info.routes} route(s)`}, ` +
+        `proxy ${describeProxy(config.proxy)}, ${config.autoRoute ? `auto-route (${capturedFamilies(config)})` : `${info.routes} route(s)`}, ` +
         `${info.changes} changes applied; ${info.crashBehaviour}` +
         (info.notes?.length ? `; ${info.notes.join('; ')}` : ''),
     );
@@ -103,4 +103,15 @@ export async function runTunnel(platform: Platform, config: RunConfig, o: RunOpt
     process.off('unhandledRejection', onFatal);
   }
   return exitCode;
+}
+
+/** Which families --auto-route captures, for the ready line. */
+function capturedFamilies(config: RunConfig): string {
+  const has6 = config.addresses.some((a) => a.family === 6);
+  const has4 = config.addresses.some((a) => a.family === 4);
+  if (has4 && has6) return 'IPv4 and IPv6';
+  const missing = has4 ? 'IPv6' : 'IPv4';
+  const why =
+    missing === 'IPv6' && !config.ipv6 ? '--no-ipv6' : `no IPv${missing === 'IPv6' ? 6 : 4} address`;
+  return `${has4 ? 'IPv4' : 'IPv6'} only: ${missing} is ${config.killSwitch ? 'refused' : 'not captured'} (${why})`;
 }

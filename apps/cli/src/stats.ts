@@ -17,6 +17,10 @@ export interface StatsSnapshot {
   readonly dropsByReason?: Readonly<Record<string, number>>;
   /** TCP connections whose outbound connect failed (the client got a RST), cumulative. */
   readonly connectFailures: number;
+  /** UDP sessions whose SOCKS5 UDP ASSOCIATE failed (refused or unreachable proxy), cumulative. */
+  readonly udpAssociateFailures: number;
+  /** UDP DNS queries carried as DNS over TCP, cumulative (absent with --dns udp). */
+  readonly dnsOverTcpQueries?: number;
   /** Packets the kernel dropped at the TUN's queue before ztun could read them (the link's tx_dropped),
    *  cumulative; also in `drops`. */
   readonly deviceQueueDrops?: number;
@@ -65,6 +69,7 @@ export function statusLine(cur: StatsSnapshot, rates: Rates): string {
     `↑ ${formatBits(rates.outBitsPerSec)} (${formatBytes(cur.bytesOut)}) ` +
     `↓ ${formatBits(rates.inBitsPerSec)} (${formatBytes(cur.bytesIn)}) | drops ${cur.drops}` +
     ` | failed connects ${cur.connectFailures}` +
+    (cur.udpAssociateFailures ? ` | failed udp associates ${cur.udpAssociateFailures}` : '') +
     (cur.deviceQueueDrops !== undefined ? ` | tun queue drops ${cur.deviceQueueDrops}` : '')
   );
 }
@@ -84,6 +89,8 @@ export function statsJson(cur: StatsSnapshot, rates: Rates, now: Date = new Date
     inBitsPerSec: Math.round(rates.inBitsPerSec),
     drops: cur.drops,
     connectFailures: cur.connectFailures,
+    udpAssociateFailures: cur.udpAssociateFailures,
+    ...(cur.dnsOverTcpQueries !== undefined ? { dnsOverTcpQueries: cur.dnsOverTcpQueries } : {}),
     ...(cur.deviceQueueDrops !== undefined ? { deviceQueueDrops: cur.deviceQueueDrops } : {}),
     ...(cur.dropsByReason ? { dropsByReason: cur.dropsByReason } : {}),
   });

@@ -27,8 +27,11 @@ export const CLIENT6 = 'fd00:221::1';
 /** The server end of the veth pair (tcpdump listens there). */
 export const SERVER_IF = 'v0server';
 
-export async function withClTopology(fn: (client: Netns, server: Netns) => Promise<void>): Promise<void> {
-  await withNetnsEnvironment('cl', ['client', 'server'], async (env: NetnsEnvironment) => {
+export async function withClTopology(
+  fn: (client: Netns, server: Netns) => Promise<void>,
+  tag = 'cl',
+): Promise<void> {
+  await withNetnsEnvironment(tag, ['client', 'server'], async (env: NetnsEnvironment) => {
     const { client, server } = env.ns as { client: Netns; server: Netns };
     const { ifB } = env.link('client', 'server', {
       addrA: [`${CLIENT}/30`, `${CLIENT6}/64`],
@@ -55,6 +58,37 @@ export async function withClTopology(fn: (client: Netns, server: Netns) => Promi
     );
     await fn(client, server);
   });
+}
+
+/**
+ * dnsmasq on RESOLVER:53 (UDP and TCP), answering only its `--host-record`s (`name,address[,ttl]`) and
+ * logging every query (`query[A] name from X`).
+ */
+export async function startDnsmasq(server: Netns, records: readonly string[]): Promise<SpawnedInNetns> {
+  const p = server.spawn('dnsmasq', [
+    '--keep-in-foreground',
+    '--conf-file=/dev/null',
+    '--no-resolv',
+    '--no-hosts',
+    '--pid-file=',
+    '--user=root',
+    '--bind-interfaces',
+    `--listen-address=${RESOLVER}`,
+    ...records.map((r) => `--host-record=${r}`),
+    '--log-queries',
+    '--log-facility=-',
+  ]);
+  await waitFor(
+    'dnsmasq listening',
+    () => {
+      const r = server.tryExec('ss', ['-Hlun', `sport = :53`]);
+      return r.status === 0 && r.stdout.includes(RESOLVER);
+    },
+    10_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n--- dnsmasq output ---\n${p.output()}`);
+  });
+  return p;
 }
 
 /**

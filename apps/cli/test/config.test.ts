@@ -252,4 +252,23 @@ describe('config files', () => {
     );
     expect(() => readConfigFile(join(dir, 'missing.yaml'))).toThrow(/cannot read the file \(ENOENT\)/);
   });
+
+  it('dns: auto by default; fake-ip takes the upper half of each TUN prefix unless --fake-ip-range says', () => {
+    expect(resolveConfig({}).dns).toBe('auto');
+    expect(resolveConfig({}).fakeIpRanges).toEqual([]);
+    expect(() => resolveConfig({ dns: 'doh' })).toThrow(/--dns: 'doh' is not one of auto, tcp, udp, fake-ip/);
+    const f = resolveConfig({ dns: 'fake-ip', address: ['198.18.0.1/15', 'fd7a:7a74::1/64'] });
+    expect(f.fakeIpRanges.map(formatCidr)).toEqual(['198.19.0.0/16', 'fd7a:7a74:0:0:8000::/65']);
+    expect(f.dnsHijack).toBe(false);
+    const g = resolveConfig({ dns: 'fake-ip', 'fake-ip-range': '198.18.128.0/17', 'dns-hijack': true });
+    expect(g.fakeIpRanges.map(formatCidr)).toEqual(['198.18.128.0/17']);
+    expect(g.dnsHijack).toBe(true);
+    expect(() => resolveConfig({ dns: 'fake-ip', 'fake-ip-range': '10.0.0.0/16' })).toThrow(
+      /--fake-ip-range: '10.0.0.0\/16' is not inside a TUN --address prefix/,
+    );
+    expect(() => resolveConfig({ dns: 'fake-ip', 'fake-ip-range': '198.18.0.0/24' })).toThrow(
+      /holds the tunnel's own address 198.18.0.1/,
+    );
+    expect(() => resolveConfig({ 'dns-hijack': true })).toThrow(/--dns-hijack: only with --dns fake-ip/);
+  });
 });

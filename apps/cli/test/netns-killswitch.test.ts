@@ -48,6 +48,7 @@ describe('--kill-switch (namespaces)', skipWhen(skip), () => {
       // IPv4-only tunnel: the kill-switch also refuses IPv6, which would otherwise go around the proxy.
       const z = await startZtun(client, [
         '--auto-route',
+        '--no-ipv6',
         '--kill-switch',
         '--proxy',
         `socks5://${SOCKS}:1080`,
@@ -139,7 +140,14 @@ describe('--kill-switch (namespaces)', skipWhen(skip), () => {
 
   it('--dry-run shows the unreachable routes, their undo, and the IPv6 block of an IPv4-only tunnel', async () => {
     await withClTopology(async (client) => {
-      const r = client.tryExec(process.execPath, [bin, 'run', '--auto-route', '--kill-switch', '--dry-run']);
+      const r = client.tryExec(process.execPath, [
+        bin,
+        'run',
+        '--auto-route',
+        '--no-ipv6',
+        '--kill-switch',
+        '--dry-run',
+      ]);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toContain('ip -4 route add unreachable default table 31348 proto 122 metric 31348');
       expect(r.stdout).toContain('ip -6 route add unreachable default table 31348 proto 122 metric 31348');

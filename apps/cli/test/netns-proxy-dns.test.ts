@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   missingCommandsReason,
-  type Netns,
   netnsSkipReason,
   type SpawnedInNetns,
   skipWhen,
@@ -18,6 +17,7 @@ import {
   SERVER,
   SOCKS,
   startDantedBlocking,
+  startDnsmasq,
   withClTopology,
 } from './cl-topology.js';
 import { bin, netState } from './helpers.js';
@@ -32,33 +32,6 @@ const skip = netnsSkipReason() ?? missingCommandsReason(['dnsmasq', 'danted', 'c
 /** The record's TTL: short, so a background re-resolution happens while the test watches. */
 const PROXY_TTL_S = 3;
 
-async function startDnsmasq(server: Netns): Promise<SpawnedInNetns> {
-  const p = server.spawn('dnsmasq', [
-    '--keep-in-foreground',
-    '--conf-file=/dev/null',
-    '--no-resolv',
-    '--no-hosts',
-    '--pid-file=',
-    '--user=root',
-    '--bind-interfaces',
-    `--listen-address=${RESOLVER}`,
-    `--host-record=proxy.test,${SOCKS},${PROXY_TTL_S}`,
-    '--log-queries',
-    '--log-facility=-',
-  ]);
-  await waitFor(
-    'dnsmasq listening',
-    () => {
-      const r = server.tryExec('ss', ['-Hlun', `sport = :53`]);
-      return r.status === 0 && r.stdout.includes(RESOLVER);
-    },
-    10_000,
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}\n--- dnsmasq output ---\n${p.output()}`);
-  });
-  return p;
-}
-
 /** The `query[A] proxy.test from X` lines dnsmasq logged, as the list of X. */
 const proxyQueries = (dnsmasq: SpawnedInNetns, type = 'A') =>
   [...dnsmasq.output().matchAll(new RegExp(`query\\[${type}\\] proxy\\.test from (\\S+)`, 'g'))].map(
@@ -68,7 +41,7 @@ const proxyQueries = (dnsmasq: SpawnedInNetns, type = 'A') =>
 describe('proxy given by host name (namespaces)', skipWhen(skip), () => {
   it('--auto-route --proxy socks5://proxy.test: resolved before routes, cached, refreshed off the tunnel, never per connection', async () => {
     await withClTopology(async (client, server) => {
-      const dnsmasq = await startDnsmasq(server);
+      const dnsmasq = await startDnsmasq(server, [`proxy.test,${SOCKS},${PROXY_TTL_S}`]);
       await startDantedBlocking(server, 1080, [RESOLVER]);
       const dir = mkdtempSync(join(tmpdir(), 'ztun-cl-dns-'));
       const resolvConf = join(dir, 'resolv.conf');

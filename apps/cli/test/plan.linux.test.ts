@@ -61,7 +61,7 @@ describe('buildPlan', () => {
   });
 
   it('--kill-switch: an unreachable twin of each routed prefix outlives the TUN; an IPv4-only auto-route refuses IPv6', () => {
-    expect(lines({ 'auto-route': true, 'kill-switch': true }).slice(3)).toEqual([
+    expect(lines({ 'auto-route': true, 'kill-switch': true, ipv6: false }).slice(3)).toEqual([
       'ip -4 route add default dev ztun0 table 31348 proto 188',
       'ip -4 route add unreachable default table 31348 proto 188 metric 31348',
       'ip -6 route add unreachable default table 31348 proto 188 metric 31348',
@@ -75,17 +75,29 @@ describe('buildPlan', () => {
       'ip -4 route add unreachable 10.203.0.0/16 table 31348 proto 188 metric 31348',
       'ip -4 rule add pref 9002 not fwmark 0x7a74 lookup 31348',
     ]);
-    const plan = buildPlan(resolveConfig({ 'auto-route': true, 'kill-switch': true }), [], tags);
+    const plan = buildPlan(resolveConfig({ 'auto-route': true, 'kill-switch': true, ipv6: false }), [], tags);
     expect(plan.notes.join('\n')).toMatch(/IPv6 is refused by --kill-switch/);
     expect(undoLines(plan)).toContain(
       'ip -4 route del unreachable default table 31348 proto 188 metric 31348',
     );
     expect(
       formatPlan(
-        resolveConfig({ 'auto-route': true }),
-        buildPlan(resolveConfig({ 'auto-route': true }), [], tags),
+        resolveConfig({ 'auto-route': true, ipv6: false }),
+        buildPlan(resolveConfig({ 'auto-route': true, ipv6: false }), [], tags),
       ),
     ).toContain('fail-open if ztun dies');
+  });
+
+  it('--auto-route without --address captures IPv6 too (a ULA beside 198.18.0.1/15); --no-ipv6 leaves it out', () => {
+    const got = lines({ 'auto-route': true });
+    expect(got.slice(1, 3)).toEqual([
+      'ip addr add 198.18.0.1/15 dev ztun0',
+      'ip addr add fd7a:7a74::1/64 dev ztun0',
+    ]);
+    expect(got).toContain('ip -6 route add default dev ztun0 table 31348 proto 188');
+    expect(lines({ 'auto-route': true, ipv6: false }).join('\n')).not.toMatch(/fd7a|ip -6/);
+    // Without --auto-route the default stays IPv4 only (nothing is captured by default).
+    expect(lines({}).join('\n')).not.toContain('fd7a');
   });
 
   it('every rule stays inside the ztun priority range and every route carries the ztun protocol', () => {
@@ -111,7 +123,7 @@ describe('buildPlan', () => {
     );
     expect(plan.routing.steps.filter((s) => s.kind === 'rule')).toHaveLength(1);
     expect(plan.notes.join('\n')).toMatch(/--exclude fd00::\/8 has no effect/);
-    const auto = buildPlan(resolveConfig({ 'auto-route': true }), [], tags);
+    const auto = buildPlan(resolveConfig({ 'auto-route': true, ipv6: false }), [], tags);
     expect(auto.notes.join('\n')).toMatch(/IPv6 is not captured/);
     // An IPv6-only tunnel says the same of IPv4 (before the plan moved to @ztun/routing-linux it said nothing).
     const v6only = buildPlan(resolveConfig({ 'auto-route': true, address: ['fd00::1/64'] }), [], tags);
@@ -119,7 +131,7 @@ describe('buildPlan', () => {
   });
 
   it('a route given twice (or the default with --auto-route) is added once', () => {
-    const got = lines({ 'auto-route': true, route: ['0.0.0.0/0', '10.0.0.0/8', '10.0.0.0/8'] });
+    const got = lines({ 'auto-route': true, ipv6: false, route: ['0.0.0.0/0', '10.0.0.0/8', '10.0.0.0/8'] });
     expect(got.filter((l) => l.includes('route add'))).toEqual([
       'ip -4 route add default dev ztun0 table 31348 proto 188',
       'ip -4 route add 10.0.0.0/8 dev ztun0 table 31348 proto 188',
@@ -142,7 +154,7 @@ describe('buildPlan', () => {
   });
 
   it('undo runs in exact reverse and deletes what was added', () => {
-    const plan = buildPlan(resolveConfig({ 'auto-route': true }), [], tags);
+    const plan = buildPlan(resolveConfig({ 'auto-route': true, ipv6: false }), [], tags);
     expect(undoLines(plan)).toEqual([
       'ip -4 rule del pref 9002 not fwmark 0x7a74 lookup 31348',
       'ip -4 rule del pref 9001 lookup main suppress_prefixlength 0',
@@ -153,7 +165,7 @@ describe('buildPlan', () => {
   });
 
   it('formatPlan prints the changes, the stack, the teardown and the notes', () => {
-    const config = resolveConfig({ 'auto-route': true, pcap: '/tmp/x.pcap' });
+    const config = resolveConfig({ 'auto-route': true, pcap: '/tmp/x.pcap', ipv6: false });
     const text = formatPlan(config, buildPlan(config, [], tags));
     expect(text).toMatch(/^# ztun run --dry-run: 6 changes; nothing was changed\n/);
     expect(text).toContain('# then: start the stack on ztun0 (proxy direct, outbound SO_MARK 0x7a74');

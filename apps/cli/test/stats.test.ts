@@ -19,6 +19,7 @@ const snap = (over: Partial<StatsSnapshot>): StatsSnapshot => ({
   packetsIn: 0,
   drops: 0,
   connectFailures: 0,
+  udpAssociateFailures: 0,
   ...over,
 });
 

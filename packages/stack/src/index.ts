@@ -1,5 +1,20 @@
 // The device contract is declared once, in @ztun/packet; re-exported so `import type { TunDevice } from '@ztun/stack'` keeps working.
 export type { DeviceCounters, PacketBatch, Pinning, StackSockets, TunDevice } from '@ztun/packet';
+export {
+  CLASSIC_UDP_LIMIT,
+  fitUdpAnswer,
+  servfailAnswer,
+  truncatedAnswer,
+  udpAnswerLimit,
+} from './dns-message.js';
+export {
+  DnsTcpClient,
+  type DnsTcpClientOptions,
+  type DnsTcpCounters,
+  DnsTcpError,
+  type DnsTcpErrorKind,
+} from './dns-tcp.js';
+export { FakeIpPool, type FakeIpPoolOptions } from './fake-ip-pool.js';
 export type {
   Endpoint,
   Handler,
@@ -22,9 +37,22 @@ export type {
   StackOptions,
 } from './options.js';
 export { type DirectOutboundOptions, directOutbound } from './outbound-direct.js';
-export { checkSocks5Proxy, type Socks5OutboundOptions, socks5Outbound } from './outbound-socks5.js';
+export {
+  type DnsOverTcpCounters,
+  type DnsOverTcpOptions,
+  type DnsOverTcpOutbound,
+  dnsOverTcpOutbound,
+} from './outbound-dns-tcp.js';
+export { type FakeIpOutboundOptions, fakeIpOutbound } from './outbound-fake-ip.js';
+export { type Socks5OutboundOptions, socks5Outbound } from './outbound-socks5.js';
 export { createPcapSink, type PcapSink, type PcapTarget } from './pcap.js';
 export { PinningUnsupportedError, portableSockets } from './sockets.js';
+export {
+  checkSocks5Proxy,
+  probeSocks5Udp,
+  type Socks5CheckOptions,
+  type UdpProbeResult,
+} from './socks5-check.js';
 export { createStack, type Stack } from './stack.js';
 export { endedByReset, resetTcpSocket } from './tcp-reset.js';
 export { formatIp, parseIp } from './wire.js';

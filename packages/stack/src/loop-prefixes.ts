@@ -5,6 +5,7 @@ import { bytesEqual } from './wire.js';
 /** The stack's options as far as the loop prefixes go (kept apart so this file needs nothing of options.ts). */
 interface LoopPrefixOptions {
   loopPrefixes?: readonly string[];
+  loopExceptions?: readonly string[];
   handler?: unknown;
 }
 
@@ -22,6 +23,7 @@ export class LoopPrefixes {
   private constructor(
     private readonly v4: readonly Cidr[],
     private readonly v6: readonly Cidr[],
+    private readonly except?: LoopPrefixes,
   ) {}
 
   /** From the options; by default the TUN's own prefixes when the stack drives an outbound, else none. */
@@ -35,18 +37,19 @@ export class LoopPrefixes {
       }
       texts = own;
     }
-    const v4: Cidr[] = [];
-    const v6: Cidr[] = [];
-    for (const text of texts) {
-      const c = tryParseCidr(text);
-      if (c instanceof AddressError) throw new TypeError(`createStack: loopPrefixes: ${c.message}`);
-      (c.version === 4 ? v4 : v6).push(c);
-    }
-    return new LoopPrefixes(v4, v6);
+    const [v4, v6] = parseAll(texts, 'loopPrefixes');
+    const ex = options.loopExceptions?.length
+      ? parseAll(options.loopExceptions, 'loopExceptions')
+      : undefined;
+    return new LoopPrefixes(v4, v6, ex ? new LoopPrefixes(ex[0], ex[1]) : undefined);
   }
 
-  /** True when the address of family `v` at `d[off…]` is inside one of the prefixes. */
+  /** True when the address of family `v` at `d[off…]` is inside one of the prefixes (and no exception). */
   contains(v: 4 | 6, d: Uint8Array, off: number): boolean {
+    return this.within(v, d, off) && !this.except?.within(v, d, off);
+  }
+
+  private within(v: 4 | 6, d: Uint8Array, off: number): boolean {
     if (v === 4) {
       const list = this.v4;
       if (list.length === 0) return false;
@@ -67,4 +70,15 @@ export class LoopPrefixes {
     const f = c.family;
     return bytesEqual(c.data, c.dstOff, f.nat, 0, f.alen) || this.contains(f.v, c.data, c.dstOff);
   }
+}
+
+function parseAll(texts: readonly string[], what: string): [Cidr[], Cidr[]] {
+  const v4: Cidr[] = [];
+  const v6: Cidr[] = [];
+  for (const text of texts) {
+    const c = tryParseCidr(text);
+    if (c instanceof AddressError) throw new TypeError(`createStack: ${what}: ${c.message}`);
+    (c.version === 4 ? v4 : v6).push(c);
+  }
+  return [v4, v6];
 }

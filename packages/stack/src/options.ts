@@ -58,6 +58,11 @@ export interface StackOptions {
    * sockets coming back through the TUN, whatever these prefixes say.
    */
   loopPrefixes?: readonly string[];
+  /**
+   * Prefixes inside `loopPrefixes` that are not refused: the handler serves them itself and never sends an
+   * outbound socket there as an address (fake IPs, which go to the proxy by name).
+   */
+  loopExceptions?: readonly string[];
   /** 'reply': answer ICMP/ICMPv6 echo requests locally for every destination; 'off': drop them. */
   icmp?: 'reply' | 'off';
   /** UDP session idle timeout (default 60 s). */

@@ -29,11 +29,16 @@ export interface Socks5OutboundOptions extends Pinning {
   timeoutMs?: number;
   /** The OS's socket options, needed for any pinning (see DirectOutboundOptions.sockets). */
   sockets?: StackSockets;
+  /** A UDP ASSOCIATE failed (refused, or the proxy could not be reached): the session's datagrams are lost. */
+  onUdpAssociateError?(err: Error): void;
+  /** The proxy accepted a connection: the first one, or the first after it could not be reached (e.g. it
+   *  was restarted). A caller that asks what the proxy can do asks again then. */
+  onProxyBack?(): void;
 }
 
 const MAX_PENDING_DATAGRAMS = 64;
 
-function socksProxyOf(options: Socks5OutboundOptions): SocksProxy {
+export function socksProxyOf(options: Socks5OutboundOptions): SocksProxy {
   return {
     host: options.host,
     port: options.port,
@@ -44,13 +49,13 @@ function socksProxyOf(options: Socks5OutboundOptions): SocksProxy {
 }
 
 /** The proxy's IP address: a name goes through `resolveHost`, else the OS resolver, each time. */
-async function resolveProxyHost(options: Socks5OutboundOptions): Promise<string> {
+export async function resolveProxyHost(options: Socks5OutboundOptions): Promise<string> {
   if (net.isIP(options.host)) return options.host;
   if (options.resolveHost) return await options.resolveHost(options.host);
   return (await lookup(options.host)).address;
 }
 
-function pinningOf(options: Pinning): Pinning {
+export function pinningOf(options: Pinning): Pinning {
   return {
     mark: options.mark,
     bindToDevice: options.bindToDevice,
@@ -104,10 +109,30 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
   const timeout = options.timeoutMs ?? 10_000;
 
   const proxyAddress = () => resolveProxyHost(options);
+  /** The last attempt to reach the proxy failed (or there was none yet): the next success means it is back. */
+  let unreachable = true;
+
+  async function reachProxy(address: string): Promise<net.Socket> {
+    try {
+      const socket = await connectPinned({ address, port: options.port }, pin, timeout, sockets);
+      if (unreachable) {
+        unreachable = false;
+        options.onProxyBack?.();
+      }
+      return socket;
+    } catch (err) {
+      unreachable = true;
+      throw err;
+    }
+  }
 
   async function open(command: 'connect' | 'associate', destination: Endpoint, address: string) {
     // The connection to the proxy is made (and pinned) here and handed to the socks client.
-    const existing = await connectPinned({ address, port: options.port }, pin, timeout, sockets);
+    const existing = await reachProxy(address);
+    // The socket allows half-open: a proxy that answers a request with FIN (ssh -D to UDP ASSOCIATE) must
+    // fail the handshake at once rather than at its timeout. Once established, a FIN is the stream's own.
+    const endedEarly = () => existing.destroy();
+    existing.once('end', endedEarly);
     const req: SocksClientOptions = {
       proxy,
       command,
@@ -117,7 +142,9 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
       set_tcp_nodelay: true,
     };
     try {
-      return await socksRequest(req, existing);
+      const info = await socksRequest(req, existing);
+      existing.off('end', endedEarly);
+      return info;
     } catch (err) {
       existing.destroy();
       throw err;
@@ -211,7 +238,8 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
             for (const [p, d] of pending) sendFrame(p, d);
             pending.length = 0;
           },
-          () => {
+          (err: Error) => {
+            if (!closed) options.onUdpAssociateError?.(err);
             for (const [, d] of pending) session.unreachable(d, 'host');
             pending.length = 0;
             session.close();
@@ -235,56 +263,4 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
       };
     },
   };
-}
-
-/**
- * Checks that a SOCKS5 server answers and accepts these credentials, without reaching anything through it:
- * after the method negotiation and authentication it asks for a CONNECT to 0.0.0.0:0, which no server can
- * carry out, so a refusal at that point means everything before it worked. Resolves undefined when the
- * proxy is usable, else one line saying what is wrong (never containing the password).
- */
-export async function checkSocks5Proxy(
-  options: Socks5OutboundOptions & { signal?: AbortSignal },
-): Promise<string | undefined> {
-  const timeout = options.timeoutMs ?? 3000;
-  let existing: net.Socket;
-  try {
-    const address = await resolveProxyHost(options);
-    existing = await connectPinned(
-      { address, port: options.port },
-      pinningOf(options),
-      timeout,
-      options.sockets ?? portableSockets,
-    );
-  } catch (err) {
-    return `is not reachable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
-  }
-  // Aborting closes the socket at once, so nothing of the check outlives its caller's interest.
-  const abort = () => existing.destroy();
-  if (options.signal?.aborted) abort();
-  options.signal?.addEventListener('abort', abort, { once: true });
-  try {
-    const r = await SocksClient.createConnection({
-      proxy: socksProxyOf(options),
-      command: 'connect',
-      destination: { host: '0.0.0.0', port: 0 },
-      timeout,
-      existing_socket: existing,
-    });
-    r.socket.destroy(); // a server that claims to have connected there has still accepted us
-    return undefined;
-  } catch (err) {
-    const m = (err as Error).message;
-    if (m.includes('rejected connection')) return undefined;
-    if (m.includes('Authentication failed')) return 'rejected the username/password';
-    if (m.includes('no accepted authentication type')) {
-      return options.username !== undefined
-        ? 'accepts no username/password authentication'
-        : 'requires authentication (give socks5://user:pass@host:port)';
-    }
-    return `did not complete a SOCKS5 handshake (${m})`;
-  } finally {
-    options.signal?.removeEventListener('abort', abort);
-    existing.destroy();
-  }
 }

@@ -9,8 +9,9 @@ import { skipUnless } from '@ztun/testkit';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Handler, UdpSession } from '../src/handler.js';
 import { directOutbound } from '../src/outbound-direct.js';
-import { checkSocks5Proxy, socks5Outbound } from '../src/outbound-socks5.js';
+import { socks5Outbound } from '../src/outbound-socks5.js';
 import { PinningUnsupportedError, portableSockets } from '../src/sockets.js';
+import { checkSocks5Proxy } from '../src/socks5-check.js';
 import { createStack, type Stack } from '../src/stack.js';
 import { buildUdpPacket, parseIp } from '../src/wire.js';
 

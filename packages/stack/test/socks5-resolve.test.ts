@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkSocks5Proxy, socks5Outbound } from '../src/outbound-socks5.js';
+import { socks5Outbound } from '../src/outbound-socks5.js';
+import { checkSocks5Proxy } from '../src/socks5-check.js';
 
 // The proxy's name goes through the caller's resolveHost (never the OS resolver when one is given), and
 // the start-up check can be aborted while a proxy accepts but never answers. Loopback only.

@@ -28,10 +28,10 @@ import type { Logger } from '../log.js';
 import {
   type Assembled,
   assembleStack,
+  checkProxyAtStart,
   crashBehaviour,
   type OsRelay,
   snapshotOf,
-  warnIfProxyUnusable,
 } from '../tunnel/assemble.js';
 import { lifecycleTunnel } from '../tunnel/lifecycle.js';
 import type { Tunnel } from '../tunnel/types.js';
@@ -246,8 +246,9 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
           log.error(`device ${dev.name}: ${err.message}`);
           fail('device error', err);
         });
-        await warnIfProxyUnusable(
+        await checkProxyAtStart(
           { config, pin, sockets: linuxSockets, ...(ctx.proxy ? { proxy: ctx.proxy } : {}), log },
+          assembled,
           signal,
         );
         const startedAt = Date.now();

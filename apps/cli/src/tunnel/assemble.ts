@@ -6,10 +6,12 @@ import type { Pinning, StackSockets, TunDevice } from '@ztun/packet';
 import {
   checkSocks5Proxy,
   createStack,
+  type DnsOverTcpOutbound,
   directOutbound,
   handlerFromOutbound,
   type Outbound,
   type OutboundHandlerOptions,
+  probeSocks5Udp,
   type Stack,
   socks5Outbound,
 } from '@ztun/stack';
@@ -19,7 +21,9 @@ import { type ConnectFailures, connectFailureReporter } from '../connect-failure
 import { countingOutbound, type TrafficCounters } from '../counting.js';
 import type { Logger } from '../log.js';
 import type { ProxyAddress } from '../proxy-address.js';
+import { ProxyUdp } from '../proxy-udp.js';
 import type { StatsSnapshot } from '../stats.js';
+import { dnsLayers } from './dns-layers.js';
 
 /** An OS's zero-copy relay: takes a connected pair (true) or leaves it to Node streams (false). */
 export interface OsRelay {
@@ -43,6 +47,10 @@ export interface Assembled {
   readonly stack: Stack;
   readonly traffic: TrafficCounters;
   readonly connectFailures: ConnectFailures;
+  /** What the SOCKS5 proxy can do with UDP (absent for direct). */
+  readonly proxyUdp?: ProxyUdp;
+  /** The DNS-over-TCP layer (absent with --dns udp). */
+  readonly dns?: DnsOverTcpOutbound;
 }
 
 /** The SOCKS5 options for `proxy`; a proxy given by name is reached at the cached address (never a lookup per connection). */
@@ -63,15 +71,43 @@ function outboundFor(
   pin: Pinning,
   sockets: StackSockets,
   address: ProxyAddress | undefined,
+  udp: ProxyUdp | undefined,
 ): Outbound {
   if (proxy.kind === 'direct') return directOutbound({ ...pin, sockets });
-  return socks5Outbound({ ...socks5Options(proxy, address), ...pin, sockets });
+  return socks5Outbound({
+    ...socks5Options(proxy, address),
+    ...pin,
+    sockets,
+    onUdpAssociateError: (err) => udp?.associateFailed(err),
+    onProxyBack: () => udp?.proxyBack(),
+  });
+}
+
+/** The proxy's UDP capability tracker, probing with the run's settings (SOCKS5 only). */
+function proxyUdpFor(o: AssembleOptions): ProxyUdp | undefined {
+  const p = o.config.proxy;
+  if (p.kind !== 'socks5') return undefined;
+  return new ProxyUdp({
+    probe: (signal) =>
+      probeSocks5Udp({
+        ...socks5Options(p, o.proxy),
+        ...o.pin,
+        sockets: o.sockets,
+        timeoutMs: 2000,
+        ...(signal ? { signal } : {}),
+      }),
+    proxy: describeProxy(p),
+    dnsMode: o.config.dns,
+    log: o.log,
+  });
 }
 
 /** Builds the stack on `device` (not started: the caller starts it and owns close()). */
 export function assembleStack(o: AssembleOptions): Assembled {
   const { config, log } = o;
-  const outbound = countingOutbound(outboundFor(config.proxy, o.pin, o.sockets, o.proxy));
+  const proxyUdp = proxyUdpFor(o);
+  const counted = countingOutbound(outboundFor(config.proxy, o.pin, o.sockets, o.proxy, proxyUdp));
+  const { outbound, dns, pool } = dnsLayers(counted, config, proxyUdp, log);
   const connectFailures = connectFailureReporter(log);
   const handler = handlerFromOutbound(outbound, {
     onConnectError: (dest, err) => connectFailures.failed(dest, err),
@@ -91,24 +127,42 @@ export function assembleStack(o: AssembleOptions): Assembled {
     // The TUN's own prefixes: pinned outbound sockets would find them on the main table's connected routes,
     // straight back into the TUN (a loop), so flows there are refused.
     loopPrefixes: config.addresses.map(formatCidr),
+    // …except the fake-IP ranges: flows there leave by name, never to those addresses.
+    ...(pool ? { loopExceptions: config.fakeIpRanges.map(formatCidr) } : {}),
     icmp: config.icmp,
     udpTimeoutMs: config.udpTimeoutMs,
     ...(config.pcap ? { pcap: config.pcap } : {}),
     logger: { warn: (m) => log.warn(m), error: (m) => log.error(m), debug: (m) => log.debug(m) },
   });
-  return { stack, traffic: o.relay ? o.relay.count(outbound) : outbound, connectFailures };
+  return {
+    stack,
+    traffic: o.relay ? o.relay.count(counted) : counted,
+    connectFailures,
+    ...(proxyUdp ? { proxyUdp } : {}),
+    ...(dns ? { dns } : {}),
+  };
 }
 
 /**
  * At start-up: is the SOCKS5 server reachable, and does it take our credentials (a wrong password would
- * otherwise show only as resets)? Logs one warning; never fails the start. Aborted by `signal`.
+ * otherwise show only as resets)? Logs one warning; never fails the start. Then, if it is usable, whether it
+ * relays UDP (one line). Aborted by `signal`.
  */
+export async function checkProxyAtStart(
+  o: Pick<AssembleOptions, 'config' | 'pin' | 'sockets' | 'proxy' | 'log'>,
+  parts: Pick<Assembled, 'proxyUdp'>,
+  signal: AbortSignal,
+): Promise<void> {
+  if (await warnIfProxyUnusable(o, signal)) await parts.proxyUdp?.check(signal);
+}
+
+/** The credentials check of checkProxyAtStart; true when the proxy is usable (or there is none). */
 export async function warnIfProxyUnusable(
   o: Pick<AssembleOptions, 'config' | 'pin' | 'sockets' | 'proxy' | 'log'>,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<boolean> {
   const p = o.config.proxy;
-  if (p.kind !== 'socks5') return;
+  if (p.kind !== 'socks5') return true;
   const why = await checkSocks5Proxy({
     ...socks5Options(p, o.proxy),
     ...o.pin,
@@ -121,6 +175,7 @@ export async function warnIfProxyUnusable(
       `proxy ${describeProxy(p)} ${why}; connections get resets until ${why.startsWith('is not reachable') ? 'it is back' : 'that is fixed'}`,
     );
   }
+  return why === undefined && !signal.aborted;
 }
 
 /** One stats snapshot from the stack's and the device's counters (+ the OS's count of queue drops). */
@@ -153,6 +208,8 @@ export function snapshotOf(
     drops,
     dropsByReason,
     connectFailures: parts.connectFailures.count,
+    udpAssociateFailures: parts.proxyUdp?.associateFailures ?? 0,
+    ...(parts.dns ? { dnsOverTcpQueries: parts.dns.dnsCounters.queries } : {}),
     deviceQueueDrops: queueDrops,
   };
 }

@@ -6,6 +6,7 @@ import { type LogLevel, rawConfigOf, resolveConfig } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { loadPlatform } from '../platform/index.js';
 import { type Platform, RunRefused } from '../platform/types.js';
+import { ProxyResolveAborted } from '../proxy-address.js';
 import { failedTunnel } from './failed.js';
 import { EMPTY_STATS, type Tunnel, type TunnelClosed, TunnelStartAborted } from './types.js';
 
@@ -16,7 +17,7 @@ import { EMPTY_STATS, type Tunnel, type TunnelClosed, TunnelStartAborted } from 
 export interface TunnelConfig {
   /** TUN interface name (default ztun0). */
   name?: string;
-  /** The TUN's addresses, CIDR (default 198.18.0.1/15). */
+  /** The TUN's addresses, CIDR (default 198.18.0.1/15, plus fd7a:7a74::1/64 with autoRoute). */
   address?: string | readonly string[];
   mtu?: number;
   txqueuelen?: number;
@@ -26,6 +27,8 @@ export interface TunnelConfig {
   route?: string | readonly string[];
   /** Everything through the tunnel, loop-free. */
   autoRoute?: boolean;
+  /** With autoRoute and no `address`: add the default IPv6 address too, capturing IPv6 (default true). */
+  ipv6?: boolean;
   /** Prefixes never sent through the tunnel. */
   exclude?: string | readonly string[];
   icmp?: 'reply' | 'off';
@@ -37,6 +40,12 @@ export interface TunnelConfig {
   table?: number;
   fwmark?: number;
   killSwitch?: boolean;
+  /** DNS queries to port 53: 'udp', 'tcp' (DNS over TCP through the proxy), 'auto' (default) or 'fake-ip'. */
+  dns?: 'auto' | 'tcp' | 'udp' | 'fake-ip';
+  /** With dns 'fake-ip': the ranges (CIDR, one per family) names get addresses from. */
+  fakeIpRange?: string | readonly string[];
+  /** With dns 'fake-ip': answer queries sent to any resolver. */
+  dnsHijack?: boolean;
   /** The level of the default logger (ignored when `options.log` is given). */
   logLevel?: LogLevel;
 }
@@ -64,10 +73,18 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
   const log = options.log ?? createLogger(config.logLevel === undefined ? 'warn' : resolved.logLevel);
   let inner: Tunnel | undefined;
   let closedBeforeStart: string | undefined;
+  // close() during the proxy host's resolution ends it at once (nothing is applied before it).
+  const startup = new AbortController();
   const started = (async () => {
     const platform = options.platform ?? (await loadPlatform());
     if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
-    const proxy = await resolveProxy(resolved, log, platform.sockets);
+    let proxy: Awaited<ReturnType<typeof resolveProxy>>;
+    try {
+      proxy = await resolveProxy(resolved, log, platform.sockets, startup.signal);
+    } catch (err) {
+      if (err instanceof ProxyResolveAborted) throw new TunnelStartAborted(closedBeforeStart ?? 'closed');
+      throw err;
+    }
     if (closedBeforeStart !== undefined) {
       proxy?.stop();
       throw new TunnelStartAborted(closedBeforeStart);
@@ -91,6 +108,7 @@ export function createTunnel(config: TunnelConfig, options: CreateTunnelOptions 
     stats: () => inner?.stats() ?? EMPTY_STATS,
     close(reason = 'closed'): Promise<TunnelClosed> {
       closedBeforeStart ??= reason;
+      startup.abort();
       return started.then(
         (t) => t.close(reason),
         () => ({ clean: true }),

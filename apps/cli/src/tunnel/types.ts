@@ -75,4 +75,5 @@ export const EMPTY_STATS: StatsSnapshot = Object.freeze({
   packetsIn: 0,
   drops: 0,
   connectFailures: 0,
+  udpAssociateFailures: 0,
 });
