@@ -75,7 +75,7 @@ export async function scaleSection(topo, { seconds, held, bursts, startZtun, soc
   // Held connections: fds, RSS, the mass close.
   if (held > 0) {
     console.log(
-      `\n| held idle connections (${held} opened) | held | fds per conn | ztun RSS MB idle / held / released / 30 s after close | TUN drops open / close | all released after |`,
+      `\n| held idle connections (${held} opened) | held (echoed a byte) | fds per conn | ztun RSS MB idle / held / released / 30 s after close | TUN drops open / close | all released after |`,
     );
     console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
     for (const [label, args] of [
