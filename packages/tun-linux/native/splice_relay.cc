@@ -5,8 +5,8 @@
 // sides finished, an error on one side, or a cancel from JS).
 //
 // File descriptors (issue 17 item 1): the relay works on Node's own socket fds (no dup) and takes pipes from
-// a pool only while bytes are in them (pipe_pool.h, splice_pump.h), so an idle relayed connection costs its two
-// sockets and nothing else. JS keeps Node from closing a handed-over socket until the pair is reported
+// a pool only while bytes are in them (pipe_pool.h, splice_pump.h; the thread's state in splice_core.h), so
+// an idle relayed connection costs its two sockets and nothing else. JS keeps Node from closing a handed-over socket until the pair is reported
 // finished (src/splice.linux.ts), and the relay never touches a pair's fds after reporting it.
 //
 // Ownership: a pair's struct and pipes belong to the relay thread from the moment JS adds it. JS only posts
@@ -22,21 +22,18 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <deque>
 #include <cstdint>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "js_call.h"
 #include "pipe_pool.h"
+#include "splice_core.h"
 #include "splice_pump.h"
 
 namespace {
 
-enum Reason : int { kEof = 0, kError = 1, kCancelled = 2 };
 
 struct Completion {
   uint32_t id;
@@ -47,10 +44,8 @@ struct Completion {
   double bytesBtoA;
 };
 
-using ztun::Direction;
 using ztun::Endpoint;
 using ztun::Pair;
-using ztun::PipePool;
 
 // Idle pipes kept for reuse (each is two fds); busy ones are one per direction whose destination lags.
 constexpr size_t kDefaultMaxIdlePipes = 8;
@@ -85,7 +80,7 @@ void CallJs(Napi::Env env, Napi::Function callback, void*, Completion* c) {
 
 using Tsfn = Napi::TypedThreadSafeFunction<void, Completion, CallJs>;
 
-class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
+class SpliceRelay : public Napi::ObjectWrap<SpliceRelay>, private ztun::RelayReporter {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "SpliceRelay",
@@ -100,7 +95,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
 
   // new SpliceRelay(onDone(id, reason, side, errno, bytesAtoB, bytesBtoA), maxIdlePipes?)
   explicit SpliceRelay(const Napi::CallbackInfo& info)
-      : Napi::ObjectWrap<SpliceRelay>(info), pool_(MaxIdleArg(info)) {
+      : Napi::ObjectWrap<SpliceRelay>(info), core_(MaxIdleArg(info), this) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsFunction()) {
       Napi::TypeError::New(env, "SpliceRelay: expected a callback").ThrowAsJavaScriptException();
@@ -141,12 +136,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
       Wake();
       thread_.join();
     }
-    for (auto& entry : pairs_) {
-      ztun::DropPipes(entry.second, pool_);
-      delete entry.second;
-    }
-    pairs_.clear();
-    waiters_.clear();
+    core_.DropAll();
     {
       std::lock_guard<std::mutex> lock(mutex_);
       for (Command& c : commands_) {
@@ -154,7 +144,6 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
       }
       commands_.clear();
     }
-    pool_.CloseIdle();
     CloseFd(epoll_);
     CloseFd(wake_);
     if (hasTsfn_) {
@@ -208,6 +197,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
       CloseFd(epoll_);
       return false;
     }
+    core_.SetEpoll(epoll_);
     thread_ = std::thread([this] { Loop(); });
     return true;
   }
@@ -232,7 +222,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
       Napi::RangeError::New(env, "SpliceRelay.add: two distinct socket fds expected").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    int starved = starved_.load();
+    int starved = core_.starved();
     if (starved != 0) {
       ThrowErrno(env, "pipe2", starved);
       return env.Undefined();
@@ -278,8 +268,8 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
   Napi::Value Totals(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Array out = Napi::Array::New(env, 2);
-    out.Set(0u, Napi::Number::New(env, static_cast<double>(totalAtoB_.load(std::memory_order_relaxed))));
-    out.Set(1u, Napi::Number::New(env, static_cast<double>(totalBtoA_.load(std::memory_order_relaxed))));
+    out.Set(0u, Napi::Number::New(env, static_cast<double>(core_.totalAtoB())));
+    out.Set(1u, Napi::Number::New(env, static_cast<double>(core_.totalBtoA())));
     return out;
   }
 
@@ -287,12 +277,12 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Array out = Napi::Array::New(env, 6);
-    out.Set(0u, Napi::Number::New(env, static_cast<double>(pool_.idleCount())));
-    out.Set(1u, Napi::Number::New(env, static_cast<double>(pool_.busyCount())));
-    out.Set(2u, Napi::Number::New(env, static_cast<double>(pool_.createdCount())));
-    out.Set(3u, Napi::Number::New(env, static_cast<double>(pool_.maxIdle())));
-    out.Set(4u, Napi::Number::New(env, starved_.load()));
-    out.Set(5u, Napi::Number::New(env, static_cast<double>(running_.load(std::memory_order_relaxed))));
+    out.Set(0u, Napi::Number::New(env, static_cast<double>(core_.pool().idleCount())));
+    out.Set(1u, Napi::Number::New(env, static_cast<double>(core_.pool().busyCount())));
+    out.Set(2u, Napi::Number::New(env, static_cast<double>(core_.pool().createdCount())));
+    out.Set(3u, Napi::Number::New(env, static_cast<double>(core_.pool().maxIdle())));
+    out.Set(4u, Napi::Number::New(env, core_.starved()));
+    out.Set(5u, Napi::Number::New(env, static_cast<double>(core_.running())));
     return out;
   }
 
@@ -310,7 +300,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
     std::vector<Pair*> done;
     while (!stop_.load()) {
       // Directions waiting for a pipe are retried after every batch, and at least every 20 ms.
-      int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), waiters_.empty() ? -1 : 20);
+      int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), core_.HasWaiters() ? 20 : -1);
       if (n < 0) {
         if (errno == EINTR) continue;
         break;  // cannot happen with a valid epoll fd
@@ -323,28 +313,9 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
           RunCommands(done);
           continue;
         }
-        Endpoint* endpoint = static_cast<Endpoint*>(events[i].data.ptr);
-        Pair* p = endpoint->pair;
-        if (p->finished) continue;
-        uint32_t ev = events[i].events;
-        if ((ev & EPOLLERR) != 0) {
-          // A reset (or another socket error) is reported even when no splice would touch that socket now.
-          for (int s = 0; s < 2 && !p->finished; s++) {
-            int soErr = 0;
-            socklen_t len = sizeof soErr;
-            if (getsockopt(p->fds[s], SOL_SOCKET, SO_ERROR, &soErr, &len) == 0 && soErr != 0) {
-              Finish(p, kError, s, soErr, done);
-            }
-          }
-          if (p->finished) continue;
-        }
-        // Readable: the direction reading this socket; writable: the one writing it. Only those can move.
-        const int side = endpoint->side;
-        const uint32_t kReadable = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
-        const uint32_t kWritable = EPOLLOUT | EPOLLHUP | EPOLLERR;
-        Pump(p, (ev & kReadable) != 0, side, (ev & kWritable) != 0, done);
+        core_.OnEvent(static_cast<Endpoint*>(events[i].data.ptr), events[i].events, done);
       }
-      if (!waiters_.empty()) ServeWaiters(done);
+      if (core_.HasWaiters()) core_.ServeWaiters(done);
       // Pairs are freed only after the batch: later events in it may still point at them.
       for (Pair* p : done) delete p;
       done.clear();
@@ -358,86 +329,15 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
       batch.swap(commands_);
     }
     for (Command& c : batch) {
-      if (c.kind == Command::kAdd) {
-        Pair* p = c.pair;
-        pairs_[p->id] = p;
-        running_.store(pairs_.size(), std::memory_order_relaxed);
-        for (int s = 0; s < 2 && !p->finished; s++) {
-          epoll_event ev{};
-          ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-          ev.data.ptr = &p->endpoints[s];
-          if (epoll_ctl(epoll_, EPOLL_CTL_ADD, p->fds[s], &ev) != 0) Finish(p, kError, s, errno, done);
-        }
-        // Data that arrived before the hand-over raised no edge for us: pump once now.
-        if (!p->finished) Pump(p, true, 0, true, done);
-      } else {
-        auto it = pairs_.find(c.id);
-        if (it != pairs_.end() && !it->second->finished) Finish(it->second, kCancelled, -1, 0, done);
-      }
+      if (c.kind == Command::kAdd) core_.Start(c.pair, done);
+      else core_.Cancel(c.id, done);
     }
   }
 
-  void Finish(Pair* p, int reason, int side, int err, std::vector<Pair*>& done) {
-    p->finished = true;
-    pairs_.erase(p->id);
-    running_.store(pairs_.size(), std::memory_order_relaxed);
-    // Off our epoll before JS hears of it: from the report on, Node may close (and reuse) these fds.
-    // (EPOLL_CTL_DEL of an fd never added fails harmlessly.)
-    for (int s = 0; s < 2; s++) epoll_ctl(epoll_, EPOLL_CTL_DEL, p->fds[s], nullptr);
-    ztun::DropPipes(p, pool_);
-    done.push_back(p);
-    auto* c = new Completion{p->id, reason, side, err, static_cast<double>(p->dir[0].bytes),
-                             static_cast<double>(p->dir[1].bytes)};
+  // RelayReporter: a finished pair's outcome, to JS through the thread-safe function.
+  void Report(uint32_t id, int reason, int side, int err, uint64_t bytesAtoB, uint64_t bytesBtoA) override {
+    auto* c = new Completion{id, reason, side, err, static_cast<double>(bytesAtoB), static_cast<double>(bytesBtoA)};
     if (tsfn_.NonBlockingCall(c) != napi_ok) delete c;
-  }
-
-  // Moves what can move now until every step would block: the direction reading socket `side` when it
-  // became readable, the one writing it when it became writable (both directions on the first pump).
-  void Pump(Pair* p, bool readable, int side, bool writable, std::vector<Pair*>& done) {
-    bool run[2] = {false, false};
-    if (readable) run[side] = true;
-    if (writable) run[1 - side] = true;
-    for (int i = 0; i < 2 && !p->finished; i++) {
-      if (run[i]) PumpDirection(p, i, done);
-    }
-    if (!p->finished && p->dir[0].shutDown && p->dir[1].shutDown) Finish(p, kEof, -1, 0, done);
-  }
-
-  void PumpDirection(Pair* p, int i, std::vector<Pair*>& done) {
-    bool progress = true;
-    while (progress && !p->finished) {
-      progress = false;
-      int err = 0;
-      int pipeErr = 0;
-      uint64_t moved = 0;
-      ztun::StepResult r = ztun::Step(p, i, pool_, &progress, &err, &pipeErr, &moved);
-      if (moved > 0) (i == 0 ? totalAtoB_ : totalBtoA_).fetch_add(moved, std::memory_order_relaxed);
-      if (r == ztun::StepResult::kNoPipe) {
-        // Edge-triggered: nobody tells us again that the source has bytes, so the direction queues.
-        starved_.store(pipeErr);
-        if (!p->dir[i].waiting) {
-          p->dir[i].waiting = true;
-          waiters_.push_back({p->id, i});
-        }
-        return;
-      }
-      if (err != 0) Finish(p, kError, err > 0 ? 1 : 0, std::abs(err), done);
-    }
-  }
-
-  // Retries the directions that found no pipe, oldest first (each once per round).
-  void ServeWaiters(std::vector<Pair*>& done) {
-    for (size_t n = waiters_.size(); n > 0 && !waiters_.empty(); n--) {
-      auto [id, i] = waiters_.front();
-      waiters_.pop_front();
-      auto it = pairs_.find(id);
-      if (it == pairs_.end()) continue;
-      Pair* p = it->second;
-      p->dir[i].waiting = false;
-      PumpDirection(p, i, done);
-      if (!p->finished && p->dir[0].shutDown && p->dir[1].shutDown) Finish(p, kEof, -1, 0, done);
-    }
-    if (waiters_.empty()) starved_.store(0);
   }
 
   Tsfn tsfn_;
@@ -452,15 +352,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   std::vector<Command> commands_;
-  // Relay thread only (and Shutdown after the join):
-  std::unordered_map<uint32_t, Pair*> pairs_;
-  std::deque<std::pair<uint32_t, int>> waiters_;
-  PipePool pool_;
-  // Out of pipes (the errno of the failed pipe2) while directions wait for one; read by add() on the JS thread.
-  std::atomic<int> starved_{0};
-  std::atomic<size_t> running_{0};  // pairs_.size(), for stats()
-  std::atomic<uint64_t> totalAtoB_{0};
-  std::atomic<uint64_t> totalBtoA_{0};
+  ztun::RelayCore core_;  // relay thread only (and Shutdown after the join), but its atomics
 };
 
 }  // namespace
