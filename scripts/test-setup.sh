@@ -22,6 +22,7 @@ debs=(
   bsdutils        # script: a pseudo-terminal for the CLI's live status line
   perl-base       # crypt() for the test user's password hash
   file g++-aarch64-linux-gnu qemu-user  # the tun-linux prebuilds (x64, cross arm64) and loading arm64 in CI's pack-install step
+  wine64 gcc-mingw-w64-x86-64  # CI's Wine step: tun-windows' tests on Windows Node (scripts/ci/wine-tests.sh)
 )
 
 missing=()

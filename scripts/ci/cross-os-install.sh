@@ -69,6 +69,12 @@ for target in linux/x64 darwin/arm64 win32/x64; do
     tail -20 "$app/install.log"
     fail "npm install --os=$os --cpu=$cpu"
   }
+  # @ztun/tun-windows (os: win32, no native build) comes with ztun on Windows only.
+  if [ "$os" = win32 ]; then
+    [ -e "$app/node_modules/@ztun/tun-windows/package.json" ] || fail "npm left @ztun/tun-windows out for win32"
+  else
+    [ ! -e "$app/node_modules/@ztun/tun-windows" ] || fail "npm installed @ztun/tun-windows for $os/$cpu"
+  fi
   if [ "$os" = linux ]; then
     # The control: for Linux the same project does get the OS packages, so the checks below can fail.
     for linux_only in @ztun/tun-linux @ztun/routing-linux; do

@@ -138,6 +138,12 @@ function buildProgram(io: CliIO, onAction: (p: Promise<number>) => void): Comman
       'with --dns fake-ip: answer queries to any resolver address, not only to the fake-IP DNS address',
     )
     .option('--dry-run', 'print every link, address, route and rule change, change nothing, exit')
+    .addOption(
+      new Option(
+        '--platform <os>',
+        "with --dry-run: print the plan of another OS's ztun (default: this one's)",
+      ).choices(['linux', 'darwin', 'win32']),
+    )
     .option('--config <file>', 'read options from a YAML or JSON file (same keys; flags win)')
     .action((opts: Record<string, unknown>) => onAction(runAction(opts, io)));
 
@@ -154,6 +160,7 @@ Examples:
   ztun run --proxy socks5://127.0.0.1:1080 --auto-route
   ztun run --route 10.0.0.0/8 --address 198.18.0.1/15 --address fd00:7a74::1/64
   ztun run --config /etc/ztun.yaml --dry-run
+  ztun run --auto-route --dry-run --platform win32
   ztun cleanup`,
   );
   return program;
@@ -195,7 +202,11 @@ async function runAction(opts: Record<string, unknown>, io: CliIO): Promise<numb
   const config = resolveConfig(flags, file);
   const log = createLogger(config.logLevel, (l) => io.stderr.write(l));
 
-  const platform = io.platform ?? (await loadPlatform());
+  const os = opts.platform as NodeJS.Platform | undefined;
+  if (os !== undefined && !opts.dryRun) {
+    throw new ConfigError(`--platform ${os} only goes with --dry-run: ztun runs on the OS it is on`);
+  }
+  const platform = io.platform ?? (await loadPlatform(os));
   if (platform.unsupported) throw new RunRefused(platform.unsupported, 2);
   let proxy: ProxyAddress | undefined;
   // A signal while the proxy host resolves (nothing is applied yet) stops at once.

@@ -10,6 +10,13 @@ export interface Pinning {
   bindToDevice?: string;
   /** macOS: IP_BOUND_IF/IPV6_BOUND_IF by interface index. */
   boundInterfaceIndex?: number;
+  /**
+   * Windows: the source address outbound sockets bind to, per family (Node's `localAddress`; no raw socket
+   * needed). Windows' strong host send model limits a bound socket's route lookup to the interface that holds
+   * its source address, so the physical interface's address keeps it off the tunnel adapter's routes. A
+   * family without an address is refused rather than sent unbound (it would follow the tunnel's routes).
+   */
+  sourceAddress?: { readonly v4?: string | undefined; readonly v6?: string | undefined };
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Pinning, StackSockets } from '@ztun/packet';
 import type { Endpoint, Outbound, UdpSession, UdpSessionHandler } from './handler.js';
 import { ownSockets, type UdpLoopListener } from './own-sockets.js';
-import { hasPinning, portableSockets } from './sockets.js';
+import { hasPinning, portableSockets, sourceAddressFor } from './sockets.js';
 import { parseIp } from './wire.js';
 
 export interface DirectOutboundOptions extends Pinning {
@@ -27,6 +27,12 @@ export function connectPinned(
   const family = net.isIP(dest.address);
   if (family === 0) return Promise.reject(new Error(`not an IP address: ${dest.address}`));
   let sock: net.Socket;
+  let localAddress: string | undefined;
+  try {
+    localAddress = sourceAddressFor(pin, family as 4 | 6);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   if (hasPinning(pin)) {
     let fd: number;
     try {
@@ -54,7 +60,7 @@ export function connectPinned(
       reject(err);
     };
     sock.once('error', onError);
-    sock.connect({ host: dest.address, port: dest.port }, () => {
+    sock.connect({ host: dest.address, port: dest.port, ...(localAddress ? { localAddress } : {}) }, () => {
       clearTimeout(timer);
       sock.off('error', onError);
       sock.setNoDelay(true);
@@ -102,8 +108,9 @@ export function pinnedUdpSocket(
     // libuv set SO_REUSEADDR when it adopted the fd: clear it, or a later socket could share the port.
     sockets.clearReuse(fd);
   } else {
+    const address = sourceAddressFor(pin, family);
     sock = dgram.createSocket(type);
-    sock.bind(0); // libuv binds without SO_REUSEADDR unless asked
+    sock.bind({ port: 0, ...(address ? { address } : {}) }); // libuv binds without SO_REUSEADDR unless asked
   }
   ownSockets.trackUdp(sock, family, onLoop);
   return sock;
@@ -120,6 +127,7 @@ export function directOutbound(options: DirectOutboundOptions = {}): Outbound {
     mark: options.mark,
     bindToDevice: options.bindToDevice,
     boundInterfaceIndex: options.boundInterfaceIndex,
+    ...(options.sourceAddress ? { sourceAddress: options.sourceAddress } : {}),
   };
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
   const sockets = options.sockets ?? portableSockets;

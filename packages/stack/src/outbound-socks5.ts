@@ -60,6 +60,7 @@ export function pinningOf(options: Pinning): Pinning {
     mark: options.mark,
     bindToDevice: options.bindToDevice,
     boundInterfaceIndex: options.boundInterfaceIndex,
+    ...(options.sourceAddress ? { sourceAddress: options.sourceAddress } : {}),
   };
 }
 

@@ -9,8 +9,25 @@ export class PinningUnsupportedError extends Error {
   override readonly name = 'PinningUnsupportedError';
 }
 
+/** Pinning that needs a socket made by the OS implementation (an fd); sourceAddress needs none. */
 export function hasPinning(p: Pinning): boolean {
   return p.mark !== undefined || p.bindToDevice !== undefined || p.boundInterfaceIndex !== undefined;
+}
+
+/**
+ * The address to bind a socket of `family` to (Pinning.sourceAddress, Windows), undefined when there is no
+ * such pinning. Throws when sourceAddress is given without this family: unbound, the socket would follow the
+ * tunnel's routes.
+ */
+export function sourceAddressFor(p: Pinning, family: 4 | 6): string | undefined {
+  if (!p.sourceAddress) return undefined;
+  const address = family === 4 ? p.sourceAddress.v4 : p.sourceAddress.v6;
+  if (address === undefined) {
+    throw new PinningUnsupportedError(
+      `no IPv${family} source address outside the tunnel to send from (the physical interface has none)`,
+    );
+  }
+  return address;
 }
 
 function unsupported(what: string): PinningUnsupportedError {

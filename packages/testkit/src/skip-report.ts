@@ -4,6 +4,8 @@ import { SKIP_REASON_KEY } from './skip.js';
 // Reads vitest's JSON report and decides whether the run's skips are allowed: on Linux (the platform every
 // test can run on) only tests named in the OS-gated list (test/os-gated.json) may skip; any other skip — a
 // missing tool, not root — fails the run with its reason. Off Linux the same breakdown is printed, not enforced.
+// CI's Wine step (scripts/ci/wine-tests.sh) is checked as platform "wine": Windows Node under Wine, which counts
+// as win32 for the gates and is enforced like Linux, so only skips gated for Wine pass there.
 
 /** The fields of vitest's JSON report (reporters/json) this check reads. */
 export interface VitestJsonReport {
@@ -22,7 +24,11 @@ export interface VitestJsonReport {
 
 /** test/os-gated.json: the only tests allowed to skip on Linux, each naming the OS it needs. */
 export interface OsGatedList {
-  /** Gate name (e.g. "macOS-only") → the `process.platform` the gated tests run on. */
+  /**
+   * Gate name (e.g. "macOS-only") → where the gated tests run: a `process.platform`, or "wine" (CI's Windows
+   * Node under Wine, which also counts as "win32"); "!x" means everywhere but x. A test may skip where its
+   * gate says it does not run.
+   */
   gates: Record<string, string>;
   /** `name` is a suite or test title path joined by " > "; it covers every test at or under it. */
   tests: Array<{ file: string; name: string; gate: string }>;
@@ -44,8 +50,10 @@ export interface RunSummary {
   readonly unexpected: readonly SkippedTest[];
   /** Problems with the list itself (unknown gate, an entry matching no test) and files that failed to load. */
   readonly problems: readonly string[];
-  /** True when this platform enforces the list (Linux). */
+  /** True when this platform enforces the list (Linux, and CI's Wine step). */
   readonly enforced: boolean;
+  /** The platform the run was checked as. */
+  readonly platform: string;
 }
 
 const NO_REASON = `no reason recorded (skip through skipWhen/skipUnless/skipNow from @ztun/testkit)`;
@@ -56,6 +64,15 @@ function reasonOf(status: string, meta: Record<string, unknown> | undefined): st
   if (status === 'todo') return 'marked todo';
   if (status === 'pending') return 'never finished (pending in the report)';
   return NO_REASON;
+}
+
+/** Platforms whose runs enforce the list: every test runs there unless a gate says otherwise. */
+const ENFORCED = new Set(['linux', 'wine']);
+
+/** Whether tests gated by `spec` run on `platform` ("wine" is a win32). */
+export function gateRunsOn(spec: string, platform: string): boolean {
+  if (spec.startsWith('!')) return !gateRunsOn(spec.slice(1), platform);
+  return spec === platform || (platform === 'wine' && spec === 'win32');
 }
 
 /** Checks a list's own shape; returns one line per problem. */
@@ -69,7 +86,7 @@ export function checkOsGatedList(list: OsGatedList): string[] {
   )
     return ['os-gated list: expected { "gates": {…}, "tests": [ … ] }'];
   for (const [gate, platform] of Object.entries(list.gates)) {
-    if (platform === 'linux')
+    if (typeof platform !== 'string' || platform.replace(/^!/, '') === 'linux')
       problems.push(`os-gated list: gate "${gate}" names linux, where every test runs`);
   }
   for (const entry of list.tests) {
@@ -101,19 +118,24 @@ export function summarizeRun(
     for (const test of file.assertionResults) {
       const titles = [...test.ancestorTitles, test.title].filter((t) => t.length > 0);
       const titlePath = titles.join(' > ');
-      const at = entries.findIndex(
-        (e) => e.file === path && (titlePath === e.name || titlePath.startsWith(`${e.name} > `)),
-      );
-      if (at >= 0) used.add(at);
+      // Every entry covering the test counts (a suite's gate and a narrower one inside it); the skip is
+      // allowed when one of their gates says the test does not run here.
+      const covering: number[] = [];
+      entries.forEach((e, i) => {
+        if (e.file === path && (titlePath === e.name || titlePath.startsWith(`${e.name} > `)))
+          covering.push(i);
+      });
+      for (const i of covering) used.add(i);
       if (test.status === 'passed') passed++;
       else if (test.status === 'failed') fileFailures++;
       else {
-        const gate = at >= 0 ? entries[at]!.gate : undefined;
-        const allowed = gate !== undefined && list.gates[gate] !== options.platform;
+        const gate = covering
+          .map((i) => entries[i]!.gate)
+          .find((g) => !gateRunsOn(list.gates[g]!, options.platform));
         skipped.push({
           id: [path, ...titles].join(' > '),
           reason: reasonOf(test.status, test.meta),
-          gate: allowed ? gate : undefined,
+          gate,
         });
       }
     }
@@ -138,7 +160,8 @@ export function summarizeRun(
     skipped,
     unexpected: skipped.filter((s) => s.gate === undefined),
     problems,
-    enforced: options.platform === 'linux',
+    enforced: ENFORCED.has(options.platform),
+    platform: options.platform,
   };
 }
 
@@ -149,6 +172,15 @@ export function summaryOk(summary: RunSummary): boolean {
     summary.problems.length === 0 &&
     (!summary.enforced || summary.unexpected.length === 0)
   );
+}
+
+const PLACES: Record<string, string> = { linux: 'Linux', wine: 'Windows Node under Wine' };
+function placeNames(platform: string): string {
+  return platform
+    .split('+')
+    .filter((p) => ENFORCED.has(p))
+    .map((p) => PLACES[p] ?? p)
+    .join(' or ');
 }
 
 function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
@@ -182,9 +214,32 @@ export function formatSummary(summary: RunSummary): string[] {
   }
   if (summary.enforced && summary.unexpected.length > 0) {
     lines.push(
-      `skip check FAILED: ${summary.unexpected.length} test(s) skipped on Linux without an OS gate in test/os-gated.json`,
+      `skip check FAILED: ${summary.unexpected.length} test(s) skipped on ${placeNames(summary.platform)} without an OS gate in test/os-gated.json`,
     );
   }
   lines.push(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped.length} skipped`);
   return lines;
+}
+
+/**
+ * Several runs (Linux's and the Wine step's) as one: counts added, problems and unexpected skips kept, each
+ * skip id prefixed with its run's label when the label is not empty.
+ */
+export function mergeSummaries(runs: ReadonlyArray<{ label: string; summary: RunSummary }>): RunSummary {
+  const tag = (label: string, s: SkippedTest): SkippedTest =>
+    label ? { ...s, id: `[${label}] ${s.id}` } : s;
+  const skipped = runs.flatMap(({ label, summary }) => summary.skipped.map((s) => tag(label, s)));
+  return {
+    passed: runs.reduce((n, r) => n + r.summary.passed, 0),
+    failed: runs.reduce((n, r) => n + r.summary.failed, 0),
+    skipped,
+    unexpected: runs.flatMap(({ label, summary }) =>
+      summary.enforced ? summary.unexpected.map((s) => tag(label, s)) : [],
+    ),
+    problems: runs.flatMap(({ label, summary }) =>
+      summary.problems.map((p) => (label ? `[${label}] ${p}` : p)),
+    ),
+    enforced: runs.some((r) => r.summary.enforced),
+    platform: runs.map((r) => r.summary.platform).join('+'),
+  };
 }

@@ -27,6 +27,8 @@ export type TunErrorCode =
   | 'NOT_FOUND'
   | 'INVALID_ARGUMENT'
   | 'UNSUPPORTED_PLATFORM'
+  /** A DLL lacks an export this call needs (e.g. Wine's iphlpapi has no CreateIpForwardEntry2). */
+  | 'MISSING_EXPORT'
   /** Any other Win32 error; see win32Code. */
   | 'WIN32';
 

@@ -14,6 +14,7 @@ export {
   wintunArchFolder,
   wintunDllCandidates,
 } from './dll.js';
+export { chooseEgress, type Egress, type EgressTables, findEgress } from './egress.js';
 export {
   classifyReceiveError,
   classifySendError,
@@ -25,7 +26,14 @@ export {
   win32ErrorName,
 } from './errors.js';
 export { formatGuid, guidFromName, parseGuid } from './guid.js';
-export { createIpHelperApi, IPHLPAPI_PROTOTYPES, loadIpHelperApi } from './iphlpapi.windows.js';
+export { type DecodedIfRow, decodeIfRow, encodeIfRow, IfOperStatus, IfType } from './if-row.js';
+export {
+  createIpHelperApi,
+  IPHLPAPI_PROTOTYPES,
+  type IpHelperFunction,
+  lazyBinder,
+  loadIpHelperApi,
+} from './iphlpapi.windows.js';
 export type { IpHelperApi } from './iphlpapi-api.js';
 export * as layout from './layout.js';
 export type { TunLogger } from './logger.js';

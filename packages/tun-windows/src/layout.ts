@@ -96,5 +96,39 @@ export const MIB_IPINTERFACE_ROW = {
   DisableDefaultRoutes: 166,
 } as const;
 
+/** MIB_UNICASTIPADDRESS_TABLE: ULONG NumEntries, then the rows 8-aligned (the row holds an int64). */
+export const MIB_UNICASTIPADDRESS_TABLE = { NumEntries: 0, Table: 8 } as const;
+
+/**
+ * MIB_IF_ROW2 (netioapi.h; Microsoft Learn "MIB_IF_ROW2 structure"), the fields ztun reads. Derived from the
+ * declaration order with IF_MAX_STRING_SIZE 256 (WCHAR[257] strings) and IF_MAX_PHYS_ADDRESS_LENGTH 32;
+ * ConnectionType is followed by 4 bytes of padding before the ULONG64 counters. The Windows stand-in DLL
+ * checks these offsets against mingw-w64's netioapi.h at compile time (test/fixtures/windows-standin.c).
+ */
+export const MIB_IF_ROW2 = {
+  size: 1352,
+  InterfaceLuid: 0,
+  InterfaceIndex: 8,
+  InterfaceGuid: 12,
+  Alias: 28,
+  Description: 542,
+  /** WCHAR count of Alias and Description, including the terminating NUL. */
+  stringChars: 257,
+  PhysicalAddressLength: 1056,
+  PhysicalAddress: 1060,
+  Mtu: 1124,
+  Type: 1128,
+  TunnelType: 1132,
+  OperStatus: 1156,
+  AdminStatus: 1160,
+  MediaConnectState: 1164,
+  ConnectionType: 1184,
+  TransmitLinkSpeed: 1192,
+  OutQLen: 1344,
+} as const;
+
+/** MIB_IF_TABLE2: ULONG NumEntries, then the rows 8-aligned. */
+export const MIB_IF_TABLE2 = { NumEntries: 0, Table: 8 } as const;
+
 /** NET_LUID is a 64-bit value. */
 export const NET_LUID_SIZE = 8;

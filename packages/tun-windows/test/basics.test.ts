@@ -102,7 +102,7 @@ describe('wintun.dll location', () => {
     const seen: string[] = [];
     const found = findWintunDll({ execPath: '/app/node.exe', packageDir: '/pkg' }, (p) => {
       seen.push(p);
-      return p.startsWith('/pkg');
+      return p === path.join('/pkg', 'wintun.dll'); // path.join gives \pkg\wintun.dll on Windows
     });
     expect(found).toBe(path.join('/pkg', 'wintun.dll'));
     expect(seen).toHaveLength(2);

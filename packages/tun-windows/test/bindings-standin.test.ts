@@ -5,10 +5,6 @@
  * against test/fixtures/windows-standin.c: a Linux library with the same exports and C signatures, compiled
  * by this test. It proves the FFI layer, not Windows' behaviour.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { PacketBatch } from '@ztun/packet';
 import { skipWhen } from '@ztun/testkit';
 import koffi from 'koffi';
@@ -20,25 +16,7 @@ import { WindowsRouting } from '../src/routing.js';
 import { createWintunApi } from '../src/wintun.windows.js';
 import type { SessionHandle, WintunApi } from '../src/wintun-api.js';
 import { FAKE_LUID, fakeHost, packet } from './fake-wintun.js';
-
-/** A C compiler: cc or gcc, else g++ told the source is C (CI installs g++ for tun-linux's addon). */
-function findCompiler(): { cmd: string; args: string[] } | string {
-  if (process.platform !== 'linux') return `this is ${process.platform}`;
-  for (const [cmd, args] of [
-    ['cc', []],
-    ['gcc', []],
-    ['g++', ['-x', 'c']],
-  ] as const) {
-    try {
-      execFileSync(cmd, ['--version'], { stdio: 'ignore' });
-      return { cmd, args: [...args] };
-    } catch {}
-  }
-  return 'no C compiler (cc, gcc or g++) is installed';
-}
-const compiler = findCompiler();
-const skipReason =
-  typeof compiler === 'string' ? `Windows stand-in binding tests need a C compiler: ${compiler}` : undefined;
+import { removeStandins, standinIsDll, standinPath, standinSkipReason } from './standin.js';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
@@ -52,31 +30,15 @@ async function until(cond: () => boolean, what: string, ms = 3000): Promise<void
 // biome-ignore lint/suspicious/noExplicitAny: koffi functions are untyped
 type Fn = (...args: any[]) => any;
 
-describe('Windows bindings against a C stand-in library', skipWhen(skipReason), () => {
-  let dir = '';
+describe('Windows bindings against a C stand-in library', skipWhen(standinSkipReason), () => {
   let lib: koffi.IKoffiLib;
   let api: WintunApi;
   const c: Record<string, Fn> = {};
 
   beforeAll(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'ztun-standin-'));
-    const so = path.join(dir, 'standin.so');
-    const src = path.join(__dirname, 'fixtures', 'windows-standin.c');
-    const cc = compiler as { cmd: string; args: string[] };
-    execFileSync(cc.cmd, [
-      ...cc.args,
-      src,
-      '-shared',
-      '-fPIC',
-      '-O1',
-      '-Wall',
-      '-Werror',
-      '-pthread',
-      '-o',
-      so,
-    ]);
-    lib = koffi.load(so);
-    api = createWintunApi(koffi, lib, lib);
+    lib = koffi.load(standinPath('full'));
+    // As a Windows DLL the stand-in calls the real kernel32 (events, SetLastError): bind that one then.
+    api = createWintunApi(koffi, lib, standinIsDll ? koffi.load('kernel32.dll') : lib);
     for (const proto of [
       'void FakeInject(uintptr_t s, const uint8_t *packet, uint32_t len)',
       'void FakeInjectLater(uintptr_t s, const uint8_t *packet, uint32_t len, uint32_t delayMs)',
@@ -98,9 +60,7 @@ describe('Windows bindings against a C stand-in library', skipWhen(skipReason), 
       c[name] = lib.func(proto) as Fn;
     }
   });
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(removeStandins);
 
   it('WintunCreateAdapter gets UTF-16 names and the GUID bytes; the handle is a plain number', () => {
     const guid = Uint8Array.from({ length: 16 }, (_, i) => i + 1);

@@ -12,6 +12,7 @@ import {
   ERROR_NOT_FOUND,
   ERROR_OBJECT_ALREADY_EXISTS,
 } from '../src/constants.js';
+import { encodeIfRow, IfOperStatus, IfType } from '../src/if-row.js';
 import type { IpHelperApi } from '../src/iphlpapi-api.js';
 import {
   MIB_IPFORWARD_ROW2 as F,
@@ -26,6 +27,8 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 interface FakeInterface {
   index: number;
   v6: boolean;
+  alias: string;
+  type: number;
   rows: Map<number, Uint8Array>; // family → MIB_IPINTERFACE_ROW
 }
 
@@ -35,7 +38,13 @@ export class FakeIpHelper implements IpHelperApi {
   readonly routes = new Map<string, Uint8Array>();
   calls: string[] = [];
 
-  addInterface(luid: bigint, index: number, v6 = true): void {
+  addInterface(
+    luid: bigint,
+    index: number,
+    v6 = true,
+    alias = `if${index}`,
+    type: number = IfType.EthernetCsmacd,
+  ): void {
     const rows = new Map<number, Uint8Array>();
     for (const fam of v6 ? [AF_INET, AF_INET6] : [AF_INET]) {
       const row = new Uint8Array(I.size);
@@ -50,11 +59,43 @@ export class FakeIpHelper implements IpHelperApi {
       v.setUint32(I.SitePrefixLength, fam === AF_INET ? 64 : 0xffffffff, true);
       rows.set(fam, row);
     }
-    this.interfaces.set(luid, { index, v6, rows });
+    this.interfaces.set(luid, { index, v6, alias, type, rows });
   }
 
   private luidOf(row: Uint8Array, at: number): bigint {
     return dv(row).getBigUint64(at, true);
+  }
+
+  getUnicastIpAddressTable(family: number): { status: number; rows: Uint8Array[] } {
+    const rows = [...this.addresses.values()]
+      .filter((r) => family === AF_UNSPEC || dv(r).getUint16(U.Address, true) === family)
+      .map((r) => {
+        const copy = r.slice();
+        const iface = this.interfaces.get(this.luidOf(copy, U.InterfaceLuid));
+        dv(copy).setUint32(U.InterfaceIndex, iface?.index ?? 0, true); // read-back fills it
+        return copy;
+      });
+    return { status: 0, rows };
+  }
+
+  getIfTable2(): { status: number; rows: Uint8Array[] } {
+    const rows = [...this.interfaces].map(([luid, i]) =>
+      encodeIfRow({
+        luid,
+        index: i.index,
+        alias: i.alias,
+        description: `fake ${i.alias}`,
+        mtu: dv(i.rows.get(AF_INET)!).getUint32(I.NlMtu, true),
+        type: i.type,
+        operStatus: IfOperStatus.Up,
+      }),
+    );
+    return { status: 0, rows };
+  }
+
+  convertInterfaceIndexToLuid(index: number): { status: number; luid: bigint } {
+    for (const [luid, i] of this.interfaces) if (i.index === index) return { status: 0, luid };
+    return { status: ERROR_NOT_FOUND, luid: 0n };
   }
 
   initializeUnicastIpAddressEntry(row: Uint8Array): void {

@@ -1,23 +1,32 @@
 /**
- * The integer-pointer copy path of the Windows bindings, exercised for real on Linux with libc memcpy standing
- * in for kernel32 RtlMoveMemory (same argument shapes).
+ * The integer-pointer copy path of the Windows bindings, exercised for real: on Windows Node (CI: under Wine)
+ * with kernel32 RtlMoveMemory itself, on Linux with libc memcpy standing in for it (same argument shapes).
  */
 import { skipUnless } from '@ztun/testkit';
 import koffi from 'koffi';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bindCopyFunctions, createNativeMemory } from '../src/native-memory.js';
+import { COPY_SYMBOL } from '../src/wintun.windows.js';
 
-const onLinux = process.platform === 'linux';
+const copier =
+  process.platform === 'win32'
+    ? { lib: 'kernel32.dll', symbol: COPY_SYMBOL, ret: 'void' }
+    : process.platform === 'linux'
+      ? { lib: 'libc.so.6', symbol: 'memcpy', ret: 'uintptr_t' }
+      : undefined;
 
 describe(
-  'native memory copies (libc memcpy as the stand-in)',
-  skipUnless(onLinux, 'native-memory tests load libc.so.6: Linux only'),
+  `native memory copies (${copier?.symbol ?? 'no copy function'})`,
+  skipUnless(copier !== undefined, 'native-memory tests load kernel32.dll or libc.so.6: Windows or Linux'),
   () => {
-    const libc = onLinux ? koffi.load('libc.so.6') : undefined;
-    const mem = libc ? createNativeMemory(koffi, bindCopyFunctions(libc, 'memcpy', 'uintptr_t')) : undefined!;
-    const slot = onLinux ? koffi.alloc('uint8_t', 256) : undefined;
-    const slotAddr = onLinux ? Number(koffi.address(slot)) : 0;
-    const slotView = onLinux ? new Uint8Array(koffi.view(slot, 256)) : new Uint8Array(0);
+    const on = copier !== undefined;
+    const lib = copier ? koffi.load(copier.lib) : undefined;
+    const mem = lib
+      ? createNativeMemory(koffi, bindCopyFunctions(lib, copier!.symbol, copier!.ret))
+      : undefined!;
+    const slot = on ? koffi.alloc('uint8_t', 256) : undefined;
+    const slotAddr = on ? Number(koffi.address(slot)) : 0;
+    const slotView = on ? new Uint8Array(koffi.view(slot, 256)) : new Uint8Array(0);
     afterAll(() => {
       if (slot) koffi.free(slot);
     });

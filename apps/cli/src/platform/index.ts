@@ -4,6 +4,7 @@ import { unsupportedPlatform } from './unsupported.js';
 /** The OS packages each platform module imports: optionalDependencies of `ztun`, installed only on their OS. */
 export const OS_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   linux: ['@ztun/tun-linux', '@ztun/routing-linux'],
+  win32: ['@ztun/tun-windows'],
 };
 
 type PlatformImporter = () => Promise<{ platform: Platform }>;
@@ -32,7 +33,8 @@ export async function loadPlatform(
   load: Readonly<Record<string, PlatformImporter>> = importers,
 ): Promise<Platform> {
   const importer = load[os];
-  if (!importer) return unsupportedPlatform(os, `ztun run is not supported on ${os}; Linux only for now`);
+  if (!importer)
+    return unsupportedPlatform(os, `ztun run is not supported on ${os}; Linux and Windows only for now`);
   try {
     return (await importer()).platform;
   } catch (err) {

@@ -8,6 +8,7 @@ import {
 } from '@ztun/routing-linux';
 import { type Cidr, formatCidr } from '../cidr.js';
 import { describeProxy, KERNEL_TUN_TXQUEUELEN, type RunConfig } from '../config.js';
+import { dnsText } from './dns-text.js';
 
 // The Linux plan of `ztun run`: the TUN device (link, addresses, up) and then @ztun/routing-linux's
 // auto-route plan (table, rules, kill-switch routes; see its auto-route/plan.ts). `--dry-run` prints it; run
@@ -114,18 +115,7 @@ export const changeCount = (plan: LinuxPlan): number => plan.device.length + pla
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-/** What --dns does with this proxy, in the dry-run's words. */
-export function dnsText(config: RunConfig): string {
-  if (config.dns === 'udp') return 'udp (queries to port 53 relayed as UDP)';
-  if (config.dns === 'tcp') return 'tcp (queries to port 53 sent as DNS over TCP through the outbound)';
-  if (config.dns === 'fake-ip') {
-    const ranges = config.fakeIpRanges.map(formatCidr).join(' and ');
-    return `fake-ip (A/AAAA answered from ${ranges}, flows there go to the proxy by name; ${config.dnsHijack ? 'queries to any resolver' : 'queries to the range’s second address'} answered locally, others forwarded as in auto)`;
-  }
-  return config.proxy.kind === 'direct'
-    ? 'auto (direct: queries to port 53 go as UDP)'
-    : 'auto (as UDP if the proxy grants UDP ASSOCIATE, probed at start; else DNS over TCP through CONNECT)';
-}
+export { dnsText } from './dns-text.js';
 
 /** The full dry-run text: what run would do, in order, then what teardown undoes, in order. */
 export function formatPlan(config: RunConfig, plan: LinuxPlan): string {
