@@ -11,9 +11,15 @@
 // --no-offload-compare (skip the direct leg with --no-offload, i.e. a plain TUN without checksum offload),
 // --reverse (iperf3 -R: the server sends, i.e. downloads through the tunnel), --veth-mtu N (the MTU of the
 // client–server veth pair; default 1500).
+// Then UDP (bench/udp.mjs; --no-udp skips it): iperf3 -u at 500 Mbit/s and 1 Gbit/s offered, no tunnel and
+// ztun direct, delivered and loss. Then the scale part (bench/scale.mjs, issue 17): connections/s with p50/p99 and request/response latency
+// (no tunnel, the SOCKS hop alone, ztun direct and socks5), N held idle connections (fds, RSS, mass close),
+// RSS across bursts. Options: --no-scale (skip it), --held N (default 9000; 0 skips), --bursts N (default 4;
+// 0 skips), --scale-time S (seconds per connection-rate leg and burst; default --time).
 
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
   createTopology,
@@ -25,6 +31,8 @@ import {
   sleep,
   waitUntil,
 } from '../scripts/topology.mjs';
+import { scaleSection } from './scale.mjs';
+import { udpRows } from './udp.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -38,6 +46,11 @@ const wantPerf = argv.includes('--perf') && has('perf');
 const spliceCompare = !argv.includes('--no-splice-compare');
 const offloadCompare = !argv.includes('--no-offload-compare');
 const reverse = argv.includes('--reverse');
+const scale = !argv.includes('--no-scale');
+const udp = !argv.includes('--no-udp');
+const heldCount = Number(opt('held', '9000'));
+const burstCount = Number(opt('bursts', '4'));
+const scaleSeconds = Number(opt('scale-time', String(seconds)));
 
 const problems = preflight();
 if (!has('iperf3')) problems.push('needs iperf3 (apt-get install iperf3)');
@@ -165,6 +178,14 @@ try {
   } else {
     console.log('  socks5 skipped: danted is not installed');
   }
+  if (udp) {
+    await udpRows(topo, {
+      seconds,
+      reverse,
+      startZtun: (args) =>
+        topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
+    });
+  }
   await server.stop();
 
   const base = rows[0].gbps;
@@ -177,8 +198,20 @@ try {
       `| ${r.label} | ${r.gbps.toFixed(2)} | ${(r.gbps / base).toFixed(2)} | ${cpu} | ${wakeups} |`,
     );
   }
+  if (scale) {
+    await scaleSection(topo, {
+      seconds: scaleSeconds,
+      held: heldCount,
+      bursts: burstCount,
+      startZtun: (args) =>
+        topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
+      ...(has('danted') ? { socksUrl: `socks5://${SOCKS}:1080` } : {}),
+    });
+  }
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(`\nload average during the run: ${load} (2 cores shared with other work: compare ratios)`);
+  console.log(
+    `\nload average during the run: ${load} (${availableParallelism()} cores shared with other work: compare ratios)`,
+  );
 } catch (err) {
   failed = true;
   console.error(`bench:tunnel failed: ${err.message}`);

@@ -109,9 +109,14 @@ export function createTopology(tag, { vethMtu } = {}) {
   ip(client, '-4', 'route', 'add', 'default', 'via', '10.211.0.2');
   ip(client, '-6', 'route', 'add', 'default', 'via', 'fd00:211::2');
 
-  /** Starts a process inside `ns`; its output is collected (and echoed when `echo` is a prefix). */
-  const start = (ns, cmd, args, echo) => {
-    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /**
+   * Starts a process inside `ns`; its output is collected (and echoed when `echo` is a prefix). `stdin`:
+   * true gives it a pipe (child.stdin) instead of nothing.
+   */
+  const start = (ns, cmd, args, echo, { stdin = false } = {}) => {
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
+      stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
     procs.add(child);
     let out = '';
     const onData = (d) => {

@@ -20,7 +20,7 @@ export function addRunOptions(command: Command): Command {
     .option('--mtu <n>', `TUN MTU (default ${DEFAULT_MTU}; see README)`)
     .option(
       '--txqueuelen <n>',
-      'packets the kernel queues for ztun before dropping (default: ~6 MiB worth, 500..4096; see README)',
+      'packets the kernel queues for ztun before dropping (default 4096; see README)',
     )
     .option('--proxy <url>', "'direct' or socks5://[user:pass@]host:port (default direct)")
     .option('--route <cidr>', 'send this prefix through the tunnel; repeatable', collect)

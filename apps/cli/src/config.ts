@@ -24,13 +24,15 @@ export const KERNEL_TUN_TXQUEUELEN = 500;
 
 /**
  * The TUN's transmit queue (packets the kernel holds for ztun to read; beyond it they are dropped and
- * counted as the link's tx_dropped): about 6 MiB of packets, never fewer than the kernel's 500, at most
- * 4096. At MTU 1500 that is 4096, which took TCP through the tunnel from ~2,500 drops and ~2,000
- * retransmits in 4 s to none (README "TUN queue"); at the default MTU 65520 it stays 500, where TCP saw
- * no drops and a longer queue would only hold more memory (up to 64 KiB a packet).
+ * counted as the link's tx_dropped): 4096 packets at every MTU. At MTU 1500 that took TCP through the
+ * tunnel from ~2,500 drops and ~2,000 retransmits in 4 s to none (README "TUN queue"). At 65520 it was 500
+ * (a packet can be 64 KiB), but bursts are counted in packets, not bytes: 9,000 connections closed at once
+ * are ~36,000 small packets through the TUN, and 500 dropped most of them (issue 17 item 5). A local TCP
+ * flow cannot fill the longer queue with big packets: TCP small queues (tcp_limit_output_bytes) caps what
+ * one socket has queued below it.
  */
-export function defaultTxQueueLen(mtu: number): number {
-  return Math.max(KERNEL_TUN_TXQUEUELEN, Math.min(4096, Math.floor((6 << 20) / mtu)));
+export function defaultTxQueueLen(_mtu: number): number {
+  return 4096;
 }
 /** Routing table holding the TUN's routes ("zt" = 0x7a74). */
 export const DEFAULT_TABLE = 0x7a74;

@@ -54,7 +54,8 @@ export async function runTunnel(platform: Platform, config: RunConfig, o: RunOpt
     log.info(
       `ready: ${info.name} ${info.addresses.join(' ')} mtu ${info.mtu}, ` +
         `proxy ${describeProxy(config.proxy)}, ${config.autoRoute ? `auto-route (${capturedFamilies(config)})` : `${info.routes} route(s)`}, ` +
-        `${info.changes} changes applied; ${info.crashBehaviour}`,
+        `${info.changes} changes applied; ${info.crashBehaviour}` +
+        (info.notes?.length ? `; ${info.notes.join('; ')}` : ''),
     );
     notify(platform, `READY=1\nSTATUS=ztun on ${info.name}\nMAINPID=${process.pid}`, log);
     const interval = config.statsIntervalMs ?? (o.statsOut.isTTY ? 1000 : 10_000);

@@ -174,10 +174,10 @@ describe('resolveConfig', () => {
     expect(() => resolveConfig({ offload: 'maybe' })).toThrow(/offload: expected true or false/);
   });
 
-  it('txqueuelen: ~6 MiB of packets by default (500 at MTU 65520, 4096 at 1500), or as given', () => {
-    expect(resolveConfig({}).txQueueLen).toBe(500);
+  it('txqueuelen: 4096 packets by default at every MTU, or as given', () => {
+    expect(resolveConfig({}).txQueueLen).toBe(4096);
     expect(resolveConfig({ mtu: '1500' }).txQueueLen).toBe(4096);
-    expect(resolveConfig({ mtu: '9000' }).txQueueLen).toBe(699);
+    expect(resolveConfig({ mtu: '9000' }).txQueueLen).toBe(4096);
     expect(resolveConfig({ mtu: '1500', txqueuelen: '1000' }).txQueueLen).toBe(1000);
     expect(() => resolveConfig({ txqueuelen: '0' })).toThrow(
       /--txqueuelen: '0' is not an integer in 1\.\.100000/,

@@ -12,7 +12,7 @@ const lines = (flags: Parameters<typeof resolveConfig>[0], proxyAddrs: string[] 
 describe('buildPlan', () => {
   it('without routes: device, addresses, up — and no rules', () => {
     expect(lines({})).toEqual([
-      'ip tuntap add dev ztun0 mode tun && ip link set ztun0 mtu 65520',
+      'ip tuntap add dev ztun0 mode tun && ip link set ztun0 mtu 65520 txqueuelen 4096',
       'ip addr add 198.18.0.1/15 dev ztun0',
       'ip link set ztun0 addrgenmode none && ip link set ztun0 up',
     ]);
@@ -43,7 +43,7 @@ describe('buildPlan', () => {
       ['203.0.113.5', '2001:db8::5'],
     );
     expect(got).toEqual([
-      'ip tuntap add dev ztun0 mode tun && ip link set ztun0 mtu 65520',
+      'ip tuntap add dev ztun0 mode tun && ip link set ztun0 mtu 65520 txqueuelen 4096',
       'ip addr add 198.18.0.1/15 dev ztun0',
       'ip addr add fd00:7a74::1/64 dev ztun0',
       'ip link set ztun0 addrgenmode none && ip link set ztun0 up',

@@ -20,7 +20,16 @@ export interface OutboundHandlerOptions {
    * is queued can still be reset (SO_LINGER). Default: portableSockets, which can do neither.
    */
   sockets?: StackSockets;
+  /**
+   * Once either side has ended (half-closed), the pair is reset after this long without a byte either way
+   * (default 60 s; 0: never). Without it a connection whose other FIN never comes — a peer that vanished
+   * after a mass close with packets dropped at the TUN — stays for the stack's idle timeout (an hour).
+   * Applies to piped pairs; a pair taken by `relay` is the relay's.
+   */
+  halfClosedTimeoutMs?: number;
 }
+
+export const DEFAULT_HALF_CLOSED_TIMEOUT_MS = 60_000;
 
 /**
  * A Handler that sends every TCP connection and UDP session to `outbound`: TCP bytes are piped both ways
@@ -62,6 +71,26 @@ export function handlerFromOutbound(outbound: Outbound, options: OutboundHandler
           // as an end (see endedByReset): then the other side is reset too.
           conn.pipe(r, { end: false });
           r.pipe(conn, { end: false });
+          const halfClosedMs = options.halfClosedTimeoutMs ?? DEFAULT_HALF_CLOSED_TIMEOUT_MS;
+          let halfClosed = false;
+          // Node's socket timeout is an inactivity timer (any read or write re-arms it): armed on both
+          // sockets at the first end, either one firing means nothing moved either way for that long.
+          const onHalfClosed = () => {
+            if (halfClosed || halfClosedMs <= 0) return;
+            halfClosed = true;
+            const expire = () => {
+              if (!conn.destroyed) conn.resetAndDestroy();
+              if (!r.destroyed) r.destroy();
+            };
+            for (const s of [conn, r]) {
+              if (s instanceof Socket) {
+                s.setTimeout(halfClosedMs);
+                s.once('timeout', expire);
+              }
+            }
+          };
+          r.once('end', onHalfClosed);
+          conn.once('end', onHalfClosed);
           r.once('end', () => {
             if (conn.destroyed) return;
             if (endedByReset(r, sockets)) conn.resetAndDestroy();

@@ -7,7 +7,7 @@ import type { PacketContext } from './packet-context.js';
 //
 //   FREE ──SYN (open)──▶ EMBRYONIC ──listener accepts (accept)──▶ OPEN ──socket closes (socketClosed)──▶ CLOSING
 //   EMBRYONIC ──20 s without accept (sweep)──▶ FREE        OPEN ──idle tcpIdleTimeoutMs (sweep)──▶ socket reset
-//   CLOSING ──1 s quiet after FIN both ways or RST, else 5 s (sweep)──▶ FREE;  a SYN of the same flow reopens it
+//   CLOSING ──1 s quiet after FIN both ways or RST, else 30 s (sweep)──▶ FREE;  a SYN of the same flow reopens it
 
 /** Session states (values of `state[port]`). */
 export const FREE = 0;
@@ -25,8 +25,14 @@ export const RST_SEEN = 4;
 
 /** An embryonic entry (SYN seen, never accepted) expires after this long. */
 const EMBRYONIC_TIMEOUT_MS = 20_000;
-/** A closed connection's entry lingers this long after its last packet (FIN both ways / RST: CLOSED_…). */
-const CLOSING_LINGER_MS = 5_000;
+/**
+ * A closed connection's entry lingers this long after its last packet (FIN both ways / RST: CLOSED_…).
+ * Not done: a FIN (ours or the client's) is still to cross, and after drops at a full TUN queue it comes
+ * as a retransmission, the kernel backing off 0.2, 0.4 … 6.4 s (RFC 6298 §5.5): an entry gone by then
+ * leaves the client in FIN-WAIT-2 for tcp_fin_timeout (60 s) — what stranded connections after a mass
+ * close (issue 17 item 5). 30 s covers the backoff up to 12.8 s.
+ */
+const CLOSING_LINGER_MS = 30_000;
 const CLOSED_LINGER_MS = 1_000;
 
 const PORTS = 65536;

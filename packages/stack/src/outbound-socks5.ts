@@ -65,6 +65,40 @@ export function pinningOf(options: Pinning): Pinning {
 }
 
 /**
+ * One SOCKS5 request (CONNECT or UDP ASSOCIATE) on the connected `existing` socket, through a SocksClient
+ * instance rather than SocksClient.createConnection: socks 2.8's connect() starts a handshake timer it never
+ * clears (socksclient.js: `setTimeout(() => this.onEstablishedTimeout(), timeout)`, only unref'd), and that
+ * timer keeps the client — its socket, its options (existing_socket) and a 4 KiB ReceiveBuffer — alive for
+ * `timeout` after the handshake. At 10 s and ~700 new connections/s that held ~5,000 finished connections
+ * (~20 MB of receive buffers alone) after a burst (issue 17 item 2). Once established or failed the client
+ * never reads those fields again (onEstablishedTimeout acts only before; closeSocket only once), so they are
+ * dropped — after the setImmediate in which the client hands excess handshake bytes to the socket.
+ */
+function socksRequest(req: SocksClientOptions, existing: net.Socket): Promise<SocksClientEstablishedEvent> {
+  return new Promise<SocksClientEstablishedEvent>((resolve, reject) => {
+    const client = new SocksClient(req);
+    const release = () =>
+      setImmediate(() => {
+        const internals = client as unknown as Record<string, unknown>;
+        internals.socket = undefined;
+        internals.receiveBuffer = undefined;
+        internals.options = undefined;
+      });
+    client.once('established', (info) => {
+      client.removeAllListeners();
+      release();
+      resolve(info);
+    });
+    client.once('error', (err) => {
+      client.removeAllListeners();
+      release();
+      reject(err);
+    });
+    client.connect(existing);
+  });
+}
+
+/**
  * Sends TCP through SOCKS5 CONNECT and UDP through SOCKS5 UDP ASSOCIATE (one association per client UDP
  * session). Pinning (mark / bindToDevice) applies to the sockets that reach the proxy, so a proxy address
  * inside a tunnelled prefix does not loop.
@@ -108,31 +142,14 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
       existing_socket: existing,
       set_tcp_nodelay: true,
     };
-    if (command === 'connect') {
-      try {
-        const info = await SocksClient.createConnection(req);
-        existing.off('end', endedEarly);
-        return info;
-      } catch (err) {
-        existing.destroy();
-        throw err;
-      }
+    try {
+      const info = await socksRequest(req, existing);
+      existing.off('end', endedEarly);
+      return info;
+    } catch (err) {
+      existing.destroy();
+      throw err;
     }
-    // createConnection only does CONNECT; ASSOCIATE goes through a SocksClient instance.
-    return await new Promise<SocksClientEstablishedEvent>((resolve, reject) => {
-      const client = new SocksClient(req);
-      client.once('established', (info) => {
-        existing.off('end', endedEarly);
-        client.removeAllListeners();
-        resolve(info);
-      });
-      client.once('error', (err) => {
-        client.removeAllListeners();
-        existing.destroy();
-        reject(err);
-      });
-      client.connect(existing);
-    });
   }
 
   return {

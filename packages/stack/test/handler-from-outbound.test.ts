@@ -60,4 +60,38 @@ describe('handlerFromOutbound', () => {
       server.close();
     }
   });
+
+  it('resets a half-closed pair once nothing moved for halfClosedTimeoutMs, and not before the first end', async () => {
+    const server = net.createServer({ allowHalfOpen: true }).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      // conn: the accepted side, half-open like the stack's listener sockets.
+      const [client, conn] = await pair(server);
+      const [upstream, farServer] = await pair(server);
+      for (const s of [client, farServer, conn, upstream]) s.on('error', () => {});
+      const outbound: Outbound = {
+        name: 'test',
+        connectTcp: async () => upstream,
+        openUdp: () => ({ send() {}, close() {} }),
+      };
+      handlerFromOutbound(outbound, { halfClosedTimeoutMs: 300 }).tcp(conn as unknown as TcpConnection, {
+        family: 4,
+        source: { address: '127.0.0.1', port: 1 },
+        destination: { address: '127.0.0.1', port: 2 },
+      });
+      // Open both ways and idle: no timer yet (an hour-long idle connection is the stack's to judge).
+      client.write('hi');
+      await once(farServer, 'data');
+      expect(conn.timeout).toBeUndefined();
+      // The client half-closes; the far server never answers nor ends (it vanished, its FIN lost).
+      client.end();
+      await once(farServer, 'end');
+      await Promise.all([once(upstream, 'close'), once(conn, 'close')]);
+      expect(upstream.destroyed && conn.destroyed).toBe(true);
+      client.destroy();
+      farServer.destroy();
+    } finally {
+      server.close();
+    }
+  });
 });

@@ -2,6 +2,8 @@
 // written here (danted covers no-auth in the namespace tests), direct outbound failures, UDP idle timeout.
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { StackSockets } from '@ztun/packet';
 import { skipUnless } from '@ztun/testkit';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -110,6 +112,41 @@ describe('outbounds', () => {
     conn.write('hello through socks');
     expect(await got).toBe('hello through socks');
     expect(socks.seen).toEqual(['methods 0,2', 'auth alice:s3cret', `connect 127.0.0.1:${echo}`]);
+  });
+
+  it('a SOCKS5 connection is garbage once closed: the socks client does not hold it for its timeout', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const echo = await echoServer();
+    const socks = await miniSocks('alice', 's3cret');
+    // 60 s: socks 2.8 keeps every client (its socket, a 4 KiB receive buffer) until its handshake timer fires.
+    const ob = socks5Outbound({
+      host: '127.0.0.1',
+      port: socks.port,
+      username: 'alice',
+      password: 's3cret',
+      timeoutMs: 60_000,
+    });
+    const refs: WeakRef<object>[] = [];
+    for (let i = 0; i < 20; i++) {
+      const conn = (await ob.connectTcp({ address: '127.0.0.1', port: echo }, info(echo))) as net.Socket;
+      const got = new Promise((resolve) => conn.once('data', resolve));
+      conn.write('x');
+      await got;
+      await new Promise((resolve) => {
+        conn.once('close', resolve);
+        conn.destroy();
+      });
+      refs.push(new WeakRef(conn));
+    }
+    // Let the client's own setImmediate run, then collect until nothing is left (or it plainly leaks).
+    let alive = refs.length;
+    for (let round = 0; round < 20 && alive > 0; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      gc();
+      alive = refs.filter((r) => r.deref() !== undefined).length;
+    }
+    expect(alive).toBe(0);
   });
 
   it('socks5Outbound resolves a proxy given by name', async () => {

@@ -1,14 +1,16 @@
 // Zero-copy TCP relay for Linux: moves bytes between two connected sockets with splice(2) through a pipe per
-// direction (socket → pipe → socket), so the payload never crosses into user space. One relay thread per
-// SpliceRelay object (JS keeps one per process) waits on its own epoll; JS hands it pairs of socket fds,
-// which the relay dup()s so it owns what it closes, and learns the outcome of each pair through a
-// thread-safe function: bytes each way and why it ended (both sides finished, an error on one side, or a
-// cancel from JS).
+// busy direction (socket → pipe → socket), so the payload never crosses into user space. One relay thread per
+// SpliceRelay object (JS keeps one per process) waits on its own epoll; JS hands it pairs of socket fds and
+// learns the outcome of each pair through a thread-safe function: bytes each way and why it ended (both
+// sides finished, an error on one side, or a cancel from JS).
 //
-// Ownership: a pair's fds, pipes and struct belong to the relay thread from the moment JS adds it. JS only
-// posts commands (add / cancel / close) into a queue guarded by a mutex and wakes the thread through an
-// eventfd; nothing on the JS thread touches a pair's fds after handing them over, so a cancel can never race
-// with a close.
+// File descriptors (issue 17 item 1): the relay works on Node's own socket fds (no dup) and takes pipes from
+// a pool only while bytes are in them (pipe_pool.h, splice_pump.h; the thread's state in splice_core.h), so
+// an idle relayed connection costs its two sockets and nothing else. JS keeps Node from closing a handed-over socket until the pair is reported
+// finished (src/splice.linux.ts), and the relay never touches a pair's fds after reporting it.
+//
+// Ownership: a pair's struct and pipes belong to the relay thread from the moment JS adds it. JS only posts
+// commands (add / cancel / close) into a queue guarded by a mutex and wakes the thread through an eventfd.
 
 #include <napi.h>
 
@@ -23,14 +25,15 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "js_call.h"
+#include "pipe_pool.h"
+#include "splice_core.h"
+#include "splice_pump.h"
 
 namespace {
 
-enum Reason : int { kEof = 0, kError = 1, kCancelled = 2 };
 
 struct Completion {
   uint32_t id;
@@ -41,49 +44,11 @@ struct Completion {
   double bytesBtoA;
 };
 
-// One direction: from → pipe → to.
-struct Direction {
-  int from = -1;
-  int to = -1;
-  int pipeRead = -1;
-  int pipeWrite = -1;
-  size_t inPipe = 0;
-  bool eof = false;       // `from` returned 0 (peer sent FIN)
-  bool shutDown = false;  // FIN passed on: shutdown(to, SHUT_WR) after the pipe drained
-  uint64_t bytes = 0;
-};
+using ztun::Endpoint;
+using ztun::Pair;
 
-struct Pair;
-
-// What an epoll event points at: one socket of a pair.
-struct Endpoint {
-  Pair* pair;
-  int side;
-};
-
-struct Pair {
-  uint32_t id = 0;
-  Endpoint endpoints[2] = {{this, 0}, {this, 1}};
-  int fds[2] = {-1, -1};
-  int pipes[2][2] = {{-1, -1}, {-1, -1}};
-  size_t pipeSize = 0;
-  Direction dir[2];  // 0: A → B, 1: B → A
-  bool finished = false;
-  bool registered = false;
-};
-
-void CloseFd(int& fd) {
-  if (fd >= 0) close(fd);
-  fd = -1;
-}
-
-void ClosePair(Pair* p) {
-  for (int i = 0; i < 2; i++) {
-    CloseFd(p->fds[i]);
-    CloseFd(p->pipes[i][0]);
-    CloseFd(p->pipes[i][1]);
-  }
-}
+// Idle pipes kept for reuse (each is two fds); busy ones are one per direction whose destination lags.
+constexpr size_t kDefaultMaxIdlePipes = 8;
 
 struct Command {
   enum Kind { kAdd, kCancel } kind;
@@ -115,7 +80,7 @@ void CallJs(Napi::Env env, Napi::Function callback, void*, Completion* c) {
 
 using Tsfn = Napi::TypedThreadSafeFunction<void, Completion, CallJs>;
 
-class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
+class SpliceRelay : public Napi::ObjectWrap<SpliceRelay>, private ztun::RelayReporter {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "SpliceRelay",
@@ -123,12 +88,14 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
                            InstanceMethod<&SpliceRelay::Add>("add"),
                            InstanceMethod<&SpliceRelay::Cancel>("cancel"),
                            InstanceMethod<&SpliceRelay::Totals>("totals"),
+                           InstanceMethod<&SpliceRelay::Stats>("stats"),
                            InstanceMethod<&SpliceRelay::Close>("close"),
                        });
   }
 
-  // new SpliceRelay(onDone(id, reason, side, errno, bytesAtoB, bytesBtoA))
-  explicit SpliceRelay(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SpliceRelay>(info) {
+  // new SpliceRelay(onDone(id, reason, side, errno, bytesAtoB, bytesBtoA), maxIdlePipes?)
+  explicit SpliceRelay(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<SpliceRelay>(info), core_(MaxIdleArg(info), this) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsFunction()) {
       Napi::TypeError::New(env, "SpliceRelay: expected a callback").ThrowAsJavaScriptException();
@@ -141,36 +108,39 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
     env_ = env;
     napi_add_env_cleanup_hook(env, CleanupHook, this);
     cleanupHook_ = true;
+    // Its epoll and eventfd now, not at the first add: a relay that runs out of fds later still has them.
+    EnsureThread(env);
   }
 
   ~SpliceRelay() override { Shutdown(); }
 
  private:
+  static size_t MaxIdleArg(const Napi::CallbackInfo& info) {
+    if (info.Length() >= 2 && info[1].IsNumber()) {
+      int64_t n = info[1].As<Napi::Number>().Int64Value();
+      if (n >= 0 && n <= 4096) return static_cast<size_t>(n);
+    }
+    return kDefaultMaxIdlePipes;
+  }
+
   static void CleanupHook(void* arg) {
     auto* self = static_cast<SpliceRelay*>(arg);
     self->cleanupHook_ = false;
     self->Shutdown();
   }
 
-  // Stops the thread (pairs still running are closed without a report) and releases everything. Idempotent.
+  // Stops the thread (pairs still running are dropped without a report) and releases everything. Idempotent.
   void Shutdown() {
     if (thread_.joinable()) {
       stop_.store(true);
       Wake();
       thread_.join();
     }
-    for (auto& entry : pairs_) {
-      ClosePair(entry.second);
-      delete entry.second;
-    }
-    pairs_.clear();
+    core_.DropAll();
     {
       std::lock_guard<std::mutex> lock(mutex_);
       for (Command& c : commands_) {
-        if (c.kind == Command::kAdd) {
-          ClosePair(c.pair);
-          delete c.pair;
-        }
+        if (c.kind == Command::kAdd) delete c.pair;
       }
       commands_.clear();
     }
@@ -187,6 +157,11 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
     closed_ = true;
   }
 
+  static void CloseFd(int& fd) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Shutdown();
     return info.Env().Undefined();
@@ -199,7 +174,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
     e.ThrowAsJavaScriptException();
   }
 
-  // Starts the thread on first use.
+  // Starts the thread (at construction; again after a failure there).
   bool EnsureThread(Napi::Env env) {
     if (thread_.joinable()) return true;
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
@@ -222,11 +197,14 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
       CloseFd(epoll_);
       return false;
     }
+    core_.SetEpoll(epoll_);
     thread_ = std::thread([this] { Loop(); });
     return true;
   }
 
-  // add(fdA, fdB, pipeSize) → id. The fds stay Node's; the relay works on its own dups.
+  // add(fdA, fdB, pipeSize) → id. The fds stay Node's; JS must not let them close before the pair's report.
+  // Throws (errno EMFILE/ENFILE/ENOMEM) while the relay is out of pipes: a new pair would only wait, so JS
+  // carries it through Node streams instead.
   Napi::Value Add(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (closed_) {
@@ -244,40 +222,22 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
       Napi::RangeError::New(env, "SpliceRelay.add: two distinct socket fds expected").ThrowAsJavaScriptException();
       return env.Undefined();
     }
+    int starved = core_.starved();
+    if (starved != 0) {
+      ThrowErrno(env, "pipe2", starved);
+      return env.Undefined();
+    }
     if (!EnsureThread(env)) return env.Undefined();
 
     Pair* p = new Pair();
     p->id = nextId_++;
     if (nextId_ == 0) nextId_ = 1;
-    const int src[2] = {fdA, fdB};
+    p->fds[0] = fdA;
+    p->fds[1] = fdB;
+    p->pipeSize = pipeSize > 0 && pipeSize < (1 << 30) ? static_cast<size_t>(pipeSize) : 0;
     for (int i = 0; i < 2; i++) {
-      p->fds[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 0);
-      if (p->fds[i] < 0) {
-        int err = errno;
-        ClosePair(p);
-        delete p;
-        ThrowErrno(env, "dup", err);
-        return env.Undefined();
-      }
-      if (pipe2(p->pipes[i], O_NONBLOCK | O_CLOEXEC) != 0) {
-        int err = errno;
-        ClosePair(p);
-        delete p;
-        ThrowErrno(env, "pipe2", err);
-        return env.Undefined();
-      }
-      // A bigger pipe means fewer wake-ups per byte; when the kernel refuses (pipe-max-size, per-user pipe
-      // quota) the default 64 KiB pipe still works.
-      int size = pipeSize > 0 ? fcntl(p->pipes[i][1], F_SETPIPE_SZ, static_cast<int>(pipeSize)) : -1;
-      if (size < 0) size = fcntl(p->pipes[i][1], F_GETPIPE_SZ);
-      p->pipeSize = size > 0 ? static_cast<size_t>(size) : 65536;
-    }
-    for (int i = 0; i < 2; i++) {
-      Direction& d = p->dir[i];
-      d.from = p->fds[i];
-      d.to = p->fds[1 - i];
-      d.pipeRead = p->pipes[i][0];
-      d.pipeWrite = p->pipes[i][1];
+      p->dir[i].from = p->fds[i];
+      p->dir[i].to = p->fds[1 - i];
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -308,8 +268,21 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
   Napi::Value Totals(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Array out = Napi::Array::New(env, 2);
-    out.Set(0u, Napi::Number::New(env, static_cast<double>(totalAtoB_.load(std::memory_order_relaxed))));
-    out.Set(1u, Napi::Number::New(env, static_cast<double>(totalBtoA_.load(std::memory_order_relaxed))));
+    out.Set(0u, Napi::Number::New(env, static_cast<double>(core_.totalAtoB())));
+    out.Set(1u, Napi::Number::New(env, static_cast<double>(core_.totalBtoA())));
+    return out;
+  }
+
+  // stats() → [idle pipes, busy pipes, pipes created so far, max idle, out of pipes (errno or 0), pairs running].
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env, 6);
+    out.Set(0u, Napi::Number::New(env, static_cast<double>(core_.pool().idleCount())));
+    out.Set(1u, Napi::Number::New(env, static_cast<double>(core_.pool().busyCount())));
+    out.Set(2u, Napi::Number::New(env, static_cast<double>(core_.pool().createdCount())));
+    out.Set(3u, Napi::Number::New(env, static_cast<double>(core_.pool().maxIdle())));
+    out.Set(4u, Napi::Number::New(env, core_.starved()));
+    out.Set(5u, Napi::Number::New(env, static_cast<double>(core_.running())));
     return out;
   }
 
@@ -326,7 +299,8 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
     std::vector<epoll_event> events(256);
     std::vector<Pair*> done;
     while (!stop_.load()) {
-      int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), -1);
+      // Directions waiting for a pipe are retried after every batch, and at least every 20 ms.
+      int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), core_.HasWaiters() ? 20 : -1);
       if (n < 0) {
         if (errno == EINTR) continue;
         break;  // cannot happen with a valid epoll fd
@@ -339,32 +313,11 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
           RunCommands(done);
           continue;
         }
-        Endpoint* endpoint = static_cast<Endpoint*>(events[i].data.ptr);
-        Pair* p = endpoint->pair;
-        if (p->finished) continue;
-        uint32_t ev = events[i].events;
-        if ((ev & EPOLLERR) != 0) {
-          // A reset (or another socket error) is reported even when no splice would touch that socket now.
-          for (int s = 0; s < 2 && !p->finished; s++) {
-            int soErr = 0;
-            socklen_t len = sizeof soErr;
-            if (getsockopt(p->fds[s], SOL_SOCKET, SO_ERROR, &soErr, &len) == 0 && soErr != 0) {
-              Finish(p, kError, s, soErr, done);
-            }
-          }
-          if (p->finished) continue;
-        }
-        // Readable: the direction reading this socket; writable: the one writing it. Only those can move.
-        const int side = endpoint->side;
-        const uint32_t kReadable = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
-        const uint32_t kWritable = EPOLLOUT | EPOLLHUP | EPOLLERR;
-        Pump(p, (ev & kReadable) != 0, side, (ev & kWritable) != 0, done);
+        core_.OnEvent(static_cast<Endpoint*>(events[i].data.ptr), events[i].events, done);
       }
+      if (core_.HasWaiters()) core_.ServeWaiters(done);
       // Pairs are freed only after the batch: later events in it may still point at them.
-      for (Pair* p : done) {
-        ClosePair(p);
-        delete p;
-      }
+      for (Pair* p : done) delete p;
       done.clear();
     }
   }
@@ -376,100 +329,15 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
       batch.swap(commands_);
     }
     for (Command& c : batch) {
-      if (c.kind == Command::kAdd) {
-        Pair* p = c.pair;
-        pairs_[p->id] = p;
-        bool ok = true;
-        for (int s = 0; s < 2 && ok; s++) {
-          epoll_event ev{};
-          ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-          ev.data.ptr = &p->endpoints[s];
-          if (epoll_ctl(epoll_, EPOLL_CTL_ADD, p->fds[s], &ev) != 0) {
-            Finish(p, kError, s, errno, done);
-            ok = false;
-          }
-        }
-        p->registered = true;
-        // Data that arrived before the hand-over raised no edge for us: pump once now.
-        if (!p->finished) Pump(p, true, 0, true, done);
-      } else {
-        auto it = pairs_.find(c.id);
-        if (it != pairs_.end() && !it->second->finished) Finish(it->second, kCancelled, -1, 0, done);
-      }
+      if (c.kind == Command::kAdd) core_.Start(c.pair, done);
+      else core_.Cancel(c.id, done);
     }
   }
 
-  void Finish(Pair* p, int reason, int side, int err, std::vector<Pair*>& done) {
-    p->finished = true;
-    pairs_.erase(p->id);
-    // Close the dups now (not after the batch): a reset the JS side makes next must find them gone.
-    for (int s = 0; s < 2; s++) {
-      if (p->fds[s] >= 0) epoll_ctl(epoll_, EPOLL_CTL_DEL, p->fds[s], nullptr);
-    }
-    ClosePair(p);
-    done.push_back(p);
-    auto* c = new Completion{p->id, reason, side, err, static_cast<double>(p->dir[0].bytes),
-                             static_cast<double>(p->dir[1].bytes)};
+  // RelayReporter: a finished pair's outcome, to JS through the thread-safe function.
+  void Report(uint32_t id, int reason, int side, int err, uint64_t bytesAtoB, uint64_t bytesBtoA) override {
+    auto* c = new Completion{id, reason, side, err, static_cast<double>(bytesAtoB), static_cast<double>(bytesBtoA)};
     if (tsfn_.NonBlockingCall(c) != napi_ok) delete c;
-  }
-
-  // Moves what can move now until every step would block: the direction reading socket `side` when it
-  // became readable, the one writing it when it became writable (both directions on the first pump).
-  void Pump(Pair* p, bool readable, int side, bool writable, std::vector<Pair*>& done) {
-    bool run[2] = {false, false};
-    if (readable) run[side] = true;
-    if (writable) run[1 - side] = true;
-    for (int i = 0; i < 2 && !p->finished; i++) {
-      if (!run[i]) continue;
-      bool progress = true;
-      while (progress && !p->finished) {
-        progress = false;
-        int r = Step(p, i, &progress);
-        if (r != 0) Finish(p, kError, r > 0 ? 1 : 0, r > 0 ? r : -r, done);
-      }
-    }
-    if (!p->finished && p->dir[0].shutDown && p->dir[1].shutDown) Finish(p, kEof, -1, 0, done);
-  }
-
-  // One round of one direction. Returns 0, or an errno: positive when it concerns socket B, negative for A.
-  int Step(Pair* p, int i, bool* progress) {
-    Direction& d = p->dir[i];
-    auto blame = [i](bool fromSide, int err) {
-      // fromSide: the error came from d.from (socket i), else from d.to (socket 1 - i).
-      int socket = fromSide ? i : 1 - i;
-      return socket == 1 ? err : -err;
-    };
-    if (!d.eof && d.inPipe < p->pipeSize) {
-      ssize_t n = splice(d.from, nullptr, d.pipeWrite, nullptr, p->pipeSize - d.inPipe,
-                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n > 0) {
-        d.inPipe += static_cast<size_t>(n);
-        *progress = true;
-      } else if (n == 0) {
-        d.eof = true;
-        *progress = true;
-      } else if (errno != EAGAIN && errno != EINTR) {
-        return blame(true, errno);
-      }
-      // EAGAIN: the socket is empty, or the pipe is out of slots (small segments); writing below frees them.
-    }
-    if (d.inPipe > 0) {
-      ssize_t n = splice(d.pipeRead, nullptr, d.to, nullptr, d.inPipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n > 0) {
-        d.inPipe -= static_cast<size_t>(n);
-        d.bytes += static_cast<uint64_t>(n);
-        (i == 0 ? totalAtoB_ : totalBtoA_).fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
-        *progress = true;
-      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        return blame(false, errno);
-      }
-    }
-    if (d.eof && d.inPipe == 0 && !d.shutDown) {
-      d.shutDown = true;
-      *progress = true;
-      if (shutdown(d.to, SHUT_WR) != 0 && errno != ENOTCONN) return blame(false, errno);
-    }
-    return 0;
   }
 
   Tsfn tsfn_;
@@ -484,9 +352,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay> {
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   std::vector<Command> commands_;
-  std::unordered_map<uint32_t, Pair*> pairs_;  // relay thread only (and Shutdown after the join)
-  std::atomic<uint64_t> totalAtoB_{0};
-  std::atomic<uint64_t> totalBtoA_{0};
+  ztun::RelayCore core_;  // relay thread only (and Shutdown after the join), but its atomics
 };
 
 }  // namespace

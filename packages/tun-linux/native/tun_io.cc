@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 
@@ -94,6 +95,7 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
     io_ = std::make_unique<ztun::PacketFd>(fd, o.offload, slots, o.queueLimit, static_cast<PacketFdEvents*>(this));
     batchSize_ = o.batchSize;
     maxBatchesPerWake_ = o.batchesPerWake;
+    wakeBudget_ = maxBatchesPerWake_;
     // The typed arrays stay alive (and in place) as long as the native side writes into them.
     slabRef_ = Napi::Persistent(static_cast<Napi::Object>(o.slab));
     lengthsRef_ = Napi::Persistent(static_cast<Napi::Object>(o.lengths));
@@ -269,10 +271,18 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
     delete handle;
   }
 
-  // Reads and delivers up to maxBatchesPerWake batches. Returns false when the TunIo let go during a call
-  // into JS (closed, or the environment is going away): the caller must not touch it any more.
+  // Reads and delivers up to wakeBudget_ batches. Returns false when the TunIo let go during a call into JS
+  // (closed, or the environment is going away): the caller must not touch it any more.
+  //
+  // Under a burst (a wake that used its whole budget and left packets in the kernel's queue) the next wake
+  // may read twice as many batches, up to kBurstFactor × batchesPerWake; a wake that drains the queue goes
+  // back to batchesPerWake. The TUN's queue (txqueuelen packets) overflows when a whole event-loop turn —
+  // thousands of socket callbacks after a mass close — passes between two reads of a few batches each
+  // (issue 17 item 5); in steady state the loop stays as fair to the sockets as before.
   bool ReadBatches(PollHandle* handle) {
-    for (uint32_t round = 0; round < maxBatchesPerWake_; ++round) {
+    bool drainedAll = false;
+    uint32_t rounds = 0;
+    for (; rounds < wakeBudget_; ++rounds) {
       uint32_t count = 0;
       uint32_t refused = 0;
       bool drained = false;
@@ -294,8 +304,11 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
         CallJs(onBatch_, 1, &arg);
         if (handle->owner != this) return false;
       }
+      if (drained) drainedAll = true;
       if (drained || !reading_ || closed_ || !io_->usable()) break;
     }
+    if (drainedAll) wakeBudget_ = maxBatchesPerWake_;
+    else if (rounds >= wakeBudget_) wakeBudget_ = std::min(wakeBudget_ * 2, maxBatchesPerWake_ * kBurstFactor);
     return true;
   }
 
@@ -369,7 +382,6 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
     if ((events & UV_READABLE) != 0 && self->reading_ && !self->closed_ && self->io_->usable()) {
       if (!self->ReadBatches(handle)) return;
     }
-    self->UpdatePoll();
   }
 
   std::unique_ptr<ztun::PacketFd> io_;
@@ -382,6 +394,8 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
   bool closed_ = false;
   uint32_t batchSize_ = 0;
   uint32_t maxBatchesPerWake_ = 1;
+  uint32_t wakeBudget_ = 1;  // batches this wake may read (ReadBatches doubles it under a burst)
+  static constexpr uint32_t kBurstFactor = 16;
   Napi::ObjectReference slabRef_;
   Napi::ObjectReference lengthsRef_;
   Napi::ObjectReference countersRef_;

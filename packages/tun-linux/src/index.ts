@@ -3,6 +3,7 @@ export type { DeviceCounters, PacketBatch, TunDevice } from '@ztun/packet';
 export { type AdoptTunOptions, adoptTun, adoptTunSync, type TunFdInfo, tunFdInfo } from './adopt.linux.js';
 export { LinuxTun, openTun, openTunSync } from './device.linux.js';
 export { errnoName, TunError, TunUnsupportedError } from './errors.js';
+export { type FdLimit, fdLimit, raiseFdLimit } from './fd-limit.linux.js';
 export {
   IFF_MULTI_QUEUE,
   IFF_NO_PI,
@@ -18,7 +19,9 @@ export {
   type SplicedPair,
   type SpliceRelayOptions,
   type SpliceRelayResult,
+  type SpliceRelayStats,
   spliceRelay,
+  spliceRelayStats,
   spliceRelaySupported,
   spliceRelayTotals,
 } from './splice.linux.js';

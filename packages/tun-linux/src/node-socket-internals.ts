@@ -13,6 +13,9 @@ import net from 'node:net';
  *   stream is full.
  * - The stream restarts reading only through `_read` (a socket built with the `onread` option, net.js's
  *   kBuffer, reads differently and is refused).
+ * - Node closes the fd only in `_destroy` (net.Socket's own, reached from destroy(), resetAndDestroy() and
+ *   every error path through lib/internal/streams/destroy.js `self._destroy(err, cb)`), and 'close' is
+ *   emitted only after its callback. So an own `_destroy` that waits keeps the fd open (holdFd below).
  *
  * `internalsMismatch()` checks that shape on a live socket before anything is touched; the splice relay
  * falls back to copying through Node streams when it does not hold. After the hand-over, an own `readStart`
@@ -33,7 +36,10 @@ type SocketWithInternals = net.Socket & {
   _read?: unknown;
 };
 
+type DestroyFn = (this: net.Socket, err: Error | null, cb: (err?: Error | null) => void) => void;
+
 const socketRead = (net.Socket.prototype as unknown as { _read?: unknown })._read;
+const socketDestroy = (net.Socket.prototype as unknown as { _destroy?: DestroyFn })._destroy;
 
 /** Why `socket`'s internals are not the contract above, or undefined when they are. */
 export function internalsMismatch(socket: net.Socket): string | undefined {
@@ -47,6 +53,9 @@ export function internalsMismatch(socket: net.Socket): string | undefined {
   if (handle.reading !== undefined && typeof handle.reading !== 'boolean')
     return 'socket._handle.reading is not a boolean';
   if (s._read !== socketRead) return "socket._read is not net.Socket's own";
+  if (typeof socketDestroy !== 'function') return 'net.Socket.prototype._destroy is not a function';
+  if ((s as { _destroy?: unknown })._destroy !== socketDestroy)
+    return "socket._destroy is not net.Socket's own";
   if (!s._readableState || typeof s._readableState !== 'object') return 'socket._readableState is missing';
   const kBuffer = Object.getOwnPropertySymbols(s).find((sym) => sym.description === 'kBuffer');
   if (kBuffer && (s as unknown as Record<symbol, unknown>)[kBuffer] != null)
@@ -89,4 +98,29 @@ export function resumeReading(socket: net.Socket): void {
     handle.reading = true;
     (handle.readStart as () => number).call(handle);
   }
+}
+
+/**
+ * Keeps Node from closing `socket`'s fd while the relay thread uses it (the relay works on Node's own fd, not
+ * a dup: issue 17 item 1). A destroy from anyone (the stack closing, an error) is held back: `onDestroy` is
+ * called once so the owner can stop the relay, and the socket's real `_destroy` (which closes the fd, then
+ * 'close') runs only when the returned `release()` is called. `release()` is idempotent.
+ */
+export function holdFd(socket: net.Socket, onDestroy: () => void): () => void {
+  const s = socket as unknown as { _destroy?: DestroyFn };
+  let held = true;
+  let deferred: (() => void) | undefined;
+  s._destroy = function (this: net.Socket, err, cb) {
+    if (!held) return (socketDestroy as DestroyFn).call(this, err, cb);
+    deferred = () => (socketDestroy as DestroyFn).call(this, err, cb);
+    onDestroy();
+  };
+  return () => {
+    if (!held) return;
+    held = false;
+    delete s._destroy; // net.Socket's own again
+    const run = deferred;
+    deferred = undefined;
+    run?.();
+  };
 }

@@ -1,14 +1,19 @@
 import { Socket } from 'node:net';
 import { loadAddon } from './addon.linux.js';
 import { errnoName } from './errors.js';
-import { internalsMismatch, resumeReading, socketFd, stopReading } from './node-socket-internals.js';
+import { holdFd, internalsMismatch, resumeReading, socketFd, stopReading } from './node-socket-internals.js';
 
 /** The native SpliceRelay class (native/splice_relay.cc). */
 export interface NativeSpliceRelay {
-  /** Hands two socket fds to the relay thread (it works on dups of them); returns the pair's id. */
+  /**
+   * Hands two socket fds to the relay thread (it uses them as they are: they must stay open until the pair's
+   * report); returns the pair's id. Throws (errno EMFILE…) while the relay is out of pipes.
+   */
   add(fdA: number, fdB: number, pipeSize: number): number;
   cancel(id: number): void;
   totals(): [number, number];
+  /** [idle pipes, busy pipes, pipes created, max idle, errno while out of pipes else 0, pairs running] */
+  stats(): [number, number, number, number, number, number];
   close(): void;
 }
 
@@ -21,6 +26,7 @@ export type NativeSpliceRelayClass = new (
     bytesAtoB: number,
     bytesBtoA: number,
   ) => void,
+  maxIdlePipes?: number,
 ) => NativeSpliceRelay;
 
 export interface SpliceRelayResult {
@@ -37,7 +43,7 @@ export interface SpliceRelayResult {
    */
   reason: 'eof' | 'error' | 'cancelled' | 'fallback';
   /**
-   * Why a `fallback`: `relay-refused` (the relay's `dup`/`pipe2` failed, e.g. `EMFILE`: see `code`), or
+   * Why a `fallback`: `relay-refused` (the relay is out of pipes, e.g. `EMFILE`: see `code`), or
    * `node-internals` (this Node's net.Socket internals are not what the hand-over relies on: see `detail`;
    * src/node-socket-internals.ts has the contract).
    */
@@ -50,7 +56,10 @@ export interface SpliceRelayResult {
 }
 
 export interface SpliceRelayOptions {
-  /** Bytes per pipe (one pipe each way); the kernel rounds up to pages and may refuse (then 64 KiB). */
+  /**
+   * Bytes per new pipe (a direction holds one only while bytes are in it); the kernel rounds up to pages and
+   * may refuse (then 64 KiB). Pipes are reused across pairs, so this sizes the pipes the pair creates.
+   */
   pipeSize?: number;
   /** Aborting cancels the relay (reason `cancelled`). */
   signal?: AbortSignal;
@@ -65,8 +74,6 @@ export interface SplicedPair {
 const DEFAULT_PIPE_SIZE = 256 * 1024;
 
 interface Pending {
-  a: Socket;
-  b: Socket;
   bufferedAtoB: number;
   bufferedBtoA: number;
   resolve(result: SpliceRelayResult): void;
@@ -123,6 +130,35 @@ function warnInternals(what: string): void {
       `(src/node-socket-internals.ts): ${what}`,
     { code: 'ZTUN_SPLICE_NODE_INTERNALS' },
   );
+}
+
+/**
+ * The relay's state. A direction holds a pipe only while bytes are in it (`busyPipes`); up to `maxIdlePipes`
+ * are kept for reuse. An idle pair costs no fd beyond its two sockets.
+ */
+export interface SpliceRelayStats {
+  /** Pairs the relay thread runs now. */
+  pairs: number;
+  idlePipes: number;
+  busyPipes: number;
+  /** Pipes created since the relay started (reuse keeps this low). */
+  pipesCreated: number;
+  maxIdlePipes: number;
+  /** Directions are waiting for a pipe (pipe2 failed with this errno): new pairs fall back to Node streams. */
+  outOfPipes?: string;
+}
+
+export function spliceRelayStats(): SpliceRelayStats {
+  if (!relay) return { pairs: 0, idlePipes: 0, busyPipes: 0, pipesCreated: 0, maxIdlePipes: 0 };
+  const [idlePipes, busyPipes, pipesCreated, maxIdlePipes, starved, pairs] = relay.stats();
+  return {
+    pairs,
+    idlePipes,
+    busyPipes,
+    pipesCreated,
+    maxIdlePipes,
+    ...(starved ? { outOfPipes: errnoName(starved) } : {}),
+  };
 }
 
 /**
@@ -192,7 +228,8 @@ export function spliceRelay(a: Socket, b: Socket, options: SpliceRelayOptions = 
   function cancel() {
     if (cancelled) return;
     cancelled = true;
-    // Before the hand-over the sockets are ours to close; after it the relay thread closes its dups first.
+    // Before the hand-over the sockets are ours to close; after it their fds are held open (holdFd) until
+    // the relay reports the pair, and only then destroyed.
     if (id === 0) finish({ bytesAtoB: bufferedAtoB, bytesBtoA: bufferedBtoA, reason: 'cancelled' });
     else native.cancel(id);
   }
@@ -237,7 +274,19 @@ export function spliceRelay(a: Socket, b: Socket, options: SpliceRelayOptions = 
         });
         return;
       }
-      pending.set(id, { a, b, bufferedAtoB, bufferedBtoA, resolve: finish });
+      // The relay uses these very fds: Node must not close them before the pair's report (a destroy from
+      // anyone now cancels the pair and completes after it).
+      const releaseA = holdFd(a, cancel);
+      const releaseB = holdFd(b, cancel);
+      pending.set(id, {
+        bufferedAtoB,
+        bufferedBtoA,
+        resolve: (result) => {
+          releaseA();
+          releaseB();
+          finish(result);
+        },
+      });
     },
     () => cancel(),
   );

@@ -1,10 +1,7 @@
-// The splice(2) relay over loopback TCP: peerA ⇄ [a … relay … b] ⇄ peerB, where a and b are Node sockets
-// handed to the relay (a: accepted from peerA, b: connected to a server that accepted peerB).
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readdirSync } from 'node:fs';
+// The splice(2) relay over loopback TCP: peerA ⇄ [a … relay … b] ⇄ peerB (test/splice-rig.ts).
+import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { skipUnless } from '@ztun/testkit';
-import koffi from 'koffi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   canSplice,
@@ -13,125 +10,9 @@ import {
   spliceRelaySupported,
   spliceRelayTotals,
 } from '../src/splice.linux.js';
+import { closed, digestUntilEnd, errorOf, fdCount, type Rig, rigFactory, send } from './splice-rig.js';
 
 const supported = process.platform === 'linux' && spliceRelaySupported();
-
-interface Rig {
-  peerA: net.Socket;
-  peerB: net.Socket;
-  a: net.Socket;
-  b: net.Socket;
-}
-
-let serverA: net.Server;
-let serverB: net.Server;
-const acceptedA: net.Socket[] = [];
-const acceptedB: net.Socket[] = [];
-const waitingA: ((s: net.Socket) => void)[] = [];
-const waitingB: ((s: net.Socket) => void)[] = [];
-
-function listen(accepted: net.Socket[], waiting: ((s: net.Socket) => void)[]): Promise<net.Server> {
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    const w = waiting.shift();
-    if (w) w(s);
-    else accepted.push(s);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
-function nextAccepted(accepted: net.Socket[], waiting: ((s: net.Socket) => void)[]): Promise<net.Socket> {
-  const s = accepted.shift();
-  if (s) return Promise.resolve(s);
-  return new Promise((resolve) => waiting.push(resolve));
-}
-
-function connectTo(server: net.Server): Promise<net.Socket> {
-  const port = (server.address() as net.AddressInfo).port;
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
-async function rig(): Promise<Rig> {
-  const accepted = nextAccepted(acceptedA, waitingA);
-  const peerA = await connectTo(serverA);
-  const a = await accepted;
-  const acceptedPeerB = nextAccepted(acceptedB, waitingB);
-  const b = await connectTo(serverB);
-  const peerB = await acceptedPeerB;
-  for (const s of [peerA, peerB, a, b]) s.on('error', () => {});
-  return { peerA, peerB, a, b };
-}
-
-/** Everything `s` receives until its end, hashed; with the byte count. */
-function digestUntilEnd(s: net.Socket): Promise<{ bytes: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  return new Promise((resolve, reject) => {
-    s.on('data', (d: Buffer) => {
-      bytes += d.length;
-      hash.update(d);
-    });
-    s.once('end', () => resolve({ bytes, sha256: hash.digest('hex') }));
-    s.once('error', reject);
-  });
-}
-
-/** Writes `total` pseudo-random bytes with backpressure, then ends if asked; resolves with their sha256. */
-async function send(s: net.Socket, total: number, end: boolean): Promise<string> {
-  const block = randomBytes(1 << 20);
-  const hash = createHash('sha256');
-  let sent = 0;
-  let i = 0;
-  while (sent < total) {
-    if (s.destroyed) throw new Error('destroyed while sending');
-    const off = (i++ * 4099) % 4096;
-    const chunk = block.subarray(off, Math.min(block.length, off + (total - sent)));
-    hash.update(chunk);
-    sent += chunk.length;
-    if (!s.write(chunk)) {
-      await new Promise<void>((resolve, reject) => {
-        const onClose = () => reject(new Error('closed while sending'));
-        s.once('close', onClose);
-        s.once('drain', () => {
-          s.off('close', onClose);
-          resolve();
-        });
-      });
-    }
-  }
-  if (end) s.end();
-  return hash.digest('hex');
-}
-
-function closed(s: net.Socket): Promise<void> {
-  return s.destroyed && s.closed ? Promise.resolve() : new Promise((r) => s.once('close', () => r()));
-}
-
-/** The error code `s` ends with; 'end' for an end from its peer; undefined for a close without error. */
-function errorOf(s: net.Socket): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code));
-    s.once('end', () => resolve('end'));
-    s.once('close', () => resolve(undefined));
-  });
-}
-
-const RLIMIT_NOFILE = 7;
-let rlimitFns:
-  | { get(res: number, lim: BigUint64Array): number; set(res: number, lim: BigUint64Array): number }
-  | undefined;
-function rlimit() {
-  if (!rlimitFns) {
-    const lib = koffi.load('libc.so.6');
-    rlimitFns = {
-      get: lib.func('int getrlimit(int, _Out_ uint64_t *lim)'),
-      set: lib.func('int setrlimit(int, const uint64_t *lim)'),
-    } as unknown as typeof rlimitFns;
-  }
-  return rlimitFns!;
-}
 
 /** ZTUN_SPLICE_NODE_INTERNALS warnings emitted while it listens. */
 function collectWarnings(): { list: string[]; stop(): void } {
@@ -143,19 +24,13 @@ function collectWarnings(): { list: string[]; stop(): void } {
   return { list, stop: () => process.off('warning', listener) };
 }
 
-function fdCount(): number {
-  return readdirSync('/proc/self/fd').length;
-}
-
 describe('spliceRelay', skipUnless(supported, 'splice relay tests need Linux and the built addon'), () => {
+  let factory: Awaited<ReturnType<typeof rigFactory>>;
+  const rig = () => factory.rig();
   beforeAll(async () => {
-    serverA = await listen(acceptedA, waitingA);
-    serverB = await listen(acceptedB, waitingB);
+    factory = await rigFactory();
   });
-  afterAll(async () => {
-    await new Promise((r) => serverA.close(r));
-    await new Promise((r) => serverB.close(r));
-  });
+  afterAll(() => factory.close());
 
   it('moves 100 MB each way byte-exactly and ends gracefully', async () => {
     const { peerA, peerB, a, b } = await rig();
@@ -267,37 +142,6 @@ describe('spliceRelay', skipUnless(supported, 'splice relay tests need Linux and
     expect(await relay.done).toEqual({ bytesAtoB: 22, bytesBtoA: 0, reason: 'eof' });
     peerA.destroy();
     peerB.destroy();
-  });
-
-  it('falls back to pipe() when the relay cannot get fds (EMFILE), and the bytes still flow', async () => {
-    const { peerA, peerB, a, b } = await rig();
-    // Fill every free fd slot, then cap RLIMIT_NOFILE right above the highest: the relay's dup/pipe2 fail.
-    const fillers: number[] = [];
-    const highest = () => Math.max(...readdirSync('/proc/self/fd').map(Number));
-    let top = highest();
-    for (;;) {
-      const fd = openSync('/dev/null', 'r');
-      fillers.push(fd);
-      if (fd >= top) break;
-    }
-    top = highest();
-    const saved = new BigUint64Array(2);
-    expect(rlimit().get(RLIMIT_NOFILE, saved)).toBe(0);
-    let result: Awaited<SplicedPair['done']>;
-    try {
-      expect(rlimit().set(RLIMIT_NOFILE, BigUint64Array.of(BigInt(top + 1), saved[1]!))).toBe(0);
-      result = await spliceRelay(a, b).done;
-    } finally {
-      rlimit().set(RLIMIT_NOFILE, saved);
-      for (const fd of fillers) closeSync(fd);
-    }
-    expect(result).toMatchObject({ reason: 'fallback', cause: 'relay-refused', code: 'EMFILE' });
-    const atB = digestUntilEnd(peerB);
-    const atA = digestUntilEnd(peerA);
-    const [ha, hb] = await Promise.all([send(peerA, 2_000_000, true), send(peerB, 1000, true)]);
-    expect(await atB).toEqual({ bytes: 2_000_000, sha256: ha });
-    expect(await atA).toEqual({ bytes: 1000, sha256: hb });
-    for (const s of [peerA, peerB, a, b]) s.destroy();
   });
 
   it('falls back to Node streams with one warning and a typed reason when the socket internals differ', async () => {

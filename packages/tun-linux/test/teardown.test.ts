@@ -25,7 +25,7 @@ describe(
       });
       expect(r.stderr).not.toMatch(/FATAL ERROR/);
       expect(r.status).toBe(0);
-      expect(JSON.parse(r.stdout.trim())).toEqual({ pairs: 50, relayFdsClosed: 300 });
+      expect(JSON.parse(r.stdout.trim())).toEqual({ pairs: 50, finished: 50, fdsPerPair: 0 });
     });
   },
 );

@@ -3,7 +3,7 @@
 
 import { writeFileSync } from 'node:fs';
 import type { RtNetlink } from '@ztun/routing-linux';
-import { canSplice, spliceRelay, spliceRelayTotals } from '@ztun/tun-linux';
+import { canSplice, raiseFdLimit, spliceRelay, spliceRelayTotals } from '@ztun/tun-linux';
 import type { TrafficCounters } from '../counting.js';
 import type { Logger } from '../log.js';
 import type { OsRelay } from '../tunnel/assemble.js';
@@ -60,5 +60,28 @@ export function noLinkLocal(name: string): void {
     writeFileSync(`/proc/sys/net/ipv6/conf/${name}/addr_gen_mode`, '1');
   } catch {
     // IPv6 disabled on this system: nothing would be generated anyway.
+  }
+}
+
+/**
+ * Below this hard RLIMIT_NOFILE the ready line says how many connections it allows: each relayed TCP
+ * connection holds two sockets (the accepted one and the outbound one).
+ */
+const LOW_FD_LIMIT = 65_536;
+
+/** Raises the soft open-file limit to the hard one; a note for the ready line when the hard one is low. */
+export function openFileNote(log: Logger): string | undefined {
+  try {
+    const lim = raiseFdLimit();
+    if (lim.raisedFrom !== undefined)
+      log.debug(`open-file limit raised from ${lim.raisedFrom} to ${lim.soft}`);
+    if (lim.soft >= LOW_FD_LIMIT) return undefined;
+    return (
+      `open files limited to ${lim.soft} (hard RLIMIT_NOFILE ${lim.hard}: about ` +
+      `${Math.max(0, Math.floor((lim.soft - 100) / 2))} TCP connections at once)`
+    );
+  } catch (err) {
+    log.debug(`open-file limit unknown: ${(err as Error).message}`);
+    return undefined;
   }
 }

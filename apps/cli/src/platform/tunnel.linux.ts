@@ -30,9 +30,10 @@ import {
 import { lifecycleTunnel } from '../tunnel/lifecycle.js';
 import type { Tunnel } from '../tunnel/types.js';
 import { acquireNetnsLock, type LockTaken } from './lock.linux.js';
+import { reclaimAfterMassClose } from './memory.linux.js';
 import { buildPlan, changeCount, type DeviceChange, describeDeviceChange } from './plan.linux.js';
 import { findLink, heldText, linuxPreflight } from './preflight.linux.js';
-import { noLinkLocal, queueDropReader, spliceRelayFor } from './tunnel-parts.linux.js';
+import { noLinkLocal, openFileNote, queueDropReader, spliceRelayFor } from './tunnel-parts.linux.js';
 import { RunRefused, type TunnelContext } from './types.js';
 
 export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel {
@@ -46,6 +47,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
   let routingFailures: readonly UndoFailure[] = [];
   let parts: Assembled | undefined;
   let queueDrops: (() => number) | undefined;
+  let stopReclaim: (() => void) | undefined;
 
   /** Applies one change; false when there was nothing to do (an adopted device's own address). */
   async function applyDeviceChange(change: DeviceChange, netlink: RtNetlink): Promise<boolean> {
@@ -126,6 +128,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
           );
         }
         lock = held;
+        const fdNote = openFileNote(log);
         const netlink = RtNetlink.open();
         nl = netlink;
         const left = flushAutoRoute(netlink);
@@ -181,6 +184,10 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
         });
         parts = assembled;
         await assembled.stack.start();
+        stopReclaim = reclaimAfterMassClose(
+          () => assembled.stack.counters.tcpOpen,
+          (line) => log.debug(line),
+        );
         dev.onError((err) => {
           log.error(`device ${dev.name}: ${err.message}`);
           fail('device error', err);
@@ -201,6 +208,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
             routes: plan.routing.steps.filter((s) => s.kind === 'route' && !s.route.unreachable).length,
             changes: changeCount(plan),
             crashBehaviour: crashBehaviour(config),
+            ...(fdNote ? { notes: [fdNote] } : {}),
           },
           stats: () => snapshotOf(assembled, dev, reader(), startedAt),
           connections: () => assembled.connections(),
@@ -209,6 +217,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
 
       async teardown(reason, ready) {
         ctx.proxy?.stop();
+        stopReclaim?.();
         if (!ready && (applied.length > 0 || routing)) {
           const count = applied.length + (routing ? plan.routing.steps.length : 0);
           log.info(`${reason} during start-up: undoing the ${count} change(s) applied so far`);

@@ -19,6 +19,8 @@ export interface TunnelInfo {
   readonly changes: number;
   /** What happens to routed traffic if the process dies without cleaning up (one phrase for the ready line). */
   readonly crashBehaviour: string;
+  /** Limits worth knowing at start (e.g. a low open-file limit), one phrase each, for the ready line. */
+  readonly notes?: readonly string[];
 }
 
 /** Why the tunnel stopped serving. */

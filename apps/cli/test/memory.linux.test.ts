@@ -1,0 +1,42 @@
+import { skipUnless } from '@ztun/testkit';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { reclaimAfterMassClose } from '../src/platform/memory.linux.js';
+
+describe(
+  'reclaimAfterMassClose',
+  skipUnless(process.platform === 'linux', 'malloc_trim is glibc on Linux'),
+  () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('runs once after the connection count fell ≥ 1000 below its peak and stayed there, not on churn', () => {
+      vi.useFakeTimers();
+      let open = 0;
+      const lines: string[] = [];
+      const stop = reclaimAfterMassClose(
+        () => open,
+        (l) => lines.push(l),
+      );
+      const tick = (n: number) => {
+        open = n;
+        vi.advanceTimersByTime(5000);
+      };
+      tick(500);
+      tick(900);
+      tick(200); // churn well below the threshold
+      tick(9000); // a peak
+      tick(8500);
+      expect(lines).toEqual([]);
+      tick(100); // the mass close
+      expect(lines).toEqual([]); // not yet: it must stay down for an interval
+      tick(100);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^memory: 9000 → 100 connections, full GC and malloc_trim in \d+ ms$/);
+      tick(100);
+      tick(50);
+      expect(lines).toHaveLength(1); // once per drop
+      stop();
+    });
+  },
+);
