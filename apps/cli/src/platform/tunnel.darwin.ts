@@ -15,7 +15,7 @@ import {
 import { openUtunWith } from '@ztun/tun-darwin';
 import type { Family } from '../cidr.js';
 import type { RunConfig } from '../config.js';
-import { type Assembled, assembleStack, checkProxyAtStart, snapshotOf } from '../tunnel/assemble.js';
+import { type Assembled, snapshotOf, startStack } from '../tunnel/assemble.js';
 import { lifecycleTunnel } from '../tunnel/lifecycle.js';
 import type { Tunnel } from '../tunnel/types.js';
 import type { DarwinHost } from './host.darwin.js';
@@ -156,24 +156,20 @@ export function createDarwinTunnel(
           { onError: (err) => log.warn(`route monitor: ${err.message}`) },
         );
         await monitor.start();
-        const assembled = assembleStack({
-          config,
-          device: dev,
-          sockets,
-          pin,
-          ...(ctx.proxy ? { proxy: ctx.proxy } : {}),
-          log,
-        });
-        parts = assembled;
-        await assembled.stack.start();
-        dev.onError((err) => {
-          log.error(`device ${dev.name}: ${err.message}`);
-          fail('device error', err);
-        });
-        await checkProxyAtStart(
-          { config, pin, sockets, ...(ctx.proxy ? { proxy: ctx.proxy } : {}), log },
-          assembled,
+        const assembled = await startStack(
+          {
+            config,
+            device: dev,
+            sockets,
+            pin,
+            ...(ctx.proxy ? { proxy: ctx.proxy } : {}),
+            log,
+          },
           signal,
+          fail,
+          (held) => {
+            parts = held;
+          },
         );
         const startedAt = Date.now();
         return {

@@ -20,13 +20,7 @@ import {
 } from '@ztun/tun-linux';
 import { formatCidr } from '../cidr.js';
 import type { RunConfig } from '../config.js';
-import {
-  type Assembled,
-  assembleStack,
-  checkProxyAtStart,
-  crashBehaviour,
-  snapshotOf,
-} from '../tunnel/assemble.js';
+import { type Assembled, crashBehaviour, snapshotOf, startStack } from '../tunnel/assemble.js';
 import { lifecycleTunnel } from '../tunnel/lifecycle.js';
 import type { Tunnel } from '../tunnel/types.js';
 import { acquireNetnsLock, type LockTaken } from './lock.linux.js';
@@ -173,29 +167,25 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
         if (config.splice && !splice)
           log.warn('splice relay unavailable (addon without it?): relaying through Node streams');
         const pin = { mark: config.fwmark };
-        const assembled = assembleStack({
-          config,
-          device: dev,
-          sockets: linuxSockets,
-          pin,
-          ...(ctx.proxy ? { proxy: ctx.proxy } : {}),
-          ...(splice ? { relay: spliceRelayFor(log) } : {}),
-          log,
-        });
-        parts = assembled;
-        await assembled.stack.start();
+        const assembled = await startStack(
+          {
+            config,
+            device: dev,
+            sockets: linuxSockets,
+            pin,
+            ...(ctx.proxy ? { proxy: ctx.proxy } : {}),
+            ...(splice ? { relay: spliceRelayFor(log) } : {}),
+            log,
+          },
+          signal,
+          fail,
+          (held) => {
+            parts = held;
+          },
+        );
         stopReclaim = reclaimAfterMassClose(
           () => assembled.stack.counters.tcpOpen,
           (line) => log.debug(line),
-        );
-        dev.onError((err) => {
-          log.error(`device ${dev.name}: ${err.message}`);
-          fail('device error', err);
-        });
-        await checkProxyAtStart(
-          { config, pin, sockets: linuxSockets, ...(ctx.proxy ? { proxy: ctx.proxy } : {}), log },
-          assembled,
-          signal,
         );
         const startedAt = Date.now();
         const reader = queueDrops;

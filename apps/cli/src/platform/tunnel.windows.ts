@@ -16,13 +16,7 @@ import {
 } from '@ztun/tun-windows';
 import { formatCidr } from '../cidr.js';
 import type { RunConfig } from '../config.js';
-import {
-  type Assembled,
-  assembleStack,
-  checkProxyAtStart,
-  crashBehaviour,
-  snapshotOf,
-} from '../tunnel/assemble.js';
+import { type Assembled, crashBehaviour, snapshotOf, startStack } from '../tunnel/assemble.js';
 import { lifecycleTunnel } from '../tunnel/lifecycle.js';
 import type { Tunnel } from '../tunnel/types.js';
 import {
@@ -111,24 +105,20 @@ export function createWindowsTunnel(config: RunConfig, ctx: TunnelContext, syste
         // Node cannot set IP_UNICAST_IF on its sockets; binding them to the physical address does the same
         // under the strong host send model (egress.windows.ts).
         const pin = { sourceAddress: { v4: p.egress?.[4]?.source, v6: p.egress?.[6]?.source } };
-        const assembled = assembleStack({
-          config,
-          device: dev,
-          sockets: portableSockets,
-          pin,
-          ...(ctx.proxy ? { proxy: ctx.proxy } : {}),
-          log,
-        });
-        parts = assembled;
-        await assembled.stack.start();
-        dev.onError((err) => {
-          log.error(`device ${dev.name}: ${err.message}`);
-          fail('device error', err);
-        });
-        await checkProxyAtStart(
-          { config, pin, sockets: portableSockets, ...(ctx.proxy ? { proxy: ctx.proxy } : {}), log },
-          assembled,
+        const assembled = await startStack(
+          {
+            config,
+            device: dev,
+            sockets: portableSockets,
+            pin,
+            ...(ctx.proxy ? { proxy: ctx.proxy } : {}),
+            log,
+          },
           signal,
+          fail,
+          (held) => {
+            parts = held;
+          },
         );
         const startedAt = Date.now();
         return {

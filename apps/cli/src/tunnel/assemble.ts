@@ -167,6 +167,28 @@ export async function checkProxyAtStart(
   if (await warnIfProxyUnusable(o, signal)) await parts.proxyUdp?.check(signal);
 }
 
+/**
+ * The part every OS composition shares after its routes are in: build the stack on the device, start it, end
+ * the tunnel on a device error, then check the proxy. `hold` gets the stack before it starts, so the caller's
+ * teardown closes it even when start-up fails or is aborted half-way.
+ */
+export async function startStack(
+  o: AssembleOptions,
+  signal: AbortSignal,
+  fail: (reason: string, error: Error) => void,
+  hold: (parts: Assembled) => void,
+): Promise<Assembled> {
+  const parts = assembleStack(o);
+  hold(parts);
+  await parts.stack.start();
+  o.device.onError((err) => {
+    o.log.error(`device ${o.device.name}: ${err.message}`);
+    fail('device error', err);
+  });
+  await checkProxyAtStart(o, parts, signal);
+  return parts;
+}
+
 /** The credentials check of checkProxyAtStart; true when the proxy is usable (or there is none). */
 export async function warnIfProxyUnusable(
   o: Pick<AssembleOptions, 'config' | 'pin' | 'sockets' | 'proxy' | 'log'>,
