@@ -30,6 +30,8 @@
 
 // native/splice_relay.cc: the zero-copy socket relay, exported from the same addon.
 Napi::Function DefineSpliceRelay(Napi::Env env);
+// native/socket_ops.cc: socket options on raw fds for linuxSockets.
+Napi::Object DefineSocketOps(Napi::Env env);
 
 namespace {
 
@@ -411,6 +413,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("counterNames", names);
   exports.Set("counterCount", Napi::Number::New(env, kCounterCount));
   exports.Set("SpliceRelay", DefineSpliceRelay(env));
+  exports.Set("socketOps", DefineSocketOps(env));
   return exports;
 }
 

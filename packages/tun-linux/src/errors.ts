@@ -54,3 +54,22 @@ export class TunUnsupportedError extends TunError {
     super(`option ${option}`, 'ENOTSUP', constants.errno.ENOTSUP ?? 95, detail);
   }
 }
+
+/**
+ * A socket(2)/setsockopt(2) call refused while making or tuning a socket of linuxSockets: `operation` is the
+ * call as the message names it (`socket()`, `setsockopt(SO_MARK=256)`), `code` the errno name (`EPERM`),
+ * `errno` its number. The message stays one line: `operation: strerror text`.
+ */
+export class SocketOptionError extends Error {
+  override readonly name: string = 'SocketOptionError';
+  readonly operation: string;
+  readonly code: string;
+  readonly errno: number;
+
+  constructor(operation: string, errno: number, text: string) {
+    super(`${operation}: ${text}`);
+    this.operation = operation;
+    this.code = errnoName(errno);
+    this.errno = errno;
+  }
+}

@@ -2,7 +2,7 @@
 export type { DeviceCounters, PacketBatch, TunDevice } from '@ztun/packet';
 export { type AdoptTunOptions, adoptTun, adoptTunSync, type TunFdInfo, tunFdInfo } from './adopt.linux.js';
 export { LinuxTun, openTun, openTunSync } from './device.linux.js';
-export { errnoName, TunError, TunUnsupportedError } from './errors.js';
+export { errnoName, SocketOptionError, TunError, TunUnsupportedError } from './errors.js';
 export { type FdLimit, fdLimit, raiseFdLimit } from './fd-limit.linux.js';
 export {
   IFF_MULTI_QUEUE,
