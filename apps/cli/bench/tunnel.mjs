@@ -16,6 +16,8 @@
 // (no tunnel, the SOCKS hop alone, ztun direct and socks5), N held idle connections (fds, RSS, mass close),
 // RSS across bursts. Options: --no-scale (skip it), --held N (default 9000; 0 skips), --bursts N (default 4;
 // 0 skips), --scale-time S (seconds per connection-rate leg and burst; default --time).
+// ICMP echo (bench/icmp.mjs; --no-icmp skips it): ping through the TUN, --icmp-count N echoes (default 1000)
+// 10 ms apart, p50/p99 vs no tunnel.
 
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -31,6 +33,7 @@ import {
   sleep,
   waitUntil,
 } from '../scripts/topology.mjs';
+import { icmpRows } from './icmp.mjs';
 import { scaleSection } from './scale.mjs';
 import { udpRows } from './udp.mjs';
 
@@ -48,6 +51,8 @@ const offloadCompare = !argv.includes('--no-offload-compare');
 const reverse = argv.includes('--reverse');
 const scale = !argv.includes('--no-scale');
 const udp = !argv.includes('--no-udp');
+const icmp = !argv.includes('--no-icmp');
+const icmpCount = Number(opt('icmp-count', '1000'));
 const heldCount = Number(opt('held', '9000'));
 const burstCount = Number(opt('bursts', '4'));
 const scaleSeconds = Number(opt('scale-time', String(seconds)));
@@ -182,6 +187,13 @@ try {
     await udpRows(topo, {
       seconds,
       reverse,
+      startZtun: (args) =>
+        topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
+    });
+  }
+  if (icmp) {
+    await icmpRows(topo, {
+      count: icmpCount,
       startZtun: (args) =>
         topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
     });
