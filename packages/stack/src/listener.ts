@@ -57,8 +57,13 @@ function accept(f: Family, sock: net.Socket, options: ListenerOptions): void {
   const t = f.table;
   const counters = options.counters;
   const port = sock.remotePort ?? 0;
-  const remote = sock.remoteAddress ? parseIp(sock.remoteAddress) : undefined;
-  const fromNat = remote !== undefined && remote.length === f.alen && bytesEqual(remote, 0, f.nat, 0, f.alen);
+  const remoteText = sock.remoteAddress;
+  // Node formats the peer with inet_ntop, as natText is: equal text is the common case, bytes decide the rest.
+  let fromNat = remoteText === f.natText;
+  if (!fromNat && remoteText) {
+    const remote = parseIp(remoteText);
+    fromNat = remote !== undefined && remote.length === f.alen && bytesEqual(remote, 0, f.nat, 0, f.alen);
+  }
   if (options.closing() || !fromNat || !t.accept(port, sock)) {
     counters.drops.tcpUnmappedAccept++;
     sock.resetAndDestroy();

@@ -17,6 +17,15 @@ export interface DirectOutboundOptions extends Pinning {
   sockets?: StackSockets;
 }
 
+/**
+ * Node's `lookup` for a connect whose host is an IP literal: net.Socket never calls it then (it checks isIP
+ * first), so it exists only to make sure no name is ever resolved here — getaddrinfo's own queries could
+ * enter the tunnel, and a lookup per connection is work a flow to an address does not need.
+ */
+export const refuseLookup: net.LookupFunction = (hostname, _options, callback) => {
+  callback(new Error(`not an IP address: ${hostname}`), '', 0);
+};
+
 /** Opens a TCP connection to `dest` from a pinned socket (or a plain one when no pinning is given). */
 export function connectPinned(
   dest: Endpoint,
@@ -60,7 +69,9 @@ export function connectPinned(
       reject(err);
     };
     sock.once('error', onError);
-    sock.connect({ host: dest.address, port: dest.port, ...(localAddress ? { localAddress } : {}) }, () => {
+    const target: net.TcpSocketConnectOpts = { host: dest.address, port: dest.port, lookup: refuseLookup };
+    if (localAddress) target.localAddress = localAddress;
+    sock.connect(target, () => {
       clearTimeout(timer);
       sock.off('error', onError);
       sock.setNoDelay(true);

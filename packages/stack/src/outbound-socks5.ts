@@ -110,6 +110,8 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
   const timeout = options.timeoutMs ?? 10_000;
 
   const proxyAddress = () => resolveProxyHost(options);
+  /** The proxy given as an IP address: used as it is, with no resolving step per connection. */
+  const fixedAddress = net.isIP(options.host) ? options.host : undefined;
   /** The last attempt to reach the proxy failed (or there was none yet): the next success means it is back. */
   let unreachable = true;
 
@@ -155,7 +157,7 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
   return {
     name: 'socks5',
     async connectTcp(destination): Promise<Duplex> {
-      const info = await open('connect', destination, await proxyAddress());
+      const info = await open('connect', destination, fixedAddress ?? (await proxyAddress()));
       return info.socket;
     },
     openUdp(session: UdpSession): UdpSessionHandler {

@@ -1,6 +1,8 @@
 // Outbounds on loopback: socks5Outbound with username/password against a minimal RFC 1928/1929 server
 // written here (danted covers no-auth in the namespace tests), direct outbound failures, UDP idle timeout.
+import dns from 'node:dns';
 import { lookup } from 'node:dns/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import net from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -99,6 +101,49 @@ const info = (port: number) => ({
   family: 4 as const,
   source: { address: '127.0.0.1', port: 1 },
   destination: { address: '127.0.0.1', port },
+});
+
+/** Counts every call of node:dns's lookup (callback and promise forms, ESM bindings included) during `fn`. */
+async function countLookups(fn: () => Promise<void>): Promise<string[]> {
+  const asked: string[] = [];
+  const cb = dns.lookup;
+  const pr = dns.promises.lookup;
+  (dns as { lookup: unknown }).lookup = (host: string, ...rest: unknown[]) => {
+    asked.push(host);
+    return (cb as (...a: unknown[]) => unknown)(host, ...rest);
+  };
+  (dns.promises as { lookup: unknown }).lookup = (host: string, ...rest: unknown[]) => {
+    asked.push(host);
+    return (pr as (...a: unknown[]) => unknown)(host, ...rest);
+  };
+  syncBuiltinESMExports();
+  try {
+    await fn();
+  } finally {
+    (dns as { lookup: unknown }).lookup = cb;
+    (dns.promises as { lookup: unknown }).lookup = pr;
+    syncBuiltinESMExports();
+  }
+  return asked;
+}
+
+describe('connection setup does no DNS work for addresses (issue 17 item 6)', () => {
+  it('a direct or SOCKS5 connect to an IP literal never calls dns.lookup', async () => {
+    const echo = await echoServer();
+    const socks = await miniSocks('u', 'p');
+    const asked = await countLookups(async () => {
+      // The wrapper sees lookups: a name does go through it.
+      await lookup('localhost');
+      for (const ob of [
+        directOutbound(),
+        socks5Outbound({ host: '127.0.0.1', port: socks.port, username: 'u', password: 'p' }),
+      ]) {
+        const conn = await ob.connectTcp({ address: '127.0.0.1', port: echo }, info(echo));
+        conn.destroy();
+      }
+    });
+    expect(asked).toEqual(['localhost']);
+  });
 });
 
 describe('outbounds', () => {

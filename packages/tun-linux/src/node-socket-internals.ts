@@ -41,6 +41,9 @@ type DestroyFn = (this: net.Socket, err: Error | null, cb: (err?: Error | null) 
 const socketRead = (net.Socket.prototype as unknown as { _read?: unknown })._read;
 const socketDestroy = (net.Socket.prototype as unknown as { _destroy?: DestroyFn })._destroy;
 
+/** Node's kBuffer symbol (set in every net.Socket's constructor), found once; null when this Node has none. */
+let kBuffer: symbol | null | undefined;
+
 /** Why `socket`'s internals are not the contract above, or undefined when they are. */
 export function internalsMismatch(socket: net.Socket): string | undefined {
   const s = socket as SocketWithInternals;
@@ -57,7 +60,8 @@ export function internalsMismatch(socket: net.Socket): string | undefined {
   if ((s as { _destroy?: unknown })._destroy !== socketDestroy)
     return "socket._destroy is not net.Socket's own";
   if (!s._readableState || typeof s._readableState !== 'object') return 'socket._readableState is missing';
-  const kBuffer = Object.getOwnPropertySymbols(s).find((sym) => sym.description === 'kBuffer');
+  if (kBuffer === undefined)
+    kBuffer = Object.getOwnPropertySymbols(s).find((sym) => sym.description === 'kBuffer') ?? null;
   if (kBuffer && (s as unknown as Record<symbol, unknown>)[kBuffer] != null)
     return 'the socket reads into its own buffer (onread)';
   return undefined;
