@@ -39,6 +39,9 @@ export const DEFAULT_HALF_CLOSED_TIMEOUT_MS = 60_000;
 export function handlerFromOutbound(outbound: Outbound, options: OutboundHandlerOptions = {}): Handler {
   const sockets = options.sockets ?? portableSockets;
   return {
+    // conn is read only once it is piped (pipe() resumes it) or handed to `relay`: bytes the client sent
+    // while the outbound connected stay in the kernel for the relay (see Handler.acceptPaused).
+    acceptPaused: true,
     tcp(conn: TcpConnection, info) {
       let remote: Duplex | undefined;
       conn.on('error', () => {

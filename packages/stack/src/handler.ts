@@ -74,6 +74,14 @@ export interface Handler {
    * Return false to drop. Called synchronously on the packet path: keep it cheap.
    */
   icmpEcho?(info: IcmpEchoInfo): boolean;
+  /**
+   * Optional: true when the handler starts reading every `conn` itself (pipe(), resume(), or a relay that
+   * takes the fd): the stack then accepts without reading (Node's `pauseOnConnect`), so what the client sent
+   * before the outbound connected stays in the kernel — a zero-copy relay moves it with the rest, with no
+   * read into JS and no write back out (issue 17 item 6). Until then a reset or FIN from the client is not
+   * seen either. Default: conn is read from the start, as any accepted net.Socket.
+   */
+  readonly acceptPaused?: boolean;
 }
 
 /** Something that can open TCP connections and UDP sessions to real destinations. */

@@ -29,7 +29,11 @@ export interface ListenerOptions {
  * one line.
  */
 export async function listen(f: Family, options: ListenerOptions): Promise<net.Server> {
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true });
+  const server = net.createServer({
+    allowHalfOpen: true,
+    noDelay: true,
+    pauseOnConnect: options.handler.acceptPaused === true,
+  });
   server.on('connection', (sock) => accept(f, sock, options));
   server.on('error', (err) => options.logger.error?.(`ipv${f.v} listener: ${err.message}`));
   const deadline = performance.now() + BIND_RETRY_MS;

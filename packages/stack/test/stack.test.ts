@@ -2,6 +2,7 @@
 // checksums, RST generation, ICMP echo, UDP sessions and replies, malformed input. The kernel listeners bind
 // on loopback (127.0.0.1 / ::1), which is all the unit tests need.
 import dgram from 'node:dgram';
+import { once } from 'node:events';
 import net from 'node:net';
 import { checksumFinish, checksumPartial, type PacketBatch, type TunDevice } from '@ztun/packet';
 import { waitFor } from '@ztun/testkit';
@@ -407,6 +408,49 @@ describe('stack packet path (fake device)', () => {
     });
     expect(['ECONNRESET', 'closed']).toContain(outcome);
     await waitFor('the unmapped accept counted', () => stack.counters.drops.tcpUnmappedAccept === 1, 15_000);
+  });
+
+  it("accepts without reading for a handler that reads on its own (acceptPaused): the client's first bytes stay in the kernel", async () => {
+    let conn: net.Socket | undefined;
+    const handler: Handler = {
+      acceptPaused: true,
+      tcp(c) {
+        conn = c as unknown as net.Socket;
+      },
+      udp: () => ({ send() {}, close() {} }),
+    };
+    const { device, stack } = await makeStack({ handler });
+    // The client's SYN through the TUN opens the NAT entry; the kernel connection from the NAT address and
+    // port is the one the listener accepts for it.
+    device.deliver([tcpPacket('127.0.0.1', 40123, '10.9.9.9', 80, 0x02)]);
+    const natPort = parse(device.take()[0]!).sport;
+    const client = net.connect({
+      host: '127.0.0.1',
+      port: stack.listenPorts.ipv4!,
+      localAddress: '127.0.0.2',
+      localPort: natPort,
+    });
+    client.on('error', () => {});
+    await once(client, 'connect');
+    await waitFor('the handler has the connection', () => conn !== undefined);
+    await new Promise((r) => client.write('hello', r));
+    // Loopback delivers during the send: the bytes are in conn's receive queue now. A round trip on another
+    // loopback connection gives the event loop an I/O poll in which a reading socket would have read them.
+    const echo = net.createServer((c) => c.pipe(c)).listen(0, '127.0.0.1');
+    await once(echo, 'listening');
+    const probe = net.connect((echo.address() as net.AddressInfo).port, '127.0.0.1');
+    probe.write('x');
+    await once(probe, 'data');
+    probe.destroy();
+    echo.close();
+    expect(conn!.bytesRead).toBe(0);
+    expect(conn!.readableLength).toBe(0);
+    // Kept, not lost: whoever reads it later gets it.
+    conn!.resume();
+    const [data] = (await once(conn!, 'data')) as [Buffer];
+    expect(data.toString()).toBe('hello');
+    conn!.destroy();
+    client.destroy();
   });
 
   it('answers ICMP and ICMPv6 echo requests with valid replies, or drops them when off', async () => {
