@@ -133,7 +133,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay>, private ztun::RelayRep
   void Shutdown() {
     if (thread_.joinable()) {
       stop_.store(true);
-      Wake();
+      Wake(true);
       thread_.join();
     }
     core_.DropAll();
@@ -286,8 +286,12 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay>, private ztun::RelayRep
     return out;
   }
 
-  void Wake() {
+  // One eventfd write per batch of commands, not per command: while a wake is on its way (the thread has not
+  // taken the queue yet) a new command rides on it — under a connection burst many adds share one wake-up.
+  // The thread clears wakePending_ before it takes the queue, so a command queued after that writes again.
+  void Wake(bool force = false) {
     if (wake_ < 0) return;
+    if (wakePending_.exchange(true) && !force) return;
     uint64_t one = 1;
     ssize_t n = write(wake_, &one, sizeof one);
     (void)n;  // EAGAIN only when the counter is saturated: the thread is awake anyway
@@ -310,6 +314,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay>, private ztun::RelayRep
           uint64_t v;
           ssize_t r = read(wake_, &v, sizeof v);
           (void)r;
+          wakePending_.store(false);  // before RunCommands takes the queue (see Wake)
           RunCommands(done);
           continue;
         }
@@ -350,6 +355,7 @@ class SpliceRelay : public Napi::ObjectWrap<SpliceRelay>, private ztun::RelayRep
   int wake_ = -1;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> wakePending_{false};
   std::mutex mutex_;
   std::vector<Command> commands_;
   ztun::RelayCore core_;  // relay thread only (and Shutdown after the join), but its atomics
