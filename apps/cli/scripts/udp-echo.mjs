@@ -1,6 +1,7 @@
 // A userspace round-trip reference for `bench:tunnel`'s ICMP table (bench/icmp.mjs), one JSON line on stdout:
 //   node udp-echo.mjs server HOST PORT     echoes every datagram back (prints "listening")
-//   node udp-echo.mjs client HOST PORT N   N 56-byte datagrams, one every 10 ms after the last reply:
+//   node udp-echo.mjs client HOST PORT N   N 56-byte datagrams (after 100 uncounted warm-up ones), one every
+//                                           10 ms after the last reply:
 //     {"count","p50Ms","p99Ms","maxMs"}
 // Each round trip wakes two Node processes (no tunnel in between): what a userspace responder costs here.
 import dgram from 'node:dgram';
@@ -20,8 +21,10 @@ if (mode === 'server') {
     t0 = process.hrtime.bigint();
     sock.send(payload, port, host);
   };
+  let warmUp = 100;
   sock.on('message', () => {
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (warmUp > 0) warmUp--;
+    else times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     if (times.length < count) {
       setTimeout(next, 10);
       return;
