@@ -4,6 +4,7 @@
 //   socks5; held idle connections with ztun's fds and RSS, the mass close and its release; ztun's RSS across
 //   repeated bursts of SOCKS5 connections. Ratios are against the no-tunnel path (SOCKS legs: against the
 //   SOCKS hop alone) measured minutes apart on the same machine.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVER, SOCKS } from '../scripts/topology.mjs';
@@ -24,6 +25,12 @@ const rate = (topo, seconds, socks) =>
   load(topo, ['rate', SERVER, String(HTTP_PORT), String(seconds), '50', ...(socks ? [socks] : [])]);
 const rtt = (topo, socks) =>
   load(topo, ['rtt', SERVER, String(ECHO_PORT), '5000', ...(socks ? [socks] : [])]);
+
+/** utime + stime of all the process's threads, in seconds (/proc/PID/stat fields 14, 15; 100 ticks/s). */
+function cpuSecondsOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 
 const f = (v, d = 0) => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(d));
 const ratio = (v, base) => (v === undefined || !base ? '–' : (v / base).toFixed(2));
@@ -51,7 +58,11 @@ export async function scaleSection(topo, { seconds, held, bursts, startZtun, soc
   ]) {
     const z = await startZtun(args);
     try {
-      legs.push({ label, rate: rate(topo, seconds), rtt: rtt(topo) });
+      const cpu0 = cpuSecondsOf(z.child.pid);
+      const r = rate(topo, seconds);
+      // ztun's CPU time (all threads, user + system) per new connection: steadier than conn/s on a shared machine.
+      const cpuUs = ((cpuSecondsOf(z.child.pid) - cpu0) / r.count) * 1e6;
+      legs.push({ label, rate: r, rtt: rtt(topo), cpuUs });
     } finally {
       await z.stop(10_000);
     }
@@ -59,15 +70,15 @@ export async function scaleSection(topo, { seconds, held, bursts, startZtun, soc
   const base = legs[0];
   const hop = legs.find((l) => l.label.startsWith('SOCKS hop'));
   console.log(
-    '\n| path | new conn/s (c=50) | p50 / p99 ms | vs no tunnel | vs SOCKS hop | 64 B req/resp p50 / p99 µs | p99 vs no tunnel | p99 vs SOCKS hop |',
+    '\n| path | new conn/s (c=50) | p50 / p99 ms | vs no tunnel | vs SOCKS hop | ztun CPU µs per conn | 64 B req/resp p50 / p99 µs | p99 vs no tunnel | p99 vs SOCKS hop |',
   );
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const l of legs) {
     const r = l.rate;
     const t = l.rtt;
     console.log(
       `| ${l.label} | ${f(r.perSecond)}${r.failed ? ` (${r.failed} failed)` : ''} | ${f(r.p50Ms, 1)} / ${f(r.p99Ms, 1)} | ` +
-        `${ratio(r.perSecond, base.rate.perSecond)} | ${ratio(r.perSecond, hop?.rate.perSecond)} | ` +
+        `${ratio(r.perSecond, base.rate.perSecond)} | ${ratio(r.perSecond, hop?.rate.perSecond)} | ${f(l.cpuUs)} | ` +
         `${f(t.p50Us)} / ${f(t.p99Us)} | ${ratio(t.p99Us, base.rtt.p99Us)} | ${ratio(t.p99Us, hop?.rtt.p99Us)} |`,
     );
   }
