@@ -49,11 +49,14 @@ export async function waitUntil(what, check, timeoutMs = 10_000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** Builds the two namespaces; returns helpers and a `cleanup()` that is also wired to signals and exit. */
-export function createTopology(tag, { vethMtu } = {}) {
+/**
+ * Builds the two namespaces; returns helpers and a `cleanup()` that is also wired to signals and exit. The
+ * namespaces are named `<nsPrefix>c<tag><pid>` and `<nsPrefix>s<tag><pid>` (nsPrefix default `zt`).
+ */
+export function createTopology(tag, { vethMtu, nsPrefix = 'zt' } = {}) {
   const id = `${tag}${process.pid.toString(36)}`;
-  const client = `ztc${id}`;
-  const server = `zts${id}`;
+  const client = `${nsPrefix}c${id}`;
+  const server = `${nsPrefix}s${id}`;
   const procs = new Set();
   const tmp = mkdtempSync(join(tmpdir(), 'ztun-topo-'));
   let cleaned = false;
