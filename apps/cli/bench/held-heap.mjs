@@ -4,7 +4,7 @@
 // snapshot starts with a full GC), and RSS / smaps_rollup at each point. Prints the per-connection heap by
 // object kind ((2N snapshot − N snapshot) / N) and the native remainder (RSS growth minus heap growth).
 //   sudo node apps/cli/bench/held-heap.mjs [--n 2000] [--ns-prefix zt] [--keep DIR] [-- ztun args…]
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,11 @@ const n = Number(opt('n', '2000'));
 const keep = opt('keep', undefined);
 // RSS without snapshots (a snapshot itself grows the process by about the heap's size).
 const noSnapshot = argv.includes('--no-snapshot');
+// With --no-snapshot: V8's heap spaces (committed / used) at each point, from a preload in ztun (SIGWINCH).
+const SPACES_PRELOAD = `const v8 = require('node:v8'); const fs = require('node:fs');
+process.on('SIGWINCH', () => { const m = process.memoryUsage(); const sp = {};
+  for (const s of v8.getHeapSpaceStatistics()) sp[s.space_name] = [s.space_size, s.space_used_size];
+  fs.writeFileSync(process.cwd() + '/spaces-' + Date.now() + '.json', JSON.stringify({ m, sp })); });`;
 
 const problems = preflight();
 if (problems.length) {
@@ -77,12 +82,26 @@ let failed = false;
 try {
   process.chdir(dir); // ztun writes its snapshots into its working directory
   process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2`;
+  if (noSnapshot) {
+    writeFileSync(join(dir, 'spaces.cjs'), SPACES_PRELOAD);
+    process.env.NODE_OPTIONS += ` --require ${join(dir, 'spaces.cjs')}`;
+  }
   await startHoldServer(topo);
   const z = await topo.startZtun(['--auto-route', '--stats-interval', '0', ...extra]);
   const pid = z.child.pid;
   const snapshot = async (label) => {
     const clean = memory(pid);
-    if (noSnapshot) return { label, mem: clean };
+    if (noSnapshot) {
+      const before = new Set(readdirSync(dir));
+      process.kill(pid, 'SIGWINCH');
+      let file;
+      await waitUntil('spaces', () => {
+        file = readdirSync(dir).find((f) => f.startsWith('spaces-') && !before.has(f));
+        return file !== undefined;
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      return { label, mem: clean, spaces: JSON.parse(readFileSync(join(dir, file), 'utf8')) };
+    }
     const before = new Set(readdirSync(dir));
     process.kill(pid, 'SIGUSR2');
     let file;
@@ -127,8 +146,17 @@ try {
   await z.stop(10_000);
 
   if (noSnapshot) {
-    for (const p of points)
-      console.log(`held ${p.label}: RSS ${p.mem.rssMb.toFixed(1)} MB (anon ${p.mem.anonMb.toFixed(1)})`);
+    const mb = (b) => (b / 1048576).toFixed(1);
+    for (const p of points) {
+      const { m, sp } = p.spaces;
+      const spaces = Object.entries(sp)
+        .filter(([, [size]]) => size > 1048576)
+        .map(([name, [size, used]]) => `${name} ${mb(size)}/${mb(used)}`)
+        .join(', ');
+      console.log(
+        `held ${p.label}: RSS ${p.mem.rssMb.toFixed(1)} MB (anon ${p.mem.anonMb.toFixed(1)}); V8 heap ${mb(m.heapTotal)} committed / ${mb(m.heapUsed)} used (${spaces}); external ${mb(m.external)}`,
+      );
+    }
     const per = ((points[2].mem.rssMb - points[1].mem.rssMb) * 1048576) / n / 1024;
     console.log(`per connection (${n} → ${2 * n}): RSS ${per.toFixed(2)} KB`);
     process.exit(0);

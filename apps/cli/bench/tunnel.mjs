@@ -15,7 +15,9 @@
 // ztun direct, delivered and loss. Then the scale part (bench/scale.mjs, issue 17): connections/s with p50/p99 and request/response latency
 // (no tunnel, the SOCKS hop alone, ztun direct and socks5), N held idle connections (fds, RSS, mass close),
 // RSS across bursts. Options: --no-scale (skip it), --held N (default 9000; 0 skips), --bursts N (default 4;
-// 0 skips), --scale-time S (seconds per connection-rate leg and burst; default --time).
+// 0 skips), --scale-time S (seconds per connection-rate leg and burst; default --time), --only-held (only the
+// held connections and the bursts: no throughput, UDP or connection-rate legs), --ns-prefix P (the namespaces'
+// name prefix, default zt: two runs on one machine with different prefixes cannot collide).
 
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -51,6 +53,7 @@ const udp = !argv.includes('--no-udp');
 const heldCount = Number(opt('held', '9000'));
 const burstCount = Number(opt('bursts', '4'));
 const scaleSeconds = Number(opt('scale-time', String(seconds)));
+const onlyHeld = argv.includes('--only-held');
 
 const problems = preflight();
 if (!has('iperf3')) problems.push('needs iperf3 (apt-get install iperf3)');
@@ -60,7 +63,7 @@ if (problems.length) {
 }
 
 const vethMtu = opt('veth-mtu', undefined);
-const topo = createTopology('bnch', { vethMtu });
+const topo = createTopology('bnch', { vethMtu, nsPrefix: opt('ns-prefix', 'zt') });
 const CLK_TCK = 100;
 
 function cpuSeconds(pid) {
@@ -136,70 +139,73 @@ async function throughZtun(label, args, { profile = false, mtuOverride } = {}) {
 
 let failed = false;
 try {
-  const server = topo.start(topo.server, 'iperf3', ['-s', '-B', SERVER]);
-  await waitUntil('iperf3 server', () => topo.listening(topo.server, 5201));
-  await sleep(200);
-  const rows = [];
-  console.log(
-    `iperf3 -t ${seconds}, one TCP stream ${reverse ? 'server → client (-R)' : 'client → server'}; ztun MTU ${mtu ?? 'default (65520)'}, veth MTU ${vethMtu ?? 1500}`,
-  );
-  rows.push({ label: 'no tunnel (veth)', gbps: iperf() });
-  console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
-  rows.push(await throughZtun('ztun --proxy direct', ['--proxy', 'direct'], { profile: wantPerf }));
-  console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
-  if (offloadCompare) {
-    rows.push(await throughZtun('ztun --proxy direct --no-offload', ['--proxy', 'direct', '--no-offload']));
-    console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
-  }
-  if (spliceCompare) {
-    rows.push(await throughZtun('ztun --proxy direct --no-splice', ['--proxy', 'direct', '--no-splice']));
-    console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
-  }
-  if (mtuCompare) {
-    rows.push(
-      await throughZtun('ztun --proxy direct --mtu 1500', ['--proxy', 'direct'], { mtuOverride: '1500' }),
+  if (!onlyHeld) {
+    const server = topo.start(topo.server, 'iperf3', ['-s', '-B', SERVER]);
+    await waitUntil('iperf3 server', () => topo.listening(topo.server, 5201));
+    await sleep(200);
+    const rows = [];
+    console.log(
+      `iperf3 -t ${seconds}, one TCP stream ${reverse ? 'server → client (-R)' : 'client → server'}; ztun MTU ${mtu ?? 'default (65520)'}, veth MTU ${vethMtu ?? 1500}`,
     );
+    rows.push({ label: 'no tunnel (veth)', gbps: iperf() });
     console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
-  }
-  if (has('danted')) {
-    await topo.startDanted(1080);
-    rows.push(await throughZtun('ztun --proxy socks5 (danted)', ['--proxy', `socks5://${SOCKS}:1080`]));
+    rows.push(await throughZtun('ztun --proxy direct', ['--proxy', 'direct'], { profile: wantPerf }));
     console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+    if (offloadCompare) {
+      rows.push(await throughZtun('ztun --proxy direct --no-offload', ['--proxy', 'direct', '--no-offload']));
+      console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+    }
     if (spliceCompare) {
+      rows.push(await throughZtun('ztun --proxy direct --no-splice', ['--proxy', 'direct', '--no-splice']));
+      console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+    }
+    if (mtuCompare) {
       rows.push(
-        await throughZtun('ztun --proxy socks5 (danted) --no-splice', [
-          '--proxy',
-          `socks5://${SOCKS}:1080`,
-          '--no-splice',
-        ]),
+        await throughZtun('ztun --proxy direct --mtu 1500', ['--proxy', 'direct'], { mtuOverride: '1500' }),
       );
       console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
     }
-  } else {
-    console.log('  socks5 skipped: danted is not installed');
-  }
-  if (udp) {
-    await udpRows(topo, {
-      seconds,
-      reverse,
-      startZtun: (args) =>
-        topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
-    });
-  }
-  await server.stop();
+    if (has('danted')) {
+      await topo.startDanted(1080);
+      rows.push(await throughZtun('ztun --proxy socks5 (danted)', ['--proxy', `socks5://${SOCKS}:1080`]));
+      console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+      if (spliceCompare) {
+        rows.push(
+          await throughZtun('ztun --proxy socks5 (danted) --no-splice', [
+            '--proxy',
+            `socks5://${SOCKS}:1080`,
+            '--no-splice',
+          ]),
+        );
+        console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+      }
+    } else {
+      console.log('  socks5 skipped: danted is not installed');
+    }
+    if (udp) {
+      await udpRows(topo, {
+        seconds,
+        reverse,
+        startZtun: (args) =>
+          topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
+      });
+    }
+    await server.stop();
 
-  const base = rows[0].gbps;
-  console.log('\n| path | Gbit/s | vs no tunnel | ztun CPU user+sys (s per s) | ztun wake-ups per s |');
-  console.log('| --- | ---: | ---: | ---: | ---: |');
-  for (const r of rows) {
-    const cpu = r.user === undefined ? '' : `${r.user.toFixed(2)} + ${r.sys.toFixed(2)}`;
-    const wakeups = r.wakeups === undefined ? '' : `${Math.round(r.wakeups / 1000)}k`;
-    console.log(
-      `| ${r.label} | ${r.gbps.toFixed(2)} | ${(r.gbps / base).toFixed(2)} | ${cpu} | ${wakeups} |`,
-    );
+    const base = rows[0].gbps;
+    console.log('\n| path | Gbit/s | vs no tunnel | ztun CPU user+sys (s per s) | ztun wake-ups per s |');
+    console.log('| --- | ---: | ---: | ---: | ---: |');
+    for (const r of rows) {
+      const cpu = r.user === undefined ? '' : `${r.user.toFixed(2)} + ${r.sys.toFixed(2)}`;
+      const wakeups = r.wakeups === undefined ? '' : `${Math.round(r.wakeups / 1000)}k`;
+      console.log(
+        `| ${r.label} | ${r.gbps.toFixed(2)} | ${(r.gbps / base).toFixed(2)} | ${cpu} | ${wakeups} |`,
+      );
+    }
   }
-  if (scale) {
+  if (scale || onlyHeld) {
     await scaleSection(topo, {
+      onlyHeld,
       seconds: scaleSeconds,
       held: heldCount,
       bursts: burstCount,
