@@ -175,7 +175,13 @@ try {
     );
     const small = rows.at(-1);
     console.log(`  ${small.label}: ${small.gbps.toFixed(2)} Gbit/s`);
-    mtuRatio = `MTU 1500 / MTU ${mtu ?? 65520} (direct, same run): ${(small.gbps / direct.gbps).toFixed(2)}; TUN tx drops ${direct.txDropped ?? '?'} at MTU ${mtu ?? 65520}, ${small.txDropped ?? '?'} at MTU 1500 (target ≥ 0.9, 0 drops)`;
+    // ztun's CPU seconds per Gbit moved: less sensitive to a shared machine's load than the rates.
+    const cpuPerGbit = (r) => ((r.user + r.sys) / r.gbps).toFixed(3);
+    mtuRatio =
+      `MTU 1500 / MTU ${mtu ?? 65520} (direct, same run): ${(small.gbps / direct.gbps).toFixed(2)}; ` +
+      `TUN tx drops ${direct.txDropped ?? '?'} at MTU ${mtu ?? 65520}, ${small.txDropped ?? '?'} at MTU 1500 ` +
+      `(target ≥ 0.9, 0 drops); ztun CPU s per Gbit ${cpuPerGbit(direct)} at MTU ${mtu ?? 65520}, ` +
+      `${cpuPerGbit(small)} at MTU 1500`;
   }
   if (has('danted')) {
     await topo.startDanted(1080);
