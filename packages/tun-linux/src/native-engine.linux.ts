@@ -122,7 +122,7 @@ function offloadOf(options: NativeEngineOptions, io: NativeTunIo): TunOffload {
     return {
       checksum: true,
       tso,
-      note: `the kernel refused TSO (TUNSETOFFLOAD: ${errnoName(io.tsoRefused)})`,
+      note: `the kernel refused TSO: TUNSETOFFLOAD ${errnoName(io.tsoRefused)}`,
     };
   }
   return { checksum: true, tso, note: 'TSO not asked for' };

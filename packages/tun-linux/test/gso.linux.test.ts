@@ -283,7 +283,7 @@ describe('TSO negotiation on a TUN in a namespace', skipWhen(skip), () => {
       expect(engine.offload).toEqual({
         checksum: true,
         tso: false,
-        note: 'the kernel refused TSO (TUNSETOFFLOAD: EINVAL)',
+        note: 'the kernel refused TSO: TUNSETOFFLOAD EINVAL',
       });
       // The refused device works: a reflector (addresses swapped) carries iperf3 at MTU 1500, partial
       // checksums and all, and nothing arrives bigger than the MTU.

@@ -59,10 +59,10 @@ export function queueDropReader(nl: RtNetlink, index: number): () => number {
  * The ready line's word when the TUN has checksum offload but no TSO (the kernel refused TUN_F_TSO4 |
  * TUN_F_TSO6 | TUN_F_TSO_ECN): every TCP segment then crosses the TUN one MTU at a time, slower at small MTUs.
  */
-export function offloadNote(dev: LinuxTun): string | undefined {
+export function offloadNote(dev: Pick<LinuxTun, 'offload'>): string | undefined {
   const o = dev.offload;
   if (!o.checksum || o.tso || o.note === undefined) return undefined;
-  return `TUN offload: checksum only, no TSO (${o.note})`;
+  return `TUN offload: checksum only (${o.note})`;
 }
 
 export function noLinkLocal(name: string): void {
