@@ -77,7 +77,7 @@ function memory(pid) {
 }
 
 const dir = keep ?? mkdtempSync(join(tmpdir(), 'ztun-heap-'));
-const topo = createTopology('hh', { nsPrefix: opt('ns-prefix', 'zt') });
+const topo = createTopology('hh', { nsPrefix: opt('ns-prefix', undefined) });
 let failed = false;
 try {
   process.chdir(dir); // ztun writes its snapshots into its working directory

@@ -51,12 +51,16 @@ export async function waitUntil(what, check, timeoutMs = 10_000) {
 
 /**
  * Builds the two namespaces; returns helpers and a `cleanup()` that is also wired to signals and exit. The
- * namespaces are named `<nsPrefix>c<tag><pid>` and `<nsPrefix>s<tag><pid>` (nsPrefix default `zt`).
+ * namespaces are named `<prefix>c<tag><pid>` and `<prefix>s<tag><pid>`.
  */
-export function createTopology(tag, { vethMtu, nsPrefix = 'zt' } = {}) {
+export function createTopology(tag, { vethMtu, nsPrefix } = {}) {
   const id = `${tag}${process.pid.toString(36)}`;
-  const client = `${nsPrefix}c${id}`;
-  const server = `${nsPrefix}s${id}`;
+  // nsPrefix, else ZTUN_TEST_NETNS_PREFIX (two lowercase letters, as @ztun/testkit): sessions sharing a
+  // machine keep apart.
+  const env = process.env.ZTUN_TEST_NETNS_PREFIX;
+  const prefix = nsPrefix ?? (env !== undefined && /^[a-z]{2}$/.test(env) ? env : 'zt');
+  const client = `${prefix}c${id}`;
+  const server = `${prefix}s${id}`;
   const procs = new Set();
   const tmp = mkdtempSync(join(tmpdir(), 'ztun-topo-'));
   let cleaned = false;
