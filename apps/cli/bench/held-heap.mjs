@@ -141,6 +141,11 @@ try {
   points.push(await snapshot(String(n)));
   const c2 = await hold(n);
   points.push(await snapshot(String(2 * n)));
+  // All closed at once, then 30 s (ztun's reclaim after a mass close runs in between): the after-close point.
+  c1.child.stdin.write('close\n');
+  c2.child.stdin.write('close\n');
+  await new Promise((r) => setTimeout(r, 30_000));
+  points.push(await snapshot('closed + 30 s'));
   await c1.stop(2000);
   await c2.stop(2000);
   await z.stop(10_000);

@@ -1,6 +1,10 @@
+import { getHeapSpaceStatistics } from 'node:v8';
 import { skipUnless } from '@ztun/testkit';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { reclaimAfterMassClose } from '../src/platform/memory.linux.js';
+import { compactingFullGc, reclaimAfterMassClose } from '../src/platform/memory.linux.js';
+
+const oldSpaceCommitted = () =>
+  getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!.space_size;
 
 describe(
   'reclaimAfterMassClose',
@@ -37,6 +41,20 @@ describe(
       tick(50);
       expect(lines).toHaveLength(1); // once per drop
       stop();
+    });
+
+    it('gives back sparse old-space pages that a regular full GC keeps (compaction for that one GC)', () => {
+      // Fragment the old space as a mass close does: many small long-lived objects, then 4 in 5 die.
+      let keep: object[] = [];
+      for (let i = 0; i < 400_000; i++) keep.push({ i, a: [i], s: `x${i}` });
+      expect(compactingFullGc()).toBe(true); // promoted: all live in old space now
+      keep = keep.filter((_, i) => i % 5 === 0);
+      const before = oldSpaceCommitted();
+      expect(compactingFullGc()).toBe(true);
+      const after = oldSpaceCommitted();
+      // A regular full GC leaves nearly every page committed (each still holds a survivor).
+      expect(before - after).toBeGreaterThan(before / 3);
+      expect(keep).toHaveLength(80_000);
     });
   },
 );

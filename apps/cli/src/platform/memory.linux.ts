@@ -30,6 +30,30 @@ function fullGc(): Gc | undefined {
   return gc ?? undefined;
 }
 
+/**
+ * One full GC that also compacts: V8's regular full GC frees dead objects but keeps every old-space page that
+ * still holds a live one, so after a mass close ~20 MB of sparse pages stayed committed (9,000 connections:
+ * old space 28.7 MB committed, 8.4 used, 30 s after the close). --compact-on-every-full-gc is read at each
+ * mark-compact (V8 src/heap/mark-compact.cc, StartCompaction), so it is set for this one GC only.
+ */
+export function compactingFullGc(): boolean {
+  const collect = fullGc();
+  if (!collect) return false;
+  let compacting = false;
+  try {
+    setFlagsFromString('--compact-on-every-full-gc');
+    compacting = true;
+  } catch {
+    // without the flag: a regular full GC
+  }
+  try {
+    collect();
+  } finally {
+    if (compacting) setFlagsFromString('--no-compact-on-every-full-gc');
+  }
+  return true;
+}
+
 let trimFn: ((pad: number) => number) | undefined | null;
 function mallocTrim(): void {
   if (trimFn === undefined) {
@@ -58,7 +82,7 @@ export function reclaimAfterMassClose(
     // Down by DROP from the peak and settled (moved by less than a tenth of DROP over the last interval).
     if (peak - now >= DROP && Math.abs(previous - now) < DROP / 10) {
       const t0 = performance.now();
-      fullGc()?.();
+      compactingFullGc();
       mallocTrim();
       log(
         `memory: ${peak} → ${now} connections, full GC and malloc_trim in ${(performance.now() - t0).toFixed(0)} ms`,
