@@ -43,6 +43,39 @@ describe(
       stop();
     });
 
+    it('also runs after CHURN connections came and went (≥ 5000 and ≥ twice those open), once each time', () => {
+      vi.useFakeTimers();
+      let open = 0;
+      let total = 0;
+      const lines: string[] = [];
+      const stop = reclaimAfterMassClose(
+        () => open,
+        (l) => lines.push(l),
+        () => total,
+      );
+      const tick = (o: number, t: number) => {
+        open = o;
+        total = t;
+        vi.advanceTimersByTime(5000);
+      };
+      tick(50, 3000); // a burst of short connections, 50 at a time
+      expect(lines).toEqual([]);
+      tick(50, 5100);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^memory: 5050 connections came and went, full GC and malloc_trim in \d+ ms$/);
+      tick(40, 9000);
+      expect(lines).toHaveLength(1); // counted from the last reclaim
+      tick(40, 10_200);
+      expect(lines).toHaveLength(2);
+      // Many held: as many again must come and go first.
+      tick(8000, 18_200);
+      tick(8000, 28_000);
+      expect(lines).toHaveLength(2);
+      tick(8000, 36_300);
+      expect(lines).toHaveLength(3);
+      stop();
+    });
+
     it('gives back sparse old-space pages that a regular full GC keeps (compaction for that one GC)', () => {
       // Fragment the old space as a mass close does: many small long-lived objects, then 4 in 5 die.
       let keep: object[] = [];

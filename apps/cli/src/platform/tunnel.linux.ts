@@ -192,6 +192,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
         stopReclaim = reclaimAfterMassClose(
           () => assembled.stack.counters.tcpOpen,
           (line) => log.debug(line),
+          () => assembled.stack.counters.tcpTotal,
         );
         const startedAt = Date.now();
         const reader = queueDrops;
