@@ -52,8 +52,10 @@ export async function waitUntil(what, check, timeoutMs = 10_000) {
 /** Builds the two namespaces; returns helpers and a `cleanup()` that is also wired to signals and exit. */
 export function createTopology(tag, { vethMtu } = {}) {
   const id = `${tag}${process.pid.toString(36)}`;
-  const client = `ztc${id}`;
-  const server = `zts${id}`;
+  // ZTUN_NS_PREFIX (default "zt") starts every namespace name: runs that share a machine keep apart.
+  const prefix = process.env.ZTUN_NS_PREFIX ?? 'zt';
+  const client = `${prefix}c${id}`;
+  const server = `${prefix}s${id}`;
   const procs = new Set();
   const tmp = mkdtempSync(join(tmpdir(), 'ztun-topo-'));
   let cleaned = false;

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import type { UdpRelay } from '@ztun/packet';
 
 // What the stack hands to the application. A Node program can pass its own Handler to createStack, or use
 // one built from an outbound (directOutbound / socks5Outbound) with handlerFromOutbound.
@@ -56,6 +57,15 @@ export interface UdpSessionHandler {
   send(payload: Uint8Array, destination: Endpoint): void;
   /** The session ended (idle timeout, table full eviction, stack closed, or session.close()). */
   close(): void;
+  /**
+   * Optional, the batch path (issue 17 item 4; udp-batch.ts): the session's relay once it can take datagrams
+   * (@ztun/packet's UdpRelay, from `StackSockets.udpRelay`). The stack then sends the session's datagrams
+   * through it a TUN batch at a time and has its replies built into packets (`replyTo`), instead of calling
+   * send() and session.reply() per datagram. A wrapper that must see every datagram leaves it out.
+   */
+  readonly batch?: UdpRelay | undefined;
+  /** With `batch`: the payload bytes the stack moved through the relay, reported once per batch. */
+  counted?(up: number, down: number): void;
 }
 
 export interface IcmpEchoInfo {

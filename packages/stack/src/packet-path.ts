@@ -108,6 +108,7 @@ export class PacketPath {
         if (pcap) pcap.record(data.subarray(off, off + out));
       }
     }
+    this.udp.flush(data);
     if (n > 0) {
       c.txPackets += n;
       c.txBytes += bytes;

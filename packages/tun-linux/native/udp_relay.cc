@@ -1,0 +1,500 @@
+// The batch UDP path (issue 17 item 4): one UdpRelay owns one session's UDP socket fd, sends a whole batch of
+// the session's datagrams with one sendmmsg(2), and on readable (uv_poll) drains it with recvmmsg(2) into a
+// slab owned by JS, calling JS once per drain — not once per datagram. SOCKS5 UDP ASSOCIATE framing (RFC 1928
+// §7) is added on send (an iovec in front of the payload: no copy) and stripped on receive in the same pass,
+// and datagrams from anyone but the relay are dropped (§7) and counted. With replyTo() set, each received
+// payload gets its IP + UDP reply header written in front of it in the slab (native/udp_frame.h), so JS only
+// hands the slab to the TUN's writeBatch. Without it, JS gets payloads and senders (the per-datagram API).
+//
+// Lifetime as in tun_io.cc: the uv_poll_t lives in a RelayHandle that outlives the UdpRelay until libuv's
+// close callback; an async environment cleanup hook closes a relay still open at teardown.
+
+#include <napi.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+
+#include "js_call.h"
+#include "tun_io_options.h"
+#include "udp_frame.h"
+
+namespace {
+
+using ztun::JsCall;
+namespace udp = ztun::udp;
+
+class UdpRelay;
+
+struct RelayHandle {
+  uv_poll_t poll;  // first member: libuv hands back &poll
+  UdpRelay* owner;
+  napi_async_cleanup_hook_handle teardownHook;
+};
+
+// Datagrams per recvmmsg/sendmmsg call, and recvmmsg calls per wake-up (the rest waits for the next turn of
+// the loop, so one busy session cannot starve the others or the TUN).
+constexpr uint32_t kBatch = 64;
+constexpr uint32_t kRoundsPerWake = 4;
+// SO_SNDBUF / SO_RCVBUF asked for (the kernel doubles it for its bookkeeping, socket(7)).
+constexpr int kSocketBuffer = 4 << 20;
+
+// stats(): [datagrams sent, bytes sent, send drops (EAGAIN/ENOBUFS), datagrams received, bytes received,
+// foreign senders dropped, replies refused (bad SOCKS5 header, port 0, too big)]
+enum Stat { kSent, kSentBytes, kSendDrops, kReceived, kReceivedBytes, kForeign, kBadReply, kStatCount };
+
+bool AddrFrom(const sockaddr_storage& ss, const uint8_t** addr, uint32_t* alen, uint32_t* port) {
+  if (ss.ss_family == AF_INET) {
+    auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
+    *addr = reinterpret_cast<const uint8_t*>(&sin->sin_addr);
+    *alen = 4;
+    *port = ntohs(sin->sin_port);
+    return true;
+  }
+  if (ss.ss_family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    *addr = reinterpret_cast<const uint8_t*>(&sin6->sin6_addr);
+    *alen = 16;
+    *port = ntohs(sin6->sin6_port);
+    return true;
+  }
+  return false;
+}
+
+socklen_t SockaddrOf(sockaddr_storage* ss, int family, const uint8_t* addr, uint32_t port) {
+  memset(ss, 0, sizeof(*ss));
+  if (family == 4) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(static_cast<uint16_t>(port));
+    memcpy(&sin->sin_addr, addr, 4);
+    return sizeof(sockaddr_in);
+  }
+  auto* sin6 = reinterpret_cast<sockaddr_in6*>(ss);
+  sin6->sin6_family = AF_INET6;
+  sin6->sin6_port = htons(static_cast<uint16_t>(port));
+  memcpy(&sin6->sin6_addr, addr, 16);
+  return sizeof(sockaddr_in6);
+}
+
+class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "UdpRelay",
+                       {
+                           InstanceMethod<&UdpRelay::ReplyTo>("replyTo"),
+                           InstanceMethod<&UdpRelay::Send>("send"),
+                           InstanceMethod<&UdpRelay::Close>("close"),
+                           InstanceMethod<&UdpRelay::Stats>("stats"),
+                           InstanceAccessor<&UdpRelay::LocalPort>("localPort"),
+                       });
+  }
+
+  // new UdpRelay({ fd, family, socks5Address?, socks5Port?, slab, offsets, lengths, from, fromPorts,
+  //                onRecv(count), onError(errno) })
+  //   slab: Uint8Array of kBatch × slotSize bytes (slotSize = slab.length / kBatch ≥ kHeadroom + 65536);
+  //   offsets/lengths: Uint32Array(kBatch); from: Uint8Array(kBatch × 16); fromPorts: Uint32Array(kBatch),
+  //   port | 0x10000 for an IPv6 sender. The arrays may be shared by every relay (all run on one thread).
+  explicit UdpRelay(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpRelay>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) {
+      Napi::TypeError::New(env, "new UdpRelay(options)").ThrowAsJavaScriptException();
+      return;
+    }
+    Napi::Object o = info[0].As<Napi::Object>();
+    if (!o.Get("fd").IsNumber()) {
+      Napi::TypeError::New(env, "UdpRelay: fd expected").ThrowAsJavaScriptException();
+      return;
+    }
+    // Ours from here on: every failure below closes it.
+    fd_ = o.Get("fd").As<Napi::Number>().Int32Value();
+    size_t n;
+    uint32_t* u32;
+    if (!o.Get("family").IsNumber() ||
+        !ztun::TypedArrayOf(env, o.Get("slab"), napi_uint8_array, &slab_, &slabLength_) ||
+        !ztun::TypedArrayOf(env, o.Get("offsets"), napi_uint32_array, &offsets_, &n) || n < kBatch ||
+        !ztun::TypedArrayOf(env, o.Get("lengths"), napi_uint32_array, &lengths_, &n) || n < kBatch ||
+        !ztun::TypedArrayOf(env, o.Get("from"), napi_uint8_array, &from_, &n) || n < kBatch * 16 ||
+        !ztun::TypedArrayOf(env, o.Get("fromPorts"), napi_uint32_array, &u32, &n) || n < kBatch ||
+        !o.Get("onRecv").IsFunction() || !o.Get("onError").IsFunction()) {
+      Release();
+      Napi::TypeError::New(env, "UdpRelay: bad options").ThrowAsJavaScriptException();
+      return;
+    }
+    fromPorts_ = u32;
+    slotSize_ = static_cast<uint32_t>(slabLength_ / kBatch);
+    if (slotSize_ < udp::kHeadroom + 65536) {
+      Release();
+      Napi::RangeError::New(env, "UdpRelay: slab too small").ThrowAsJavaScriptException();
+      return;
+    }
+    family_ = o.Get("family").As<Napi::Number>().Int32Value() == 6 ? 6 : 4;
+    Napi::Value sa = o.Get("socks5Address");
+    if (!sa.IsUndefined()) {
+      uint8_t* a;
+      size_t alen;
+      if (!ztun::TypedArrayOf(env, sa, napi_uint8_array, &a, &alen) || alen != (family_ == 4 ? 4u : 16u) ||
+          !o.Get("socks5Port").IsNumber()) {
+        Release();
+        Napi::TypeError::New(env, "UdpRelay: socks5Address must match family").ThrowAsJavaScriptException();
+        return;
+      }
+      socks5_ = true;
+      memcpy(relayAddr_, a, alen);
+      relayPort_ = o.Get("socks5Port").As<Napi::Number>().Uint32Value();
+      relayLen_ = SockaddrOf(&relay_, family_, relayAddr_, relayPort_);
+    }
+    for (Napi::Value v : {o.Get("slab"), o.Get("offsets"), o.Get("lengths"), o.Get("from"), o.Get("fromPorts")})
+      keep_[keepCount_++] = Napi::Persistent(v.As<Napi::Object>());
+    onRecv_ = Napi::Persistent(o.Get("onRecv").As<Napi::Function>());
+    onError_ = Napi::Persistent(o.Get("onError").As<Napi::Function>());
+
+    // Room for a whole burst each way: a TUN batch is sent at once (sendmmsg), and a full send buffer drops
+    // (EAGAIN; Node's dgram would queue instead). SO_*BUFFORCE (CAP_NET_ADMIN) passes net.core.*mem_max.
+    for (int opt : {SO_SNDBUFFORCE, SO_RCVBUFFORCE}) {
+      int size = kSocketBuffer;
+      if (setsockopt(fd_, SOL_SOCKET, opt, &size, sizeof(size)) != 0) {
+        int fallback = opt == SO_SNDBUFFORCE ? SO_SNDBUF : SO_RCVBUF;
+        setsockopt(fd_, SOL_SOCKET, fallback, &size, sizeof(size));
+      }
+    }
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    auto* handle = new RelayHandle{};
+    int rc = uv_poll_init(loop, &handle->poll, fd_);
+    if (rc != 0) {
+      delete handle;
+      Release();
+      Napi::Error::New(env, std::string("UdpRelay: uv_poll_init: ") + uv_strerror(rc)).ThrowAsJavaScriptException();
+      return;
+    }
+    handle->owner = this;
+    if (napi_add_async_cleanup_hook(env, OnEnvTeardown, handle, &handle->teardownHook) != napi_ok)
+      handle->teardownHook = nullptr;
+    handle_ = handle;
+    rc = uv_poll_start(&handle->poll, UV_READABLE, OnPoll);
+    if (rc != 0) {
+      Release();
+      Napi::Error::New(env, std::string("UdpRelay: uv_poll_start: ") + uv_strerror(rc)).ThrowAsJavaScriptException();
+      return;
+    }
+    Ref();  // an open relay keeps its object alive; close() lets go
+    referenced_ = true;
+  }
+
+  ~UdpRelay() override {
+    referenced_ = false;
+    Release();
+  }
+
+ private:
+  Napi::Value LocalPort(const Napi::CallbackInfo& info) {
+    sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    const uint8_t* a;
+    uint32_t alen, port = 0;
+    if (fd_ < 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0 || !AddrFrom(ss, &a, &alen, &port))
+      return Napi::Number::New(info.Env(), 0);
+    return Napi::Number::New(info.Env(), port);
+  }
+
+  // replyTo(client: Uint8Array(4|16), clientPort): from now on received payloads become reply packets to
+  // client:clientPort (IPv4 or IPv6 by the address length) in the slab; senders of another family are refused.
+  Napi::Value ReplyTo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint8_t* a;
+    size_t alen;
+    if (info.Length() < 2 || !ztun::TypedArrayOf(env, info[0], napi_uint8_array, &a, &alen) ||
+        (alen != 4 && alen != 16) || !info[1].IsNumber()) {
+      Napi::TypeError::New(env, "replyTo(client: Uint8Array, port)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    memcpy(client_, a, alen);
+    clientLen_ = static_cast<uint32_t>(alen);
+    clientPort_ = info[1].As<Napi::Number>().Uint32Value();
+    return env.Undefined();
+  }
+
+  // send(data, offsets, lengths, dsts, dports, count, dstFamily, errIndex, errCode) -> errors
+  //   Datagram i = data[offsets[i], +lengths[i]) to the address at dsts[16i…] (4 or 16 bytes by dstFamily)
+  //   port dports[i]: direct, to that address (dstFamily must be the socket's); SOCKS5, to the relay, framed.
+  //   EAGAIN/ENOBUFS drop the datagram (counted in stats); any other error is reported as (index, errno) in
+  //   errIndex/errCode and the rest is still sent. Returns the number of errors reported.
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint8_t *data, *dsts;
+    uint32_t *offs, *lens, *ports, *errIndex, *errCode;
+    size_t dataLen, n1, n2, n3, n4, n5, n6;
+    if (info.Length() < 9 || !ztun::TypedArrayOf(env, info[0], napi_uint8_array, &data, &dataLen) ||
+        !ztun::TypedArrayOf(env, info[1], napi_uint32_array, &offs, &n1) ||
+        !ztun::TypedArrayOf(env, info[2], napi_uint32_array, &lens, &n2) ||
+        !ztun::TypedArrayOf(env, info[3], napi_uint8_array, &dsts, &n3) ||
+        !ztun::TypedArrayOf(env, info[4], napi_uint32_array, &ports, &n4) || !info[5].IsNumber() ||
+        !info[6].IsNumber() || !ztun::TypedArrayOf(env, info[7], napi_uint32_array, &errIndex, &n5) ||
+        !ztun::TypedArrayOf(env, info[8], napi_int32_array, &errCode, &n6)) {
+      Napi::TypeError::New(env, "send(data, offsets, lengths, dsts, dports, count, dstFamily, errIndex, errCode)")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    uint32_t count = info[5].As<Napi::Number>().Uint32Value();
+    int dstFamily = info[6].As<Napi::Number>().Int32Value() == 6 ? 6 : 4;
+    uint32_t alen = dstFamily == 4 ? 4 : 16;
+    if (count > n1 || count > n2 || count > n4 || count * 16 > n3) {
+      Napi::RangeError::New(env, "send: count exceeds the arrays").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (fd_ < 0) return Napi::Number::New(env, 0);
+    if (!socks5_ && dstFamily != family_) {
+      Napi::RangeError::New(env, "send: destination family differs from the socket's").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    uint32_t errors = 0;
+    mmsghdr msgs[kBatch];
+    iovec iov[kBatch][2];
+    sockaddr_storage names[kBatch];
+    uint8_t headers[kBatch][22];
+    for (uint32_t base = 0; base < count;) {
+      uint32_t m = 0;
+      for (; m < kBatch && base + m < count; ++m) {
+        uint32_t i = base + m;
+        uint64_t off = offs[i], len = lens[i];
+        if (off + len > dataLen) len = 0, off = 0;  // outside the buffer: sent empty rather than read past it
+        mmsghdr& h = msgs[m];
+        memset(&h, 0, sizeof(h));
+        const uint8_t* dst = dsts + 16 * i;
+        if (socks5_) {
+          uint32_t hl = udp::WriteSocksHeader(headers[m], dst, alen, ports[i]);
+          iov[m][0] = {headers[m], hl};
+          iov[m][1] = {data + off, static_cast<size_t>(len)};
+          h.msg_hdr.msg_name = &relay_;
+          h.msg_hdr.msg_namelen = relayLen_;
+          h.msg_hdr.msg_iovlen = 2;
+        } else {
+          iov[m][0] = {data + off, static_cast<size_t>(len)};
+          h.msg_hdr.msg_namelen = SockaddrOf(&names[m], family_, dst, ports[i]);
+          h.msg_hdr.msg_name = &names[m];
+          h.msg_hdr.msg_iovlen = 1;
+        }
+        h.msg_hdr.msg_iov = iov[m];
+      }
+      uint32_t done = 0;
+      while (done < m) {
+        int r = sendmmsg(fd_, msgs + done, m - done, MSG_DONTWAIT);
+        if (r > 0) {
+          for (int k = 0; k < r; ++k) {
+            stats_[kSent] += 1;
+            stats_[kSentBytes] += lens[base + done + k];
+          }
+          done += static_cast<uint32_t>(r);
+          continue;
+        }
+        int err = r < 0 ? errno : EIO;
+        if (err == EINTR) continue;
+        if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+          stats_[kSendDrops] += 1;  // the socket's send buffer is full: this datagram is lost, as on a full NIC queue
+        } else if (errors < n5 && errors < n6) {
+          errIndex[errors] = base + done;
+          errCode[errors] = err;
+          ++errors;
+        }
+        ++done;
+      }
+      base += m;
+    }
+    return Napi::Number::New(env, errors);
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env, kStatCount);
+    for (uint32_t i = 0; i < kStatCount; ++i) out.Set(i, Napi::Number::New(env, static_cast<double>(stats_[i])));
+    return out;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Release();
+    return info.Env().Undefined();
+  }
+
+  void Release() {
+    if (handle_ != nullptr) {
+      RelayHandle* handle = handle_;
+      handle_ = nullptr;
+      handle->owner = nullptr;
+      uv_poll_stop(&handle->poll);
+      uv_close(reinterpret_cast<uv_handle_t*>(&handle->poll), OnPollClosed);
+    }
+    if (fd_ >= 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+    if (referenced_) {
+      referenced_ = false;
+      uint32_t count;
+      napi_reference_unref(Env(), static_cast<napi_ref>(*this), &count);
+    }
+  }
+
+  static void OnEnvTeardown(napi_async_cleanup_hook_handle, void* arg) {
+    auto* handle = static_cast<RelayHandle*>(arg);
+    if (handle->owner != nullptr) handle->owner->Release();
+  }
+
+  static void OnPollClosed(uv_handle_t* h) {
+    auto* handle = reinterpret_cast<RelayHandle*>(h);
+    if (handle->teardownHook != nullptr) napi_remove_async_cleanup_hook(handle->teardownHook);
+    delete handle;
+  }
+
+  static void OnPoll(uv_poll_t* h, int status, int events) {
+    auto* handle = reinterpret_cast<RelayHandle*>(h);
+    UdpRelay* self = handle->owner;
+    if (self == nullptr) return;
+    if (status < 0) {
+      self->ReportError(-status);
+      return;
+    }
+    for (uint32_t round = 0; round < kRoundsPerWake; ++round) {
+      int got = self->Drain();
+      if (handle->owner != self) return;  // closed from JS during the callback
+      if (got < static_cast<int>(kBatch)) return;
+    }
+  }
+
+  // One recvmmsg of up to kBatch datagrams, framed/checked, then one call into JS. Returns the number of
+  // datagrams read (-1 on an error other than EAGAIN, reported).
+  int Drain() {
+    mmsghdr msgs[kBatch];
+    iovec iov[kBatch];
+    sockaddr_storage names[kBatch];
+    memset(msgs, 0, sizeof(msgs));
+    for (uint32_t i = 0; i < kBatch; ++i) {
+      iov[i] = {slab_ + i * slotSize_ + udp::kHeadroom, slotSize_ - udp::kHeadroom};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &names[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof(names[i]);
+    }
+    int r;
+    do r = recvmmsg(fd_, msgs, kBatch, MSG_DONTWAIT, nullptr);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      // ECONNREFUSED and the like: an ICMP error reported on the socket; the datagram it was about is gone.
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNREFUSED && errno != EHOSTUNREACH &&
+          errno != ENETUNREACH)
+        ReportError(errno);
+      return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : (errno == ECONNREFUSED ? 1 : -1);
+    }
+    uint32_t out = 0;
+    for (int i = 0; i < r; ++i) {
+      uint8_t* payload = slab_ + i * slotSize_ + udp::kHeadroom;
+      uint32_t len = msgs[i].msg_len;
+      const uint8_t* src;
+      uint32_t alen, port;
+      if (!AddrFrom(names[i], &src, &alen, &port)) continue;
+      stats_[kReceived] += 1;
+      stats_[kReceivedBytes] += len;
+      if (socks5_) {
+        if (port != relayPort_ || alen != (family_ == 4 ? 4u : 16u) || memcmp(src, relayAddr_, alen) != 0) {
+          stats_[kForeign] += 1;
+          continue;
+        }
+        uint32_t hl = udp::ParseSocksHeader(payload, len, &src, &alen, &port);
+        if (hl == 0) continue;  // not a frame to deliver (the per-datagram path ignores it the same way)
+        payload += hl;
+        len -= hl;
+      }
+      // Where the packet or payload starts, and its length.
+      uint32_t start = static_cast<uint32_t>(payload - slab_);
+      if (clientLen_ != 0) {
+        const uint8_t* from = src;
+        uint8_t mapped[4];
+        if (clientLen_ == 4 && alen == 16) {
+          // IPv4-mapped IPv6 (::ffff:a.b.c.d) for an IPv4 session, as the per-datagram path takes it.
+          static const uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+          if (memcmp(src, kPrefix, 12) != 0) {
+            stats_[kBadReply] += 1;
+            continue;
+          }
+          memcpy(mapped, src + 12, 4);
+          from = mapped;
+          alen = 4;
+        }
+        if (alen != clientLen_ || port == 0 || len > udp::kMaxReplyPayload) {
+          stats_[kBadReply] += 1;
+          continue;
+        }
+        uint8_t* packet = udp::BuildReply(payload, len, from, port, client_, clientPort_, alen);
+        start = static_cast<uint32_t>(packet - slab_);
+        len += static_cast<uint32_t>(payload - packet);
+      } else {
+        memset(from_ + out * 16, 0, 16);
+        memcpy(from_ + out * 16, src, alen);
+        fromPorts_[out] = port | (alen == 16 ? 0x10000u : 0u);
+      }
+      offsets_[out] = start;
+      lengths_[out] = len;
+      ++out;
+    }
+    if (out > 0) {
+      napi_env env = Env();
+      ztun::RawHandleScope scope(env);
+      napi_value arg = nullptr;
+      napi_create_uint32(env, out, &arg);
+      CallJs(onRecv_, 1, &arg);
+    }
+    return r;
+  }
+
+  void ReportError(int err) {
+    if (handle_ != nullptr) uv_poll_stop(&handle_->poll);
+    napi_env env = Env();
+    ztun::RawHandleScope scope(env);
+    napi_value arg = nullptr;
+    napi_create_int32(env, err, &arg);
+    CallJs(onError_, 1, &arg);
+  }
+
+  void CallJs(const Napi::FunctionReference& fn, size_t argc, const napi_value* argv) {
+    napi_env env = Env();
+    JsCall r = ztun::MakeCallback(env, static_cast<napi_ref>(*this), static_cast<napi_ref>(fn), argc, argv);
+    if (r == JsCall::kThrew) ztun::ReportUncaught(env);
+    if (r == JsCall::kNoJs) Release();
+  }
+
+  int fd_ = -1;
+  int family_ = 4;
+  bool socks5_ = false;
+  uint8_t relayAddr_[16] = {};
+  uint32_t relayPort_ = 0;
+  sockaddr_storage relay_ = {};
+  socklen_t relayLen_ = 0;
+  uint8_t client_[16] = {};
+  uint32_t clientLen_ = 0;
+  uint32_t clientPort_ = 0;
+  uint8_t* slab_ = nullptr;
+  size_t slabLength_ = 0;
+  uint32_t slotSize_ = 0;
+  uint32_t* offsets_ = nullptr;
+  uint32_t* lengths_ = nullptr;
+  uint8_t* from_ = nullptr;
+  uint32_t* fromPorts_ = nullptr;
+  uint64_t stats_[kStatCount] = {};
+  RelayHandle* handle_ = nullptr;
+  bool referenced_ = false;
+  Napi::ObjectReference keep_[5];
+  uint32_t keepCount_ = 0;
+  Napi::FunctionReference onRecv_;
+  Napi::FunctionReference onError_;
+};
+
+}  // namespace
+
+// Exported from the addon by tun_io.cc's Init.
+Napi::Function DefineUdpRelay(Napi::Env env) { return UdpRelay::Define(env); }
