@@ -11,8 +11,8 @@
 // --no-offload-compare (skip the direct leg with --no-offload, i.e. a plain TUN without checksum offload),
 // --reverse (iperf3 -R: the server sends, i.e. downloads through the tunnel), --veth-mtu N (the MTU of the
 // client–server veth pair; default 1500).
-// Then UDP (bench/udp.mjs; --no-udp skips it): iperf3 -u at 500 Mbit/s and 1 Gbit/s offered, no tunnel and
-// ztun direct, delivered and loss. Then the scale part (bench/scale.mjs, issue 17): connections/s with p50/p99 and request/response latency
+// Then UDP (bench/udp.mjs; --no-udp skips it): iperf3 -u at 500 Mbit/s and 1 Gbit/s offered, both directions,
+// no tunnel and ztun direct with the batch UDP path and without it (ZTUN_UDP_BATCH=0), delivered and loss. Then the scale part (bench/scale.mjs, issue 17): connections/s with p50/p99 and request/response latency
 // (no tunnel, the SOCKS hop alone, ztun direct and socks5), N held idle connections (fds, RSS, mass close),
 // RSS across bursts. Options: --no-scale (skip it), --held N (default 9000; 0 skips), --bursts N (default 4;
 // 0 skips), --scale-time S (seconds per connection-rate leg and burst; default --time).
@@ -181,7 +181,6 @@ try {
   if (udp) {
     await udpRows(topo, {
       seconds,
-      reverse,
       startZtun: (args) =>
         topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
     });

@@ -413,8 +413,9 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
       // Where the packet or payload starts, and its length.
       uint32_t start = static_cast<uint32_t>(payload - slab_);
       if (clientLen_ != 0) {
-        const uint8_t* from = src;
-        uint8_t mapped[4];
+        // A copy of the sender: with SOCKS5 it sits in the frame header, which the reply header overwrites.
+        uint8_t from[16];
+        memcpy(from, src, alen);
         if (clientLen_ == 4 && alen == 16) {
           // IPv4-mapped IPv6 (::ffff:a.b.c.d) for an IPv4 session, as the per-datagram path takes it.
           static const uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -422,8 +423,7 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
             stats_[kBadReply] += 1;
             continue;
           }
-          memcpy(mapped, src + 12, 4);
-          from = mapped;
+          memcpy(from, src + 12, 4);
           alen = 4;
         }
         if (alen != clientLen_ || port == 0 || len > udp::kMaxReplyPayload) {
