@@ -119,6 +119,7 @@ export function countingOutbound(inner: Outbound): CountingOutbound {
         get batch() {
           return h.batch;
         },
+        ...(h.keeps ? { keeps: (p: number) => h.keeps!(p) } : {}),
         counted(u: number, d: number) {
           udpUp += u;
           up += u;

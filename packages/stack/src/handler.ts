@@ -66,6 +66,11 @@ export interface UdpSessionHandler {
   readonly batch?: UdpRelay | undefined;
   /** With `batch`: the payload bytes the stack moved through the relay, reported once per batch. */
   counted?(up: number, down: number): void;
+  /**
+   * With `batch`: true for datagrams to `destinationPort` that must still go through send() (a wrapper that
+   * handles them itself, e.g. DNS queries carried over TCP). Asked before `batch` is read.
+   */
+  keeps?(destinationPort: number): boolean;
 }
 
 export interface IcmpEchoInfo {

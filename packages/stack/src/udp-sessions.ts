@@ -220,9 +220,10 @@ export class UdpSessionTable {
     }
     s.lastSeen = this.clock.now;
     const h = s.handler;
-    if (h?.batch) {
+    const relay = h && !h.keeps?.(c.dport) ? h.batch : undefined;
+    if (relay) {
       // The batch path: queued as a view into the TUN batch, sent when the batch ends (flush).
-      const q = s.queue ?? this.batchQueue(s, h.batch, h.counted?.bind(h));
+      const q = s.queue ?? this.batchQueue(s, relay, h!.counted?.bind(h));
       if (q.count === 0) this.queued.push(q);
       q.push(d, c.l4 + 8, ulen - 8, c.dstOff, c.dport);
       return;
