@@ -98,6 +98,7 @@ export function statsJson(cur: StatsSnapshot, rates: Rates, now: Date = new Date
     ...(cur.dnsOverTcpQueries !== undefined ? { dnsOverTcpQueries: cur.dnsOverTcpQueries } : {}),
     ...(cur.deviceQueueDrops !== undefined ? { deviceQueueDrops: cur.deviceQueueDrops } : {}),
     ...(cur.dropsByReason ? { dropsByReason: cur.dropsByReason } : {}),
+    ...(cur.udpBatched !== undefined ? { udpBatched: cur.udpBatched } : {}),
   });
 }
 

@@ -175,7 +175,9 @@ function installExitHook(): void {
 /** Creates a fresh namespace with loopback up. `tag` (letters only, ≤ 4) says which test made it. */
 export function createNetns(tag: string): Netns {
   installExitHook();
-  const name = `zt${tag.slice(0, 4)}${process.pid.toString(36)}${(counter++).toString(36)}`;
+  // ZTUN_NS_PREFIX (default "zt"): runs that share a machine keep their namespaces apart.
+  const prefix = process.env.ZTUN_NS_PREFIX ?? 'zt';
+  const name = `${prefix}${tag.slice(0, 4)}${process.pid.toString(36)}${(counter++).toString(36)}`;
   sh('ip', ['netns', 'add', name]);
   const ns = new Netns(name);
   live.add(ns);
