@@ -108,6 +108,8 @@ export interface UdpRelayOptions {
   socks5?: { address: Uint8Array; port: number };
   /** A datagram arrived (before replyTo): its payload and sender (views valid only during the call). */
   onDatagram(payload: Uint8Array, address: Uint8Array, port: number): void;
+  /** Datagrams dropped in one read: from a sender other than the SOCKS5 relay; unfit for a reply packet. */
+  onDrops?(foreign: number, badReply: number): void;
   /** The socket failed (errno); it is no longer read. */
   onError(errno: number): void;
 }

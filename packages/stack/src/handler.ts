@@ -42,14 +42,15 @@ export interface UdpSession {
   unreachable(destination: Endpoint, reason?: UnreachableReason): void;
   /**
    * Counts a datagram the handler received for this session and refused, in the stack's `drops[reason]`:
-   * 'udpForeignSender' = from a sender that is not the session's peer (SOCKS5: not the relay, RFC 1928 §7).
+   * 'udpForeignSender' = from a sender that is not the session's peer (SOCKS5: not the relay, RFC 1928 §7);
+   * 'udpBadReply' = a reply that cannot become a packet to the client (the batch path's relay).
    */
   drop(reason: UdpSessionDropReason): void;
   /** Ends the session now (the handler's onClose runs). */
   close(): void;
 }
 
-export type UdpSessionDropReason = 'udpForeignSender';
+export type UdpSessionDropReason = 'udpForeignSender' | 'udpBadReply';
 
 /** What the handler returns for a new UDP session. */
 export interface UdpSessionHandler {

@@ -37,9 +37,9 @@ export class BatchQueue {
   lengths = new Uint32Array(16);
   dsts = new Uint8Array(16 * 16);
   dports = new Uint32Array(16);
-  /** The relay's counters already added to the stack's (refused replies, send drops; foreign senders are
-   *  the handler's to count, udp-relayed.ts). */
-  private seen = { badReply: 0, sendDrops: 0 };
+  /** The relay's send drops already added to the stack's counters (foreign senders and refused replies
+   *  are counted as they happen, through the session: udp-relayed.ts). */
+  private seenSendDrops = 0;
 
   constructor(
     readonly session: BatchSession,
@@ -98,13 +98,11 @@ export class BatchQueue {
     }
   }
 
-  /** Adds the relay's drop counts since the last call to the stack's counters. */
+  /** Adds the relay's send drops since the last call to the stack's counters. */
   syncDrops(counters: StackCounters): void {
-    const st = this.relay.stats();
-    const drops = counters.drops;
-    drops.udpBadReply += st.badReply - this.seen.badReply;
-    drops.udpSendDropped += st.sendDrops - this.seen.sendDrops;
-    this.seen = { badReply: st.badReply, sendDrops: st.sendDrops };
+    const sendDrops = this.relay.stats().sendDrops;
+    counters.drops.udpSendDropped += sendDrops - this.seenSendDrops;
+    this.seenSendDrops = sendDrops;
   }
 }
 

@@ -61,7 +61,6 @@ export function openRelayedUdp(
   }
   let lastBytes: Uint8Array | undefined;
   let fromText = '';
-  let reported = { foreign: 0 };
   const relay = o.engine.open({
     fd,
     family: o.family,
@@ -77,6 +76,10 @@ export function openRelayedUdp(
         fromText = formatIp(address, 0, address.length === 4 ? 4 : 6);
       }
       session.reply(payload, { address: fromText, port });
+    },
+    onDrops(foreign, badReply) {
+      for (let i = 0; i < foreign; i++) session.drop('udpForeignSender');
+      for (let i = 0; i < badReply; i++) session.drop('udpBadReply');
     },
     onError: () => session.close(),
   });
@@ -94,10 +97,6 @@ export function openRelayedUdp(
     close() {
       if (closed) return;
       closed = true;
-      // SOCKS5: senders other than the relay, dropped by the relay (RFC 1928 §7), counted once, here.
-      const st = relay.stats();
-      for (let i = reported.foreign; i < st.foreign; i++) session.drop('udpForeignSender');
-      reported = { foreign: st.foreign };
       untrack();
       relay.close();
     },

@@ -1,7 +1,8 @@
 // The batch UDP path (udp-batch.ts, tun-linux native/udp_relay.cc) against the per-datagram path (Node's
 // dgram): for the same datagrams — random sizes including 0 and the largest, IPv4 and IPv6, several sessions
-// interleaved in each TUN batch, direct and SOCKS5-framed — the peer sees the same bytes from each session,
-// and the TUN gets the same reply packets, byte for byte, with the same drop counts. On loopback, in-process.
+// interleaved in each TUN batch, direct and SOCKS5-framed (with frames from a foreign sender and fragments
+// among the replies) — the peer sees the same bytes from each session, and the TUN gets the same reply
+// packets, byte for byte, with the same drop counts. On loopback, in-process.
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -157,26 +158,37 @@ async function run(
   // Each session that gets replies ends with a small one: once the TUN has it, that socket's refused
   // replies before it were read too.
   const last = [...new Set(replies.map((r) => r.session))].map((session) => ({ session, size: 1, fill: 0 }));
+  let foreign = 0;
   for (const r of [...replies, ...last]) {
     const s = sessionsOf[r.session]!;
-    const from = socks ? socks.relay : s.family === 4 ? peers.v4 : peers.v6;
+    // SOCKS5, RFC 1928 §7: a frame from anyone but the relay (here: the IPv4 peer) is dropped and counted;
+    // one with FRAG ≠ 0 is dropped.
+    const kind = socks ? (r.fill % 7 === 5 ? 'foreign' : r.fill % 7 === 6 ? 'fragment' : 'ok') : 'ok';
+    const from = socks ? (kind === 'foreign' ? peers.v4 : socks.relay) : s.family === 4 ? peers.v4 : peers.v6;
     // The outbound socket of this session: the one whose recorded datagrams this session sent.
     const port = portOf(sink(s.family), r.session);
     if (port === undefined) continue;
-    let msg = payload(Math.min(r.size, socks ? MAX4 - 10 : MAX4), r.fill);
+    // At most what one IPv4 datagram can carry (the relay is IPv4; its header is 10 or 22 bytes).
+    const header = socks ? (s.family === 4 ? 10 : 22) : 0;
+    let msg = payload(Math.min(r.size, MAX4 - header), r.fill);
     if (socks) {
       const v6 = s.family === 6;
       const h = v6
         ? Buffer.from([0, 0, 0, 4, 0xfd, 0, 0, 0x42, ...new Array(11).fill(0), 1, 0x01, 0xbb])
         : Buffer.from([0, 0, 0, 1, 10, 1, 2, 3, 0x01, 0xbb]);
+      if (kind === 'fragment') h[2] = 1;
       msg = Buffer.concat([h, msg]);
     }
     await new Promise<void>((res) =>
       from.sock.send(msg, port, socks ? '127.0.0.1' : s.family === 4 ? '127.0.0.1' : '::1', () => res()),
     );
-    if (msg.length - (socks ? (s.family === 4 ? 10 : 22) : 0) <= 65535 - 48) want++;
+    if (kind === 'foreign') foreign++;
+    else if (kind === 'ok' && msg.length - header <= 65535 - 48) want++;
   }
-  await waitFor('the replies on the TUN', () => device.written.length >= want);
+  await waitFor(
+    'the replies on the TUN',
+    () => device.written.length >= want && stack.counters.drops.udpForeignSender >= foreign,
+  );
   await stack.close();
   await outbound.close?.();
   socks?.server.close();
@@ -188,6 +200,7 @@ async function run(
     sent6: sent(6),
     written: device.written.map(summary).sort(),
     badReply: stack.counters.drops.udpBadReply,
+    foreign: stack.counters.drops.udpForeignSender,
     batched: stack.counters.udpBatchSent + stack.counters.udpBatchReplies,
   };
   if (!socks) {
@@ -267,9 +280,10 @@ describe.skipIf(!linux)('batch UDP path ≡ per-datagram path', () => {
             expect(b.sent6.map((l) => l.join()).sort()).toEqual(a.sent6.map((l) => l.join()).sort());
             expect(b.written).toEqual(a.written);
             expect(b.badReply).toBe(a.badReply);
+            expect(b.foreign).toBe(a.foreign);
           },
         ),
-        { numRuns: 8 },
+        { numRuns: 15 },
       );
     }, 120_000);
   }

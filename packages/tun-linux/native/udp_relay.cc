@@ -97,7 +97,9 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
   }
 
   // new UdpRelay({ fd, family, socks5Address?, socks5Port?, slab, offsets, lengths, from, fromPorts,
-  //                onRecv(count), onError(errno) })
+  //                onRecv(count, foreign, badReply), onError(errno) })
+  //   onRecv: once per recvmmsg that delivered or dropped anything: datagrams in the slab, and those dropped
+  //   (from a sender other than the SOCKS5 relay; not fit for a reply packet).
   //   slab: Uint8Array of kBatch × slotSize bytes (slotSize = slab.length / kBatch ≥ kHeadroom + 65536);
   //   offsets/lengths: Uint32Array(kBatch); from: Uint8Array(kBatch × 16); fromPorts: Uint32Array(kBatch),
   //   port | 0x10000 for an IPv6 sender. The arrays may be shared by every relay (all run on one thread).
@@ -392,6 +394,8 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
       return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : (errno == ECONNREFUSED ? 1 : -1);
     }
     uint32_t out = 0;
+    uint32_t foreign = 0;
+    uint32_t bad = 0;
     for (int i = 0; i < r; ++i) {
       uint8_t* payload = slab_ + i * slotSize_ + udp::kHeadroom;
       uint32_t len = msgs[i].msg_len;
@@ -403,6 +407,7 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
       if (socks5_) {
         if (port != relayPort_ || alen != (family_ == 4 ? 4u : 16u) || memcmp(src, relayAddr_, alen) != 0) {
           stats_[kForeign] += 1;
+          ++foreign;
           continue;
         }
         uint32_t hl = udp::ParseSocksHeader(payload, len, &src, &alen, &port);
@@ -421,6 +426,7 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
           static const uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
           if (memcmp(src, kPrefix, 12) != 0) {
             stats_[kBadReply] += 1;
+            ++bad;
             continue;
           }
           memcpy(from, src + 12, 4);
@@ -428,6 +434,7 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
         }
         if (alen != clientLen_ || port == 0 || len > udp::kMaxReplyPayload) {
           stats_[kBadReply] += 1;
+          ++bad;
           continue;
         }
         uint8_t* packet = udp::BuildReply(payload, len, from, port, client_, clientPort_, alen);
@@ -442,12 +449,14 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
       lengths_[out] = len;
       ++out;
     }
-    if (out > 0) {
+    if (out > 0 || foreign > 0 || bad > 0) {
       napi_env env = Env();
       ztun::RawHandleScope scope(env);
-      napi_value arg = nullptr;
-      napi_create_uint32(env, out, &arg);
-      CallJs(onRecv_, 1, &arg);
+      napi_value args[3] = {nullptr, nullptr, nullptr};
+      napi_create_uint32(env, out, &args[0]);
+      napi_create_uint32(env, foreign, &args[1]);
+      napi_create_uint32(env, bad, &args[2]);
+      CallJs(onRecv_, 3, args);
     }
     return r;
   }

@@ -36,7 +36,7 @@ type NativeRelayClass = new (options: {
   lengths: Uint32Array;
   from: Uint8Array;
   fromPorts: Uint32Array;
-  onRecv(count: number): void;
+  onRecv(count: number, foreign: number, badReply: number): void;
   onError(errno: number): void;
 }) => NativeRelay;
 
@@ -89,7 +89,9 @@ class LinuxUdpRelay implements UdpRelay {
       lengths: s.lengths,
       from: s.from,
       fromPorts: s.fromPorts,
-      onRecv: (count) => {
+      onRecv: (count, foreign, badReply) => {
+        if (foreign > 0 || badReply > 0) o.onDrops?.(foreign, badReply);
+        if (count === 0) return;
         const receiver = this.onPackets;
         if (receiver) {
           s.batch.count = count;
