@@ -52,8 +52,9 @@ export async function waitUntil(what, check, timeoutMs = 10_000) {
 /** Builds the two namespaces; returns helpers and a `cleanup()` that is also wired to signals and exit. */
 export function createTopology(tag, { vethMtu } = {}) {
   const id = `${tag}${process.pid.toString(36)}`;
-  // ZTUN_NS_PREFIX (default "zt") starts every namespace name: runs that share a machine keep apart.
-  const prefix = process.env.ZTUN_NS_PREFIX ?? 'zt';
+  // ZTUN_TEST_NETNS_PREFIX (two lowercase letters, as @ztun/testkit): sessions sharing a machine keep apart.
+  const env = process.env.ZTUN_TEST_NETNS_PREFIX;
+  const prefix = env !== undefined && /^[a-z]{2}$/.test(env) ? env : 'zt';
   const client = `${prefix}c${id}`;
   const server = `${prefix}s${id}`;
   const procs = new Set();

@@ -3,7 +3,7 @@
 
 import { writeFileSync } from 'node:fs';
 import type { RtNetlink } from '@ztun/routing-linux';
-import { canSplice, raiseFdLimit, spliceRelay, spliceRelayTotals } from '@ztun/tun-linux';
+import { canSplice, type LinuxTun, raiseFdLimit, spliceRelay, spliceRelayTotals } from '@ztun/tun-linux';
 import type { TrafficCounters } from '../counting.js';
 import type { Logger } from '../log.js';
 import type { OsRelay } from '../tunnel/assemble.js';
@@ -55,6 +55,16 @@ export function queueDropReader(nl: RtNetlink, index: number): () => number {
 }
 
 /** `addrgenmode none` (before the link goes up): no IPv6 link-local address, so no RS/MLD into the TUN. */
+/**
+ * The ready line's word when the TUN has checksum offload but no TSO (the kernel refused TUN_F_TSO4 |
+ * TUN_F_TSO6 | TUN_F_TSO_ECN): every TCP segment then crosses the TUN one MTU at a time, slower at small MTUs.
+ */
+export function offloadNote(dev: Pick<LinuxTun, 'offload'>): string | undefined {
+  const o = dev.offload;
+  if (!o.checksum || o.tso || o.note === undefined) return undefined;
+  return `TUN offload: checksum only (${o.note})`;
+}
+
 export function noLinkLocal(name: string): void {
   try {
     writeFileSync(`/proc/sys/net/ipv6/conf/${name}/addr_gen_mode`, '1');
