@@ -159,6 +159,7 @@ async function run(
   // replies before it were read too.
   const last = [...new Set(replies.map((r) => r.session))].map((session) => ({ session, size: 1, fill: 0 }));
   let foreign = 0;
+  let bad = 0;
   for (const r of [...replies, ...last]) {
     const s = sessionsOf[r.session]!;
     // SOCKS5, RFC 1928 §7: a frame from anyone but the relay (here: the IPv4 peer) is dropped and counted;
@@ -184,11 +185,16 @@ async function run(
     );
     if (kind === 'foreign') foreign++;
     else if (kind === 'ok' && msg.length - header <= 65535 - 48) want++;
+    else if (kind === 'ok') bad++;
+    // One at a time: a Node dgram socket's default receive buffer holds only a few of the largest.
+    await waitFor(
+      'the reply handled',
+      () =>
+        device.written.length >= want &&
+        stack.counters.drops.udpBadReply >= bad &&
+        stack.counters.drops.udpForeignSender >= foreign,
+    );
   }
-  await waitFor(
-    'the replies on the TUN',
-    () => device.written.length >= want && stack.counters.drops.udpForeignSender >= foreign,
-  );
   await stack.close();
   await outbound.close?.();
   socks?.server.close();

@@ -12,9 +12,7 @@
 #include <napi.h>
 #include <uv.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,12 +21,13 @@
 
 #include "js_call.h"
 #include "tun_io_options.h"
-#include "udp_frame.h"
+#include "udp_socket_io.h"
 
 namespace {
 
 using ztun::JsCall;
 namespace udp = ztun::udp;
+
 
 class UdpRelay;
 
@@ -38,50 +37,14 @@ struct RelayHandle {
   napi_async_cleanup_hook_handle teardownHook;
 };
 
-// Datagrams per recvmmsg/sendmmsg call, and recvmmsg calls per wake-up (the rest waits for the next turn of
-// the loop, so one busy session cannot starve the others or the TUN).
-constexpr uint32_t kBatch = 64;
+using udp::kBatch;
+using udp::kStatCount;
+
+// recvmmsg calls per wake-up (the rest waits for the next turn of the loop, so one busy session cannot
+// starve the others or the TUN).
 constexpr uint32_t kRoundsPerWake = 4;
 // SO_SNDBUF / SO_RCVBUF asked for (the kernel doubles it for its bookkeeping, socket(7)).
 constexpr int kSocketBuffer = 4 << 20;
-
-// stats(): [datagrams sent, bytes sent, send drops (EAGAIN/ENOBUFS), datagrams received, bytes received,
-// foreign senders dropped, replies refused (bad SOCKS5 header, port 0, too big)]
-enum Stat { kSent, kSentBytes, kSendDrops, kReceived, kReceivedBytes, kForeign, kBadReply, kStatCount };
-
-bool AddrFrom(const sockaddr_storage& ss, const uint8_t** addr, uint32_t* alen, uint32_t* port) {
-  if (ss.ss_family == AF_INET) {
-    auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
-    *addr = reinterpret_cast<const uint8_t*>(&sin->sin_addr);
-    *alen = 4;
-    *port = ntohs(sin->sin_port);
-    return true;
-  }
-  if (ss.ss_family == AF_INET6) {
-    auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    *addr = reinterpret_cast<const uint8_t*>(&sin6->sin6_addr);
-    *alen = 16;
-    *port = ntohs(sin6->sin6_port);
-    return true;
-  }
-  return false;
-}
-
-socklen_t SockaddrOf(sockaddr_storage* ss, int family, const uint8_t* addr, uint32_t port) {
-  memset(ss, 0, sizeof(*ss));
-  if (family == 4) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(static_cast<uint16_t>(port));
-    memcpy(&sin->sin_addr, addr, 4);
-    return sizeof(sockaddr_in);
-  }
-  auto* sin6 = reinterpret_cast<sockaddr_in6*>(ss);
-  sin6->sin6_family = AF_INET6;
-  sin6->sin6_port = htons(static_cast<uint16_t>(port));
-  memcpy(&sin6->sin6_addr, addr, 16);
-  return sizeof(sockaddr_in6);
-}
 
 class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
  public:
@@ -119,38 +82,38 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
     size_t n;
     uint32_t* u32;
     if (!o.Get("family").IsNumber() ||
-        !ztun::TypedArrayOf(env, o.Get("slab"), napi_uint8_array, &slab_, &slabLength_) ||
-        !ztun::TypedArrayOf(env, o.Get("offsets"), napi_uint32_array, &offsets_, &n) || n < kBatch ||
-        !ztun::TypedArrayOf(env, o.Get("lengths"), napi_uint32_array, &lengths_, &n) || n < kBatch ||
-        !ztun::TypedArrayOf(env, o.Get("from"), napi_uint8_array, &from_, &n) || n < kBatch * 16 ||
+        !ztun::TypedArrayOf(env, o.Get("slab"), napi_uint8_array, &slab_.data, &slabLength_) ||
+        !ztun::TypedArrayOf(env, o.Get("offsets"), napi_uint32_array, &slab_.offsets, &n) || n < kBatch ||
+        !ztun::TypedArrayOf(env, o.Get("lengths"), napi_uint32_array, &slab_.lengths, &n) || n < kBatch ||
+        !ztun::TypedArrayOf(env, o.Get("from"), napi_uint8_array, &slab_.from, &n) || n < kBatch * 16 ||
         !ztun::TypedArrayOf(env, o.Get("fromPorts"), napi_uint32_array, &u32, &n) || n < kBatch ||
         !o.Get("onRecv").IsFunction() || !o.Get("onError").IsFunction()) {
       Release();
       Napi::TypeError::New(env, "UdpRelay: bad options").ThrowAsJavaScriptException();
       return;
     }
-    fromPorts_ = u32;
-    slotSize_ = static_cast<uint32_t>(slabLength_ / kBatch);
-    if (slotSize_ < udp::kHeadroom + 65536) {
+    slab_.fromPorts = u32;
+    slab_.slotSize = static_cast<uint32_t>(slabLength_ / kBatch);
+    if (slab_.slotSize < udp::kHeadroom + 65536) {
       Release();
       Napi::RangeError::New(env, "UdpRelay: slab too small").ThrowAsJavaScriptException();
       return;
     }
-    family_ = o.Get("family").As<Napi::Number>().Int32Value() == 6 ? 6 : 4;
+    peer_.family = o.Get("family").As<Napi::Number>().Int32Value() == 6 ? 6 : 4;
     Napi::Value sa = o.Get("socks5Address");
     if (!sa.IsUndefined()) {
       uint8_t* a;
       size_t alen;
-      if (!ztun::TypedArrayOf(env, sa, napi_uint8_array, &a, &alen) || alen != (family_ == 4 ? 4u : 16u) ||
+      if (!ztun::TypedArrayOf(env, sa, napi_uint8_array, &a, &alen) || alen != (peer_.family == 4 ? 4u : 16u) ||
           !o.Get("socks5Port").IsNumber()) {
         Release();
         Napi::TypeError::New(env, "UdpRelay: socks5Address must match family").ThrowAsJavaScriptException();
         return;
       }
-      socks5_ = true;
-      memcpy(relayAddr_, a, alen);
-      relayPort_ = o.Get("socks5Port").As<Napi::Number>().Uint32Value();
-      relayLen_ = SockaddrOf(&relay_, family_, relayAddr_, relayPort_);
+      peer_.socks5 = true;
+      memcpy(peer_.relayAddr, a, alen);
+      peer_.relayPort = o.Get("socks5Port").As<Napi::Number>().Uint32Value();
+      peer_.relayLen = udp::SockaddrOf(&peer_.relay, peer_.family, peer_.relayAddr, peer_.relayPort);
     }
     for (Napi::Value v : {o.Get("slab"), o.Get("offsets"), o.Get("lengths"), o.Get("from"), o.Get("fromPorts")})
       keep_[keepCount_++] = Napi::Persistent(v.As<Napi::Object>());
@@ -201,7 +164,7 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
     socklen_t len = sizeof(ss);
     const uint8_t* a;
     uint32_t alen, port = 0;
-    if (fd_ < 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0 || !AddrFrom(ss, &a, &alen, &port))
+    if (fd_ < 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0 || !udp::AddrFrom(ss, &a, &alen, &port))
       return Napi::Number::New(info.Env(), 0);
     return Napi::Number::New(info.Env(), port);
   }
@@ -217,9 +180,9 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
       Napi::TypeError::New(env, "replyTo(client: Uint8Array, port)").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    memcpy(client_, a, alen);
-    clientLen_ = static_cast<uint32_t>(alen);
-    clientPort_ = info[1].As<Napi::Number>().Uint32Value();
+    memcpy(peer_.client, a, alen);
+    peer_.clientLen = static_cast<uint32_t>(alen);
+    peer_.clientPort = info[1].As<Napi::Number>().Uint32Value();
     return env.Undefined();
   }
 
@@ -252,63 +215,13 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
       return env.Undefined();
     }
     if (fd_ < 0) return Napi::Number::New(env, 0);
-    if (!socks5_ && dstFamily != family_) {
+    if (!peer_.socks5 && dstFamily != peer_.family) {
       Napi::RangeError::New(env, "send: destination family differs from the socket's").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    uint32_t errors = 0;
-    mmsghdr msgs[kBatch];
-    iovec iov[kBatch][2];
-    sockaddr_storage names[kBatch];
-    uint8_t headers[kBatch][22];
-    for (uint32_t base = 0; base < count;) {
-      uint32_t m = 0;
-      for (; m < kBatch && base + m < count; ++m) {
-        uint32_t i = base + m;
-        uint64_t off = offs[i], len = lens[i];
-        if (off + len > dataLen) len = 0, off = 0;  // outside the buffer: sent empty rather than read past it
-        mmsghdr& h = msgs[m];
-        memset(&h, 0, sizeof(h));
-        const uint8_t* dst = dsts + 16 * i;
-        if (socks5_) {
-          uint32_t hl = udp::WriteSocksHeader(headers[m], dst, alen, ports[i]);
-          iov[m][0] = {headers[m], hl};
-          iov[m][1] = {data + off, static_cast<size_t>(len)};
-          h.msg_hdr.msg_name = &relay_;
-          h.msg_hdr.msg_namelen = relayLen_;
-          h.msg_hdr.msg_iovlen = 2;
-        } else {
-          iov[m][0] = {data + off, static_cast<size_t>(len)};
-          h.msg_hdr.msg_namelen = SockaddrOf(&names[m], family_, dst, ports[i]);
-          h.msg_hdr.msg_name = &names[m];
-          h.msg_hdr.msg_iovlen = 1;
-        }
-        h.msg_hdr.msg_iov = iov[m];
-      }
-      uint32_t done = 0;
-      while (done < m) {
-        int r = sendmmsg(fd_, msgs + done, m - done, MSG_DONTWAIT);
-        if (r > 0) {
-          for (int k = 0; k < r; ++k) {
-            stats_[kSent] += 1;
-            stats_[kSentBytes] += lens[base + done + k];
-          }
-          done += static_cast<uint32_t>(r);
-          continue;
-        }
-        int err = r < 0 ? errno : EIO;
-        if (err == EINTR) continue;
-        if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
-          stats_[kSendDrops] += 1;  // the socket's send buffer is full: this datagram is lost, as on a full NIC queue
-        } else if (errors < n5 && errors < n6) {
-          errIndex[errors] = base + done;
-          errCode[errors] = err;
-          ++errors;
-        }
-        ++done;
-      }
-      base += m;
-    }
+    udp::SendBatchArgs args{data,  dataLen, offs, lens, dsts, ports, count, alen, errIndex,
+                            reinterpret_cast<int32_t*>(errCode), static_cast<uint32_t>(n5 < n6 ? n5 : n6)};
+    uint32_t errors = udp::SendBatch(fd_, peer_, args, stats_);
     return Napi::Number::New(env, errors);
   }
 
@@ -369,96 +282,24 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
     }
   }
 
-  // One recvmmsg of up to kBatch datagrams, framed/checked, then one call into JS. Returns the number of
-  // datagrams read (-1 on an error other than EAGAIN, reported).
+  // One recvmmsg of up to kBatch datagrams (udp_socket_io.h), then one call into JS. Returns the number of
+  // datagrams read (-1 after a failure, reported).
   int Drain() {
-    mmsghdr msgs[kBatch];
-    iovec iov[kBatch];
-    sockaddr_storage names[kBatch];
-    memset(msgs, 0, sizeof(msgs));
-    for (uint32_t i = 0; i < kBatch; ++i) {
-      iov[i] = {slab_ + i * slotSize_ + udp::kHeadroom, slotSize_ - udp::kHeadroom};
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = &names[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof(names[i]);
+    udp::RecvResult r = udp::RecvBatch(fd_, peer_, slab_, stats_);
+    if (r.read < 0) {
+      ReportError(-r.read);
+      return -1;
     }
-    int r;
-    do r = recvmmsg(fd_, msgs, kBatch, MSG_DONTWAIT, nullptr);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) {
-      // ECONNREFUSED and the like: an ICMP error reported on the socket; the datagram it was about is gone.
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNREFUSED && errno != EHOSTUNREACH &&
-          errno != ENETUNREACH)
-        ReportError(errno);
-      return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : (errno == ECONNREFUSED ? 1 : -1);
-    }
-    uint32_t out = 0;
-    uint32_t foreign = 0;
-    uint32_t bad = 0;
-    for (int i = 0; i < r; ++i) {
-      uint8_t* payload = slab_ + i * slotSize_ + udp::kHeadroom;
-      uint32_t len = msgs[i].msg_len;
-      const uint8_t* src;
-      uint32_t alen, port;
-      if (!AddrFrom(names[i], &src, &alen, &port)) continue;
-      stats_[kReceived] += 1;
-      stats_[kReceivedBytes] += len;
-      if (socks5_) {
-        if (port != relayPort_ || alen != (family_ == 4 ? 4u : 16u) || memcmp(src, relayAddr_, alen) != 0) {
-          stats_[kForeign] += 1;
-          ++foreign;
-          continue;
-        }
-        uint32_t hl = udp::ParseSocksHeader(payload, len, &src, &alen, &port);
-        if (hl == 0) continue;  // not a frame to deliver (the per-datagram path ignores it the same way)
-        payload += hl;
-        len -= hl;
-      }
-      // Where the packet or payload starts, and its length.
-      uint32_t start = static_cast<uint32_t>(payload - slab_);
-      if (clientLen_ != 0) {
-        // A copy of the sender: with SOCKS5 it sits in the frame header, which the reply header overwrites.
-        uint8_t from[16];
-        memcpy(from, src, alen);
-        if (clientLen_ == 4 && alen == 16) {
-          // IPv4-mapped IPv6 (::ffff:a.b.c.d) for an IPv4 session, as the per-datagram path takes it.
-          static const uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-          if (memcmp(src, kPrefix, 12) != 0) {
-            stats_[kBadReply] += 1;
-            ++bad;
-            continue;
-          }
-          memcpy(from, src + 12, 4);
-          alen = 4;
-        }
-        if (alen != clientLen_ || port == 0 || len > udp::kMaxReplyPayload) {
-          stats_[kBadReply] += 1;
-          ++bad;
-          continue;
-        }
-        uint8_t* packet = udp::BuildReply(payload, len, from, port, client_, clientPort_, alen);
-        start = static_cast<uint32_t>(packet - slab_);
-        len += static_cast<uint32_t>(payload - packet);
-      } else {
-        memset(from_ + out * 16, 0, 16);
-        memcpy(from_ + out * 16, src, alen);
-        fromPorts_[out] = port | (alen == 16 ? 0x10000u : 0u);
-      }
-      offsets_[out] = start;
-      lengths_[out] = len;
-      ++out;
-    }
-    if (out > 0 || foreign > 0 || bad > 0) {
+    if (r.out > 0 || r.foreign > 0 || r.bad > 0) {
       napi_env env = Env();
       ztun::RawHandleScope scope(env);
       napi_value args[3] = {nullptr, nullptr, nullptr};
-      napi_create_uint32(env, out, &args[0]);
-      napi_create_uint32(env, foreign, &args[1]);
-      napi_create_uint32(env, bad, &args[2]);
+      napi_create_uint32(env, r.out, &args[0]);
+      napi_create_uint32(env, r.foreign, &args[1]);
+      napi_create_uint32(env, r.bad, &args[2]);
       CallJs(onRecv_, 3, args);
     }
-    return r;
+    return r.read;
   }
 
   void ReportError(int err) {
@@ -478,22 +319,9 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
   }
 
   int fd_ = -1;
-  int family_ = 4;
-  bool socks5_ = false;
-  uint8_t relayAddr_[16] = {};
-  uint32_t relayPort_ = 0;
-  sockaddr_storage relay_ = {};
-  socklen_t relayLen_ = 0;
-  uint8_t client_[16] = {};
-  uint32_t clientLen_ = 0;
-  uint32_t clientPort_ = 0;
-  uint8_t* slab_ = nullptr;
+  udp::Peer peer_;
+  udp::Slab slab_;
   size_t slabLength_ = 0;
-  uint32_t slotSize_ = 0;
-  uint32_t* offsets_ = nullptr;
-  uint32_t* lengths_ = nullptr;
-  uint8_t* from_ = nullptr;
-  uint32_t* fromPorts_ = nullptr;
   uint64_t stats_[kStatCount] = {};
   RelayHandle* handle_ = nullptr;
   bool referenced_ = false;
