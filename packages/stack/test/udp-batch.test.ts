@@ -259,56 +259,59 @@ const reply = fc.record({
   fill: fc.integer({ min: 0, max: 255 }),
 });
 
-describe.skipIf(!linux)('batch UDP path ≡ per-datagram path', () => {
-  let sockets: StackSockets;
-  let perDatagram: StackSockets;
-  let peers: { v4: Awaited<ReturnType<typeof peer>>; v6: Awaited<ReturnType<typeof peer>> };
-  beforeAll(async () => {
-    skipUnless(linux, 'the batch path is the Linux addon');
-    ({ linuxSockets: sockets } = await import('@ztun/tun-linux'));
-    const s = sockets;
-    perDatagram = {
-      name: 'per-datagram',
-      createPinnedSocket: (f, k, p) => s.createPinnedSocket(f, k, p),
-      closeFd: (fd) => s.closeFd(fd),
-      bindEphemeral: (fd, f) => s.bindEphemeral(fd, f),
-      clearReuse: (fd) => s.clearReuse(fd),
-      setLingerZero: (fd) => s.setLingerZero(fd),
-      takeSocketError: (fd) => s.takeSocketError(fd),
-    };
-    peers = { v4: await peer('127.0.0.1'), v6: await peer('::1') };
-  });
-  afterAll(() => {
-    peers?.v4.sock.close();
-    peers?.v6.sock.close();
-  });
+describe(
+  'batch UDP path ≡ per-datagram path',
+  skipUnless(linux, `the batch path is Linux's addon (this is ${process.platform})`),
+  () => {
+    let sockets: StackSockets;
+    let perDatagram: StackSockets;
+    let peers: { v4: Awaited<ReturnType<typeof peer>>; v6: Awaited<ReturnType<typeof peer>> };
+    beforeAll(async () => {
+      ({ linuxSockets: sockets } = await import('@ztun/tun-linux'));
+      const s = sockets;
+      perDatagram = {
+        name: 'per-datagram',
+        createPinnedSocket: (f, k, p) => s.createPinnedSocket(f, k, p),
+        closeFd: (fd) => s.closeFd(fd),
+        bindEphemeral: (fd, f) => s.bindEphemeral(fd, f),
+        clearReuse: (fd) => s.clearReuse(fd),
+        setLingerZero: (fd) => s.setLingerZero(fd),
+        takeSocketError: (fd) => s.takeSocketError(fd),
+      };
+      peers = { v4: await peer('127.0.0.1'), v6: await peer('::1') };
+    });
+    afterAll(() => {
+      peers?.v4.sock.close();
+      peers?.v6.sock.close();
+    });
 
-  for (const viaSocks of [false, true]) {
-    it(`same bytes on the socket side and the same reply packets on the TUN (${viaSocks ? 'SOCKS5' : 'direct'})`, async () => {
-      expect(sockets.udpRelay).toBeDefined();
-      await fc.assert(
-        fc.asyncProperty(
-          fc.array(fc.array(datagram, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 }),
-          fc.array(reply, { maxLength: 6 }),
-          async (batches, replies) => {
-            const a = await run(perDatagram, viaSocks, batches, replies, peers);
-            const b = await run(sockets, viaSocks, batches, replies, peers);
-            // The relay behind a wrapper that hides `batch`: one datagram per send(), replies per datagram.
-            const c = await run(sockets, viaSocks, batches, replies, peers, true);
-            expect(a.batched).toBe(0);
-            expect(b.batched).toBeGreaterThan(0);
-            expect(c.batched).toBe(0);
-            for (const x of [b, c]) {
-              expect(x.sent4.map((l) => l.join()).sort()).toEqual(a.sent4.map((l) => l.join()).sort());
-              expect(x.sent6.map((l) => l.join()).sort()).toEqual(a.sent6.map((l) => l.join()).sort());
-              expect(x.written).toEqual(a.written);
-              expect(x.badReply).toBe(a.badReply);
-              expect(x.foreign).toBe(a.foreign);
-            }
-          },
-        ),
-        { numRuns: 15 },
-      );
-    }, 120_000);
-  }
-});
+    for (const viaSocks of [false, true]) {
+      it(`same bytes on the socket side and the same reply packets on the TUN (${viaSocks ? 'SOCKS5' : 'direct'})`, async () => {
+        expect(sockets.udpRelay).toBeDefined();
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.array(datagram, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 }),
+            fc.array(reply, { maxLength: 6 }),
+            async (batches, replies) => {
+              const a = await run(perDatagram, viaSocks, batches, replies, peers);
+              const b = await run(sockets, viaSocks, batches, replies, peers);
+              // The relay behind a wrapper that hides `batch`: one datagram per send(), replies per datagram.
+              const c = await run(sockets, viaSocks, batches, replies, peers, true);
+              expect(a.batched).toBe(0);
+              expect(b.batched).toBeGreaterThan(0);
+              expect(c.batched).toBe(0);
+              for (const x of [b, c]) {
+                expect(x.sent4.map((l) => l.join()).sort()).toEqual(a.sent4.map((l) => l.join()).sort());
+                expect(x.sent6.map((l) => l.join()).sort()).toEqual(a.sent6.map((l) => l.join()).sort());
+                expect(x.written).toEqual(a.written);
+                expect(x.badReply).toBe(a.badReply);
+                expect(x.foreign).toBe(a.foreign);
+              }
+            },
+          ),
+          { numRuns: 15 },
+        );
+      }, 120_000);
+    }
+  },
+);
