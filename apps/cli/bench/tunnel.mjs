@@ -13,8 +13,9 @@
 // client–server veth pair; default 1500). Each ztun leg also reports the TUN's tx drops (the kernel's count of
 // packets it could not queue for ztun to read: the link's tx_dropped), and the MTU compare prints the ratio
 // of the MTU 1500 leg to the direct leg at ztun's MTU in the same run (TSO: issue 17 item 3).
-// Then UDP (bench/udp.mjs; --no-udp skips it): iperf3 -u at 500 Mbit/s and 1 Gbit/s offered, no tunnel and
-// ztun direct, delivered and loss. Then the scale part (bench/scale.mjs, issue 17): connections/s with p50/p99 and request/response latency
+// Then UDP (bench/udp.mjs; --no-udp skips it): iperf3 -u at 500 Mbit/s and 1 Gbit/s offered, both directions,
+// no tunnel and ztun direct with the batch UDP path and without it (ZTUN_UDP_BATCH=0), delivered and loss.
+// Then the scale part (bench/scale.mjs, issue 17): connections/s with p50/p99 and request/response latency
 // (no tunnel, the SOCKS hop alone, ztun direct and socks5), N held idle connections (fds, RSS, mass close),
 // RSS across bursts. Options: --no-scale (skip it), --held N (default 9000; 0 skips), --bursts N (default 4;
 // 0 skips), --scale-time S (seconds per connection-rate leg and burst; default --time), --only-held (only the
@@ -233,7 +234,6 @@ try {
   if (udp) {
     await udpRows(topo, {
       seconds,
-      reverse,
       startZtun: (args) =>
         topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
     });

@@ -135,6 +135,18 @@ export function countingOutbound(inner: Outbound): CountingOutbound {
       };
       const h = inner.openUdp(counted);
       return {
+        // The batch path (stack udp-batch.ts) passes through; its bytes arrive per batch in counted().
+        get batch() {
+          return h.batch;
+        },
+        ...(h.keeps ? { keeps: (p: number) => h.keeps!(p) } : {}),
+        counted(u: number, d: number) {
+          udpUp += u;
+          up += u;
+          udpDown += d;
+          down += d;
+          h.counted?.(u, d);
+        },
         send(payload, destination) {
           udpUp += payload.length;
           up += payload.length;

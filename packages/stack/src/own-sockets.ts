@@ -133,6 +133,16 @@ export class OwnSockets {
     }
   }
 
+  /** Registers a UDP socket Node does not hold (a batch-path relay) by its bound port; returns the undo. */
+  trackUdpPort(family: 4 | 6, port: number, onLoop: UdpLoopListener): () => void {
+    const map = family === 4 ? this.udp4 : this.udp6;
+    if (port === 0) return () => {};
+    map.set(port, onLoop);
+    return () => {
+      if (map.get(port) === onLoop) map.delete(port);
+    };
+  }
+
   /** The listener of the outbounds' UDP socket bound to `port`, if there is one. */
   udpListener(family: 4 | 6, port: number): UdpLoopListener | undefined {
     return (family === 4 ? this.udp4 : this.udp6).get(port);

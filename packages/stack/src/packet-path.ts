@@ -119,6 +119,7 @@ export class PacketPath {
         if (pcap) capture(pcap, data, off, out, partial);
       }
     }
+    this.udp.flush(data);
     if (n > 0) {
       c.txPackets += n;
       c.txBytes += bytes;

@@ -30,6 +30,8 @@
 
 // native/splice_relay.cc: the zero-copy socket relay, exported from the same addon.
 Napi::Function DefineSpliceRelay(Napi::Env env);
+// native/udp_relay.cc: the batch UDP path (issue 17 item 4).
+Napi::Function DefineUdpRelay(Napi::Env env);
 
 namespace {
 
@@ -437,6 +439,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("counterNames", names);
   exports.Set("counterCount", Napi::Number::New(env, kCounterCount));
   exports.Set("SpliceRelay", DefineSpliceRelay(env));
+  exports.Set("UdpRelay", DefineUdpRelay(env));
   return exports;
 }
 
