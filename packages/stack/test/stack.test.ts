@@ -474,6 +474,41 @@ describe('stack packet path (fake device)', () => {
     await waitFor('the unmapped accept counted', () => stack.counters.drops.tcpUnmappedAccept === 1, 15_000);
   });
 
+  it("gives accepted sockets the listener's shared functions (no closure per connection) and counts them out on close", async () => {
+    const accepted: net.Socket[] = [];
+    const handler: Handler = {
+      tcp(conn) {
+        accepted.push(conn as unknown as net.Socket);
+      },
+      udp: () => ({ send() {}, close() {} }),
+    };
+    const { device, stack } = await makeStack({ handler });
+    const clients: net.Socket[] = [];
+    for (let i = 0; i < 2; i++) {
+      // The client's SYN through the TUN makes the NAT entry; the listener then sees a connection from its port.
+      device.deliver([tcpPacket('127.0.0.1', 41000 + i, '10.9.9.9', 80, 0x02, new Uint8Array(0))]);
+      const natPort = parse(device.take()[0]!).sport;
+      const c = net.connect({
+        host: '127.0.0.1',
+        port: stack.listenPorts.ipv4!,
+        localAddress: '127.0.0.2',
+        localPort: natPort,
+      });
+      c.on('error', () => {});
+      clients.push(c);
+    }
+    await waitFor('both accepted', () => accepted.length === 2, 15_000);
+    expect(stack.counters.tcpOpen).toBe(2);
+    const [a, b] = accepted as [net.Socket, net.Socket];
+    expect(a.resetAndDestroy).toBe(b.resetAndDestroy);
+    expect(a.listeners('close').at(-1)).toBe(b.listeners('close').at(-1));
+    a.destroy();
+    await waitFor('one counted out', () => stack.counters.tcpOpen === 1);
+    b.resetAndDestroy(); // the shared reset, called as a method
+    await waitFor('both counted out', () => stack.counters.tcpOpen === 0);
+    for (const c of clients) c.destroy();
+  });
+
   it('answers ICMP and ICMPv6 echo requests with valid replies, or drops them when off', async () => {
     const { device, stack } = await makeStack();
     device.deliver([icmpEcho('127.0.0.1', '10.2.3.4'), icmpEcho('::1', 'fd00::5')]);
