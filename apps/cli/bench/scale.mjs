@@ -39,12 +39,18 @@ const ratio = (v, base) => (v === undefined || !base ? '–' : (v / base).toFixe
  * Runs the scale measurements. `startZtun(args)` starts ztun (resolves to a topology process); `socksUrl`
  * when danted runs. Prints its tables.
  */
-export async function scaleSection(topo, { seconds, held, bursts, startZtun, socksUrl }) {
+export async function scaleSection(topo, { seconds, held, bursts, startZtun, socksUrl, onlyHeld = false }) {
   await topo.startHttp(HTTP_PORT);
   await startHoldServer(topo);
-  const socksHop = socksUrl ? `${SOCKS}:1080` : undefined;
+  if (onlyHeld && socksUrl) await topo.startDanted(1080); // the bursts go through it
+  if (!onlyHeld) await rateLegs(topo, { seconds, startZtun, socksUrl });
+  await heldLegs(topo, { held, startZtun });
+  await burstLeg(topo, { seconds, bursts, startZtun, socksUrl });
+}
 
-  // Connections/s and latency.
+/** Connections/s and latency: no tunnel, the SOCKS hop alone, ztun direct and socks5. */
+async function rateLegs(topo, { seconds, startZtun, socksUrl }) {
+  const socksHop = socksUrl ? `${SOCKS}:1080` : undefined;
   const legs = [{ label: 'no tunnel (veth)', rate: rate(topo, seconds), rtt: rtt(topo) }];
   if (socksHop)
     legs.push({
@@ -82,8 +88,10 @@ export async function scaleSection(topo, { seconds, held, bursts, startZtun, soc
         `${f(t.p50Us)} / ${f(t.p99Us)} | ${ratio(t.p99Us, base.rtt.p99Us)} | ${ratio(t.p99Us, hop?.rtt.p99Us)} |`,
     );
   }
+}
 
-  // Held connections: fds, RSS, the mass close.
+/** Held connections: fds, RSS, the mass close. */
+async function heldLegs(topo, { held, startZtun }) {
   if (held > 0) {
     console.log(
       `\n| held idle connections (${held} opened) | held (echoed a byte) | fds per conn | ztun RSS MB idle / held / released / 30 s after close | TUN drops open / close | all released after |`,
@@ -109,8 +117,10 @@ export async function scaleSection(topo, { seconds, held, bursts, startZtun, soc
       }
     }
   }
+}
 
-  // RSS across repeated bursts of short SOCKS5 connections (or direct ones without danted).
+/** RSS across repeated bursts of short SOCKS5 connections (or direct ones without danted). */
+async function burstLeg(topo, { seconds, bursts, startZtun, socksUrl }) {
   if (bursts > 0) {
     const args = socksUrl ? ['--proxy', socksUrl] : ['--proxy', 'direct'];
     const z = await startZtun(args);

@@ -10,12 +10,17 @@
 // the direct leg and print where its CPU time goes), --no-splice-compare (skip the --no-splice legs),
 // --no-offload-compare (skip the direct leg with --no-offload, i.e. a plain TUN without checksum offload),
 // --reverse (iperf3 -R: the server sends, i.e. downloads through the tunnel), --veth-mtu N (the MTU of the
-// client–server veth pair; default 1500).
-// Then UDP (bench/udp.mjs; --no-udp skips it): iperf3 -u at 500 Mbit/s and 1 Gbit/s offered, no tunnel and
-// ztun direct, delivered and loss. Then the scale part (bench/scale.mjs, issue 17): connections/s with p50/p99 and request/response latency
+// client–server veth pair; default 1500). Each ztun leg also reports the TUN's tx drops (the kernel's count of
+// packets it could not queue for ztun to read: the link's tx_dropped), and the MTU compare prints the ratio
+// of the MTU 1500 leg to the direct leg at ztun's MTU in the same run (TSO: issue 17 item 3).
+// Then UDP (bench/udp.mjs; --no-udp skips it): iperf3 -u at 500 Mbit/s and 1 Gbit/s offered, both directions,
+// no tunnel and ztun direct with the batch UDP path and without it (ZTUN_UDP_BATCH=0), delivered and loss.
+// Then the scale part (bench/scale.mjs, issue 17): connections/s with p50/p99 and request/response latency
 // (no tunnel, the SOCKS hop alone, ztun direct and socks5), N held idle connections (fds, RSS, mass close),
 // RSS across bursts. Options: --no-scale (skip it), --held N (default 9000; 0 skips), --bursts N (default 4;
-// 0 skips), --scale-time S (seconds per connection-rate leg and burst; default --time).
+// 0 skips), --scale-time S (seconds per connection-rate leg and burst; default --time), --only-held (only the
+// held connections and the bursts: no throughput, UDP or connection-rate legs), --ns-prefix P (the namespaces'
+// two-letter prefix; default ZTUN_TEST_NETNS_PREFIX, else zt).
 // ICMP echo (bench/icmp.mjs; --no-icmp skips it): ping through the TUN, --icmp-count N echoes (default 1000)
 // 10 ms apart, p50/p99 vs no tunnel.
 
@@ -56,6 +61,7 @@ const icmpCount = Number(opt('icmp-count', '1000'));
 const heldCount = Number(opt('held', '9000'));
 const burstCount = Number(opt('bursts', '4'));
 const scaleSeconds = Number(opt('scale-time', String(seconds)));
+const onlyHeld = argv.includes('--only-held');
 
 const problems = preflight();
 if (!has('iperf3')) problems.push('needs iperf3 (apt-get install iperf3)');
@@ -65,7 +71,7 @@ if (problems.length) {
 }
 
 const vethMtu = opt('veth-mtu', undefined);
-const topo = createTopology('bnch', { vethMtu });
+const topo = createTopology('bnch', { vethMtu, nsPrefix: opt('ns-prefix', undefined) });
 const CLK_TCK = 100;
 
 function cpuSeconds(pid) {
@@ -109,6 +115,13 @@ function perfRecord(pid, secs) {
   );
 }
 
+/** The TUN's tx_dropped (IFLA_STATS64: packets the kernel could not queue for the reader) in the client ns. */
+function tunTxDropped() {
+  const r = topo.exec(topo.client, 'ip', ['-s', '-j', 'link', 'show', 'ztun0'], { allowFail: true });
+  const link = JSON.parse(r.stdout || '[]')[0];
+  return link?.stats64?.tx?.dropped;
+}
+
 async function throughZtun(label, args, { profile = false, mtuOverride } = {}) {
   const m = mtuOverride ?? mtu;
   const z = await topo.startZtun([
@@ -120,11 +133,13 @@ async function throughZtun(label, args, { profile = false, mtuOverride } = {}) {
   ]);
   try {
     const before = cpuSeconds(z.child.pid);
+    const dropsBefore = tunTxDropped();
     const t0 = Date.now();
     const perf = profile ? perfRecord(z.child.pid, Math.max(1, seconds - 1)) : undefined;
     const gbps = iperf();
     const wall = (Date.now() - t0) / 1000;
     const after = cpuSeconds(z.child.pid);
+    const dropsAfter = tunTxDropped();
     if (perf) console.log(`\nperf: where ztun's CPU time went (${label})\n${await perf}\n`);
     return {
       label,
@@ -132,6 +147,7 @@ async function throughZtun(label, args, { profile = false, mtuOverride } = {}) {
       user: (after.user - before.user) / wall,
       sys: (after.sys - before.sys) / wall,
       wakeups: (after.sleeps - before.sleeps) / wall,
+      txDropped: dropsBefore === undefined || dropsAfter === undefined ? undefined : dropsAfter - dropsBefore,
     };
   } finally {
     const code = await z.stop(10_000);
@@ -140,6 +156,34 @@ async function throughZtun(label, args, { profile = false, mtuOverride } = {}) {
 }
 
 let failed = false;
+const scaleOptions = {
+  seconds: scaleSeconds,
+  held: heldCount,
+  bursts: burstCount,
+  startZtun: (args) =>
+    topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
+  ...(has('danted') ? { socksUrl: `socks5://${SOCKS}:1080` } : {}),
+};
+const printLoad = () => {
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(
+    `\nload average during the run: ${load} (${availableParallelism()} cores shared with other work: compare ratios)`,
+  );
+};
+if (onlyHeld) {
+  // Only the held connections and the bursts (issue 17 item 2), nothing else.
+  try {
+    await scaleSection(topo, { ...scaleOptions, onlyHeld });
+    printLoad();
+  } catch (err) {
+    failed = true;
+    console.error(`bench:tunnel failed: ${err.message}`);
+  } finally {
+    topo.cleanup();
+  }
+  process.exit(failed ? 1 : 0);
+}
+let mtuRatio;
 try {
   const server = topo.start(topo.server, 'iperf3', ['-s', '-B', SERVER]);
   await waitUntil('iperf3 server', () => topo.listening(topo.server, 5201));
@@ -152,6 +196,7 @@ try {
   console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
   rows.push(await throughZtun('ztun --proxy direct', ['--proxy', 'direct'], { profile: wantPerf }));
   console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+  const direct = rows.at(-1);
   if (offloadCompare) {
     rows.push(await throughZtun('ztun --proxy direct --no-offload', ['--proxy', 'direct', '--no-offload']));
     console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
@@ -164,7 +209,15 @@ try {
     rows.push(
       await throughZtun('ztun --proxy direct --mtu 1500', ['--proxy', 'direct'], { mtuOverride: '1500' }),
     );
-    console.log(`  ${rows.at(-1).label}: ${rows.at(-1).gbps.toFixed(2)} Gbit/s`);
+    const small = rows.at(-1);
+    console.log(`  ${small.label}: ${small.gbps.toFixed(2)} Gbit/s`);
+    // ztun's CPU seconds per Gbit moved: less sensitive to a shared machine's load than the rates.
+    const cpuPerGbit = (r) => ((r.user + r.sys) / r.gbps).toFixed(3);
+    mtuRatio =
+      `MTU 1500 / MTU ${mtu ?? 65520} (direct, same run): ${(small.gbps / direct.gbps).toFixed(2)}; ` +
+      `TUN tx drops ${direct.txDropped ?? '?'} at MTU ${mtu ?? 65520}, ${small.txDropped ?? '?'} at MTU 1500 ` +
+      `(target ≥ 0.9, 0 drops); ztun CPU s per Gbit ${cpuPerGbit(direct)} at MTU ${mtu ?? 65520}, ` +
+      `${cpuPerGbit(small)} at MTU 1500`;
   }
   if (has('danted')) {
     await topo.startDanted(1080);
@@ -186,7 +239,6 @@ try {
   if (udp) {
     await udpRows(topo, {
       seconds,
-      reverse,
       startZtun: (args) =>
         topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
     });
@@ -201,29 +253,22 @@ try {
   await server.stop();
 
   const base = rows[0].gbps;
-  console.log('\n| path | Gbit/s | vs no tunnel | ztun CPU user+sys (s per s) | ztun wake-ups per s |');
-  console.log('| --- | ---: | ---: | ---: | ---: |');
+  console.log(
+    '\n| path | Gbit/s | vs no tunnel | ztun CPU user+sys (s per s) | ztun wake-ups per s | TUN tx drops |',
+  );
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
     const cpu = r.user === undefined ? '' : `${r.user.toFixed(2)} + ${r.sys.toFixed(2)}`;
     const wakeups = r.wakeups === undefined ? '' : `${Math.round(r.wakeups / 1000)}k`;
     console.log(
-      `| ${r.label} | ${r.gbps.toFixed(2)} | ${(r.gbps / base).toFixed(2)} | ${cpu} | ${wakeups} |`,
+      `| ${r.label} | ${r.gbps.toFixed(2)} | ${(r.gbps / base).toFixed(2)} | ${cpu} | ${wakeups} | ${r.txDropped ?? ''} |`,
     );
   }
+  if (mtuRatio) console.log(`\n${mtuRatio}`);
   if (scale) {
-    await scaleSection(topo, {
-      seconds: scaleSeconds,
-      held: heldCount,
-      bursts: burstCount,
-      startZtun: (args) =>
-        topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
-      ...(has('danted') ? { socksUrl: `socks5://${SOCKS}:1080` } : {}),
-    });
+    await scaleSection(topo, scaleOptions);
   }
-  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(
-    `\nload average during the run: ${load} (${availableParallelism()} cores shared with other work: compare ratios)`,
-  );
+  printLoad();
 } catch (err) {
   failed = true;
   console.error(`bench:tunnel failed: ${err.message}`);

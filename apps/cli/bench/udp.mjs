@@ -24,26 +24,46 @@ export function iperfUdp(topo, rate, seconds, reverse) {
   return { rate, delivered: sum.bits_per_second / 1e6, lossPct: sum.lost_percent ?? j.end.sum.lost_percent };
 }
 
-/** Rows for each offered rate: no tunnel, then through `startZtun(['--proxy', 'direct'])`. */
-export async function udpRows(topo, { seconds, reverse, startZtun, rates = ['500M', '1G'] }) {
+/**
+ * Rows for each direction (client → server, then -R) and offered rate: no tunnel, ztun --proxy direct with
+ * the batch UDP path (the default on Linux) and with ZTUN_UDP_BATCH=0 (Node's dgram, one call per datagram).
+ */
+export async function udpRows(topo, { seconds, startZtun, rates = ['500M', '1G'] }) {
   const rows = [];
-  for (const rate of rates)
-    rows.push({ label: 'no tunnel (veth)', ...iperfUdp(topo, rate, seconds, reverse) });
-  const z = await startZtun(['--proxy', 'direct']);
-  try {
+  const legs = [
+    { label: 'ztun --proxy direct (batch path)', env: undefined },
+    { label: 'ztun --proxy direct, ZTUN_UDP_BATCH=0 (per datagram)', env: '0' },
+  ];
+  for (const reverse of [false, true]) {
     for (const rate of rates)
-      rows.push({ label: 'ztun --proxy direct', ...iperfUdp(topo, rate, seconds, reverse) });
-  } finally {
-    await z.stop(10_000);
+      rows.push({ label: 'no tunnel (veth)', reverse, ...iperfUdp(topo, rate, seconds, reverse) });
+  }
+  for (const leg of legs) {
+    // The environment is inherited through `ip netns exec` by the ztun process started next.
+    if (leg.env === undefined) delete process.env.ZTUN_UDP_BATCH;
+    else process.env.ZTUN_UDP_BATCH = leg.env;
+    const z = await startZtun(['--proxy', 'direct']);
+    delete process.env.ZTUN_UDP_BATCH;
+    try {
+      for (const reverse of [false, true])
+        for (const rate of rates)
+          rows.push({ label: leg.label, reverse, ...iperfUdp(topo, rate, seconds, reverse) });
+    } finally {
+      await z.stop(10_000);
+    }
   }
   console.log(
-    `\n| UDP iperf3 -u, 1400 B datagrams${reverse ? ' (-R)' : ''} | offered | delivered Mbit/s | loss | vs no tunnel |`,
+    '\n| UDP iperf3 -u, 1400 B datagrams | direction | offered | delivered Mbit/s | loss | vs no tunnel |',
   );
-  console.log('| --- | ---: | ---: | ---: | ---: |');
-  for (const r of rows) {
-    const base = rows.find((b) => b.label.startsWith('no tunnel') && b.rate === r.rate);
-    console.log(
-      `| ${r.label} | ${r.rate} | ${r.delivered.toFixed(0)} | ${r.lossPct.toFixed(1)} % | ${(r.delivered / base.delivered).toFixed(2)} |`,
-    );
-  }
+  console.log('| --- | --- | ---: | ---: | ---: | ---: |');
+  for (const reverse of [false, true])
+    for (const r of rows.filter((x) => x.reverse === reverse)) {
+      const base = rows.find(
+        (b) => b.label.startsWith('no tunnel') && b.rate === r.rate && b.reverse === reverse,
+      );
+      console.log(
+        `| ${r.label} | ${reverse ? 'server → client (-R)' : 'client → server'} | ${r.rate} | ${r.delivered.toFixed(0)} | ${r.lossPct.toFixed(1)} % | ${(r.delivered / base.delivered).toFixed(2)} |`,
+      );
+    }
+  return rows;
 }

@@ -49,11 +49,16 @@ export async function waitUntil(what, check, timeoutMs = 10_000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** Builds the two namespaces; returns helpers and a `cleanup()` that is also wired to signals and exit. */
-export function createTopology(tag, { vethMtu } = {}) {
+/**
+ * Builds the two namespaces; returns helpers and a `cleanup()` that is also wired to signals and exit. The
+ * namespaces are named `<prefix>c<tag><pid>` and `<prefix>s<tag><pid>`.
+ */
+export function createTopology(tag, { vethMtu, nsPrefix } = {}) {
   const id = `${tag}${process.pid.toString(36)}`;
-  // ZTUN_TOPO_PREFIX (default zt): the namespaces' name prefix, so parallel runs can keep to a tag of their own.
-  const prefix = process.env.ZTUN_TOPO_PREFIX ?? 'zt';
+  // nsPrefix, else ZTUN_TEST_NETNS_PREFIX (two lowercase letters, as @ztun/testkit): sessions sharing a
+  // machine keep apart.
+  const env = process.env.ZTUN_TEST_NETNS_PREFIX;
+  const prefix = nsPrefix ?? (env !== undefined && /^[a-z]{2}$/.test(env) ? env : 'zt');
   const client = `${prefix}c${id}`;
   const server = `${prefix}s${id}`;
   const procs = new Set();

@@ -42,7 +42,10 @@ export function addRunOptions(command: Command): Command {
     .option('--pcap <file>', 'capture every packet through the TUN to this pcap file')
     .option('--splice', 'relay TCP bytes with zero-copy splice(2) (Linux; the default there)')
     .option('--no-splice', 'relay TCP bytes through Node streams instead of splice(2)')
-    .option('--offload', 'TUN checksum offload, IFF_VNET_HDR + TUN_F_CSUM (Linux; the default there)')
+    .option(
+      '--offload',
+      'TUN offload, IFF_VNET_HDR + TUN_F_CSUM and TSO (TCP super-packets at any MTU; Linux; the default there)',
+    )
     .option('--no-offload', 'a plain TUN: the kernel computes and verifies every checksum')
     .addOption(
       new Option('--log-level <level>', 'error, warn, info or debug (default info)').choices([

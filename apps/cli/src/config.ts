@@ -71,7 +71,8 @@ export interface RunConfig extends PolicyConfig, MetricsConfig, FdConfig, OpsCon
   readonly pcap?: string;
   /** Relay TCP with the zero-copy splice(2) relay where the platform has one (Linux); false: Node streams. */
   readonly splice: boolean;
-  /** TUN checksum offload (Linux: IFF_VNET_HDR + TUN_F_CSUM); false: a plain TUN. */
+  /** TUN offload (Linux: IFF_VNET_HDR + TUN_F_CSUM + TSO, or TUN_F_CSUM alone where the kernel refuses TSO);
+   *  false: a plain TUN. */
   readonly offload: boolean;
   readonly logLevel: LogLevel;
   /** undefined = default (1 s live line on a TTY, 10 s JSON lines otherwise); 0 = no stats. */

@@ -48,20 +48,54 @@ interface Live {
 export const endpointText = (e: Endpoint): string =>
   e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 
+/**
+ * An open TCP connection: the socket keeps its byte counts and the endpoints are the handler's own, so an
+ * idle connection costs this one object and a map entry (issue 17 item 2); the texts are made when asked.
+ */
+class TcpLive implements Live {
+  constructor(
+    private readonly sock: SocketLike,
+    private readonly from: Endpoint,
+    private readonly to: Endpoint,
+    readonly since: number,
+  ) {}
+  get protocol(): 'tcp' {
+    return 'tcp';
+  }
+  get source(): string {
+    return endpointText(this.from);
+  }
+  get destination(): string {
+    return endpointText(this.to);
+  }
+  up(): number {
+    return this.sock.bytesWritten ?? 0;
+  }
+  down(): number {
+    return this.sock.bytesRead ?? 0;
+  }
+}
+
 /** Wraps an outbound so its traffic is counted each way; the counters are read on demand. */
 export function countingOutbound(inner: Outbound): CountingOutbound {
   let closedUp = 0;
   let closedDown = 0;
   let udpUp = 0;
   let udpDown = 0;
-  const live = new Set<SocketLike>();
-  const open = new Set<Live>();
+  const tcp = new Map<SocketLike, TcpLive>();
+  const open = new Set<Live>(); // UDP sessions
 
   const sum = (key: 'bytesRead' | 'bytesWritten') => {
     let n = 0;
-    for (const s of live) n += s[key] ?? 0;
+    for (const s of tcp.keys()) n += s[key] ?? 0;
     return n;
   };
+  // One listener for every TCP socket (`this` is the socket): no closure per connection.
+  function onTcpClose(this: SocketLike) {
+    if (!tcp.delete(this)) return;
+    closedUp += this.bytesWritten ?? 0;
+    closedDown += this.bytesRead ?? 0;
+  }
 
   return {
     name: inner.name,
@@ -70,22 +104,8 @@ export function countingOutbound(inner: Outbound): CountingOutbound {
       // net.Socket (direct, and the socket `socks` hands back) keeps exact byte counts itself.
       const sock = remote as Duplex & SocketLike;
       if (typeof sock.bytesRead === 'number') {
-        live.add(sock);
-        const entry: Live = {
-          protocol: 'tcp',
-          source: endpointText(info.source),
-          destination: endpointText(destination),
-          since: Date.now(),
-          up: () => sock.bytesWritten ?? 0,
-          down: () => sock.bytesRead ?? 0,
-        };
-        open.add(entry);
-        remote.once('close', () => {
-          live.delete(sock);
-          open.delete(entry);
-          closedUp += sock.bytesWritten ?? 0;
-          closedDown += sock.bytesRead ?? 0;
-        });
+        tcp.set(sock, new TcpLive(sock, info.source, destination, Date.now()));
+        remote.on('close', onTcpClose);
       }
       return remote;
     },
@@ -115,6 +135,18 @@ export function countingOutbound(inner: Outbound): CountingOutbound {
       };
       const h = inner.openUdp(counted);
       return {
+        // The batch path (stack udp-batch.ts) passes through; its bytes arrive per batch in counted().
+        get batch() {
+          return h.batch;
+        },
+        ...(h.keeps ? { keeps: (p: number) => h.keeps!(p) } : {}),
+        counted(u: number, d: number) {
+          udpUp += u;
+          up += u;
+          udpDown += d;
+          down += d;
+          h.counted?.(u, d);
+        },
         send(payload, destination) {
           udpUp += payload.length;
           up += payload.length;
@@ -131,7 +163,8 @@ export function countingOutbound(inner: Outbound): CountingOutbound {
     bytesUp: () => closedUp + udpUp + sum('bytesWritten'),
     bytesDown: () => closedDown + udpDown + sum('bytesRead'),
     connections(now = Date.now()) {
-      return [...open].map((c) => ({
+      const all = [...tcp.values(), ...open].sort((x, y) => x.since - y.since);
+      return all.map((c) => ({
         protocol: c.protocol,
         source: c.source,
         destination: c.destination,

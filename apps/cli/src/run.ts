@@ -8,6 +8,7 @@ import { RunRefused } from './platform/types.js';
 import { formatBytes, startStatsReporter } from './stats.js';
 import { withExtras } from './tunnel/extras.js';
 import { TunnelStartAborted } from './tunnel/types.js';
+import { keepYoungGenerationSmall } from './young-generation.js';
 
 export interface RunOptions extends TunnelContext {
   /** Where stats go (stdout), and whether it is a terminal. */
@@ -19,6 +20,7 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** Runs the tunnel until SIGINT/SIGTERM/SIGHUP or its own failure; resolves the exit code. */
 export async function runTunnel(platform: Platform, config: RunConfig, o: RunOptions): Promise<number> {
   const { log } = o;
+  keepYoungGenerationSmall();
   let signalled: string | undefined;
   let wake!: (reason: string) => void;
   const interrupted = new Promise<string>((resolve) => {

@@ -27,6 +27,8 @@ export interface StatsSnapshot {
   /** Payload bytes (both ways) relayed by the OS's zero-copy relay (splice) vs copied through Node's
    *  sockets (TCP streams and UDP), cumulative. */
   readonly relayBytes?: { readonly spliced: number; readonly copied: number };
+  /** UDP datagrams (both ways) that took the batch path (sendmmsg/recvmmsg relays), cumulative. */
+  readonly udpBatched?: number;
 }
 
 export interface Rates {
@@ -96,6 +98,7 @@ export function statsJson(cur: StatsSnapshot, rates: Rates, now: Date = new Date
     ...(cur.dnsOverTcpQueries !== undefined ? { dnsOverTcpQueries: cur.dnsOverTcpQueries } : {}),
     ...(cur.deviceQueueDrops !== undefined ? { deviceQueueDrops: cur.deviceQueueDrops } : {}),
     ...(cur.dropsByReason ? { dropsByReason: cur.dropsByReason } : {}),
+    ...(cur.udpBatched !== undefined ? { udpBatched: cur.udpBatched } : {}),
   });
 }
 

@@ -85,4 +85,36 @@ describe('countingOutbound', () => {
     expect(out.connections()).toEqual([]);
     server.close();
   });
+
+  it('keeps no closure per open TCP connection: one shared close listener, texts made when asked', async () => {
+    const server = createServer(() => {});
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    const out = countingOutbound({
+      name: 'fake',
+      async connectTcp(): Promise<Duplex> {
+        const s = connect(port, '127.0.0.1');
+        await once(s, 'connect');
+        return s;
+      },
+      openUdp: () => ({ send: () => {}, close: () => {} }),
+    });
+    const info = (p: number) => ({
+      family: 4 as const,
+      source: { address: '198.18.0.9', port: p },
+      destination: { address: '127.0.0.1', port },
+    });
+    const a = (await out.connectTcp(info(1).destination, info(1))) as Socket;
+    const b = (await out.connectTcp(info(2).destination, info(2))) as Socket;
+    expect(a.listeners('close').at(-1)).toBe(b.listeners('close').at(-1));
+    expect(out.connections().map((c) => c.source)).toEqual(['198.18.0.9:1', '198.18.0.9:2']);
+    a.destroy();
+    await once(a, 'close');
+    expect(out.connections().map((c) => c.source)).toEqual(['198.18.0.9:2']);
+    b.destroy();
+    await once(b, 'close');
+    expect(out.connections()).toEqual([]);
+    server.close();
+  });
 });

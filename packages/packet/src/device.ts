@@ -15,8 +15,18 @@ export interface PacketBatch {
    * complemented pseudo-header sum, as Linux CHECKSUM_PARTIAL / virtio NEEDS_CSUM. Absent or 0: complete.
    * A receiver that rewrites a partial packet updates that sum (`rewriteTcpEndpointsAt(…, partial = true)`)
    * and passes `flags` back with `writeBatch`; devices without offload ignore it on write.
+   * Bit 1 = ECN on a TCP super-packet (`gsoSize` > 0): its first segment may carry CWR (virtio
+   * VIRTIO_NET_HDR_GSO_ECN); pass it back unchanged.
    */
   readonly flags?: Uint8Array;
+  /**
+   * Optional per-packet GSO segment size (only devices opened with segmentation offload, TSO, set it). n > 0:
+   * packet i is a TCP super-packet — one IP + TCP header over a payload the OS cuts into n-byte segments
+   * (virtio_net_hdr gso_size; IPv4 total length / IPv6 payload length cover the whole super-packet; always
+   * checksum partial). Rewrite its headers as for one packet and pass `gsoSize` back with `writeBatch`, so the
+   * device writes it back as one super-packet. 0 or absent: an ordinary packet of at most one MTU.
+   */
+  readonly gsoSize?: Uint16Array;
 }
 
 export interface DeviceCounters {

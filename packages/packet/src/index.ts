@@ -10,6 +10,13 @@ export * from './nat.js';
 export * from './options.js';
 export * from './packet.js';
 export * from './pcap.js';
-export type { Pinning, StackSockets } from './sockets.js';
+export type {
+  Pinning,
+  StackSockets,
+  UdpRelay,
+  UdpRelayEngine,
+  UdpRelayOptions,
+  UdpRelayStats,
+} from './sockets.js';
 export * from './tcp.js';
 export * from './udp.js';

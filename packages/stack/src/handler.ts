@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import type { UdpRelay } from '@ztun/packet';
 
 // What the stack hands to the application. A Node program can pass its own Handler to createStack, or use
 // one built from an outbound (directOutbound / socks5Outbound) with handlerFromOutbound.
@@ -41,14 +42,15 @@ export interface UdpSession {
   unreachable(destination: Endpoint, reason?: UnreachableReason): void;
   /**
    * Counts a datagram the handler received for this session and refused, in the stack's `drops[reason]`:
-   * 'udpForeignSender' = from a sender that is not the session's peer (SOCKS5: not the relay, RFC 1928 §7).
+   * 'udpForeignSender' = from a sender that is not the session's peer (SOCKS5: not the relay, RFC 1928 §7);
+   * 'udpBadReply' = a reply that cannot become a packet to the client (the batch path's relay).
    */
   drop(reason: UdpSessionDropReason): void;
   /** Ends the session now (the handler's onClose runs). */
   close(): void;
 }
 
-export type UdpSessionDropReason = 'udpForeignSender';
+export type UdpSessionDropReason = 'udpForeignSender' | 'udpBadReply';
 
 /** What the handler returns for a new UDP session. */
 export interface UdpSessionHandler {
@@ -56,6 +58,20 @@ export interface UdpSessionHandler {
   send(payload: Uint8Array, destination: Endpoint): void;
   /** The session ended (idle timeout, table full eviction, stack closed, or session.close()). */
   close(): void;
+  /**
+   * Optional, the batch path (issue 17 item 4; udp-batch.ts): the session's relay once it can take datagrams
+   * (@ztun/packet's UdpRelay, from `StackSockets.udpRelay`). The stack then sends the session's datagrams
+   * through it a TUN batch at a time and has its replies built into packets (`replyTo`), instead of calling
+   * send() and session.reply() per datagram. A wrapper that must see every datagram leaves it out.
+   */
+  readonly batch?: UdpRelay | undefined;
+  /** With `batch`: the payload bytes the stack moved through the relay, reported once per batch. */
+  counted?(up: number, down: number): void;
+  /**
+   * With `batch`: true for datagrams to `destinationPort` that must still go through send() (a wrapper that
+   * handles them itself, e.g. DNS queries carried over TCP). Asked before `batch` is read.
+   */
+  keeps?(destinationPort: number): boolean;
 }
 
 export interface IcmpEchoInfo {

@@ -34,7 +34,8 @@ export async function listen(f: Family, options: ListenerOptions): Promise<net.S
     noDelay: true,
     pauseOnConnect: options.handler.acceptPaused === true,
   });
-  server.on('connection', (sock) => accept(f, sock, options));
+  const perSocket = sharedPerSocket(f, options);
+  server.on('connection', (sock) => accept(f, sock, options, perSocket));
   server.on('error', (err) => options.logger.error?.(`ipv${f.v} listener: ${err.message}`));
   const deadline = performance.now() + BIND_RETRY_MS;
   for (;;) {
@@ -56,8 +57,36 @@ export async function listen(f: Family, options: ListenerOptions): Promise<net.S
   return server;
 }
 
+/** The NAT port of an accepted socket, for its 'close' listener. */
+const kNatPort = Symbol('ztun.natPort');
+type Accepted = net.Socket & { [kNatPort]?: number };
+
+/**
+ * What every accepted socket of one listener gets: made once per listener, with the socket as `this`, so an
+ * idle connection holds no closure of its own (issue 17 item 2).
+ */
+interface PerSocket {
+  resetAndDestroy(this: net.Socket): net.Socket;
+  onClose(this: Accepted): void;
+}
+
+function sharedPerSocket(f: Family, options: ListenerOptions): PerSocket {
+  const t = f.table;
+  const counters = options.counters;
+  return {
+    // Handlers (and the stack) reset through this; Node's own fails while a FIN is queued (see tcp-reset.ts).
+    resetAndDestroy(this: net.Socket) {
+      resetTcpSocket(this, options.sockets);
+      return this;
+    },
+    onClose(this: Accepted) {
+      if (t.socketClosed(this[kNatPort] ?? 0, this, performance.now())) counters.tcpOpen--;
+    },
+  };
+}
+
 /** An accepted connection: from the NAT address and an embryonic NAT port, else reset (tcpUnmappedAccept). */
-function accept(f: Family, sock: net.Socket, options: ListenerOptions): void {
+function accept(f: Family, sock: Accepted, options: ListenerOptions, perSocket: PerSocket): void {
   const t = f.table;
   const counters = options.counters;
   const port = sock.remotePort ?? 0;
@@ -73,11 +102,7 @@ function accept(f: Family, sock: net.Socket, options: ListenerOptions): void {
     sock.resetAndDestroy();
     return;
   }
-  // Handlers (and the stack) reset through this; Node's own fails while a FIN is queued (see tcp-reset.ts).
-  sock.resetAndDestroy = () => {
-    resetTcpSocket(sock, options.sockets);
-    return sock;
-  };
+  sock.resetAndDestroy = perSocket.resetAndDestroy;
   counters.tcpOpen++;
   const base = port * 16;
   const info = {
@@ -85,9 +110,8 @@ function accept(f: Family, sock: net.Socket, options: ListenerOptions): void {
     source: { address: formatIp(t.src, base, f.v), port: t.sport[port]! },
     destination: { address: formatIp(t.dst, base, f.v), port: t.dport[port]! },
   };
-  sock.once('close', () => {
-    if (t.socketClosed(port, sock, performance.now())) counters.tcpOpen--;
-  });
+  sock[kNatPort] = port;
+  sock.on('close', perSocket.onClose);
   try {
     options.handler.tcp(sock as TcpConnection, info);
   } catch (err) {

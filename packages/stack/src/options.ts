@@ -95,6 +95,7 @@ export type DropReason =
   | 'udpBadReply'
   | 'udpSourcePortZero'
   | 'udpForeignSender'
+  | 'udpSendDropped'
   | 'icmpOff'
   | 'icmpOther'
   | 'loop';
@@ -113,6 +114,9 @@ export interface StackCounters {
   readonly tcpNatEntries: number;
   udpOpen: number;
   udpTotal: number;
+  /** Datagrams sent / replies delivered through the batch path (udp-batch.ts), cumulative. */
+  udpBatchSent: number;
+  udpBatchReplies: number;
   icmpEchoReplies: number;
   drops: Record<DropReason, number>;
 }
@@ -128,6 +132,8 @@ export function newCounters(): StackCounters {
     tcpTotal: 0,
     udpOpen: 0,
     udpTotal: 0,
+    udpBatchSent: 0,
+    udpBatchReplies: 0,
     icmpEchoReplies: 0,
     drops: {
       malformed: 0,
@@ -141,6 +147,7 @@ export function newCounters(): StackCounters {
       udpBadReply: 0,
       udpSourcePortZero: 0,
       udpForeignSender: 0,
+      udpSendDropped: 0,
       icmpOff: 0,
       icmpOther: 0,
       loop: 0,

@@ -1,10 +1,12 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { constants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { Pinning, StackSockets } from '@ztun/packet';
 import type { Endpoint, Outbound, UdpSession, UdpSessionHandler } from './handler.js';
 import { ownSockets, type UdpLoopListener } from './own-sockets.js';
 import { hasPinning, portableSockets, sourceAddressFor } from './sockets.js';
+import { openRelayedUdp } from './udp-relayed.js';
 import { parseIp } from './wire.js';
 
 export interface DirectOutboundOptions extends Pinning {
@@ -129,6 +131,14 @@ export function pinnedUdpSocket(
 
 const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'ECONNREFUSED', 'EADDRNOTAVAIL']);
 
+/** The same errors by number, from the batch path's relay. */
+export function unreachableFor(errno: number): 'port' | 'host' | undefined {
+  const e = constants.errno;
+  if (errno === e.ECONNREFUSED) return 'port';
+  if (errno === e.EHOSTUNREACH || errno === e.ENETUNREACH || errno === e.EADDRNOTAVAIL) return 'host';
+  return undefined;
+}
+
 /**
  * Connects to the original destination directly, from sockets that cannot loop back into the TUN (pinned
  * through `options.sockets`: SO_MARK / SO_BINDTODEVICE on Linux, IP_BOUND_IF on macOS).
@@ -148,6 +158,21 @@ export function directOutbound(options: DirectOutboundOptions = {}): Outbound {
       return connectPinned(destination, pin, timeoutMs, sockets);
     },
     openUdp(session: UdpSession): UdpSessionHandler {
+      const engine = sockets.udpRelay;
+      if (engine) {
+        // The batch path (issue 17 item 4): the session's socket is a relay the stack drives a batch at a time.
+        return openRelayedUdp(session, {
+          engine,
+          sockets,
+          pin,
+          family: session.family,
+          onLoop: (destination) => session.unreachable(destination, 'prohibited'),
+          onSendError(errno, destination) {
+            const reason = unreachableFor(errno);
+            if (reason) session.unreachable(destination, reason);
+          },
+        });
+      }
       const sock = pinnedUdpSocket(
         session.family,
         pin,

@@ -78,6 +78,17 @@ export function dnsOverTcpOutbound(inner: Outbound, options: DnsOverTcpOptions =
       let open = true;
       const isOpen = () => open;
       return {
+        // The batch path for everything but port `port` (those may be queries to carry over TCP): the inner
+        // session is opened by the first datagram the stack would batch, as send() opens it.
+        keeps: (destinationPort: number) => destinationPort === port,
+        get batch() {
+          if (!open) return undefined;
+          udp ??= inner.openUdp(session);
+          return udp.batch;
+        },
+        counted(up: number, down: number) {
+          udp?.counted?.(up, down);
+        },
         send(payload, destination) {
           if (
             destination.port === port &&

@@ -10,6 +10,7 @@ import type { Pinning, StackSockets } from '@ztun/packet';
 import type { Endpoint, Outbound, UdpSession, UdpSessionHandler } from './handler.js';
 import { connectPinned, pinnedUdpSocket } from './outbound-direct.js';
 import { portableSockets } from './sockets.js';
+import { openRelayedUdp } from './udp-relayed.js';
 import { parseIp } from './wire.js';
 
 export interface Socks5OutboundOptions extends Pinning {
@@ -164,6 +165,8 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
       let closed = false;
       let control: net.Socket | undefined;
       let udp: dgram.Socket | undefined;
+      /** The batch path's relay (StackSockets.udpRelay) in place of `udp`, once associated. */
+      let relayed: UdpSessionHandler | undefined;
       let relay: Endpoint | undefined;
       let relayBytes: Uint8Array | undefined;
       /** The relay's address as the socket reports senders (learnt on the first match). */
@@ -209,16 +212,33 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
             relay = { address: host, port: info.remoteHost!.port };
             relayBytes = parseIp(host);
             const family = relayBytes?.length === 16 ? 6 : 4;
+            const onLoop = () => {
+              // The frames to the relay came back into the TUN: the proxy is routed through it.
+              if (lastDestination) session.unreachable(lastDestination, 'prohibited');
+            };
+            if (sockets.udpRelay && relayBytes) {
+              try {
+                relayed = openRelayedUdp(session, {
+                  engine: sockets.udpRelay,
+                  sockets,
+                  pin,
+                  family,
+                  socks5: { address: relayBytes, port: relay.port },
+                  onLoop,
+                  onSendError: () => session.close(), // as the dgram socket's 'error' below
+                });
+              } catch {
+                session.close();
+                return;
+              }
+              ctl.on('error', () => session.close());
+              ctl.on('close', () => session.close());
+              for (const [p, d] of pending) relayed.send(p, d);
+              pending.length = 0;
+              return;
+            }
             try {
-              udp = pinnedUdpSocket(
-                family,
-                pin,
-                () => {
-                  // The frames to the relay came back into the TUN: the proxy is routed through it.
-                  if (lastDestination) session.unreachable(lastDestination, 'prohibited');
-                },
-                sockets,
-              );
+              udp = pinnedUdpSocket(family, pin, onLoop, sockets);
             } catch {
               session.close(); // no socket (EMFILE…): the session ends like a failed association
               return;
@@ -228,6 +248,8 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
                 session.drop('udpForeignSender');
                 return;
               }
+              // RFC 1928 §7: a fragment (FRAG ≠ 0) is dropped, as is a domain name (no packet source).
+              if (msg.length < 4 || msg[2] !== 0 || msg[3] === 3) return;
               try {
                 const frame = SocksClient.parseUDPFrame(msg);
                 session.reply(frame.data, { address: frame.remoteHost.host, port: frame.remoteHost.port });
@@ -249,8 +271,16 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
           },
         );
       return {
+        get batch() {
+          return relayed?.batch;
+        },
         send(payload, destination) {
           if (closed) return;
+          if (relayed) {
+            lastDestination = destination;
+            relayed.send(payload, destination);
+            return;
+          }
           if (!relay) {
             if (pending.length < MAX_PENDING_DATAGRAMS) pending.push([payload, destination]);
             return;
@@ -262,6 +292,7 @@ export function socks5Outbound(options: Socks5OutboundOptions): Outbound {
           closed = true;
           control?.destroy();
           udp?.close();
+          relayed?.close();
         },
       };
     },

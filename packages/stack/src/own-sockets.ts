@@ -11,15 +11,21 @@ import { parseIp } from './wire.js';
 /** Called when a datagram of this UDP socket came back into the TUN instead of reaching `destination`. */
 export type UdpLoopListener = (destination: Endpoint) => void;
 
+/**
+ * One TCP socket: local then remote address in one slice of Node's shared Buffer pool (no ArrayBuffer of its
+ * own), chained with the other sockets on its local port — an idle connection costs this object, its slice
+ * and a map entry (issue 17 item 2).
+ */
 interface TcpEntry {
   readonly family: 4 | 6;
-  readonly local: Uint8Array;
-  readonly remote: Uint8Array;
+  readonly addrs: Uint8Array;
+  readonly localPort: number;
   readonly remotePort: number;
+  next: TcpEntry | undefined;
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array, bOff: number): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[bOff + i]) return false;
+function bytesEqual(a: Uint8Array, aOff: number, len: number, b: Uint8Array, bOff: number): boolean {
+  for (let i = 0; i < len; i++) if (a[aOff + i] !== b[bOff + i]) return false;
   return true;
 }
 
@@ -32,9 +38,31 @@ function localEndpoint(sock: net.Socket): { address: string; port: number } | un
 }
 
 export class OwnSockets {
-  private readonly tcp = new Map<number, TcpEntry[]>();
+  /** The first entry on each local port (more chain through `next`). */
+  private readonly tcp = new Map<number, TcpEntry>();
+  private readonly tcpBySocket = new Map<net.Socket, TcpEntry>();
   private readonly udp4 = new Map<number, UdpLoopListener>();
   private readonly udp6 = new Map<number, UdpLoopListener>();
+  /** One 'close' listener for every tracked TCP socket (`this` is the socket): no closure per connection. */
+  private readonly onTcpClose: (this: net.Socket) => void;
+
+  constructor() {
+    const tcp = this.tcp;
+    const bySocket = this.tcpBySocket;
+    this.onTcpClose = function (this: net.Socket) {
+      const entry = bySocket.get(this);
+      if (!entry) return;
+      bySocket.delete(this);
+      let e = tcp.get(entry.localPort);
+      if (e === entry) {
+        if (entry.next) tcp.set(entry.localPort, entry.next);
+        else tcp.delete(entry.localPort);
+        return;
+      }
+      while (e && e.next !== entry) e = e.next;
+      if (e) e.next = entry.next;
+    };
+  }
 
   /**
    * Registers a TCP socket once its connect(2) has run (its local address and port are chosen then) until it
@@ -45,17 +73,19 @@ export class OwnSockets {
     const local = localEndpoint(sock);
     const localBytes = local ? parseIp(local.address) : undefined;
     if (!local || !localBytes || localBytes.length !== remote.length) return;
-    const entry: TcpEntry = { family, local: localBytes, remote, remotePort };
-    const list = this.tcp.get(local.port);
-    if (list) list.push(entry);
-    else this.tcp.set(local.port, [entry]);
-    sock.once('close', () => {
-      const l = this.tcp.get(local.port);
-      if (!l) return;
-      const i = l.indexOf(entry);
-      if (i >= 0) l.splice(i, 1);
-      if (l.length === 0) this.tcp.delete(local.port);
-    });
+    const addrs = Buffer.allocUnsafe(2 * remote.length); // a slice of the pool (Buffer.poolSize)
+    addrs.set(localBytes, 0);
+    addrs.set(remote, remote.length);
+    const entry: TcpEntry = {
+      family,
+      addrs,
+      localPort: local.port,
+      remotePort,
+      next: this.tcp.get(local.port),
+    };
+    this.tcp.set(local.port, entry);
+    this.tcpBySocket.set(sock, entry);
+    sock.on('close', this.onTcpClose);
   }
 
   /** True when src:sport → dst:dport (addresses in `d`) is one of the outbounds' own TCP connections. */
@@ -67,14 +97,13 @@ export class OwnSockets {
     dstOff: number,
     dport: number,
   ): boolean {
-    const list = this.tcp.get(sport);
-    if (!list) return false;
-    for (const e of list) {
+    for (let e = this.tcp.get(sport); e; e = e.next) {
+      const alen = e.addrs.length >> 1;
       if (
         e.family === family &&
         e.remotePort === dport &&
-        bytesEqual(e.local, d, srcOff) &&
-        bytesEqual(e.remote, d, dstOff)
+        bytesEqual(e.addrs, 0, alen, d, srcOff) &&
+        bytesEqual(e.addrs, alen, alen, d, dstOff)
       )
         return true;
     }
@@ -102,6 +131,16 @@ export class OwnSockets {
     } catch {
       sock.once('listening', register);
     }
+  }
+
+  /** Registers a UDP socket Node does not hold (a batch-path relay) by its bound port; returns the undo. */
+  trackUdpPort(family: 4 | 6, port: number, onLoop: UdpLoopListener): () => void {
+    const map = family === 4 ? this.udp4 : this.udp6;
+    if (port === 0) return () => {};
+    map.set(port, onLoop);
+    return () => {
+      if (map.get(port) === onLoop) map.delete(port);
+    };
   }
 
   /** The listener of the outbounds' UDP socket bound to `port`, if there is one. */

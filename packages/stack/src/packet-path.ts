@@ -5,7 +5,14 @@ import { type Clock, type Family, PacketContext } from './packet-context.js';
 import type { PcapSink } from './pcap.js';
 import type { TcpPath } from './tcp-path.js';
 import type { UdpSessionTable } from './udp-sessions.js';
-import { completePartialChecksum, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from './wire.js';
+import {
+  completePartialChecksum,
+  PROTO_ICMP,
+  PROTO_ICMPV6,
+  PROTO_TCP,
+  PROTO_UDP,
+  partialChecksumAt,
+} from './wire.js';
 
 // The packet path: every packet of a batch read from the device is validated once (one reused PacketView),
 // dispatched by protocol with a reused PacketContext, and — when it is rewritten or answered in place —
@@ -39,18 +46,21 @@ export class PacketPath {
   private outOffsets = new Uint32Array(256);
   private outLengths = new Uint32Array(256);
   private outFlags = new Uint8Array(256);
+  private outGso = new Uint16Array(256);
   private readonly outBatch: {
     count: number;
     data: Uint8Array;
     offsets: Uint32Array;
     lengths: Uint32Array;
     flags: Uint8Array | undefined;
+    gsoSize: Uint16Array | undefined;
   } = {
     count: 0,
     data: new Uint8Array(0),
     offsets: this.outOffsets,
     lengths: this.outLengths,
     flags: undefined,
+    gsoSize: undefined,
   };
 
   constructor(o: PacketPathOptions) {
@@ -74,6 +84,7 @@ export class PacketPath {
       this.outOffsets = new Uint32Array(count * 2);
       this.outLengths = new Uint32Array(count * 2);
       this.outFlags = new Uint8Array(count * 2);
+      this.outGso = new Uint16Array(count * 2);
       this.outBatch.offsets = this.outOffsets;
       this.outBatch.lengths = this.outLengths;
     }
@@ -82,6 +93,9 @@ export class PacketPath {
     const lengths = batch.lengths;
     // Checksum offload (docs/architecture.md): bit 0 = the transport checksum holds only the pseudo sum.
     const flags = batch.flags;
+    // TSO: gsoSize[i] > 0 = a TCP super-packet. Its IP length fields already cover the whole of it and nothing
+    // here limits a packet to the MTU, so it is rewritten as one packet and written back as one.
+    const gso = batch.gsoSize;
     const c = this.counters;
     const pcap = this.pcap;
     let n = 0;
@@ -91,23 +105,21 @@ export class PacketPath {
       const len = lengths[i]!;
       c.rxPackets++;
       c.rxBytes += len;
-      let partial = flags !== undefined && (flags[i]! & 1) !== 0;
-      if (partial && pcap) {
-        // A capture shows complete checksums: finish it here (one pass, only while capturing), write it plain.
-        completePartialChecksum(data, off, len);
-        partial = false;
-      }
-      if (pcap) pcap.record(data.subarray(off, off + len));
+      const partial = flags !== undefined && (flags[i]! & 1) !== 0;
+      if (pcap) capture(pcap, data, off, len, partial);
       const out = this.packet(data, off, len, partial);
       if (out > 0) {
         this.outOffsets[n] = off;
         this.outLengths[n] = out;
-        this.outFlags[n] = partial ? 1 : 0;
+        // The flag bits (partial, a super-packet's ECN) and the GSO size go back as they came.
+        this.outFlags[n] = flags !== undefined ? flags[i]! : 0;
+        this.outGso[n] = gso !== undefined ? gso[i]! : 0;
         bytes += out;
         n++;
-        if (pcap) pcap.record(data.subarray(off, off + out));
+        if (pcap) capture(pcap, data, off, out, partial);
       }
     }
+    this.udp.flush(data);
     if (n > 0) {
       c.txPackets += n;
       c.txBytes += bytes;
@@ -115,6 +127,7 @@ export class PacketPath {
       ob.count = n;
       ob.data = data;
       ob.flags = flags ? this.outFlags : undefined;
+      ob.gsoSize = gso ? this.outGso : undefined;
       this.device.writeBatch(ob);
     }
   }
@@ -178,5 +191,27 @@ export class PacketPath {
         drops.unsupported++;
         return 0;
     }
+  }
+}
+
+/**
+ * Records a packet: a capture shows complete checksums, so a partial one is finished for the record (one pass,
+ * only while capturing) and its partial sum put back for the device. A TCP super-packet is recorded whole, as
+ * tcpdump shows it on a TSO interface (longer than the MTU; snaplen 256 KiB), its checksum finished as one
+ * packet's.
+ */
+function capture(pcap: PcapSink, d: Uint8Array, o: number, len: number, partial: boolean): void {
+  if (!partial) {
+    pcap.record(d.subarray(o, o + len));
+    return;
+  }
+  const at = partialChecksumAt(d, o, len);
+  const hi = at >= 0 ? d[at]! : 0;
+  const lo = at >= 0 ? d[at + 1]! : 0;
+  completePartialChecksum(d, o, len);
+  pcap.record(d.subarray(o, o + len));
+  if (at >= 0) {
+    d[at] = hi;
+    d[at + 1] = lo;
   }
 }

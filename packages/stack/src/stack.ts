@@ -102,6 +102,7 @@ class SystemStack implements Stack {
     this.logger = logger;
     this.pcap = options.pcap ? createPcapSink(options.pcap) : undefined;
     const emit = (packet: Uint8Array) => this.emit(packet);
+    const emitBatch = (batch: PacketBatch) => this.emitBatch(batch);
     const { counters, clock, device, pcap, v4, v6 } = this;
     // The one parser every packet goes through (reused: no per-packet allocation), shared by the paths.
     const pv = new PacketView();
@@ -112,6 +113,7 @@ class SystemStack implements Stack {
       counters,
       clock,
       emit,
+      emitBatch,
       pv,
       loopPrefixes,
       maxSessions: options.maxUdpSessions ?? 8192,
@@ -209,6 +211,22 @@ class SystemStack implements Stack {
     this.counters.txBytes += packet.length;
     this.pcap?.record(packet);
     this.device.write(packet);
+  }
+
+  /** Writes a batch of complete packets the stack built (the batch UDP path's replies). */
+  private emitBatch(batch: PacketBatch): void {
+    if (this.closed) return;
+    let bytes = 0;
+    for (let i = 0; i < batch.count; i++) bytes += batch.lengths[i]!;
+    this.counters.txPackets += batch.count;
+    this.counters.txBytes += bytes;
+    const pcap = this.pcap;
+    if (pcap)
+      for (let i = 0; i < batch.count; i++) {
+        const o = batch.offsets[i]!;
+        pcap.record(batch.data.subarray(o, o + batch.lengths[i]!));
+      }
+    this.device.writeBatch(batch);
   }
 
   private onBatch(batch: PacketBatch): void {

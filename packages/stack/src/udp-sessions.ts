@@ -1,4 +1,4 @@
-import type { PacketView } from '@ztun/packet';
+import type { PacketBatch, PacketView } from '@ztun/packet';
 import type {
   Endpoint,
   Handler,
@@ -11,6 +11,7 @@ import type { LoopPrefixes } from './loop-prefixes.js';
 import type { StackCounters, StackLogger } from './options.js';
 import { ownSockets } from './own-sockets.js';
 import type { Clock, PacketContext } from './packet-context.js';
+import { BatchQueue, deliverReplies } from './udp-batch.js';
 import { buildUdpPacket, buildUnreachable, bytesEqual, formatIp, parseIp, udpQuote } from './wire.js';
 
 // UDP sessions: one per client address:port, keyed by numbers (IPv6 hashed and chained), opened by the
@@ -24,6 +25,8 @@ export interface UdpTableOptions {
   clock: Clock;
   /** Writes a packet the stack built to the device. */
   emit: (packet: Uint8Array) => void;
+  /** Writes a batch of complete packets (the batch path's replies) to the device. */
+  emitBatch: (batch: PacketBatch) => void;
   /** The stack's parser, holding the packet of the context. */
   pv: PacketView;
   loopPrefixes: LoopPrefixes;
@@ -39,6 +42,8 @@ class UdpSessionImpl implements UdpSession {
   closed = false;
   /** Next session with the same map key (IPv6 keys are hashes). */
   next: UdpSessionImpl | undefined;
+  /** The batch path's queue, once the handler offered a relay (udp-batch.ts). */
+  queue: BatchQueue | undefined;
   private lastFromText = '';
   private lastFromBytes: Uint8Array | undefined;
   /** The last destination this session sent to: a DNS or QUIC flow reuses it without string work. */
@@ -112,6 +117,9 @@ export class UdpSessionTable {
   readonly counters: StackCounters;
   readonly clock: Clock;
   readonly emit: (packet: Uint8Array) => void;
+  private readonly emitBatch: (batch: PacketBatch) => void;
+  /** Sessions with datagrams queued in the current TUN batch (flushed by flush()). */
+  private readonly queued: BatchQueue[] = [];
   private readonly handler: Handler;
   private readonly pv: PacketView;
   private readonly loopPrefixes: LoopPrefixes;
@@ -127,6 +135,7 @@ export class UdpSessionTable {
     this.counters = options.counters;
     this.clock = options.clock;
     this.emit = options.emit;
+    this.emitBatch = options.emitBatch;
     this.pv = options.pv;
     this.loopPrefixes = options.loopPrefixes;
     this.maxSessions = options.maxSessions;
@@ -210,9 +219,38 @@ export class UdpSessionTable {
       if (s.closed) return;
     }
     s.lastSeen = this.clock.now;
+    const h = s.handler;
+    const relay = h && !h.keeps?.(c.dport) ? h.batch : undefined;
+    if (relay) {
+      // The batch path: queued as a view into the TUN batch, sent when the batch ends (flush).
+      const q = s.queue ?? this.batchQueue(s, relay, h!.counted?.bind(h));
+      if (q.count === 0) this.queued.push(q);
+      q.push(d, c.l4 + 8, ulen - 8, c.dstOff, c.dport);
+      return;
+    }
     const payload = Buffer.allocUnsafe(ulen - 8);
     payload.set(d.subarray(c.l4 + 8, c.l4 + ulen));
     s.handler?.send(payload, s.destination(d, c.dstOff, c.dport));
+  }
+
+  private batchQueue(
+    s: UdpSessionImpl,
+    relay: NonNullable<UdpSessionHandler['batch']>,
+    counted: ((up: number, down: number) => void) | undefined,
+  ): BatchQueue {
+    const q = new BatchQueue(s, relay, counted);
+    s.queue = q;
+    relay.replyTo(s.srcBytes, s.sport, (batch) =>
+      deliverReplies(q, batch, this.clock.now, this.counters, this.emitBatch),
+    );
+    return q;
+  }
+
+  /** The end of a TUN batch: each session's queued datagrams go out in one relay send. */
+  flush(data: Uint8Array): void {
+    const queued = this.queued;
+    for (let i = 0; i < queued.length; i++) queued[i]!.flush(data, this.counters);
+    queued.length = 0;
   }
 
   /** Closes a session once: unlinks it, counts it and tells its handler. */
@@ -230,6 +268,7 @@ export class UdpSessionTable {
       if (head) head.next = s.next;
     }
     this.counters.udpOpen--;
+    s.queue?.syncDrops(this.counters);
     try {
       s.handler?.close();
     } catch (err) {
@@ -246,6 +285,7 @@ export class UdpSessionTable {
         for (let s: UdpSessionImpl | undefined = head; s; ) {
           const next: UdpSessionImpl | undefined = s.next;
           if (now - s.lastSeen > this.timeoutMs) this.close(s);
+          else s.queue?.syncDrops(this.counters);
           s = next;
         }
       }

@@ -94,19 +94,29 @@ export function bytesEqual(a: Uint8Array, aOff: number, b: Uint8Array, bOff: num
   return true;
 }
 
+/** Offset of the TCP/UDP checksum field of a packet flagged partial (right after the IP header), or -1. */
+export function partialChecksumAt(d: Uint8Array, o: number, len: number): number {
+  const v6 = d[o]! >> 4 === 6;
+  const l4 = o + (v6 ? 40 : (d[o]! & 0x0f) * 4);
+  const at = l4 + ((v6 ? d[o + 6]! : d[o + 9]!) === PROTO_TCP ? 16 : 6);
+  return at + 2 > o + len ? -1 : at;
+}
+
 /**
  * Finishes an offload partial checksum in place (what a NIC would do): the TCP/UDP header directly follows
- * the IP header (the device flags nothing else) and its checksum field holds the pseudo-header sum.
+ * the IP header (the device flags nothing else) and its checksum field holds the pseudo-header sum. Returns
+ * the checksum field's offset, -1 when the packet is too short to hold it.
  */
-export function completePartialChecksum(d: Uint8Array, o: number, len: number): void {
+export function completePartialChecksum(d: Uint8Array, o: number, len: number): number {
+  const at = partialChecksumAt(d, o, len);
+  if (at < 0) return -1;
   const v6 = d[o]! >> 4 === 6;
   const l4 = o + (v6 ? 40 : (d[o]! & 0x0f) * 4);
   const proto = v6 ? d[o + 6]! : d[o + 9]!;
-  const at = l4 + (proto === PROTO_TCP ? 16 : 6);
   const end = o + len;
-  if (at + 2 > end) return;
   let sum = checksumFinish(checksumPartial(d, l4, end - l4));
   if (sum === 0 && proto === PROTO_UDP) sum = 0xffff;
   d[at] = sum >>> 8;
   d[at + 1] = sum;
+  return at;
 }

@@ -183,7 +183,8 @@ export async function startStack(
   outbound: Record<string, unknown>,
   extra: Record<string, unknown> = {},
 ): Promise<StackRunner> {
-  const tunName = `zts${process.pid.toString(36)}${runnerCount++}`.slice(0, 15);
+  const tunName =
+    (extra.tunName as string | undefined) ?? `zts${process.pid.toString(36)}${runnerCount++}`.slice(0, 15);
   const config = { tunName, mtu: 65535, cidrs: TUN_CIDRS, outbound, ...extra };
   // exec keeps the runner's PID the one we stop; the higher fd limit lets benchmarks hold 10k connections.
   const nodeArgs = [...((extra.nodeArgs as string[] | undefined) ?? []), RUNNER, JSON.stringify(config)];

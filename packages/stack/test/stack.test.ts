@@ -28,6 +28,8 @@ class FakeDevice implements TunDevice {
   written: Uint8Array[] = [];
   /** The flags byte each written packet went with (0 for write() and batches without flags). */
   writtenFlags: number[] = [];
+  /** The GSO size each written packet went with (0 for write() and batches without gsoSize). */
+  writtenGso: number[] = [];
   private receiver: ((b: PacketBatch) => void) | undefined;
   onBatch(r: (b: PacketBatch) => void): void {
     this.receiver = r;
@@ -38,16 +40,18 @@ class FakeDevice implements TunDevice {
     for (let i = 0; i < b.count; i++) {
       this.written.push(b.data.slice(b.offsets[i]!, b.offsets[i]! + b.lengths[i]!));
       this.writtenFlags.push(b.flags ? b.flags[i]! : 0);
+      this.writtenGso.push(b.gsoSize ? b.gsoSize[i]! : 0);
     }
   }
   write(p: Uint8Array): void {
     this.written.push(p.slice());
     this.writtenFlags.push(0);
+    this.writtenGso.push(0);
   }
   onError(): void {}
   async close(): Promise<void> {}
   /** Delivers packets as one batch in a shared buffer with an offset, like a real device. */
-  deliver(packets: Uint8Array[], flags?: Uint8Array): void {
+  deliver(packets: Uint8Array[], flags?: Uint8Array, gsoSize?: Uint16Array): void {
     const total = packets.reduce((a, p) => a + p.length + 8, 16);
     const data = new Uint8Array(total);
     const offsets = new Uint32Array(packets.length);
@@ -59,12 +63,20 @@ class FakeDevice implements TunDevice {
       lengths[i] = p.length;
       o += p.length + 8;
     });
-    this.receiver!({ count: packets.length, data, offsets, lengths, ...(flags ? { flags } : {}) });
+    this.receiver!({
+      count: packets.length,
+      data,
+      offsets,
+      lengths,
+      ...(flags ? { flags } : {}),
+      ...(gsoSize ? { gsoSize } : {}),
+    });
   }
   take(): Uint8Array[] {
     const w = this.written;
     this.written = [];
     this.writtenFlags = [];
+    this.writtenGso = [];
     return w;
   }
 }
@@ -348,14 +360,67 @@ describe('stack packet path (fake device)', () => {
     expect(udp.sent.length).toBe(1);
     expect(stack.counters.drops.badChecksum).toBe(0);
 
-    // With a capture: completed in place, recorded, and written back as a plain packet.
+    // With a capture: recorded with its checksum completed, written back still partial (the partial sum put
+    // back after the record), so a super-packet keeps what the device needs.
     const captured: Uint8Array[] = [];
     const cap = await makeStack({ pcap: { write: (b: Uint8Array) => captured.push(b.slice()) } });
     const syn = asPartial(tcpPacket('127.0.0.1', 40200, '10.9.9.9', 80, 0x02), 16);
     cap.device.deliver([syn], Uint8Array.of(1));
-    expect(cap.device.writtenFlags).toEqual([0]);
-    expect(parse(cap.device.take()[0]!).l4ChecksumOk).toBe(true);
-    expect(captured.length).toBeGreaterThan(0);
+    expect(cap.device.writtenFlags).toEqual([1]);
+    expect(parse(complete(cap.device.take()[0]!, 16)).l4ChecksumOk).toBe(true);
+    // The pcap stream: a 24-byte file header, then per packet a 16-byte record header and the packet.
+    const stream = Buffer.concat(captured);
+    const records: Uint8Array[] = [];
+    for (let at = 24; at < stream.length; ) {
+      const len = stream.readUInt32LE(at + 8);
+      records.push(stream.subarray(at + 16, at + 16 + len));
+      at += 16 + len;
+    }
+    expect(records.length).toBe(2); // as read, and as written back
+    for (const r of records) expect(parse(r).l4ChecksumOk).toBe(true);
+  });
+
+  it('TSO: a TCP super-packet is NATed as one packet and written back with its gsoSize and flags', async () => {
+    const { device } = await makeStack();
+    for (const [client, server] of [
+      ['127.0.0.1', '10.9.9.9'],
+      ['::1', 'fd00::99'],
+    ] as const) {
+      const syn = tcpPacket(client, 40300, server, 80, 0x02);
+      device.deliver([syn]);
+      device.take();
+      // 20,000 bytes of payload with gso_size 1448 (14 segments), ECN bit set, checksum partial.
+      const big = tcpPacket(client, 40300, server, 80, 0x18, new Uint8Array(20_000).fill(9));
+      const f = parse(big);
+      const hl = big.length - f.l4.length;
+      let s = pseudoSum(
+        f.v === 4 ? big.subarray(12, 16) : big.subarray(8, 24),
+        f.v === 4 ? big.subarray(16, 20) : big.subarray(24, 40),
+        6,
+        f.l4.length,
+      );
+      while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+      big[hl + 16] = s >> 8;
+      big[hl + 17] = s & 0xff;
+      device.deliver([big], Uint8Array.of(1 | 2), Uint16Array.of(1448));
+      expect(device.writtenFlags).toEqual([1 | 2]);
+      expect(device.writtenGso).toEqual([1448]);
+      const [fwd] = device.take();
+      expect(fwd!.length).toBe(big.length);
+      const p = parse(fwd!);
+      expect(p.ipChecksumOk).toBe(true);
+      expect(p.src).not.toBe(client); // NATed onto the listener
+      // The partial sum now is the rewritten packet's pseudo-header sum.
+      const hl2 = fwd!.length - p.l4.length;
+      let e = pseudoSum(
+        p.v === 4 ? fwd!.subarray(12, 16) : fwd!.subarray(8, 24),
+        p.v === 4 ? fwd!.subarray(16, 20) : fwd!.subarray(24, 40),
+        6,
+        p.l4.length,
+      );
+      while (e > 0xffff) e = (e & 0xffff) + (e >>> 16);
+      expect((fwd![hl2 + 16]! << 8) | fwd![hl2 + 17]!).toBe(e);
+    }
   });
 
   it('keeps checksums valid for any payload, ports and addresses (incremental update)', async () => {
@@ -408,6 +473,41 @@ describe('stack packet path (fake device)', () => {
     });
     expect(['ECONNRESET', 'closed']).toContain(outcome);
     await waitFor('the unmapped accept counted', () => stack.counters.drops.tcpUnmappedAccept === 1, 15_000);
+  });
+
+  it("gives accepted sockets the listener's shared functions (no closure per connection) and counts them out on close", async () => {
+    const accepted: net.Socket[] = [];
+    const handler: Handler = {
+      tcp(conn) {
+        accepted.push(conn as unknown as net.Socket);
+      },
+      udp: () => ({ send() {}, close() {} }),
+    };
+    const { device, stack } = await makeStack({ handler });
+    const clients: net.Socket[] = [];
+    for (let i = 0; i < 2; i++) {
+      // The client's SYN through the TUN makes the NAT entry; the listener then sees a connection from its port.
+      device.deliver([tcpPacket('127.0.0.1', 41000 + i, '10.9.9.9', 80, 0x02, new Uint8Array(0))]);
+      const natPort = parse(device.take()[0]!).sport;
+      const c = net.connect({
+        host: '127.0.0.1',
+        port: stack.listenPorts.ipv4!,
+        localAddress: '127.0.0.2',
+        localPort: natPort,
+      });
+      c.on('error', () => {});
+      clients.push(c);
+    }
+    await waitFor('both accepted', () => accepted.length === 2, 15_000);
+    expect(stack.counters.tcpOpen).toBe(2);
+    const [a, b] = accepted as [net.Socket, net.Socket];
+    expect(a.resetAndDestroy).toBe(b.resetAndDestroy);
+    expect(a.listeners('close').at(-1)).toBe(b.listeners('close').at(-1));
+    a.destroy();
+    await waitFor('one counted out', () => stack.counters.tcpOpen === 1);
+    b.resetAndDestroy(); // the shared reset, called as a method
+    await waitFor('both counted out', () => stack.counters.tcpOpen === 0);
+    for (const c of clients) c.destroy();
   });
 
   it("accepts without reading for a handler that reads on its own (acceptPaused): the client's first bytes stay in the kernel", async () => {

@@ -2,8 +2,8 @@ import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:chi
 import { existsSync } from 'node:fs';
 import koffi from 'koffi';
 
-// Network namespaces for tests. Every namespace is named `zt<tag><pid36><n>` so parallel test files and
-// sessions never collide, and is removed (with every process started in it) on dispose, on process exit,
+// Network namespaces for tests. Every namespace is named `zt<tag><pid36><n>` (ZTUN_TEST_NETNS_PREFIX
+// replaces `zt`) so parallel test files and sessions never collide, and is removed (with every process started in it) on dispose, on process exit,
 // and on SIGINT/SIGTERM. The host namespace is never changed.
 
 const CLONE_NEWNET = 0x40000000;
@@ -172,12 +172,16 @@ function installExitHook(): void {
   }
 }
 
+/** `zt`, or ZTUN_TEST_NETNS_PREFIX (two lowercase letters): sessions sharing a machine keep apart by prefix. */
+function netnsPrefix(): string {
+  const p = process.env.ZTUN_TEST_NETNS_PREFIX;
+  return p !== undefined && /^[a-z]{2}$/.test(p) ? p : 'zt';
+}
+
 /** Creates a fresh namespace with loopback up. `tag` (letters only, ≤ 4) says which test made it. */
 export function createNetns(tag: string): Netns {
   installExitHook();
-  // ZTUN_NETNS_PREFIX (default zt): runs that share a machine can keep their namespaces apart by prefix.
-  const prefix = process.env.ZTUN_NETNS_PREFIX ?? 'zt';
-  const name = `${prefix}${tag.slice(0, 4)}${process.pid.toString(36)}${(counter++).toString(36)}`;
+  const name = `${netnsPrefix()}${tag.slice(0, 4)}${process.pid.toString(36)}${(counter++).toString(36)}`;
   sh('ip', ['netns', 'add', name]);
   const ns = new Netns(name);
   live.add(ns);

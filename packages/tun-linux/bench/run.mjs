@@ -80,7 +80,9 @@ function startJsLoop(ns, mtu, io) {
       name: NAME,
       mtu,
       addresses: ['10.220.0.1/24'],
-      io,
+      // 'offload': the addon with IFF_VNET_HDR + TUN_F_CSUM + TSO (super-packets both ways).
+      io: io === 'offload' ? 'native' : io,
+      offload: io === 'offload',
       batchSize: Number(only('--batch')) || undefined,
       batchesPerWake: Number(only('--wake')) || undefined,
     }),
@@ -197,7 +199,13 @@ async function runCase(ns, { mtu, io, proto, port }) {
 }
 
 const fmt = (n, digits = 2) => n.toFixed(digits);
-const label = { native: 'addon', threadpool: 'fs.read', 'c-plain': 'C ref', 'c-offload': 'C+GSO' };
+const label = {
+  native: 'addon',
+  offload: 'addon+TSO',
+  threadpool: 'fs.read',
+  'c-plain': 'C ref',
+  'c-offload': 'C+GSO',
+};
 
 const ns = createNetns('bnch');
 const results = [];
@@ -208,6 +216,7 @@ try {
   const withC = compileReference() !== null;
   for (const mtu of mtus) {
     for (const io of ['native', 'threadpool']) cases.push({ mtu, io, proto: 'tcp' });
+    if (mtu !== 9000) cases.push({ mtu, io: 'offload', proto: 'tcp' });
     if (withC) cases.push({ mtu, io: 'c-plain', proto: 'tcp' });
     if (withC && mtu !== 9000) cases.push({ mtu, io: 'c-offload', proto: 'tcp' });
   }
@@ -231,7 +240,7 @@ try {
     }
     results.push(r);
     console.log(
-      `${r.proto.toUpperCase()} mtu ${String(r.mtu).padStart(5)} ${label[r.io].padEnd(7)} ` +
+      `${r.proto.toUpperCase()} mtu ${String(r.mtu).padStart(5)} ${label[r.io].padEnd(9)} ` +
         `iperf3 ${fmt(r.goodput)} Gbit/s${r.loss !== undefined ? ` (loss ${fmt(r.loss, 1)}%)` : ''} | ` +
         `device ${fmt(r.pps / 1e3, 1)} kpkt/s, ${fmt(r.deviceGbps)} Gbit/s each way, avg ${Math.round(r.avgSize)} B` +
         `${r.packetsPerBatch !== undefined ? `, ${fmt(r.packetsPerBatch, 1)} pkt/batch` : ''} | ` +

@@ -21,9 +21,20 @@ namespace ztun {
 
 // The counters shared with JS in a Float64Array. JS takes their names and order from the addon's
 // `counterNames` export, so this enum and the table under it are the only definition.
-enum Counter : int { kRxPackets, kRxBytes, kTxPackets, kTxBytes, kRxDropped, kTxDropped, kCounterCount };
-constexpr const char* kCounterNames[] = {"rxPackets", "rxBytes",   "txPackets",
-                                         "txBytes",   "rxDropped", "txDropped"};
+// gsoPacketsRead/Written: TCP super-packets (TSO) among rxPackets/txPackets.
+enum Counter : int {
+  kRxPackets,
+  kRxBytes,
+  kTxPackets,
+  kTxBytes,
+  kRxDropped,
+  kTxDropped,
+  kGsoPacketsRead,
+  kGsoPacketsWritten,
+  kCounterCount
+};
+constexpr const char* kCounterNames[] = {"rxPackets", "rxBytes",   "txPackets",      "txBytes",
+                                         "rxDropped", "txDropped", "gsoPacketsRead", "gsoPacketsWritten"};
 static_assert(sizeof kCounterNames / sizeof kCounterNames[0] == kCounterCount, "one name per counter");
 
 // Errors after which the fd is useless: the device vanished or the fd was closed under us.
@@ -44,7 +55,8 @@ class PacketFdEvents {
 struct PacketSlots {
   uint8_t* slab;
   uint32_t* lengths;
-  uint8_t* flags;  // one per slot; only with vnet headers
+  uint8_t* flags;      // one per slot; only with vnet headers
+  uint16_t* gsoSizes;  // one per slot (0: a plain packet); only with vnet headers
   double* counters;
   uint32_t slotSize;
   uint32_t batchSize;
@@ -55,7 +67,7 @@ class PacketFd {
   PacketFd(int fd, bool vnet, PacketSlots slots, uint32_t queueLimit, PacketFdEvents* events)
       : fd_(fd), vnet_(vnet), s_(slots), queueLimit_(queueLimit), events_(events) {
     queue_.resize(queueLimit);
-    queuePartial_.resize(queueLimit);
+    queueMeta_.resize(queueLimit);
   }
   ~PacketFd() { Close(); }
   PacketFd(const PacketFd&) = delete;
@@ -76,20 +88,20 @@ class PacketFd {
   void CountDropped(double n) { s_.counters[kTxDropped] += n; }
 
   // Writes one packet now, or queues it behind earlier queued packets (order is kept). True when written now.
-  bool Submit(const uint8_t* packet, size_t length, bool partial) {
+  bool Submit(const uint8_t* packet, size_t length, PacketMeta meta) {
     if (!usable()) {
       CountDropped(1);
       return false;
     }
     if (queueSize_ > 0) {
-      Enqueue(packet, length, partial);
+      Enqueue(packet, length, meta);
       return false;
     }
-    switch (WriteOne(packet, length, partial)) {
+    switch (WriteOne(packet, length, meta)) {
       case WriteResult::kOk:
         return true;
       case WriteResult::kAgain:
-        Enqueue(packet, length, partial);
+        Enqueue(packet, length, meta);
         return false;
       case WriteResult::kDropped:
       case WriteResult::kFatal:
@@ -102,7 +114,7 @@ class PacketFd {
   void Flush() {
     while (queueSize_ > 0 && usable()) {
       std::vector<uint8_t>& slot = queue_[queueHead_];
-      WriteResult r = WriteOne(slot.data(), slot.size(), queuePartial_[queueHead_]);
+      WriteResult r = WriteOne(slot.data(), slot.size(), queueMeta_[queueHead_]);
       if (r == WriteResult::kAgain) return;   // still full: keep waiting for writability
       if (!usable() || queueSize_ == 0) return;  // closed by a listener, or failed (queue dropped)
       queueHead_ = (queueHead_ + 1) % queueLimit_;
@@ -123,8 +135,8 @@ class PacketFd {
         iovec iov[2] = {{&hdr, kVnetHdrSize}, {slot, s_.slotSize}};
         n = readv(fd_, iov, 2);
         if (n > 0) {
-          if (static_cast<size_t>(n) <= kVnetHdrSize || hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-            s_.counters[kRxDropped] += 1;  // no packet, or GSO (never advertised, so never expected)
+          if (static_cast<size_t>(n) <= kVnetHdrSize) {
+            s_.counters[kRxDropped] += 1;  // no packet
             return 0;
           }
           n -= static_cast<ssize_t>(kVnetHdrSize);
@@ -138,9 +150,18 @@ class PacketFd {
         return 0;
       }
       if (n > 0) {
-        if (vnet_ && !ChecksumFlag(slot, static_cast<size_t>(n), hdr, &s_.flags[index])) {
-          s_.counters[kRxDropped] += 1;
-          return 0;
+        if (vnet_) {
+          // A TCP super-packet (TSO) stays whole: its IP length fields already cover it, and it goes back as
+          // one (HeaderFor); anything else GSO is dropped.
+          PacketMeta meta;
+          if (!ChecksumFlag(slot, static_cast<size_t>(n), hdr, &meta.flags) ||
+              !GsoMeta(slot, static_cast<size_t>(n), hdr, &meta)) {
+            s_.counters[kRxDropped] += 1;
+            return 0;
+          }
+          s_.flags[index] = meta.flags;
+          s_.gsoSizes[index] = meta.gsoSize;
+          if (meta.gsoSize != 0) s_.counters[kGsoPacketsRead] += 1;
         }
         s_.lengths[index] = static_cast<uint32_t>(n);
         s_.counters[kRxPackets] += 1;
@@ -180,25 +201,17 @@ class PacketFd {
     return dropped;
   }
 
-  WriteResult WriteOne(const uint8_t* packet, size_t length, bool partial) {
-    virtio_net_hdr hdr;
+  WriteResult WriteOne(const uint8_t* packet, size_t length, PacketMeta meta) {
+    virtio_net_hdr hdr{};
     iovec iov[2];
     size_t total = length;
     if (vnet_) {
       // A zeroed header: no GSO, the checksum is complete (the kernel verifies it as for any packet). A packet
       // that was partial on read goes back NEEDS_CSUM: the kernel's receiver trusts it (CHECKSUM_PARTIAL) and
-      // a forwarding path completes it only if it must.
-      memset(&hdr, 0, sizeof hdr);
-      if (partial) {
-        uint16_t start;
-        uint16_t offset;
-        if (!StandardChecksumLayout(packet, length, &start, &offset)) {
-          CountDropped(1);  // flagged partial but not TCP/UDP right after the IP header: refused
-          return WriteResult::kDropped;
-        }
-        hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-        hdr.csum_start = start;
-        hdr.csum_offset = offset;
+      // a forwarding path completes it only if it must. A super-packet goes back as one, with its gso_size.
+      if (!HeaderFor(packet, length, meta, &hdr)) {
+        CountDropped(1);  // flagged partial or GSO but not TCP/UDP right after the IP header: refused
+        return WriteResult::kDropped;
       }
       iov[0].iov_base = &hdr;
       iov[0].iov_len = kVnetHdrSize;
@@ -211,6 +224,7 @@ class PacketFd {
       if (n >= 0 && static_cast<size_t>(n) == total) {
         s_.counters[kTxPackets] += 1;
         s_.counters[kTxBytes] += static_cast<double>(length);
+        if (vnet_ && hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) s_.counters[kGsoPacketsWritten] += 1;
         reportedEio_ = false;  // the next spell of EIO (link down again) is reported again
         return WriteResult::kOk;
       }
@@ -244,14 +258,14 @@ class PacketFd {
     }
   }
 
-  void Enqueue(const uint8_t* packet, size_t length, bool partial) {
+  void Enqueue(const uint8_t* packet, size_t length, PacketMeta meta) {
     if (queueSize_ >= queueLimit_) {
       CountDropped(1);
       return;
     }
     size_t index = (queueHead_ + queueSize_) % queueLimit_;
     queue_[index].assign(packet, packet + length);  // reuses the slot's capacity once warmed up
-    queuePartial_[index] = partial;
+    queueMeta_[index] = meta;
     ++queueSize_;
   }
 
@@ -263,7 +277,7 @@ class PacketFd {
   bool failed_ = false;
   bool reportedEio_ = false;
   std::vector<std::vector<uint8_t>> queue_;
-  std::vector<bool> queuePartial_;
+  std::vector<PacketMeta> queueMeta_;
   size_t queueHead_ = 0;
   size_t queueSize_ = 0;
 };

@@ -30,6 +30,8 @@
 
 // native/splice_relay.cc: the zero-copy socket relay, exported from the same addon.
 Napi::Function DefineSpliceRelay(Napi::Env env);
+// native/udp_relay.cc: the batch UDP path (issue 17 item 4).
+Napi::Function DefineUdpRelay(Napi::Env env);
 // native/socket_ops.cc: socket options on raw fds for linuxSockets.
 Napi::Object DefineSocketOps(Napi::Env env);
 
@@ -60,6 +62,8 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
                            InstanceMethod<&TunIo::Close>("close"),
                            InstanceAccessor<&TunIo::GetName>("name"),
                            InstanceAccessor<&TunIo::GetFd>("fd"),
+                           InstanceAccessor<&TunIo::GetOffloadFlags>("offloadFlags"),
+                           InstanceAccessor<&TunIo::GetTsoRefused>("tsoRefused"),
                        });
   }
 
@@ -72,7 +76,8 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
     if (o.openDevice) {
       char actual[IFNAMSIZ];
       ztun::TunOpenError error;
-      fd = ztun::OpenTun(o.devicePath.c_str(), o.deviceName.c_str(), o.offload, actual, &error);
+      fd = ztun::OpenTun(o.devicePath.c_str(), o.deviceName.c_str(), o.offload, o.tsoFlags, actual, &offload_,
+                         &error);
       if (fd < 0) {
         ThrowErrno(env, error.operation, error.err);
         return;
@@ -91,6 +96,7 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
     ztun::PacketSlots slots{static_cast<uint8_t*>(o.slab.Data()),
                             o.lengths.Data(),
                             o.offload ? o.flags.Data() : nullptr,
+                            o.offload ? o.gsoSizes.Data() : nullptr,
                             o.counters.Data(),
                             o.slotSize,
                             o.batchSize};
@@ -103,6 +109,7 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
     lengthsRef_ = Napi::Persistent(static_cast<Napi::Object>(o.lengths));
     countersRef_ = Napi::Persistent(static_cast<Napi::Object>(o.counters));
     if (o.offload) flagsRef_ = Napi::Persistent(static_cast<Napi::Object>(o.flags));
+    if (o.offload) gsoSizesRef_ = Napi::Persistent(static_cast<Napi::Object>(o.gsoSizes));
     onBatch_ = Napi::Persistent(o.onBatch);
     onError_ = Napi::Persistent(o.onError);
 
@@ -144,6 +151,12 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
 
   Napi::Value GetName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
   Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), io_ ? io_->fd() : -1); }
+  // The TUN_F_* flags TUNSETOFFLOAD took (0: no vnet header, or an adopted fd), and the errno of a refused
+  // TSO request (0: none).
+  Napi::Value GetOffloadFlags(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), offload_.flags); }
+  Napi::Value GetTsoRefused(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), offload_.tsoRefused);
+  }
 
   Napi::Value Resume(const Napi::CallbackInfo& info) {
     reading_ = true;
@@ -161,8 +174,8 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
     return Napi::Number::New(info.Env(), static_cast<double>(io_ ? io_->queued() : 0));
   }
 
-  // writeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count, flags?: Uint8Array)
-  //   -> packets written now. An error listener that throws while an error is reported here throws out of
+  // writeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count, flags?: Uint8Array,
+  //   gsoSizes?: Uint16Array) -> packets written now. An error listener that throws while an error is reported here throws out of
   //   writeBatch, to its caller, after every packet of the batch was written or counted.
   Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -195,6 +208,17 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
         return env.Undefined();
       }
     }
+    uint16_t* gsoSizes = nullptr;
+    if (info.Length() > 5 && !info[5].IsUndefined()) {
+      uint8_t* raw;
+      size_t gsoLength = 0;
+      if (!ztun::TypedArrayOf(env, info[5], napi_uint16_array, &raw, &gsoLength) || gsoLength < count) {
+        Napi::TypeError::New(env, "writeBatch: gsoSizes must be a Uint16Array of at least count")
+            .ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      gsoSizes = reinterpret_cast<uint16_t*>(raw);
+    }
     uint32_t written = 0;
     inJsCall_ = true;
     for (uint32_t i = 0; i < count; ++i) {
@@ -204,8 +228,10 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
         io_->CountDropped(1);  // a packet outside its buffer: refuse it, count it
         continue;
       }
-      bool partial = flags != nullptr && (flags[i] & ztun::kChecksumPartial) != 0;
-      if (io_->Submit(data + offset, static_cast<size_t>(length), partial)) ++written;
+      ztun::PacketMeta meta;
+      if (flags != nullptr) meta.flags = flags[i] & (ztun::kChecksumPartial | ztun::kGsoEcn);
+      if (gsoSizes != nullptr) meta.gsoSize = gsoSizes[i];
+      if (io_->Submit(data + offset, static_cast<size_t>(length), meta)) ++written;
     }
     inJsCall_ = false;
     UpdatePoll();
@@ -226,7 +252,7 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
       return Napi::Number::New(env, 0);
     }
     inJsCall_ = true;
-    bool now = io_->Submit(data, length, false);
+    bool now = io_->Submit(data, length, ztun::PacketMeta{});
     inJsCall_ = false;
     UpdatePoll();
     return Napi::Number::New(env, now ? 1 : 0);
@@ -388,6 +414,7 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
 
   std::unique_ptr<ztun::PacketFd> io_;
   std::string name_;
+  ztun::TunOffload offload_;
   PollHandle* handle_ = nullptr;
   bool referenced_ = false;
   bool inJsCall_ = false;
@@ -402,6 +429,7 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
   Napi::ObjectReference lengthsRef_;
   Napi::ObjectReference countersRef_;
   Napi::ObjectReference flagsRef_;
+  Napi::ObjectReference gsoSizesRef_;
   Napi::FunctionReference onBatch_;
   Napi::FunctionReference onError_;
 };
@@ -413,6 +441,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("counterNames", names);
   exports.Set("counterCount", Napi::Number::New(env, kCounterCount));
   exports.Set("SpliceRelay", DefineSpliceRelay(env));
+  exports.Set("UdpRelay", DefineUdpRelay(env));
   exports.Set("socketOps", DefineSocketOps(env));
   return exports;
 }

@@ -19,7 +19,9 @@ struct TunIoOptions {
   Napi::ArrayBuffer slab;
   Napi::Uint32Array lengths;
   Napi::Float64Array counters;
-  Napi::Uint8Array flags;  // one byte per slot; required with offload
+  Napi::Uint8Array flags;      // one byte per slot; required with offload
+  Napi::Uint16Array gsoSizes;  // one per slot (GSO segment size, 0: plain); required with offload
+  unsigned tsoFlags = 0x0e;    // TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN asked for with offload; 0: checksum only
   uint32_t slotSize = 0;
   uint32_t batchSize = 0;
   uint32_t queueLimit = 0;
@@ -126,8 +128,17 @@ inline bool ReadTunIoOptions(Napi::Env env, const Napi::CallbackInfo& info, size
   Napi::Value offload = o.Get("offload");
   if (!offload.IsUndefined() && !offload.IsBoolean()) return Fail(env, "offload must be a boolean");
   out->offload = offload.IsBoolean() && offload.As<Napi::Boolean>().Value();
-  if (out->offload && !ReadTyped(o, "flags", napi_uint8_array, "Uint8Array (needed with offload)", &out->flags)) {
+  if (out->offload && (!ReadTyped(o, "flags", napi_uint8_array, "Uint8Array (needed with offload)", &out->flags) ||
+                       !ReadTyped(o, "gsoSizes", napi_uint16_array, "Uint16Array (needed with offload)",
+                                  &out->gsoSizes))) {
     return false;
+  }
+  // tsoFlags: the TSO bits asked for with TUN_F_CSUM (tests add a bit the kernel does not know, to see it
+  // refuse and the device fall back to checksum offload alone).
+  if (!o.Get("tsoFlags").IsUndefined()) {
+    uint32_t tso;
+    if (!ReadUint(o, "tsoFlags", 0, UINT32_MAX, &tso)) return false;
+    out->tsoFlags = tso;
   }
 
   if (out->slab.ByteLength() < static_cast<size_t>(out->slotSize) * out->batchSize)
@@ -137,6 +148,8 @@ inline bool ReadTunIoOptions(Napi::Env env, const Napi::CallbackInfo& info, size
     return Fail(env, "counters has fewer than counterCount (" + std::to_string(counterCount) + ") elements");
   if (out->offload && out->flags.ElementLength() < out->batchSize)
     return Fail(env, "flags has fewer than batchSize elements");
+  if (out->offload && out->gsoSizes.ElementLength() < out->batchSize)
+    return Fail(env, "gsoSizes has fewer than batchSize elements");
   return true;
 }
 

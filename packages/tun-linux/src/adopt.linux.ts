@@ -5,6 +5,7 @@ import { errnoName, TunError } from './errors.js';
 import {
   decodeIfreqFlags,
   decodeIfreqName,
+  GSO_MAX_PACKET,
   IFF_NO_PI,
   IFF_TAP,
   IFF_TUN,
@@ -84,7 +85,8 @@ export function adoptTunSync(options: AdoptTunOptions): LinuxTun {
   } finally {
     nl.close();
   }
-  const slotSize = slotSizeFor(link.mtu);
+  // A vnet-header fd may carry TCP super-packets (if its owner enabled TSO): slots sized for them.
+  const slotSize = slotSizeFor(info.vnetHeader ? GSO_MAX_PACKET : link.mtu);
   const batchSize = checkInteger(
     'batchSize',
     options.batchSize ?? Math.max(1, Math.min(64, Math.floor((8 << 20) / slotSize))),

@@ -1,10 +1,11 @@
-import { type DeviceCounters, type PacketBatch, type TunDevice, tryParseCidr } from '@ztun/packet';
+import { type PacketBatch, type TunDevice, tryParseCidr } from '@ztun/packet';
 import { RtNetlink } from '@ztun/routing-linux';
-import { type Engine, type EngineHooks, LateHooks } from './engine.linux.js';
+import { type Engine, type EngineHooks, LateHooks, type TunOffload } from './engine.linux.js';
 import { errnoName, TunError, TunUnsupportedError } from './errors.js';
 import {
   decodeIfreqName,
   encodeIfreq,
+  GSO_MAX_PACKET,
   IFF_NO_PI,
   IFF_TUN,
   invalidInterfaceName,
@@ -14,7 +15,7 @@ import {
 import { getLibc, lastErrno, O_CLOEXEC, O_RDWR } from './libc.linux.js';
 import { NativeEngine } from './native-engine.linux.js';
 import { ThreadpoolEngine } from './threadpool-engine.linux.js';
-import { type CounterLayout, JS_COUNTER_LAYOUT, tunIoAddon } from './tun-io.linux.js';
+import { type CounterLayout, JS_COUNTER_LAYOUT, type LinuxTunCounters, tunIoAddon } from './tun-io.linux.js';
 import type { OpenTunOptions } from './types.js';
 
 const DEFAULT_MTU = 1500;
@@ -24,7 +25,7 @@ const DEFAULT_QUEUE_LIMIT = 1024;
 const DEFAULT_BATCHES_PER_WAKE = 4;
 
 /** Live view of the counters the I/O engine updates; reading a field costs no call into native code. */
-class CountersView implements Readonly<DeviceCounters> {
+class CountersView implements Readonly<LinuxTunCounters> {
   constructor(
     private readonly c: Float64Array,
     private readonly i: CounterLayout['index'],
@@ -47,7 +48,13 @@ class CountersView implements Readonly<DeviceCounters> {
   get txDropped(): number {
     return this.c[this.i.txDropped]!;
   }
-  toJSON(): DeviceCounters {
+  get gsoPacketsRead(): number {
+    return this.c[this.i.gsoPacketsRead]!;
+  }
+  get gsoPacketsWritten(): number {
+    return this.c[this.i.gsoPacketsWritten]!;
+  }
+  toJSON(): LinuxTunCounters {
     return {
       rxPackets: this.rxPackets,
       rxBytes: this.rxBytes,
@@ -55,13 +62,16 @@ class CountersView implements Readonly<DeviceCounters> {
       txBytes: this.txBytes,
       rxDropped: this.rxDropped,
       txDropped: this.txDropped,
+      gsoPacketsRead: this.gsoPacketsRead,
+      gsoPacketsWritten: this.gsoPacketsWritten,
     };
   }
 }
 
 /** A Linux TUN device (IFF_TUN | IFF_NO_PI, + IFF_VNET_HDR with `offload`). Implements TunDevice from docs/architecture.md. */
 export class LinuxTun implements TunDevice {
-  readonly counters: Readonly<DeviceCounters>;
+  /** The device contract's counters, plus the TCP super-packets among them (gsoPacketsRead/Written). */
+  readonly counters: Readonly<LinuxTunCounters>;
   private readonly txDropped: number;
   private receiver: ((batch: PacketBatch) => void) | undefined;
   private readonly errorListeners: ((err: Error) => void)[] = [];
@@ -85,6 +95,15 @@ export class LinuxTun implements TunDevice {
       fail: (operation, errno) => this.emitError(TunError.fromErrno(`${operation} ${this.name}`, errno)),
     };
     hooks.attach(target);
+  }
+
+  /**
+   * What the kernel took of the `offload` request: checksum offload (PacketBatch.flags) and TSO (TCP
+   * super-packets both ways, PacketBatch.gsoSize). With `tso` false despite offload, `note` says why (the
+   * kernel refused TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN: checksum offload alone).
+   */
+  get offload(): TunOffload {
+    return this.engine.offload;
   }
 
   /** The TUN file descriptor, for diagnostics (-1 after close). The I/O engine owns it. */
@@ -117,7 +136,7 @@ export class LinuxTun implements TunDevice {
       this.counterValues[this.txDropped]! += batch.count;
       return;
     }
-    this.engine.writeBatch(batch.data, batch.offsets, batch.lengths, batch.count, batch.flags);
+    this.engine.writeBatch(batch.data, batch.offsets, batch.lengths, batch.count, batch.flags, batch.gsoSize);
   }
 
   write(packet: Uint8Array): void {
@@ -214,7 +233,18 @@ export function openTunSync(options: OpenTunOptions = {}): LinuxTun {
     if (why) throw new TunError('TUNSETIFF', 'EINVAL', 22, why);
   }
   const mtu = checkInteger('mtu', options.mtu ?? DEFAULT_MTU, 68, 65535);
-  const slotSize = slotSizeFor(mtu);
+  const offloadOption = options.offload ?? false;
+  if (offloadOption !== true && offloadOption !== false && offloadOption !== 'checksum') {
+    throw new TunError(
+      'option offload',
+      'EINVAL',
+      22,
+      `"${String(offloadOption)}" is not true, false or "checksum"`,
+    );
+  }
+  const offload = offloadOption !== false;
+  // With TSO a read may be a super-packet of up to 64 KiB at any MTU: slots sized for it.
+  const slotSize = slotSizeFor(offloadOption === true ? GSO_MAX_PACKET : mtu);
   const batchSize = checkInteger(
     'batchSize',
     options.batchSize ?? Math.max(1, Math.min(DEFAULT_BATCH, Math.floor(MAX_SLAB_BYTES / slotSize))),
@@ -232,7 +262,6 @@ export function openTunSync(options: OpenTunOptions = {}): LinuxTun {
   if (io !== 'native' && io !== 'threadpool') {
     throw new TunError('option io', 'EINVAL', 22, `"${String(io)}" is neither "native" nor "threadpool"`);
   }
-  const offload = options.offload === true;
   if (offload && io !== 'native') {
     throw new TunUnsupportedError('offload', 'checksum offload needs the native I/O engine (io: "native")');
   }
@@ -251,6 +280,7 @@ export function openTunSync(options: OpenTunOptions = {}): LinuxTun {
           devicePath,
           name: requested,
           offload,
+          ...(offloadOption === 'checksum' ? { tsoFlags: 0 } : {}),
           slotSize,
           batchSize,
           queueLimit,

@@ -3,9 +3,20 @@ import type { PacketBatch } from '@ztun/packet';
 // What a LinuxTun drives: the native addon (native-engine.linux.ts) or the fs.read baseline
 // (threadpool-engine.linux.ts). Both update the device's counters in place.
 
+/** What the kernel took of the offload request (LinuxTun.offload). */
+export interface TunOffload {
+  /** TUN_F_CSUM: partial checksums both ways (PacketBatch.flags). */
+  readonly checksum: boolean;
+  /** TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN: TCP super-packets both ways (PacketBatch.gsoSize). */
+  readonly tso: boolean;
+  /** Why TSO is off although offload was asked for (the kernel's refusal), or how it was decided. */
+  readonly note?: string;
+}
+
 export interface Engine {
   /** The device's fd, for diagnostics; -1 once closed. */
   readonly fd: number;
+  readonly offload: TunOffload;
   setReading(on: boolean): void;
   writeBatch(
     data: Uint8Array,
@@ -13,6 +24,7 @@ export interface Engine {
     lengths: Uint32Array,
     count: number,
     flags: Uint8Array | undefined,
+    gsoSizes: Uint16Array | undefined,
   ): void;
   write(packet: Uint8Array): void;
   queueLength(): number;
@@ -49,6 +61,7 @@ export interface MutableBatch {
   readonly offsets: Uint32Array;
   readonly lengths: Uint32Array;
   flags?: Uint8Array;
+  gsoSize?: Uint16Array;
 }
 
 export function makeBatch(batchSize: number, slotSize: number): MutableBatch {

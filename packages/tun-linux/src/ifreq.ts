@@ -22,6 +22,15 @@ export const TUNGETVNETHDRSZ = 0x800454d7;
 export const TUNSETVNETHDRSZ = 0x400454d8;
 /** TUNSETOFFLOAD feature: the device accepts packets with partial checksums. */
 export const TUN_F_CSUM = 0x01;
+/** TUNSETOFFLOAD features (linux/if_tun.h): TCP segmentation offload for IPv4, IPv6, and with ECN (CWR). */
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+export const TUN_F_TSO_ECN = 0x08;
+/**
+ * The largest packet a TSO device hands over or takes: an IPv6 super-packet, 40 + a 65535-byte payload (the
+ * TUN's gso_max_size is the legacy 64 KiB; IPv4's total length is 16 bits).
+ */
+export const GSO_MAX_PACKET = 40 + 65535;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -2,9 +2,11 @@
 export type { DeviceCounters, PacketBatch, TunDevice } from '@ztun/packet';
 export { type AdoptTunOptions, adoptTun, adoptTunSync, type TunFdInfo, tunFdInfo } from './adopt.linux.js';
 export { LinuxTun, openTun, openTunSync } from './device.linux.js';
+export type { TunOffload } from './engine.linux.js';
 export { errnoName, SocketOptionError, TunError, TunUnsupportedError } from './errors.js';
 export { type FdLimit, fdLimit, raiseFdLimit } from './fd-limit.linux.js';
 export {
+  GSO_MAX_PACKET,
   IFF_MULTI_QUEUE,
   IFF_NO_PI,
   IFF_TUN,
@@ -25,4 +27,5 @@ export {
   spliceRelaySupported,
   spliceRelayTotals,
 } from './splice.linux.js';
+export type { LinuxTunCounters } from './tun-io.linux.js';
 export type { OpenTunOptions } from './types.js';

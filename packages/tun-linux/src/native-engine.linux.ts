@@ -1,4 +1,4 @@
-import type { Engine, EngineHooks } from './engine.linux.js';
+import type { Engine, EngineHooks, TunOffload } from './engine.linux.js';
 import { makeBatch } from './engine.linux.js';
 import { errnoName, TunError } from './errors.js';
 import type { NativeTunIo } from './tun-io.linux.js';
@@ -11,6 +11,8 @@ export interface NativeEngineOptions {
   /** …or an fd of an attached TUN to adopt instead (the addon owns it from here: adoptTun passes a dup). */
   fd?: number;
   offload: boolean;
+  /** The TSO flags asked for with offload (default TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN; 0: checksum only). */
+  tsoFlags?: number;
   slotSize: number;
   batchSize: number;
   queueLimit: number;
@@ -25,15 +27,17 @@ export interface NativeEngineOptions {
  */
 export class NativeEngine implements Engine {
   private readonly io: NativeTunIo;
-  private readonly offload: boolean;
+  readonly offload: TunOffload;
 
   /** Opens the device; a refusal is a TunError naming the step (`open /dev/net/tun`, `TUNSETIFF`…). */
   constructor(options: NativeEngineOptions) {
     const batch = makeBatch(options.batchSize, options.slotSize);
-    if (options.offload) batch.flags = new Uint8Array(options.batchSize);
+    if (options.offload) {
+      batch.flags = new Uint8Array(options.batchSize);
+      batch.gsoSize = new Uint16Array(options.batchSize);
+    }
     const { TunIo } = tunIoAddon();
     const { hooks } = options;
-    this.offload = options.offload;
     try {
       this.io = new TunIo({
         ...(options.fd !== undefined
@@ -42,7 +46,8 @@ export class NativeEngine implements Engine {
         offload: options.offload,
         slab: batch.data.buffer as ArrayBuffer,
         lengths: batch.lengths,
-        ...(batch.flags ? { flags: batch.flags } : {}),
+        ...(batch.flags ? { flags: batch.flags, gsoSizes: batch.gsoSize! } : {}),
+        ...(options.tsoFlags !== undefined ? { tsoFlags: options.tsoFlags } : {}),
         slotSize: options.slotSize,
         batchSize: options.batchSize,
         queueLimit: options.queueLimit,
@@ -57,6 +62,7 @@ export class NativeEngine implements Engine {
     } catch (err) {
       throw openError(err, options);
     }
+    this.offload = offloadOf(options, this.io);
   }
 
   /** The interface name the kernel gave ('' for an adopted fd). */
@@ -79,9 +85,12 @@ export class NativeEngine implements Engine {
     lengths: Uint32Array,
     count: number,
     flags: Uint8Array | undefined,
+    gsoSizes: Uint16Array | undefined,
   ): void {
-    // Flags matter only to an offload fd (a plain one would get a NEEDS_CSUM packet it cannot take).
-    this.io.writeBatch(data, offsets, lengths, count, this.offload ? flags : undefined);
+    // Flags and GSO sizes matter only to an offload fd (a plain one would get a NEEDS_CSUM packet it cannot
+    // take, or a super-packet).
+    if (this.offload.checksum) this.io.writeBatch(data, offsets, lengths, count, flags, gsoSizes);
+    else this.io.writeBatch(data, offsets, lengths, count);
   }
 
   write(packet: Uint8Array): void {
@@ -95,6 +104,28 @@ export class NativeEngine implements Engine {
   async close(): Promise<void> {
     this.io.close(); // stops polling and closes the fd, in the addon
   }
+}
+
+const TSO_ASKED = 0x0e; // TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN (linux/if_tun.h)
+
+/** What the kernel took: the TUN_F_* flags TUNSETOFFLOAD accepted, or the refusal of the TSO ones. */
+function offloadOf(options: NativeEngineOptions, io: NativeTunIo): TunOffload {
+  if (!options.offload) return { checksum: false, tso: false };
+  if (options.fd !== undefined) {
+    // Adopted: its owner chose the offloads (TUNSETOFFLOAD cannot be read back); super-packets are handled if
+    // it enabled TSO.
+    return { checksum: true, tso: true, note: "adopted: the owner's TUNSETOFFLOAD settings apply" };
+  }
+  const tso = (io.offloadFlags & TSO_ASKED) !== 0;
+  if (tso) return { checksum: true, tso };
+  if (io.tsoRefused !== 0) {
+    return {
+      checksum: true,
+      tso,
+      note: `the kernel refused TSO: TUNSETOFFLOAD ${errnoName(io.tsoRefused)}`,
+    };
+  }
+  return { checksum: true, tso, note: 'TSO not asked for' };
 }
 
 /** The addon's open failure ({ operation, errno }) as a TunError naming the step. */

@@ -18,7 +18,7 @@ import net from 'node:net';
  *   emitted only after its callback. So an own `_destroy` that waits keeps the fd open (holdFd below).
  *
  * `internalsMismatch()` checks that shape on a live socket before anything is touched; the splice relay
- * falls back to copying through Node streams when it does not hold. After the hand-over, an own `readStart`
+ * falls back to copying through Node streams when it does not hold. After the hand-over, a shared `readStart`
  * on the handle refuses any attempt to restart reading (the relay owns the bytes now) and reports it through
  * `onRestartAttempt`: a Node whose internals drifted cannot interleave reads with the relay unnoticed.
  */
@@ -74,20 +74,31 @@ export function socketFd(socket: net.Socket): number {
 }
 
 /**
- * Stops Node reading `socket` for good: pause(), the handle's readStop(), the flag cleared, `_read` made a
- * no-op so the stream cannot restart it, and an own `readStart` that refuses (calling `onRestartAttempt`).
+ * A `readStart` for handed-over handles that refuses (returns 0 without reading) and calls
+ * `onRestartAttempt`. Made once and shared by every handle (no closure per connection: issue 17 item 2).
  */
-export function stopReading(socket: net.Socket, onRestartAttempt: () => void): void {
-  const s = socket as SocketWithInternals;
-  socket.pause();
-  s._read = () => {};
-  const handle = s._handle as TcpHandle;
-  handle.reading = false;
-  (handle.readStop as () => number).call(handle); // uv_read_stop: 0 for a TCP handle
-  handle.readStart = () => {
+export function restartRefusal(onRestartAttempt: () => void): () => number {
+  return () => {
     onRestartAttempt();
     return 0;
   };
+}
+
+/** The stream's `_read` while the relay owns the bytes: shared, does nothing. */
+function noRead(): void {}
+
+/**
+ * Stops Node reading `socket` for good: pause(), the handle's readStop(), the flag cleared, `_read` made a
+ * no-op so the stream cannot restart it, and `refusal` (from restartRefusal) as the handle's `readStart`.
+ */
+export function stopReading(socket: net.Socket, refusal: () => number): void {
+  const s = socket as SocketWithInternals;
+  socket.pause();
+  s._read = noRead;
+  const handle = s._handle as TcpHandle;
+  handle.reading = false;
+  (handle.readStop as () => number).call(handle); // uv_read_stop: 0 for a TCP handle
+  handle.readStart = refusal;
 }
 
 /** Undoes stopReading: Node reads the socket again (the relay's fallback hands it back to streams). */
@@ -104,27 +115,39 @@ export function resumeReading(socket: net.Socket): void {
   }
 }
 
+/** Who holds a socket's fd (holdFd): told when someone destroys the socket meanwhile. */
+export interface FdHolder {
+  /**
+   * `socket` was destroyed (by anyone) while held: its fd stays open and 'close' waits until the holder
+   * calls `proceed()` (after releaseFd, or at once to let the destroy through).
+   */
+  destroyWhileHeld(socket: net.Socket, proceed: () => void): void;
+}
+
+const kHolder = Symbol('ztun.fdHolder');
+type HeldSocket = net.Socket & { [kHolder]?: FdHolder; _destroy?: DestroyFn };
+
+/** The `_destroy` of every held socket (shared: no closure per connection). */
+function heldDestroy(this: HeldSocket, err: Error | null, cb: (err?: Error | null) => void): void {
+  const holder = this[kHolder];
+  if (holder) holder.destroyWhileHeld(this, () => (socketDestroy as DestroyFn).call(this, err, cb));
+  else (socketDestroy as DestroyFn).call(this, err, cb);
+}
+
 /**
  * Keeps Node from closing `socket`'s fd while the relay thread uses it (the relay works on Node's own fd, not
- * a dup: issue 17 item 1). A destroy from anyone (the stack closing, an error) is held back: `onDestroy` is
- * called once so the owner can stop the relay, and the socket's real `_destroy` (which closes the fd, then
- * 'close') runs only when the returned `release()` is called. `release()` is idempotent.
+ * a dup: issue 17 item 1). A destroy from anyone (the stack closing, an error) is held back: the holder's
+ * `destroyWhileHeld` gets it, and the socket's real `_destroy` (which closes the fd, then 'close') runs only
+ * when the holder lets it proceed. One shared `_destroy` and one property per socket (issue 17 item 2).
  */
-export function holdFd(socket: net.Socket, onDestroy: () => void): () => void {
-  const s = socket as unknown as { _destroy?: DestroyFn };
-  let held = true;
-  let deferred: (() => void) | undefined;
-  s._destroy = function (this: net.Socket, err, cb) {
-    if (!held) return (socketDestroy as DestroyFn).call(this, err, cb);
-    deferred = () => (socketDestroy as DestroyFn).call(this, err, cb);
-    onDestroy();
-  };
-  return () => {
-    if (!held) return;
-    held = false;
-    delete s._destroy; // net.Socket's own again
-    const run = deferred;
-    deferred = undefined;
-    run?.();
-  };
+export function holdFd(socket: net.Socket, holder: FdHolder): void {
+  const s = socket as HeldSocket;
+  s[kHolder] = holder;
+  s._destroy = heldDestroy;
+}
+
+/** Ends holdFd: later destroys go straight to net.Socket's own `_destroy`. Idempotent. */
+export function releaseFd(socket: net.Socket): void {
+  const s = socket as HeldSocket;
+  if (s[kHolder]) s[kHolder] = undefined;
 }

@@ -1,8 +1,9 @@
-import type { Pinning, StackSockets } from '@ztun/packet';
+import type { Pinning, StackSockets, UdpRelayEngine } from '@ztun/packet';
 import { loadLinuxLibc } from '@ztun/routing-linux';
 import koffi from 'koffi';
 import { SocketOptionError } from './errors.js';
 import { nativeAddon } from './load-addon.linux.js';
+import { loadUdpRelayEngine } from './udp-relay.linux.js';
 
 // Linux's StackSockets for @ztun/stack: sockets that cannot loop back into the TUN. The fd is created with
 // socket(2), marked (SO_MARK, for a policy rule) and/or bound to a device (SO_BINDTODEVICE), then handed to
@@ -152,8 +153,19 @@ function bindEphemeral(fd: number, family: 4 | 6): void {
 }
 
 /** The socket options @ztun/stack needs, for Linux: pass it as `sockets` to createStack and the outbounds. */
+let relayEngine: UdpRelayEngine | null | undefined;
+
 export const linuxSockets: StackSockets = {
   name: 'linux',
+  /**
+   * The batch UDP path (native/udp_relay.cc), loaded on first use; undefined when the addon does not load,
+   * or with ZTUN_UDP_BATCH=0 in the environment (the per-datagram dgram path, for comparison).
+   */
+  get udpRelay(): UdpRelayEngine | undefined {
+    if (relayEngine === undefined)
+      relayEngine = process.env.ZTUN_UDP_BATCH === '0' ? null : (loadUdpRelayEngine() ?? null);
+    return relayEngine ?? undefined;
+  },
   createPinnedSocket,
   closeFd(fd) {
     load().close(fd);

@@ -1,7 +1,8 @@
 import { Socket } from 'node:net';
 import { loadAddon } from './addon.linux.js';
 import { errnoName } from './errors.js';
-import { holdFd, internalsMismatch, resumeReading, socketFd, stopReading } from './node-socket-internals.js';
+import { internalsMismatch, restartRefusal } from './node-socket-internals.js';
+import { RelayPair, running } from './splice-pair.linux.js';
 
 /** The native SpliceRelay class (native/splice_relay.cc). */
 export interface NativeSpliceRelay {
@@ -63,6 +64,17 @@ export interface SpliceRelayOptions {
   pipeSize?: number;
   /** Aborting cancels the relay (reason `cancelled`). */
   signal?: AbortSignal;
+  /**
+   * Called once with the result (as `done` resolves). A callback made once and shared by many pairs costs
+   * nothing per pair; `done` makes a promise only when read.
+   */
+  onDone?: (result: SpliceRelayResult) => void;
+  /**
+   * On a `fallback`, carries the pair through Node streams instead of the relay's plain `a.pipe(b)`,
+   * `b.pipe(a)` (e.g. the stack handler's own piping, with its half-close and reset handling). Reading has
+   * been restarted on both sockets when it is called.
+   */
+  onFallback?: (a: Socket, b: Socket) => void;
 }
 
 /** A pair handed to the relay: `cancel()` stops it; `done` settles once the sockets are dealt with. */
@@ -73,14 +85,7 @@ export interface SplicedPair {
 
 const DEFAULT_PIPE_SIZE = 256 * 1024;
 
-interface Pending {
-  bufferedAtoB: number;
-  bufferedBtoA: number;
-  resolve(result: SpliceRelayResult): void;
-}
-
 let relay: NativeSpliceRelay | undefined;
-const pending = new Map<number, Pending>();
 
 function nativeRelay(): NativeSpliceRelay {
   if (!relay) {
@@ -182,116 +187,37 @@ export function spliceRelay(a: Socket, b: Socket, options: SpliceRelayOptions = 
   if (!canSplice(a) || !canSplice(b))
     throw new TypeError('spliceRelay: both sockets must be open, connected TCP sockets');
   const native = nativeRelay();
+  const pair = new RelayPair(
+    native,
+    a,
+    b,
+    options.pipeSize ?? DEFAULT_PIPE_SIZE,
+    options.signal,
+    options.onDone,
+    options.onFallback,
+  );
   const mismatch = internalsMismatch(a) ?? internalsMismatch(b);
   if (mismatch) {
     // Nothing was touched yet: the sockets go on through Node streams.
     warnInternals(`${mismatch}; relaying through Node streams instead`);
-    a.pipe(b);
-    b.pipe(a);
-    const result: SpliceRelayResult = {
+    pair.fallBack();
+    pair.settle({
       bytesAtoB: 0,
       bytesBtoA: 0,
       reason: 'fallback',
       cause: 'node-internals',
       detail: mismatch,
-    };
-    return { done: Promise.resolve(result), cancel: () => {} };
+    });
+    return pair;
   }
-  const pipeSize = options.pipeSize ?? DEFAULT_PIPE_SIZE;
-  let id = 0;
-  let cancelled = false;
-  let settle!: (r: SpliceRelayResult) => void;
-  const done = new Promise<SpliceRelayResult>((resolve) => {
-    settle = resolve;
-  });
-
-  const onExternalClose = () => cancel();
-  const onError = () => cancel();
-  a.on('close', onExternalClose);
-  b.on('close', onExternalClose);
-  a.on('error', onError);
-  b.on('error', onError);
-  const detach = () => {
-    a.off('close', onExternalClose);
-    b.off('close', onExternalClose);
-    // Error listeners stay: a late error from a socket being destroyed must not become an uncaught exception.
-  };
-
-  let bufferedAtoB = 0;
-  let bufferedBtoA = 0;
-  const finish = (result: SpliceRelayResult) => {
-    detach();
-    endSockets(a, b, result);
-    settle(result);
-  };
-
-  function cancel() {
-    if (cancelled) return;
-    cancelled = true;
-    // Before the hand-over the sockets are ours to close; after it their fds are held open (holdFd) until
-    // the relay reports the pair, and only then destroyed.
-    if (id === 0) finish({ bytesAtoB: bufferedAtoB, bytesBtoA: bufferedBtoA, reason: 'cancelled' });
-    else native.cancel(id);
-  }
-  options.signal?.addEventListener('abort', cancel, { once: true });
-  if (options.signal?.aborted) cancel();
-
-  const onRestartAttempt = () =>
-    warnInternals('Node tried to restart reading a handed-over socket; refused, the relay keeps every byte');
-  stopReading(a, onRestartAttempt);
-  stopReading(b, onRestartAttempt);
-  const fromA = takeBuffered(a);
-  const fromB = takeBuffered(b);
-  bufferedAtoB = fromA?.length ?? 0;
-  bufferedBtoA = fromB?.length ?? 0;
-
-  // Splicing must start only once everything Node queued for a socket is in the kernel, or bytes reorder.
-  Promise.all([flushed(b, fromA), flushed(a, fromB)]).then(
-    () => {
-      if (cancelled) return;
-      // Destroyed during the flush ('close' comes a tick later): nothing to hand over.
-      if (a.destroyed || b.destroyed) {
-        cancel();
-        return;
-      }
-      const fdA = socketFd(a);
-      const fdB = socketFd(b);
-      try {
-        id = native.add(fdA, fdB, pipeSize);
-      } catch (err) {
-        // Out of fds or pipe quota: the connection itself is fine, so carry it through Node streams.
-        const e = err as Error & { errno?: number };
-        detach();
-        options.signal?.removeEventListener('abort', cancel);
-        cancelled = true;
-        resumeStreams(a, b);
-        settle({
-          bytesAtoB: bufferedAtoB,
-          bytesBtoA: bufferedBtoA,
-          reason: 'fallback',
-          cause: 'relay-refused',
-          ...(e.errno !== undefined ? { errno: e.errno, code: errnoName(e.errno) } : {}),
-        });
-        return;
-      }
-      // The relay uses these very fds: Node must not close them before the pair's report (a destroy from
-      // anyone now cancels the pair and completes after it).
-      const releaseA = holdFd(a, cancel);
-      const releaseB = holdFd(b, cancel);
-      pending.set(id, {
-        bufferedAtoB,
-        bufferedBtoA,
-        resolve: (result) => {
-          releaseA();
-          releaseB();
-          finish(result);
-        },
-      });
-    },
-    () => cancel(),
-  );
-  return { done, cancel };
+  pair.start(refuseRestart);
+  return pair;
 }
+
+/** The `readStart` of every handed-over handle: refuses, warns once (shared by all pairs). */
+const refuseRestart = restartRefusal(() =>
+  warnInternals('Node tried to restart reading a handed-over socket; refused, the relay keeps every byte'),
+);
 
 function onDone(
   id: number,
@@ -301,66 +227,5 @@ function onDone(
   bytesAtoB: number,
   bytesBtoA: number,
 ) {
-  const p = pending.get(id);
-  if (!p) return;
-  pending.delete(id);
-  p.resolve({
-    bytesAtoB: bytesAtoB + p.bufferedAtoB,
-    bytesBtoA: bytesBtoA + p.bufferedBtoA,
-    reason: reason === 0 ? 'eof' : reason === 1 ? 'error' : 'cancelled',
-    ...(side === 0 ? { side: 'a' as const } : side === 1 ? { side: 'b' as const } : {}),
-    ...(reason === 1 ? { errno, code: errnoName(errno) } : {}),
-  });
-}
-
-/** Undoes the hand-over and pipes the two sockets into each other (the relay's fallback). */
-function resumeStreams(a: Socket, b: Socket): void {
-  resumeReading(a);
-  resumeReading(b);
-  a.pipe(b);
-  b.pipe(a);
-}
-
-/** Whatever the stream has buffered but nobody consumed yet. */
-function takeBuffered(socket: Socket): Buffer | undefined {
-  if (socket.readableLength === 0) return undefined;
-  const chunk = socket.read() as Buffer | string | null;
-  if (chunk === null) return undefined;
-  return typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-}
-
-/** Resolves once `socket` has handed every queued byte (and `extra`) to the kernel. */
-function flushed(socket: Socket, extra: Buffer | undefined): Promise<void> {
-  if (!extra && socket.writableLength === 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    socket.write(extra ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
-  });
-}
-
-function endSockets(a: Socket, b: Socket, result: SpliceRelayResult): void {
-  const reset = (s: Socket) => {
-    if (!s.destroyed) s.resetAndDestroy();
-  };
-  const destroy = (s: Socket) => {
-    if (!s.destroyed) s.destroy();
-  };
-  // Both are destroyed synchronously, so neither sees the other's 'close' while still open.
-  if (result.reason === 'eof') {
-    destroy(a);
-    destroy(b);
-  } else if (result.reason === 'error') {
-    if (result.side === 'a') {
-      destroy(a);
-      reset(b);
-    } else if (result.side === 'b') {
-      destroy(b);
-      reset(a);
-    } else {
-      reset(a);
-      reset(b);
-    }
-  } else {
-    reset(a);
-    reset(b);
-  }
+  running.get(id)?.report(reason, side, errno, bytesAtoB, bytesBtoA);
 }

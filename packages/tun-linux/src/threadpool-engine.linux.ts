@@ -24,6 +24,8 @@ export class ThreadpoolEngine implements Engine {
   private readonly rxDropped: number;
   private readonly txDropped: number;
 
+  readonly offload = { checksum: false, tso: false } as const;
+
   constructor(
     private fdValue: number,
     slotSize: number,

@@ -24,6 +24,13 @@ export interface TunIoOptions {
   offload?: boolean;
   /** One byte per slot; needed with `offload`. */
   flags?: Uint8Array;
+  /** One GSO segment size per slot (0: a plain packet); needed with `offload`. */
+  gsoSizes?: Uint16Array;
+  /**
+   * The TSO flags asked for with TUN_F_CSUM when the addon opens the device (default TUN_F_TSO4 | TUN_F_TSO6
+   * | TUN_F_TSO_ECN; 0: checksum offload only). When the kernel refuses them, checksum offload alone.
+   */
+  tsoFlags?: number;
 }
 
 /** The native TunIo (native/tun_io.cc): the single owner of the device's fd, from open to close. */
@@ -32,6 +39,10 @@ export interface NativeTunIo {
   readonly name: string;
   /** The fd, for diagnostics; -1 once closed. */
   readonly fd: number;
+  /** The TUN_F_* flags TUNSETOFFLOAD took (0 without offload or for an adopted fd). */
+  readonly offloadFlags: number;
+  /** The errno with which the kernel refused the TSO flags (0: granted, or not asked for). */
+  readonly tsoRefused: number;
   resume(): void;
   pause(): void;
   writeBatch(
@@ -40,6 +51,7 @@ export interface NativeTunIo {
     lengths: Uint32Array,
     count: number,
     flags?: Uint8Array,
+    gsoSizes?: Uint16Array,
   ): number;
   write(packet: Uint8Array): number;
   queueLength(): number;
@@ -49,29 +61,39 @@ export interface NativeTunIo {
 
 export type NativeTunIoClass = new (options: TunIoOptions) => NativeTunIo;
 
-/** Where each DeviceCounters field lives in the Float64Array the engine updates. */
-export interface CounterLayout {
-  readonly count: number;
-  readonly index: Readonly<Record<keyof DeviceCounters, number>>;
+/** A Linux TUN's counters: the device contract's, plus TCP super-packets (TSO) among the packets. */
+export interface LinuxTunCounters extends DeviceCounters {
+  /** TCP super-packets read (part of rxPackets). */
+  gsoPacketsRead: number;
+  /** TCP super-packets written (part of txPackets). */
+  gsoPacketsWritten: number;
 }
 
-// Every DeviceCounters field, once: the compiler rejects a missing or extra key.
-const COUNTER_FIELDS: Record<keyof DeviceCounters, true> = {
+/** Where each counter lives in the Float64Array the engine updates. */
+export interface CounterLayout {
+  readonly count: number;
+  readonly index: Readonly<Record<keyof LinuxTunCounters, number>>;
+}
+
+// Every counter, once: the compiler rejects a missing or extra key.
+const COUNTER_FIELDS: Record<keyof LinuxTunCounters, true> = {
   rxPackets: true,
   rxBytes: true,
   txPackets: true,
   txBytes: true,
   rxDropped: true,
   txDropped: true,
+  gsoPacketsRead: true,
+  gsoPacketsWritten: true,
 };
 
 /** The layout for engines without the addon (the threadpool baseline). */
 export const JS_COUNTER_LAYOUT: CounterLayout = layoutFrom(Object.keys(COUNTER_FIELDS));
 
 function layoutFrom(names: readonly string[]): CounterLayout {
-  const index = {} as Record<keyof DeviceCounters, number>;
+  const index = {} as Record<keyof LinuxTunCounters, number>;
   names.forEach((name, i) => {
-    index[name as keyof DeviceCounters] = i;
+    index[name as keyof LinuxTunCounters] = i;
   });
   return { count: names.length, index };
 }

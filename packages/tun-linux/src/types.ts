@@ -24,13 +24,19 @@ export interface OpenTunOptions {
   /** NOT YET IMPLEMENTED: IFF_MULTI_QUEUE (one fd per queue). Passing true throws TunUnsupportedError. */
   multiQueue?: boolean;
   /**
-   * Checksum offload (IFF_VNET_HDR + TUNSETOFFLOAD TUN_F_CSUM; native engine only): the kernel neither
-   * computes checksums of packets it sends into the device nor verifies those written back partial. Batches
-   * then carry `flags` (bit 0 = checksum partial); a consumer that rewrites such packets must update the
-   * partial sum (@ztun/packet `rewriteTcpEndpointsAt(…, partial = true)`) and pass `flags` back with
-   * writeBatch. No GSO: packets stay at most one MTU. Default false.
+   * Offload (IFF_VNET_HDR; native engine only). `true`: TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 |
+   * TUN_F_TSO_ECN, or TUN_F_CSUM alone when the kernel refuses TSO (`LinuxTun.offload` says which and why);
+   * `'checksum'`: TUN_F_CSUM only.
+   * Checksum offload: the kernel neither computes checksums of packets it sends into the device nor verifies
+   * those written back partial. Batches then carry `flags` (bit 0 = checksum partial); a consumer that
+   * rewrites such packets must update the partial sum (@ztun/packet `rewriteTcpEndpointsAt(…, partial =
+   * true)`) and pass `flags` back with writeBatch.
+   * TSO: the kernel hands over TCP super-packets of up to 64 KiB at any MTU and takes them back whole; batches
+   * carry `gsoSize` (n > 0: a super-packet cut into n-byte segments by whoever must) that the consumer passes
+   * back with writeBatch, with `flags`. Slots are then 64 KiB each (a 4 MiB slab at 64 per batch).
+   * No USO/UFO: UDP goes through sockets, datagrams stay one MTU. Default false.
    */
-  offload?: boolean;
+  offload?: boolean | 'checksum';
   /** Path of the clone device. Default `/dev/net/tun` (tests point it elsewhere). */
   devicePath?: string;
 }

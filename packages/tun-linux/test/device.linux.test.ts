@@ -127,7 +127,8 @@ describe('tun-linux in a network namespace', skipWhen(skip), () => {
     });
   }
 
-  // With offload the kernel hands over TCP segments with only the pseudo-header sum in their checksum field.
+  // With offload the kernel hands over TCP segments with only the pseudo-header sum in their checksum field,
+  // and with TSO whole super-packets (gsoSize > 0, longer than the MTU).
   // Swapping the addresses keeps that sum (and a full checksum) valid, so the reflected segments go back
   // flagged partial and reach the local iperf3 peer unverified: the transfer only completes if the partial
   // flag survives the round trip (a partial packet written as complete fails verification and is dropped).
@@ -146,6 +147,7 @@ describe('tun-linux in a network namespace', skipWhen(skip), () => {
         dev.onError((e) => errors.push(e));
         let partial = 0;
         let tcp = 0;
+        let gso = 0;
         dev.onBatch((batch) => {
           const d = batch.data;
           for (let i = 0; i < batch.count; i++) {
@@ -155,6 +157,10 @@ describe('tun-linux in a network namespace', skipWhen(skip), () => {
             const src = o + (v6 ? 8 : 12);
             if ((v6 ? d[o + 6] : d[o + 9]) === 6) tcp++;
             if (batch.flags![i]! & 1) partial++;
+            if (batch.gsoSize![i]! > 0) {
+              gso++;
+              expect(batch.lengths[i]).toBeGreaterThan(dev.mtu);
+            }
             for (let k = 0; k < alen; k++) {
               const t = d[src + k]!;
               d[src + k] = d[src + alen + k]!;
@@ -179,6 +185,12 @@ describe('tun-linux in a network namespace', skipWhen(skip), () => {
         expect(tcp).toBeGreaterThan(100);
         // Nearly every data segment arrives partial (SYNs and pure ACKs too: the kernel offloads them all).
         expect(partial).toBeGreaterThan(tcp / 2);
+        // TSO at MTU 1500: iperf3's segments arrive as super-packets and go back whole (the reflector passes
+        // gsoSize back with the batch); the kernel refused nothing.
+        expect(dev.offload).toEqual({ checksum: true, tso: true });
+        expect(gso).toBeGreaterThan(0);
+        expect(dev.counters.gsoPacketsRead).toBe(gso);
+        expect(dev.counters.gsoPacketsWritten).toBe(gso);
         expect(dev.counters.txDropped).toBe(0);
         expect(errors).toEqual([]);
         await dev.close();

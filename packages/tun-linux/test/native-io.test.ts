@@ -270,6 +270,9 @@ describe(
       expect(bad({ counters: new Float64Array(1) })).toThrow(/option counters has fewer than counterCount/);
       expect(bad({ device: { path: '/dev/net/tun', name: '' } })).toThrow(/fd or device: exactly one/);
       expect(bad({ offload: true })).toThrow(/option flags must be a Uint8Array/);
+      expect(bad({ offload: true, flags: new Uint8Array(1) })).toThrow(
+        /option gsoSizes must be a Uint16Array/,
+      );
       // Refused options adopt nothing: the fd is still the caller's, open.
       expect(libc().fcntl(fds[0]!, F_GETFD, 0)).not.toBe(-1);
       libc().close(fds[0]!);
@@ -282,10 +285,12 @@ describe(
   'the counter layout shared with the addon',
   skipUnless(linux, `needs Linux (this is ${process.platform})`),
   () => {
-    it('comes from the addon (names in its order) and matches DeviceCounters', () => {
+    it('comes from the addon (names in its order) and matches LinuxTunCounters', () => {
       const { counters } = tunIoAddon();
-      expect(counters.count).toBe(6);
+      expect(counters.count).toBe(8);
       expect(Object.keys(counters.index).sort()).toEqual([
+        'gsoPacketsRead',
+        'gsoPacketsWritten',
         'rxBytes',
         'rxDropped',
         'rxPackets',
@@ -293,17 +298,26 @@ describe(
         'txDropped',
         'txPackets',
       ]);
-      expect(new Set(Object.values(counters.index))).toEqual(new Set([0, 1, 2, 3, 4, 5]));
+      expect(new Set(Object.values(counters.index))).toEqual(new Set([0, 1, 2, 3, 4, 5, 6, 7]));
     });
 
     it("refuses an addon whose counters are not this package's (a stale build) with one clear line", () => {
-      const names = ['rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'rxDropped', 'txDropped'];
-      expect(checkCounterLayout([...names].reverse(), 6).index.txDropped).toBe(0);
+      const names = [
+        'rxPackets',
+        'rxBytes',
+        'txPackets',
+        'txBytes',
+        'rxDropped',
+        'txDropped',
+        'gsoPacketsRead',
+        'gsoPacketsWritten',
+      ];
+      expect(checkCounterLayout([...names].reverse(), 8).index.txDropped).toBe(2);
       for (const [n, c] of [
-        [names, 7],
-        [names.slice(1), 5],
-        [[...names.slice(1), 'rxErrors'], 6],
-        [undefined, 6],
+        [names, 9],
+        [names.slice(1), 7],
+        [[...names.slice(1), 'rxErrors'], 8],
+        [undefined, 8],
       ] as const) {
         expect(() => checkCounterLayout(n, c)).toThrow(TunError);
         expect(() => checkCounterLayout(n, c)).toThrow(/the build is stale, rebuild it/);

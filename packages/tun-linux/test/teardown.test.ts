@@ -57,3 +57,31 @@ describe('a worker thread that opens a TUN device and goes away without closing 
     });
   }
 });
+
+describe(
+  'a worker thread that holds batch-path UDP relays and goes away without closing them',
+  skipWhen(skip),
+  () => {
+    let ns: Netns;
+    beforeAll(() => {
+      ns = createNetns('nvur');
+    });
+    afterAll(async () => {
+      await ns?.dispose();
+    });
+
+    for (const [mode, workerExit] of [
+      ['exit', 0],
+      ['terminate', 1],
+    ] as const) {
+      it(`${mode}: the process goes on and exits 0`, async () => {
+        expect(existsSync(dist), `build the package first (pnpm turbo run build): ${dist}`).toBe(true);
+        const child = ns.spawn(process.execPath, [fixture('worker-udp-relay-exit.mjs'), dist, mode]);
+        const code = await finished(child);
+        expect(child.output()).not.toMatch(/FATAL ERROR|Segmentation/);
+        expect(code).toBe(0);
+        expect(JSON.parse(child.output().trim())).toEqual({ workerExit, sawDatagrams: true });
+      });
+    }
+  },
+);

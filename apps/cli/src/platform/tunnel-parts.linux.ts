@@ -2,8 +2,16 @@
 // count of TUN queue drops, and the IPv6 link-local switch.
 
 import { writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import type { RtNetlink } from '@ztun/routing-linux';
-import { canSplice, raiseFdLimit, spliceRelay, spliceRelayTotals } from '@ztun/tun-linux';
+import {
+  canSplice,
+  type LinuxTun,
+  raiseFdLimit,
+  type SpliceRelayResult,
+  spliceRelay,
+  spliceRelayTotals,
+} from '@ztun/tun-linux';
 import type { TrafficCounters } from '../counting.js';
 import type { Logger } from '../log.js';
 import type { OsRelay } from '../tunnel/assemble.js';
@@ -12,15 +20,18 @@ import type { OsRelay } from '../tunnel/assemble.js';
 export function spliceRelayFor(log: Logger): OsRelay {
   // Totals are process-wide (an embedder may run several tunnels in turn): count from this tunnel's start.
   const start = spliceRelayTotals();
+  // One callback for every pair (no promise or closure per connection: issue 17 item 2).
+  const onDone = (r: SpliceRelayResult) => {
+    if (r.reason === 'error')
+      log.debug(`splice relay: socket ${r.side ?? '?'} failed: ${r.code ?? 'unknown'}`);
+    else if (r.reason === 'fallback')
+      log.debug(`splice relay: carried by Node streams (${r.cause}: ${r.code ?? r.detail ?? 'unknown'})`);
+  };
   return {
-    relay(client, upstream) {
+    relay(client, upstream, pipe) {
       if (!canSplice(client) || !canSplice(upstream)) return false;
-      spliceRelay(client, upstream).done.then((r) => {
-        if (r.reason === 'error')
-          log.debug(`splice relay: socket ${r.side ?? '?'} failed: ${r.code ?? 'unknown'}`);
-        else if (r.reason === 'fallback')
-          log.debug(`splice relay: carried by Node streams (${r.cause}: ${r.code ?? r.detail ?? 'unknown'})`);
-      });
+      // A pair the relay gives back (out of pipes, Node internals) goes through the handler's own piping.
+      spliceRelay(client, upstream, { onDone, onFallback: pipe as (a: Socket, b: Socket) => void });
       return true;
     },
     spliced() {
@@ -55,6 +66,16 @@ export function queueDropReader(nl: RtNetlink, index: number): () => number {
 }
 
 /** `addrgenmode none` (before the link goes up): no IPv6 link-local address, so no RS/MLD into the TUN. */
+/**
+ * The ready line's word when the TUN has checksum offload but no TSO (the kernel refused TUN_F_TSO4 |
+ * TUN_F_TSO6 | TUN_F_TSO_ECN): every TCP segment then crosses the TUN one MTU at a time, slower at small MTUs.
+ */
+export function offloadNote(dev: Pick<LinuxTun, 'offload'>): string | undefined {
+  const o = dev.offload;
+  if (!o.checksum || o.tso || o.note === undefined) return undefined;
+  return `TUN offload: checksum only (${o.note})`;
+}
+
 export function noLinkLocal(name: string): void {
   try {
     writeFileSync(`/proc/sys/net/ipv6/conf/${name}/addr_gen_mode`, '1');

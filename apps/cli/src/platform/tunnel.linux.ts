@@ -27,7 +27,13 @@ import { acquireNetnsLock, type LockTaken } from './lock.linux.js';
 import { reclaimAfterMassClose } from './memory.linux.js';
 import { buildPlan, changeCount, type DeviceChange, describeDeviceChange } from './plan.linux.js';
 import { findLink, heldText, linuxPreflight } from './preflight.linux.js';
-import { noLinkLocal, openFileNote, queueDropReader, spliceRelayFor } from './tunnel-parts.linux.js';
+import {
+  noLinkLocal,
+  offloadNote,
+  openFileNote,
+  queueDropReader,
+  spliceRelayFor,
+} from './tunnel-parts.linux.js';
 import { RunRefused, type TunnelContext } from './types.js';
 
 export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel {
@@ -186,9 +192,11 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
         stopReclaim = reclaimAfterMassClose(
           () => assembled.stack.counters.tcpOpen,
           (line) => log.debug(line),
+          () => assembled.stack.counters.tcpTotal,
         );
         const startedAt = Date.now();
         const reader = queueDrops;
+        const readyNotes = [fdNote, offloadNote(dev)].filter((n): n is string => n !== undefined);
         return {
           info: {
             name: dev.name,
@@ -198,7 +206,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
             routes: plan.routing.steps.filter((s) => s.kind === 'route' && !s.route.unreachable).length,
             changes: changeCount(plan),
             crashBehaviour: crashBehaviour(config),
-            ...(fdNote ? { notes: [fdNote] } : {}),
+            ...(readyNotes.length ? { notes: readyNotes } : {}),
           },
           stats: () => snapshotOf(assembled, dev, reader(), startedAt),
           connections: () => assembled.connections(),

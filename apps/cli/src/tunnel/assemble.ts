@@ -245,6 +245,7 @@ export function snapshotOf(
     ...(parts.dns ? { dnsOverTcpQueries: parts.dns.dnsCounters.queries } : {}),
     deviceQueueDrops: queueDrops,
     relayBytes: parts.relayBytes(),
+    udpBatched: c.udpBatchSent + c.udpBatchReplies,
   };
 }
 
