@@ -1,7 +1,7 @@
 import type { Pinning, StackSockets, UdpRelay, UdpRelayEngine } from '@ztun/packet';
 import type { Endpoint, UdpSession, UdpSessionHandler } from './handler.js';
 import { ownSockets, type UdpLoopListener } from './own-sockets.js';
-import { formatIp, parseIp } from './wire.js';
+import { bytesEqual, formatIp, parseIp } from './wire.js';
 
 // A UDP session's socket as a batch-path relay (StackSockets.udpRelay, issue 17 item 4) instead of a Node
 // dgram socket: the stack sends and receives through `handler.batch` a batch at a time (udp-batch.ts); the
@@ -70,7 +70,7 @@ export function openRelayedUdp(
       if (
         !lastBytes ||
         lastBytes.length !== address.length ||
-        !address.every((x, i) => x === lastBytes![i])
+        !bytesEqual(address, 0, lastBytes, 0, address.length)
       ) {
         lastBytes = address.slice();
         fromText = formatIp(address, 0, address.length === 4 ? 4 : 6);

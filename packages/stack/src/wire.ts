@@ -104,19 +104,16 @@ export function partialChecksumAt(d: Uint8Array, o: number, len: number): number
 
 /**
  * Finishes an offload partial checksum in place (what a NIC would do): the TCP/UDP header directly follows
- * the IP header (the device flags nothing else) and its checksum field holds the pseudo-header sum. Returns
- * the checksum field's offset, -1 when the packet is too short to hold it.
+ * the IP header (the device flags nothing else) and its checksum field holds the pseudo-header sum.
  */
-export function completePartialChecksum(d: Uint8Array, o: number, len: number): number {
+export function completePartialChecksum(d: Uint8Array, o: number, len: number): void {
   const at = partialChecksumAt(d, o, len);
-  if (at < 0) return -1;
+  if (at < 0) return;
   const v6 = d[o]! >> 4 === 6;
   const l4 = o + (v6 ? 40 : (d[o]! & 0x0f) * 4);
   const proto = v6 ? d[o + 6]! : d[o + 9]!;
-  const end = o + len;
-  let sum = checksumFinish(checksumPartial(d, l4, end - l4));
+  let sum = checksumFinish(checksumPartial(d, l4, o + len - l4));
   if (sum === 0 && proto === PROTO_UDP) sum = 0xffff;
   d[at] = sum >>> 8;
   d[at + 1] = sum;
-  return at;
 }

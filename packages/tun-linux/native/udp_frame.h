@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "checksum.h"
+
 namespace ztun {
 namespace udp {
 
@@ -22,31 +24,6 @@ inline void Put16(uint8_t* p, uint32_t v) {
 }
 
 inline uint32_t Get16(const uint8_t* p) { return (static_cast<uint32_t>(p[0]) << 8) | p[1]; }
-
-// One's-complement sum of `len` bytes (RFC 1071), added to `sum`, not folded.
-inline uint64_t SumBytes(const uint8_t* p, size_t len, uint64_t sum) {
-  while (len >= 8) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    // Big-endian 16-bit words: sum the 32-bit halves after a byte swap of each 16-bit lane.
-    w = ((w & 0x00ff00ff00ff00ffULL) << 8) | ((w >> 8) & 0x00ff00ff00ff00ffULL);
-    sum += (w & 0xffffffffULL) + (w >> 32);
-    p += 8;
-    len -= 8;
-  }
-  while (len >= 2) {
-    sum += Get16(p);
-    p += 2;
-    len -= 2;
-  }
-  if (len == 1) sum += static_cast<uint32_t>(p[0]) << 8;
-  return sum;
-}
-
-inline uint16_t Fold(uint64_t sum) {
-  while ((sum >> 16) != 0) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(sum);
-}
 
 // Writes IP + UDP headers ending right before `payload` (which must have kHeadroom bytes before it) for a
 // datagram from src:sport to dst:dport (addresses of `alen` bytes, 4 or 16). Returns the packet's start.

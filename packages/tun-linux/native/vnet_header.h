@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "checksum.h"
+
 namespace ztun {
 
 // TUNSETVNETHDRSZ 10; fields in the host's byte order: legacy virtio is little-endian and so are the hosts
@@ -64,12 +66,7 @@ inline bool StandardChecksumLayout(const uint8_t* p, size_t length, uint16_t* st
 // Finishes a partial checksum in place, as a NIC would: the one's-complement sum of p[start, length) (the
 // field already holds the pseudo-header sum), complemented, stored at start + offset.
 inline void CompleteChecksum(uint8_t* p, size_t length, size_t start, size_t offset) {
-  uint64_t sum = 0;
-  size_t i = start;
-  for (; i + 1 < length; i += 2) sum += (static_cast<uint32_t>(p[i]) << 8) | p[i + 1];
-  if (i < length) sum += static_cast<uint32_t>(p[i]) << 8;
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  uint16_t check = static_cast<uint16_t>(~sum & 0xffff);
+  uint16_t check = static_cast<uint16_t>(~Fold(SumBytes(p + start, length - start, 0)));
   p[start + offset] = static_cast<uint8_t>(check >> 8);
   p[start + offset + 1] = static_cast<uint8_t>(check);
 }

@@ -152,9 +152,9 @@ function bindEphemeral(fd: number, family: 4 | 6): void {
   }
 }
 
-/** The socket options @ztun/stack needs, for Linux: pass it as `sockets` to createStack and the outbounds. */
 let relayEngine: UdpRelayEngine | null | undefined;
 
+/** The socket options @ztun/stack needs, for Linux: pass it as `sockets` to createStack and the outbounds. */
 export const linuxSockets: StackSockets = {
   name: 'linux',
   /**
