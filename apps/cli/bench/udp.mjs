@@ -93,13 +93,16 @@ export function iperfUdp(topo, rate, seconds, reverse, { window, serverPid, ztun
 }
 
 const LEGS = [
-  { label: 'ztun --proxy direct (batch path)', env: undefined },
-  { label: 'ztun --proxy direct, ZTUN_UDP_BATCH=0 (per datagram)', env: '0' },
+  { label: 'ztun --proxy direct (batch path, UDP GSO sends)', env: {} },
+  { label: 'ztun --proxy direct, ZTUN_UDP_GSO=0 (batch path, no GSO)', env: { ZTUN_UDP_GSO: '0' } },
+  { label: 'ztun --proxy direct, ZTUN_UDP_BATCH=0 (per datagram)', env: { ZTUN_UDP_BATCH: '0' } },
 ];
+const LEG_ENV = ['ZTUN_UDP_BATCH', 'ZTUN_UDP_GSO'];
 
 /**
  * Rows for each direction (client → server, then -R) and offered rate: no tunnel, ztun --proxy direct with
- * the batch UDP path (the default on Linux) and with ZTUN_UDP_BATCH=0 (Node's dgram, one call per datagram).
+ * the batch UDP path (the default on Linux), the same without UDP GSO (ZTUN_UDP_GSO=0), and with
+ * ZTUN_UDP_BATCH=0 (Node's dgram, one call per datagram).
  * `windows`: [undefined] for iperf3's default buffers; add e.g. '2M' for the extra larger-buffer table.
  */
 export async function udpRows(
@@ -117,10 +120,10 @@ export async function udpRows(
         });
   for (const leg of LEGS) {
     // The environment is inherited through `ip netns exec` by the ztun process started next.
-    if (leg.env === undefined) delete process.env.ZTUN_UDP_BATCH;
-    else process.env.ZTUN_UDP_BATCH = leg.env;
+    for (const k of LEG_ENV) delete process.env[k];
+    Object.assign(process.env, leg.env);
     const z = await startZtun(['--proxy', 'direct']);
-    delete process.env.ZTUN_UDP_BATCH;
+    for (const k of LEG_ENV) delete process.env[k];
     try {
       for (const window of windows)
         for (const reverse of [false, true])
