@@ -42,8 +42,9 @@ function schedstat(pid, label) {
   return out;
 }
 
-const tunTx = () =>
-  JSON.parse(topo.exec(topo.client, 'ip', ['-s', '-j', 'link', 'show', 'ztun0']).stdout)[0].stats64.tx;
+const tunStats = () =>
+  JSON.parse(topo.exec(topo.client, 'ip', ['-s', '-j', 'link', 'show', 'ztun0']).stdout)[0].stats64;
+const tunTx = () => tunStats().tx;
 
 function clientSocket() {
   const ss = topo.exec(topo.client, 'ss', ['-tiH', 'state', 'established']).stdout;
@@ -115,7 +116,10 @@ try {
   await waitUntil('iperf3', () => topo.listening(topo.server, 5201));
   const rates = {};
   for (let p = 0; p < pairs; p++) {
-    for (const mtu of p % 2 ? [...mtus].reverse() : mtus) {
+    for (const leg of p % 2 ? [...mtus].reverse() : mtus) {
+      // A leg is an MTU, optionally with `+NAME=VALUE` environment for ztun (experiments).
+      const [mtu, ...env] = leg.split('+');
+      for (const kv of env) process.env[kv.split('=')[0]] = kv.split('=')[1];
       const z = await topo.startZtun([
         '--auto-route',
         '--stats-interval',
@@ -126,7 +130,7 @@ try {
         mtu,
       ]);
       const before = { ...schedstat(z.child.pid, 'ztun'), ...schedstat(server.child.pid, 'server') };
-      const tx0 = tunTx();
+      const { tx: tx0, rx: rx0 } = tunStats();
       const t0 = process.hrtime.bigint();
       const ip = topo.start(topo.client, 'iperf3', ['-c', SERVER, '-t', String(seconds), '-J', ...iperfArgs]);
       await sleep(1500);
@@ -172,15 +176,16 @@ try {
       clearInterval(poll);
       const wallNs = Number(process.hrtime.bigint() - t0);
       const after = { ...schedstat(z.child.pid, 'ztun'), ...schedstat(server.child.pid, 'server') };
-      const tx1 = tunTx();
+      const { tx: tx1, rx: rx1 } = tunStats();
       await z.stop(10_000);
+      for (const kv of env) delete process.env[kv.split('=')[0]];
       const gbps = JSON.parse(ip.output()).end.sum_received.bits_per_second / 1e9;
-      rates[mtu] = [...(rates[mtu] ?? []), gbps];
+      rates[leg] = [...(rates[leg] ?? []), gbps];
       const mb = (tx1.bytes - tx0.bytes) / 1e6;
       const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-      console.log(`\n=== MTU ${mtu}: ${gbps.toFixed(2)} Gbit/s (load ${load})`);
+      console.log(`\n=== MTU ${leg}: ${gbps.toFixed(2)} Gbit/s (load ${load})`);
       console.log(
-        `  TUN: ${((tx1.packets - tx0.packets) / mb).toFixed(1)} packets per MB, ${tx1.dropped - tx0.dropped} tx drops`,
+        `  TUN: ${((tx1.packets - tx0.packets) / mb).toFixed(1)} packets per MB read by ztun, ${((rx1.packets - rx0.packets) / mb).toFixed(1)} written, ${tx1.dropped - tx0.dropped} tx drops`,
       );
       let total = 0;
       for (const [k, v] of Object.entries({ ...after, ...client })) {
