@@ -26,17 +26,17 @@ const iperfArgs = [
 ];
 const topo = createTopology('mp', { nsPrefix: opt('ns-prefix', undefined) });
 
-/** Per thread of `pid`: on-CPU and run-queue nanoseconds (Documentation/scheduler/sched-stats.rst). */
+/** Per thread of `pid`: on-CPU and run-queue nanoseconds and timeslices (Documentation/scheduler/sched-stats.rst). */
 function schedstat(pid, label) {
   const out = {};
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      const [runNs, waitNs] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8')
+      const [runNs, waitNs, slices] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8')
         .split(' ')
         .map(Number);
       const role = tid === String(pid) && comm === 'node' ? 'event loop' : comm;
-      out[`${label} ${role}/${tid}`] = { runNs, waitNs };
+      out[`${label} ${role}/${tid}`] = { runNs, waitNs, slices };
     }
   } catch {}
   return out;
@@ -189,14 +189,14 @@ try {
       );
       let total = 0;
       for (const [k, v] of Object.entries({ ...after, ...client })) {
-        const o = before[k] ?? { runNs: 0, waitNs: 0 };
+        const o = before[k] ?? { runNs: 0, waitNs: 0, slices: 0 };
         const runNs = v.runNs - o.runNs;
         const waitNs = v.waitNs - o.waitNs;
         total += runNs;
         if (runNs < wallNs * 0.02) continue;
         const pct = (x) => `${Math.round((x / wallNs) * 100)}%`;
         console.log(
-          `  ${k}: ${(runNs / 1e6 / mb).toFixed(3)} ms CPU per MB; on CPU ${pct(runNs)}, waiting for a CPU ${pct(waitNs)}, asleep ${pct(wallNs - runNs - waitNs)}`,
+          `  ${k}: ${(runNs / 1e6 / mb).toFixed(3)} ms CPU per MB; on CPU ${pct(runNs)}, waiting for a CPU ${pct(waitNs)}, asleep ${pct(wallNs - runNs - waitNs)}, ${((v.slices - o.slices) / mb).toFixed(1)} times on a CPU per MB`,
         );
       }
       console.log(`  all of them: ${(total / 1e6 / mb).toFixed(3)} ms CPU per MB`);
