@@ -31,6 +31,8 @@ export interface StatsSnapshot {
   readonly udpBatched?: number;
   /** Batch-path sends that left as one UDP GSO group of ≥ 2 datagrams (UDP_SEGMENT), cumulative. */
   readonly udpGsoSends?: number;
+  /** Batch-path replies written to the TUN as one UDP super-packet of ≥ 2 datagrams (USO), cumulative. */
+  readonly udpUsoWrites?: number;
 }
 
 export interface Rates {
@@ -102,6 +104,7 @@ export function statsJson(cur: StatsSnapshot, rates: Rates, now: Date = new Date
     ...(cur.dropsByReason ? { dropsByReason: cur.dropsByReason } : {}),
     ...(cur.udpBatched !== undefined ? { udpBatched: cur.udpBatched } : {}),
     ...(cur.udpGsoSends !== undefined ? { udpGsoSends: cur.udpGsoSends } : {}),
+    ...(cur.udpUsoWrites !== undefined ? { udpUsoWrites: cur.udpUsoWrites } : {}),
   });
 }
 

@@ -6,10 +6,15 @@ describe('offloadNote', () => {
   it('names the refusal when checksum offload runs without TSO, and says nothing otherwise', () => {
     expect(
       offloadNote({
-        offload: { checksum: true, tso: false, note: 'the kernel refused TSO: TUNSETOFFLOAD EINVAL' },
+        offload: {
+          checksum: true,
+          tso: false,
+          uso: false,
+          note: 'the kernel refused TSO: TUNSETOFFLOAD EINVAL',
+        },
       }),
     ).toBe('TUN offload: checksum only (the kernel refused TSO: TUNSETOFFLOAD EINVAL)');
-    expect(offloadNote({ offload: { checksum: true, tso: true } })).toBeUndefined();
-    expect(offloadNote({ offload: { checksum: false, tso: false } })).toBeUndefined();
+    expect(offloadNote({ offload: { checksum: true, tso: true, uso: true } })).toBeUndefined();
+    expect(offloadNote({ offload: { checksum: false, tso: false, uso: false } })).toBeUndefined();
   });
 });

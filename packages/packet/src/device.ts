@@ -25,6 +25,9 @@ export interface PacketBatch {
    * (virtio_net_hdr gso_size; IPv4 total length / IPv6 payload length cover the whole super-packet; always
    * checksum partial). Rewrite its headers as for one packet and pass `gsoSize` back with `writeBatch`, so the
    * device writes it back as one super-packet. 0 or absent: an ordinary packet of at most one MTU.
+   * A UDP packet with gsoSize n > 0 (checksum partial) is a UDP super-packet, written only to a device whose
+   * `offload.uso` is true: the OS cuts its payload into datagrams of n bytes (the last may be shorter), each
+   * with its own IP + UDP header (Linux USO, virtio VIRTIO_NET_HDR_GSO_UDP_L4). Devices never read one.
    */
   readonly gsoSize?: Uint16Array;
 }
@@ -45,6 +48,8 @@ export interface TunDevice {
   /** OS interface index (Windows: IfIndex). */
   readonly index: number;
   readonly mtu: number;
+  /** Optional: `uso` true = UDP super-packets may be written (PacketBatch.gsoSize on a UDP packet). */
+  readonly offload?: { readonly uso?: boolean };
   /** Set the receiver: called on the event loop with one batch per wake-up. The batch (and its memory)
    *  is valid only during the call; the receiver may rewrite packets in place and pass the same batch
    *  (or a sub-selection built on the same data) to writeBatch before returning. */

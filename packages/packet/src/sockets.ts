@@ -78,14 +78,25 @@ export interface UdpRelay {
    * From now on what arrives becomes complete reply packets (IP + UDP, checksums done) from the sender to
    * `client`:`clientPort`, handed to `onPackets` as one batch per read (valid only during the call) instead
    * of `UdpRelayOptions.onDatagram`. Senders of another family than `client` are refused (counted).
+   * `segment` true (for a device whose `offload.uso` is true): a run of consecutive replies from one sender
+   * with one payload size (the last may be shorter; ≤ 64 datagrams, ≤ 65,507 payload bytes) may come as one
+   * UDP super-packet — `batch.gsoSize[i]` = that size, `batch.flags[i]` = 1 (checksum partial) — which the
+   * device writes as one and the OS cuts into those datagrams. Relays that cannot ignore it.
    */
-  replyTo(client: Uint8Array, clientPort: number, onPackets: (batch: PacketBatch) => void): void;
+  replyTo(
+    client: Uint8Array,
+    clientPort: number,
+    onPackets: (batch: PacketBatch) => void,
+    segment?: boolean,
+  ): void;
   /**
    * Messages `send` sent as one GSO group (Linux UDP_SEGMENT: ≥ 2 consecutive datagrams to one destination
    * with one length, which the kernel carries as one super-packet and cuts into those datagrams), cumulative;
    * 0 where the relay does not group.
    */
   readonly gsoSends: number;
+  /** Reply super-packets of ≥ 2 datagrams built for `replyTo(…, segment = true)`, cumulative (0: none). */
+  readonly usoReplies?: number;
   /** The errors of the last `send`: index into its datagrams, and errno (shared: read right after send). */
   readonly sendErrors: { readonly index: Uint32Array; readonly code: Int32Array };
   stats(): UdpRelayStats;
@@ -106,6 +117,8 @@ export interface UdpRelayStats {
   badReply: number;
   /** Messages sent as one GSO group of ≥ 2 datagrams (see UdpRelay.gsoSends). */
   gsoSends: number;
+  /** Reply super-packets of ≥ 2 datagrams (see UdpRelay.usoReplies). */
+  usoReplies?: number;
 }
 
 export interface UdpRelayOptions {

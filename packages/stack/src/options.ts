@@ -119,6 +119,8 @@ export interface StackCounters {
   udpBatchReplies: number;
   /** Batch-path sends that left as one UDP GSO group of ≥ 2 datagrams (UdpRelay.gsoSends), cumulative. */
   udpGsoSends: number;
+  /** Batch-path replies written to the device as one UDP super-packet of ≥ 2 datagrams (USO), cumulative. */
+  udpUsoWrites: number;
   icmpEchoReplies: number;
   drops: Record<DropReason, number>;
 }
@@ -137,6 +139,7 @@ export function newCounters(): StackCounters {
     udpBatchSent: 0,
     udpBatchReplies: 0,
     udpGsoSends: 0,
+    udpUsoWrites: 0,
     icmpEchoReplies: 0,
     drops: {
       malformed: 0,

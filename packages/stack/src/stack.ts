@@ -114,6 +114,7 @@ class SystemStack implements Stack {
       clock,
       emit,
       emitBatch,
+      uso: device.offload?.uso === true,
       pv,
       loopPrefixes,
       maxSessions: options.maxUdpSessions ?? 8192,
@@ -213,7 +214,9 @@ class SystemStack implements Stack {
     this.device.write(packet);
   }
 
-  /** Writes a batch of complete packets the stack built (the batch UDP path's replies). */
+  /** Writes a batch of packets the stack built (the batch UDP path's replies; a UDP super-packet, gsoSize > 0,
+   *  is counted and captured as the one packet it is — pcap shows it whole, as the kernel's own capture of a
+   *  GSO skb does). */
   private emitBatch(batch: PacketBatch): void {
     if (this.closed) return;
     let bytes = 0;

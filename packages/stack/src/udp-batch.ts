@@ -125,12 +125,21 @@ export function deliverReplies(
   const s = q.session;
   if (s.closed || batch.count === 0) return;
   s.lastSeen = now;
-  counters.udpBatchReplies += batch.count;
-  emitBatch(batch);
-  if (q.counted) {
-    const header = (s.family === 4 ? 20 : 40) + 8;
-    let down = 0;
-    for (let i = 0; i < batch.count; i++) down += batch.lengths[i]! - header;
-    q.counted(0, down);
+  const header = (s.family === 4 ? 20 : 40) + 8;
+  const gso = batch.gsoSize;
+  let replies = batch.count;
+  let down = 0;
+  for (let i = 0; i < batch.count; i++) {
+    const payload = batch.lengths[i]! - header;
+    down += payload;
+    const g = gso ? gso[i]! : 0;
+    if (g > 0) {
+      // A UDP super-packet (replyTo's segment): ceil(payload / gsoSize) datagrams.
+      replies += Math.ceil(payload / g) - 1;
+      counters.udpUsoWrites++;
+    }
   }
+  counters.udpBatchReplies += replies;
+  emitBatch(batch);
+  q.counted?.(0, down);
 }

@@ -27,6 +27,8 @@ export interface UdpTableOptions {
   emit: (packet: Uint8Array) => void;
   /** Writes a batch of complete packets (the batch path's replies) to the device. */
   emitBatch: (batch: PacketBatch) => void;
+  /** The device takes UDP super-packets (TunDevice.offload.uso): the batch path's replies may be built as such. */
+  uso: boolean;
   /** The stack's parser, holding the packet of the context. */
   pv: PacketView;
   loopPrefixes: LoopPrefixes;
@@ -118,6 +120,7 @@ export class UdpSessionTable {
   readonly clock: Clock;
   readonly emit: (packet: Uint8Array) => void;
   private readonly emitBatch: (batch: PacketBatch) => void;
+  private readonly uso: boolean;
   /** Sessions with datagrams queued in the current TUN batch (flushed by flush()). */
   private readonly queued: BatchQueue[] = [];
   private readonly handler: Handler;
@@ -136,6 +139,7 @@ export class UdpSessionTable {
     this.clock = options.clock;
     this.emit = options.emit;
     this.emitBatch = options.emitBatch;
+    this.uso = options.uso;
     this.pv = options.pv;
     this.loopPrefixes = options.loopPrefixes;
     this.maxSessions = options.maxSessions;
@@ -240,8 +244,11 @@ export class UdpSessionTable {
   ): BatchQueue {
     const q = new BatchQueue(s, relay, counted);
     s.queue = q;
-    relay.replyTo(s.srcBytes, s.sport, (batch) =>
-      deliverReplies(q, batch, this.clock.now, this.counters, this.emitBatch),
+    relay.replyTo(
+      s.srcBytes,
+      s.sport,
+      (batch) => deliverReplies(q, batch, this.clock.now, this.counters, this.emitBatch),
+      this.uso,
     );
     return q;
   }

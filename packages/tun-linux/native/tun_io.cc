@@ -63,6 +63,7 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
                            InstanceAccessor<&TunIo::GetName>("name"),
                            InstanceAccessor<&TunIo::GetFd>("fd"),
                            InstanceAccessor<&TunIo::GetOffloadFlags>("offloadFlags"),
+                           InstanceAccessor<&TunIo::GetUsoWritable>("usoWritable"),
                            InstanceAccessor<&TunIo::GetTsoRefused>("tsoRefused"),
                        });
   }
@@ -156,6 +157,10 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
   Napi::Value GetOffloadFlags(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), offload_.flags); }
   Napi::Value GetTsoRefused(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), offload_.tsoRefused);
+  }
+  // Whether UDP super-packets (VIRTIO_NET_HDR_GSO_UDP_L4) may be written (tun_open.h ProbeUso).
+  Napi::Value GetUsoWritable(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), offload_.usoWritable);
   }
 
   Napi::Value Resume(const Napi::CallbackInfo& info) {

@@ -90,6 +90,14 @@ inline bool TypedArrayOf(napi_env env, napi_value value, napi_typedarray_type wa
   return true;
 }
 
+inline bool TypedArrayOf(napi_env env, napi_value value, napi_typedarray_type want, uint16_t** data,
+                         size_t* elements) {
+  uint8_t* raw;
+  if (!TypedArrayOf(env, value, want, &raw, elements)) return false;
+  *data = reinterpret_cast<uint16_t*>(raw);
+  return true;
+}
+
 // Reads and checks every option; on a bad one throws a TypeError naming it and returns false.
 inline bool ReadTunIoOptions(Napi::Env env, const Napi::CallbackInfo& info, size_t counterCount, TunIoOptions* out) {
   using namespace detail;

@@ -2,7 +2,9 @@
 // (open(2) of the clone device, TUNSETIFF; with IFF_VNET_HDR also TUNSETVNETHDRSZ and TUNSETOFFLOAD —
 // linux/if_tun.h, Documentation/networking/tuntap.rst). TSO (TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) is
 // asked for first and, when the kernel refuses it, checksum offload alone (drivers/net/tun.c set_offload
-// refuses any flag it does not know with EINVAL). No USO: UDP sessions go through sockets, not the TUN.
+// refuses any flag it does not know with EINVAL). USO is never asked for (the kernel would hand over UDP
+// super-packets the read path drops); it is only probed, to know whether the kernel takes UDP super-packets
+// written to it (VIRTIO_NET_HDR_GSO_UDP_L4: Linux 6.2, the same release as TUN_F_USO4/6).
 #pragma once
 
 #include <errno.h>
@@ -26,13 +28,24 @@ constexpr unsigned kTunFTso4 = 0x02;
 constexpr unsigned kTunFTso6 = 0x04;
 constexpr unsigned kTunFTsoEcn = 0x08;
 constexpr unsigned kTunFTso = kTunFTso4 | kTunFTso6 | kTunFTsoEcn;
+constexpr unsigned kTunFUso4 = 0x20;
+constexpr unsigned kTunFUso6 = 0x40;
 
 // What TUNSETOFFLOAD took: `flags` the kernel accepted (TUN_F_*), and the errno of a refused TSO request
 // (0 when TSO was granted or not asked for).
 struct TunOffload {
   unsigned flags = 0;
   int tsoRefused = 0;
+  // The kernel knows TUN_F_USO4 | TUN_F_USO6, so its virtio_net_hdr_to_skb takes GSO_UDP_L4 writes.
+  bool usoWritable = false;
 };
+
+// Probes USO with the offload already set (`out->flags`): TUNSETOFFLOAD with TUN_F_USO4 | TUN_F_USO6 added
+// succeeds only on a kernel that knows them; then the flags go back to what was asked. Nothing is written.
+inline void ProbeUso(int fd, TunOffload* out) {
+  if (ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(out->flags | kTunFUso4 | kTunFUso6)) != 0) return;
+  out->usoWritable = ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(out->flags)) == 0;
+}
 
 // Asks for TUN_F_CSUM | `tso`, and for TUN_F_CSUM alone when the kernel refuses that (EINVAL on a kernel or
 // device without TSO); `tso` 0 asks for checksum offload only. False (errno set) when even that is refused.
@@ -86,6 +99,7 @@ inline int OpenTun(const char* path, const char* name, bool vnet, unsigned tso, 
     int headerSize = 10;
     if (ioctl(fd, TUNSETVNETHDRSZ, &headerSize) < 0) return fail("TUNSETVNETHDRSZ");
     if (!NegotiateOffload(fd, tso, offload)) return fail("TUNSETOFFLOAD");
+    ProbeUso(fd, offload);
   }
   memcpy(actualName, ifr.ifr_name, IFNAMSIZ);
   actualName[IFNAMSIZ - 1] = '\0';

@@ -70,6 +70,55 @@ inline uint8_t* BuildReply(uint8_t* payload, uint32_t payloadLength, const uint8
   return ip;
 }
 
+// A UDP GSO (USO) reply: the largest payload of one super-packet (IPv4 total length 65535 = 20 + 8 + 65507;
+// IPv6 takes as much) and its most segments (include/linux/udp.h UDP_MAX_SEGMENTS is 64 on older kernels).
+constexpr uint32_t kMaxUsoPayload = 65507;
+constexpr uint32_t kMaxUsoSegments = 64;
+
+// Writes the IP + UDP header of a super-packet ending right before `payload` (kHeadroom bytes before it): as
+// BuildReply, but the lengths cover the whole payload and the UDP checksum is left partial — the field holds
+// the folded, not complemented pseudo-header sum (Linux CHECKSUM_PARTIAL, virtio NEEDS_CSUM), which the
+// kernel adjusts per segment (net/ipv4/udp_offload.c __udp_gso_segment). Returns the packet's start.
+inline uint8_t* BuildUsoHeader(uint8_t* payload, uint32_t payloadLength, const uint8_t* src, uint32_t sport,
+                               const uint8_t* dst, uint32_t dport, uint32_t alen) {
+  uint32_t upper = 8 + payloadLength;
+  uint8_t* u = payload - 8;
+  Put16(u, sport);
+  Put16(u + 2, dport);
+  Put16(u + 4, upper);
+  uint64_t sum = SumBytes(src, alen, 0);
+  sum = SumBytes(dst, alen, sum);
+  sum += 17 + upper;
+  Put16(u + 6, Fold(sum));
+  uint8_t* ip;
+  if (alen == 4) {
+    ip = u - 20;
+    ip[0] = 0x45;
+    ip[1] = 0;
+    Put16(ip + 2, 20 + upper);
+    Put16(ip + 4, 0);
+    Put16(ip + 6, 0x4000);  // DF
+    ip[8] = 64;
+    ip[9] = 17;
+    Put16(ip + 10, 0);
+    memcpy(ip + 12, src, 4);
+    memcpy(ip + 16, dst, 4);
+    Put16(ip + 10, static_cast<uint16_t>(~Fold(SumBytes(ip, 20, 0))));
+    return ip;
+  }
+  ip = u - 40;
+  ip[0] = 0x60;
+  ip[1] = 0;
+  ip[2] = 0;
+  ip[3] = 0;
+  Put16(ip + 4, upper);
+  ip[6] = 17;
+  ip[7] = 64;
+  memcpy(ip + 8, src, 16);
+  memcpy(ip + 24, dst, 16);
+  return ip;
+}
+
 // RFC 1928 §7: RSV(2) FRAG(1) ATYP(1) DST.ADDR DST.PORT(2). Writes the header for an IPv4 (ATYP 1) or IPv6
 // (ATYP 4) destination into `out` (22 bytes of room); returns its length.
 inline uint32_t WriteSocksHeader(uint8_t* out, const uint8_t* addr, uint32_t alen, uint32_t port) {

@@ -58,12 +58,16 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
                            InstanceMethod<&UdpRelay::Stats>("stats"),
                            InstanceAccessor<&UdpRelay::LocalPort>("localPort"),
                            InstanceAccessor<&UdpRelay::GsoSends>("gsoSends"),
+                           InstanceAccessor<&UdpRelay::UsoReplies>("usoReplies"),
                        });
   }
 
   // new UdpRelay({ fd, family, socks5Address?, socks5Port?, gso?, slab, offsets, lengths, from, fromPorts,
   //                onRecv(count, foreign, badReply), onError(errno) })
   //   gso: false sends every datagram as its own message (no UDP_SEGMENT groups, udp_send.h); default true.
+  //   uso: true lets replyTo(…, true) build runs of replies as UDP GSO super-packets (udp_socket_io.h
+  //   AddToRun); needs replyFlags: Uint8Array(kBatch) and replyGsoSizes: Uint16Array(kBatch) (PacketBatch
+  //   flags/gsoSize of the reply entries).
   //   onRecv: once per recvmmsg that delivered or dropped anything: datagrams in the slab, and those dropped
   //   (from a sender other than the SOCKS5 relay; not fit for a reply packet).
   //   slab: Uint8Array of kBatch × slotSize bytes (slotSize = slab.length / kBatch ≥ kHeadroom + 65536);
@@ -84,6 +88,7 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
     fd_ = o.Get("fd").As<Napi::Number>().Int32Value();
     size_t n;
     uint32_t* u32;
+    uint16_t* u16;
     if (!o.Get("family").IsNumber() ||
         !ztun::TypedArrayOf(env, o.Get("slab"), napi_uint8_array, &slab_.data, &slabLength_) ||
         !ztun::TypedArrayOf(env, o.Get("offsets"), napi_uint32_array, &slab_.offsets, &n) || n < kBatch ||
@@ -104,6 +109,16 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
     }
     peer_.family = o.Get("family").As<Napi::Number>().Int32Value() == 6 ? 6 : 4;
     gso_.enabled = !o.Get("gso").StrictEquals(Napi::Boolean::New(env, false));
+    uso_ = o.Get("uso").StrictEquals(Napi::Boolean::New(env, true));
+    if (uso_) {
+      if (!ztun::TypedArrayOf(env, o.Get("replyFlags"), napi_uint8_array, &slab_.flags, &n) || n < kBatch ||
+          !ztun::TypedArrayOf(env, o.Get("replyGsoSizes"), napi_uint16_array, &u16, &n) || n < kBatch) {
+        Release();
+        Napi::TypeError::New(env, "UdpRelay: uso needs replyFlags and replyGsoSizes").ThrowAsJavaScriptException();
+        return;
+      }
+      slab_.gsoSizes = u16;
+    }
     Napi::Value sa = o.Get("socks5Address");
     if (!sa.IsUndefined()) {
       uint8_t* a;
@@ -121,6 +136,9 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
     }
     for (Napi::Value v : {o.Get("slab"), o.Get("offsets"), o.Get("lengths"), o.Get("from"), o.Get("fromPorts")})
       keep_[keepCount_++] = Napi::Persistent(v.As<Napi::Object>());
+    if (uso_)
+      for (Napi::Value v : {o.Get("replyFlags"), o.Get("replyGsoSizes")})
+        keep_[keepCount_++] = Napi::Persistent(v.As<Napi::Object>());
     onRecv_ = Napi::Persistent(o.Get("onRecv").As<Napi::Function>());
     onError_ = Napi::Persistent(o.Get("onError").As<Napi::Function>());
 
@@ -178,8 +196,14 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
     return Napi::Number::New(info.Env(), static_cast<double>(stats_[udp::kGsoSends]));
   }
 
-  // replyTo(client: Uint8Array(4|16), clientPort): from now on received payloads become reply packets to
-  // client:clientPort (IPv4 or IPv6 by the address length) in the slab; senders of another family are refused.
+  // usoReplies: reply super-packets built of ≥ 2 datagrams so far (udp_socket_io.h AddToRun).
+  Napi::Value UsoReplies(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(stats_[udp::kUsoReplies]));
+  }
+
+  // replyTo(client: Uint8Array(4|16), clientPort, segment?): from now on received payloads become reply packets
+  // to client:clientPort (IPv4 or IPv6 by the address length) in the slab; senders of another family are
+  // refused. segment true (and the relay opened with uso): runs of replies become UDP GSO super-packets.
   Napi::Value ReplyTo(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint8_t* a;
@@ -192,6 +216,7 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
     memcpy(peer_.client, a, alen);
     peer_.clientLen = static_cast<uint32_t>(alen);
     peer_.clientPort = info[1].As<Napi::Number>().Uint32Value();
+    peer_.uso = uso_ && info.Length() > 2 && info[2].StrictEquals(Napi::Boolean::New(env, true));
     return env.Undefined();
   }
 
@@ -335,7 +360,8 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
   uint64_t stats_[kStatCount] = {};
   RelayHandle* handle_ = nullptr;
   bool referenced_ = false;
-  Napi::ObjectReference keep_[5];
+  bool uso_ = false;
+  Napi::ObjectReference keep_[7];
   uint32_t keepCount_ = 0;
   Napi::FunctionReference onRecv_;
   Napi::FunctionReference onError_;

@@ -21,8 +21,20 @@ constexpr uint32_t kBatch = 64;
 
 // stats(): datagrams sent, bytes sent, send drops (EAGAIN/ENOBUFS or outside the buffer), datagrams
 // received, bytes received, foreign senders dropped, replies refused (another family, port 0, too big),
-// GSO sends (sendmsg calls that carried a UDP_SEGMENT group of ≥ 2 datagrams, udp_send.h).
-enum Stat { kSent, kSentBytes, kSendDrops, kReceived, kReceivedBytes, kForeign, kBadReply, kGsoSends, kStatCount };
+// GSO sends (sendmsg calls that carried a UDP_SEGMENT group of ≥ 2 datagrams, udp_send.h), USO replies (reply
+// super-packets built of ≥ 2 datagrams, RecvBatch).
+enum Stat {
+  kSent,
+  kSentBytes,
+  kSendDrops,
+  kReceived,
+  kReceivedBytes,
+  kForeign,
+  kBadReply,
+  kGsoSends,
+  kUsoReplies,
+  kStatCount
+};
 
 // Who the socket talks to: the SOCKS5 relay (when socks5), and the client replies are built for (when
 // clientLen ≠ 0, after replyTo()).
@@ -36,6 +48,8 @@ struct Peer {
   uint8_t client[16] = {};
   uint32_t clientLen = 0;
   uint32_t clientPort = 0;
+  // Replies may be built as UDP GSO super-packets (the TUN takes VIRTIO_NET_HDR_GSO_UDP_L4 writes).
+  bool uso = false;
 };
 
 // The receive slab shared by every relay: kBatch slots of slotSize bytes (kHeadroom, then the datagram),
@@ -48,7 +62,69 @@ struct Slab {
   uint32_t* lengths = nullptr;
   uint8_t* from = nullptr;
   uint32_t* fromPorts = nullptr;
+  // Per entry, for reply packets: PacketBatch.flags (1 = checksum partial) and gsoSize (> 0: a super-packet of
+  // datagrams of that payload size, the last one possibly shorter). Both written for every reply entry.
+  uint8_t* flags = nullptr;
+  uint16_t* gsoSizes = nullptr;
 };
+
+// A run of consecutive replies from one sender with one payload size (the last may be shorter), gathered
+// behind the first one's payload in its slot, to go to the TUN as one UDP GSO super-packet.
+struct ReplyRun {
+  uint32_t entry = 0;         // its slab entry (offsets/lengths index)
+  uint8_t* payload = nullptr;  // the first payload; the others are copied after it
+  uint32_t bytes = 0;
+  uint32_t segment = 0;  // the first payload's length = gso_size
+  uint32_t count = 0;    // datagrams in the run; 0 = no run open
+  bool shortTail = false;  // the last datagram was shorter: nothing more may join
+  uint8_t from[16] = {};
+  uint32_t port = 0;
+};
+
+// Writes the run's headers (a plain complete reply for one datagram, a super-packet for more) and its entry.
+inline void FinishRun(const Peer& p, const Slab& s, ReplyRun* run, uint64_t* stats) {
+  if (run->count == 0) return;
+  uint32_t alen = p.clientLen;
+  uint8_t* packet;
+  uint16_t gso = 0;
+  if (run->count == 1) {
+    packet = BuildReply(run->payload, run->bytes, run->from, run->port, p.client, p.clientPort, alen);
+  } else {
+    packet = BuildUsoHeader(run->payload, run->bytes, run->from, run->port, p.client, p.clientPort, alen);
+    gso = static_cast<uint16_t>(run->segment);
+    stats[kUsoReplies] += 1;
+  }
+  s.offsets[run->entry] = static_cast<uint32_t>(packet - s.data);
+  s.lengths[run->entry] = run->bytes + static_cast<uint32_t>(run->payload - packet);
+  s.flags[run->entry] = gso != 0 ? 1 : 0;
+  s.gsoSizes[run->entry] = gso;
+  run->count = 0;
+}
+
+// Adds a reply payload to the open run when it continues it (same sender, a full segment so far, room left),
+// or finishes that run and opens a new one with it. Returns true when it opened a new entry.
+inline bool AddToRun(const Peer& p, const Slab& s, ReplyRun* run, uint8_t* payload, uint32_t len,
+                     const uint8_t* from, uint32_t port, uint32_t entry, uint64_t* stats) {
+  if (run->count != 0 && !run->shortTail && len != 0 && len <= run->segment && run->port == port &&
+      run->count < kMaxUsoSegments && run->bytes + len <= kMaxUsoPayload &&
+      memcmp(run->from, from, p.clientLen) == 0) {
+    memcpy(run->payload + run->bytes, payload, len);  // another slot: no overlap
+    run->bytes += len;
+    run->count += 1;
+    run->shortTail = len < run->segment;
+    return false;
+  }
+  FinishRun(p, s, run, stats);
+  run->entry = entry;
+  run->payload = payload;
+  run->bytes = len;
+  run->segment = len;
+  run->count = 1;
+  run->shortTail = len == 0;  // an empty datagram cannot be a segment size
+  memcpy(run->from, from, p.clientLen);
+  run->port = port;
+  return true;
+}
 
 inline bool AddrFrom(const sockaddr_storage& ss, const uint8_t** addr, uint32_t* alen, uint32_t* port) {
   if (ss.ss_family == AF_INET) {
@@ -121,6 +197,9 @@ inline RecvResult RecvBatch(int fd, const Peer& p, const Slab& s, uint64_t* stat
     return res;
   }
   res.read = r;
+  // With USO, reply payloads are gathered into runs (AddToRun); their headers are written when a run ends.
+  bool runs = p.uso && p.clientLen != 0 && s.flags != nullptr && s.gsoSizes != nullptr;
+  ReplyRun run;
   for (int i = 0; i < r; ++i) {
     uint8_t* payload = s.data + i * s.slotSize + kHeadroom;
     uint32_t len = msgs[i].msg_len;
@@ -161,7 +240,15 @@ inline RecvResult RecvBatch(int fd, const Peer& p, const Slab& s, uint64_t* stat
         ++res.bad;
         continue;
       }
+      if (runs) {
+        if (AddToRun(p, s, &run, payload, len, from, port, res.out, stats)) ++res.out;
+        continue;
+      }
       uint8_t* packet = BuildReply(payload, len, from, port, p.client, p.clientPort, alen);
+      if (s.gsoSizes != nullptr) {
+        s.flags[res.out] = 0;
+        s.gsoSizes[res.out] = 0;
+      }
       start = static_cast<uint32_t>(packet - s.data);
       len += static_cast<uint32_t>(payload - packet);
     } else {
@@ -173,6 +260,7 @@ inline RecvResult RecvBatch(int fd, const Peer& p, const Slab& s, uint64_t* stat
     s.lengths[res.out] = len;
     ++res.out;
   }
+  if (runs) FinishRun(p, s, &run, stats);
   return res;
 }
 

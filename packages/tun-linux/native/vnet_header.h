@@ -24,6 +24,7 @@ constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 constexpr uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
 constexpr uint8_t VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 constexpr uint8_t VIRTIO_NET_HDR_GSO_TCPV6 = 4;
+constexpr uint8_t VIRTIO_NET_HDR_GSO_UDP_L4 = 5;  // USO: include/uapi/linux/virtio_net.h, Linux 6.2
 constexpr uint8_t VIRTIO_NET_HDR_GSO_ECN = 0x80;
 constexpr size_t kVnetHdrSize = sizeof(virtio_net_hdr);
 
@@ -112,7 +113,10 @@ inline bool GsoMeta(const uint8_t* p, size_t length, const virtio_net_hdr& hdr, 
 // The header to write `p` with: zeroed (a complete packet), NEEDS_CSUM for a partial checksum, and for a TCP
 // super-packet gso_type TCPV4/TCPV6 (+ ECN), gso_size and hdr_len = IP + TCP header (include/linux/
 // virtio_net.h virtio_net_hdr_to_skb: the kernel then takes it as one skb and segments it only if it must).
-// False: flagged partial or GSO but not TCP/UDP right after the IP header.
+// A UDP super-packet (the batch UDP path's replies; the device must take them: TunIo.usoWritable) gets
+// gso_type UDP_L4, hdr_len = IP + UDP header; the kernel cuts it into datagrams of gso_size payload bytes
+// (net/ipv4/udp_offload.c __udp_gso_segment), and virtio_net_hdr_to_skb wants it NEEDS_CSUM at the UDP
+// checksum. False: flagged partial or GSO but not TCP/UDP right after the IP header.
 inline bool HeaderFor(const uint8_t* p, size_t length, PacketMeta meta, virtio_net_hdr* hdr) {
   *hdr = virtio_net_hdr{};
   bool partial = (meta.flags & kChecksumPartial) != 0;
@@ -126,7 +130,14 @@ inline bool HeaderFor(const uint8_t* p, size_t length, PacketMeta meta, virtio_n
     hdr->csum_offset = offset;
   }
   if (meta.gsoSize != 0) {
-    if (offset != 16 || static_cast<size_t>(start) + 20 > length) return false;  // TCP only
+    if (offset == 6) {  // UDP
+      if (!partial || static_cast<size_t>(start) + 8 > length) return false;
+      hdr->gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+      hdr->gso_size = meta.gsoSize;
+      hdr->hdr_len = static_cast<uint16_t>(start + 8);
+      return true;
+    }
+    if (offset != 16 || static_cast<size_t>(start) + 20 > length) return false;
     size_t tcpHeader = static_cast<size_t>(p[start + 12] >> 4) * 4;
     hdr->gso_type = (p[0] >> 4) == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
     if ((meta.flags & kGsoEcn) != 0) hdr->gso_type |= VIRTIO_NET_HDR_GSO_ECN;

@@ -9,6 +9,11 @@ export interface TunOffload {
   readonly checksum: boolean;
   /** TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN: TCP super-packets both ways (PacketBatch.gsoSize). */
   readonly tso: boolean;
+  /**
+   * UDP super-packets (PacketBatch.gsoSize on a UDP packet, virtio GSO_UDP_L4) may be written: the kernel
+   * knows TUN_F_USO4/6 (probed at open by setting them and back; Linux ≥ 6.2). Only written, never read.
+   */
+  readonly uso: boolean;
   /** Why TSO is off although offload was asked for (the kernel's refusal), or how it was decided. */
   readonly note?: string;
 }

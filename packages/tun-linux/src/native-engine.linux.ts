@@ -110,22 +110,30 @@ const TSO_ASKED = 0x0e; // TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN (linux/if_tun
 
 /** What the kernel took: the TUN_F_* flags TUNSETOFFLOAD accepted, or the refusal of the TSO ones. */
 function offloadOf(options: NativeEngineOptions, io: NativeTunIo): TunOffload {
-  if (!options.offload) return { checksum: false, tso: false };
+  if (!options.offload) return { checksum: false, tso: false, uso: false };
   if (options.fd !== undefined) {
     // Adopted: its owner chose the offloads (TUNSETOFFLOAD cannot be read back); super-packets are handled if
     // it enabled TSO.
-    return { checksum: true, tso: true, note: "adopted: the owner's TUNSETOFFLOAD settings apply" };
+    // USO is not probed on it (that would change its owner's settings): UDP replies go one per datagram.
+    return {
+      checksum: true,
+      tso: true,
+      uso: false,
+      note: "adopted: the owner's TUNSETOFFLOAD settings apply",
+    };
   }
   const tso = (io.offloadFlags & TSO_ASKED) !== 0;
-  if (tso) return { checksum: true, tso };
+  const uso = io.usoWritable === true;
+  if (tso) return { checksum: true, tso, uso };
   if (io.tsoRefused !== 0) {
     return {
       checksum: true,
       tso,
+      uso,
       note: `the kernel refused TSO: TUNSETOFFLOAD ${errnoName(io.tsoRefused)}`,
     };
   }
-  return { checksum: true, tso, note: 'TSO not asked for' };
+  return { checksum: true, tso, uso, note: 'TSO not asked for' };
 }
 
 /** The addon's open failure ({ operation, errno }) as a TunError naming the step. */

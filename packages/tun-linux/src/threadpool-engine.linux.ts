@@ -24,7 +24,7 @@ export class ThreadpoolEngine implements Engine {
   private readonly rxDropped: number;
   private readonly txDropped: number;
 
-  readonly offload = { checksum: false, tso: false } as const;
+  readonly offload = { checksum: false, tso: false, uso: false } as const;
 
   constructor(
     private fdValue: number,

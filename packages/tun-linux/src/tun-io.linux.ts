@@ -43,6 +43,8 @@ export interface NativeTunIo {
   readonly offloadFlags: number;
   /** The errno with which the kernel refused the TSO flags (0: granted, or not asked for). */
   readonly tsoRefused: number;
+  /** The kernel takes UDP super-packets written with VIRTIO_NET_HDR_GSO_UDP_L4 (probed at open, Linux ≥ 6.2). */
+  readonly usoWritable: boolean;
   resume(): void;
   pause(): void;
   writeBatch(

@@ -11,7 +11,8 @@ const SLOT = 48 + 65536;
 interface NativeRelay {
   readonly localPort: number;
   readonly gsoSends: number;
-  replyTo(client: Uint8Array, port: number): void;
+  readonly usoReplies: number;
+  replyTo(client: Uint8Array, port: number, segment: boolean): void;
   send(
     data: Uint8Array,
     offsets: Uint32Array,
@@ -33,6 +34,9 @@ type NativeRelayClass = new (options: {
   socks5Address?: Uint8Array;
   socks5Port?: number;
   gso: boolean;
+  uso: boolean;
+  replyFlags: Uint8Array;
+  replyGsoSizes: Uint16Array;
   slab: Uint8Array;
   offsets: Uint32Array;
   lengths: Uint32Array;
@@ -48,8 +52,18 @@ interface Shared {
   lengths: Uint32Array;
   from: Uint8Array;
   fromPorts: Uint32Array;
+  /** Per reply entry: checksum-partial flag and UDP GSO size (native udp_socket_io.h FinishRun). */
+  flags: Uint8Array;
+  gsoSize: Uint16Array;
   /** The one batch object handed to every replyTo receiver (valid during the call only). */
-  batch: { count: number; data: Uint8Array; offsets: Uint32Array; lengths: Uint32Array };
+  batch: {
+    count: number;
+    data: Uint8Array;
+    offsets: Uint32Array;
+    lengths: Uint32Array;
+    flags: Uint8Array | undefined;
+    gsoSize: Uint16Array | undefined;
+  };
 }
 
 let shared: Shared | undefined;
@@ -66,7 +80,9 @@ function buffers(): Shared {
       lengths,
       from: new Uint8Array(BATCH * 16),
       fromPorts: new Uint32Array(BATCH),
-      batch: { count: 0, data: slab, offsets, lengths },
+      flags: new Uint8Array(BATCH),
+      gsoSize: new Uint16Array(BATCH),
+      batch: { count: 0, data: slab, offsets, lengths, flags: undefined, gsoSize: undefined },
     };
   }
   return shared;
@@ -78,8 +94,15 @@ class LinuxUdpRelay implements UdpRelay {
   readonly sendErrors = sendErrors;
   private readonly native: NativeRelay;
   private onPackets: ((batch: PacketBatch) => void) | undefined;
+  /** replyTo asked for super-packets (and the engine allows them): the batch carries flags and gsoSize. */
+  private segment = false;
 
-  constructor(Relay: NativeRelayClass, o: UdpRelayOptions, gso: boolean) {
+  constructor(
+    Relay: NativeRelayClass,
+    o: UdpRelayOptions,
+    gso: boolean,
+    private readonly uso: boolean,
+  ) {
     const s = buffers();
     const onDatagram = o.onDatagram;
     this.native = new Relay({
@@ -87,6 +110,9 @@ class LinuxUdpRelay implements UdpRelay {
       family: o.family,
       ...(o.socks5 ? { socks5Address: o.socks5.address, socks5Port: o.socks5.port } : {}),
       gso,
+      uso,
+      replyFlags: s.flags,
+      replyGsoSizes: s.gsoSize,
       slab: s.slab,
       offsets: s.offsets,
       lengths: s.lengths,
@@ -98,6 +124,8 @@ class LinuxUdpRelay implements UdpRelay {
         const receiver = this.onPackets;
         if (receiver) {
           s.batch.count = count;
+          s.batch.flags = this.segment ? s.flags : undefined;
+          s.batch.gsoSize = this.segment ? s.gsoSize : undefined;
           receiver(s.batch);
           return;
         }
@@ -124,6 +152,10 @@ class LinuxUdpRelay implements UdpRelay {
     return this.native.gsoSends;
   }
 
+  get usoReplies(): number {
+    return this.native.usoReplies;
+  }
+
   send(
     data: Uint8Array,
     offsets: Uint32Array,
@@ -146,13 +178,19 @@ class LinuxUdpRelay implements UdpRelay {
     );
   }
 
-  replyTo(client: Uint8Array, clientPort: number, onPackets: (batch: PacketBatch) => void): void {
-    this.native.replyTo(client, clientPort);
+  replyTo(
+    client: Uint8Array,
+    clientPort: number,
+    onPackets: (batch: PacketBatch) => void,
+    segment = false,
+  ): void {
+    this.segment = segment && this.uso;
+    this.native.replyTo(client, clientPort, this.segment);
     this.onPackets = onPackets;
   }
 
   stats(): UdpRelayStats {
-    const [sent, sentBytes, sendDrops, received, receivedBytes, foreign, badReply, gsoSends] =
+    const [sent, sentBytes, sendDrops, received, receivedBytes, foreign, badReply, gsoSends, usoReplies] =
       this.native.stats();
     return {
       sent: sent!,
@@ -163,6 +201,7 @@ class LinuxUdpRelay implements UdpRelay {
       foreign: foreign!,
       badReply: badReply!,
       gsoSends: gsoSends!,
+      usoReplies: usoReplies!,
     };
   }
 
@@ -174,9 +213,16 @@ class LinuxUdpRelay implements UdpRelay {
 /**
  * The engine, or undefined when the addon does not load (or predates the UdpRelay): the stack then keeps
  * Node's dgram sockets. `gso: false` (ztun: ZTUN_UDP_GSO=0) sends every datagram as its own message instead
- * of grouping runs with UDP GSO (native/udp_send.h).
+ * of grouping runs with UDP GSO (native/udp_send.h). `uso: false` (ztun: ZTUN_UDP_USO=0) writes every reply as
+ * its own TUN packet even where the device takes UDP super-packets (replyTo's `segment`).
  */
-export function loadUdpRelayEngine({ gso = true }: { gso?: boolean } = {}): UdpRelayEngine | undefined {
+export function loadUdpRelayEngine({
+  gso = true,
+  uso = true,
+}: {
+  gso?: boolean;
+  uso?: boolean;
+} = {}): UdpRelayEngine | undefined {
   let Relay: NativeRelayClass | undefined;
   try {
     Relay = (nativeAddon().exports as { UdpRelay?: NativeRelayClass }).UdpRelay;
@@ -187,6 +233,6 @@ export function loadUdpRelayEngine({ gso = true }: { gso?: boolean } = {}): UdpR
   const R = Relay;
   return {
     // The native relay owns the fd from the call on: a failed construction has closed it.
-    open: (o) => new LinuxUdpRelay(R, o, gso),
+    open: (o) => new LinuxUdpRelay(R, o, gso, uso),
   };
 }

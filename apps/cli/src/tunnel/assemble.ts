@@ -247,6 +247,7 @@ export function snapshotOf(
     relayBytes: parts.relayBytes(),
     udpBatched: c.udpBatchSent + c.udpBatchReplies,
     udpGsoSends: c.udpGsoSends,
+    udpUsoWrites: c.udpUsoWrites,
   };
 }
 
