@@ -93,15 +93,20 @@ export function iperfUdp(topo, rate, seconds, reverse, { window, serverPid, ztun
 }
 
 const LEGS = [
-  { label: 'ztun --proxy direct (batch path, UDP GSO sends)', env: {} },
+  { label: 'ztun --proxy direct (batch path, UDP GSO sends, USO replies)', env: {} },
+  {
+    label: 'ztun --proxy direct, ZTUN_UDP_USO=0 (batch path, one TUN write per reply)',
+    env: { ZTUN_UDP_USO: '0' },
+  },
   { label: 'ztun --proxy direct, ZTUN_UDP_GSO=0 (batch path, no GSO)', env: { ZTUN_UDP_GSO: '0' } },
   { label: 'ztun --proxy direct, ZTUN_UDP_BATCH=0 (per datagram)', env: { ZTUN_UDP_BATCH: '0' } },
 ];
-const LEG_ENV = ['ZTUN_UDP_BATCH', 'ZTUN_UDP_GSO'];
+const LEG_ENV = ['ZTUN_UDP_BATCH', 'ZTUN_UDP_GSO', 'ZTUN_UDP_USO'];
 
 /**
  * Rows for each direction (client → server, then -R) and offered rate: no tunnel, ztun --proxy direct with
- * the batch UDP path (the default on Linux), the same without UDP GSO (ZTUN_UDP_GSO=0), and with
+ * the batch UDP path (the default on Linux), the same with each reply written to the TUN on its own instead of
+ * runs as UDP super-packets (ZTUN_UDP_USO=0), the same without UDP GSO sends (ZTUN_UDP_GSO=0), and with
  * ZTUN_UDP_BATCH=0 (Node's dgram, one call per datagram).
  * `windows`: [undefined] for iperf3's default buffers; add e.g. '2M' for the extra larger-buffer table.
  */
