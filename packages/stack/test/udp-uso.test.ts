@@ -2,17 +2,19 @@
 // written to a device that takes UDP super-packets (offload.uso), and cut the way Linux cuts them
 // (net/ipv4/udp_offload.c __udp_gso_segment, modelled below), equals the per-datagram path's reply packets
 // byte for byte — IPv4 and IPv6, runs of one size with a shorter last one, size changes, runs longer than 64
-// datagrams. The one field that may differ is the IPv4 identification: Linux numbers the segments of a UDP
+// datagrams; directly and through a SOCKS5 relay (RFC 1928 §7 framing stripped in the same pass). The one field that may differ is the IPv4 identification: Linux numbers the segments of a UDP
 // super-packet id, id + 1, … (net/ipv4/af_inet.c inet_gso_segment), where ztun's single replies carry 0; both
 // are atomic datagrams (DF), whose ID RFC 6864 §4.1 says receivers ignore. The model checks the numbering,
 // then the comparison sets it back to 0 (header checksum redone). On loopback, in-process.
 import dgram from 'node:dgram';
+import net from 'node:net';
 import type { PacketBatch, StackSockets, TunDevice } from '@ztun/packet';
 import { skipUnless, waitFor } from '@ztun/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handlerFromOutbound } from '../src/handler-from-outbound.js';
 import { directOutbound } from '../src/outbound-direct.js';
+import { socks5Outbound } from '../src/outbound-socks5.js';
 import { createStack } from '../src/stack.js';
 import { buildUdpPacket, parseIp } from '../src/wire.js';
 
@@ -158,14 +160,58 @@ async function peer(family: 4 | 6): Promise<Peer> {
   return p;
 }
 
+/** SOCKS5 (RFC 1928) with UDP ASSOCIATE only, its UDP relay at `relay` (IPv4). */
+async function miniSocks(relay: Peer): Promise<net.Server> {
+  const server = net.createServer((c) => {
+    let stage = 0;
+    c.on('data', (d) => {
+      if (stage === 0) {
+        c.write(Buffer.from([5, 0]));
+        stage = 1;
+      } else if (stage === 1 && d[1] === 3) {
+        const p = relay.sock.address().port;
+        c.write(Buffer.from([5, 0, 0, 1, 127, 0, 0, 1, p >> 8, p & 255]));
+        stage = 2;
+      }
+    });
+    c.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return server;
+}
+
+/** The RFC 1928 §7 header a reply comes with through the SOCKS5 relay: from 10.1.2.3 / fd00:0:0:42::1, 443. */
+const FRAME4 = Buffer.from([0, 0, 0, 1, 10, 1, 2, 3, 0x01, 0xbb]);
+const FRAME6 = Buffer.from([
+  0,
+  0,
+  0,
+  4,
+  0xfd,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0x42,
+  ...new Array(7).fill(0),
+  1,
+  0x01,
+  0xbb,
+]);
+
 async function replies(
   sockets: StackSockets,
   uso: boolean,
   bursts: { v4: Buffer[]; v6: Buffer[] },
   peers: { v4: Peer; v6: Peer },
+  socks?: { server: net.Server; relay: Peer },
 ) {
   const device = new UsoDevice(uso);
-  const outbound = directOutbound({ sockets });
+  const outbound = socks
+    ? socks5Outbound({ host: '127.0.0.1', port: (socks.server.address() as net.AddressInfo).port, sockets })
+    : directOutbound({ sockets });
   const stack = createStack({
     device,
     handler: handlerFromOutbound(outbound),
@@ -179,16 +225,44 @@ async function replies(
     [6, bursts.v6],
   ] as const) {
     const address = family === 4 ? '127.0.0.1' : '::1';
-    const p = family === 4 ? peers.v4 : peers.v6;
+    const dst = family === 4 ? peers.v4 : peers.v6;
+    // Through SOCKS5 the session's datagrams reach the relay, and the replies come from it, framed.
+    const p = socks ? socks.relay : dst;
     const sock = p.sock;
     p.from = 0;
     const src = family === 4 ? '10.9.0.1' : 'fd00:9::1';
     device.deliver(
-      buildUdpPacket(parseIp(src)!, 4000 + family, parseIp(address)!, sock.address().port, Buffer.from('hi')),
+      buildUdpPacket(
+        parseIp(src)!,
+        4000 + family,
+        parseIp(address)!,
+        dst.sock.address().port,
+        Buffer.from('hi'),
+      ),
     );
     await waitFor('the session socket', () => p.from !== 0);
+    if (socks) {
+      // The first datagram may have gone before the association was up, on the per-datagram path; the
+      // session takes the batch path (and has its replies built by the relay) from its next one.
+      p.from = 0;
+      device.deliver(
+        buildUdpPacket(
+          parseIp(src)!,
+          4000 + family,
+          parseIp(address)!,
+          dst.sock.address().port,
+          Buffer.from('hi'),
+        ),
+      );
+      await waitFor('the session socket again', () => p.from !== 0);
+    }
     // All sent before the loop turns: the session's socket holds the burst when the relay reads it.
-    for (const d of list) sock.send(d, p.from, address);
+    if (socks) {
+      const frame = family === 4 ? FRAME4 : FRAME6;
+      for (const d of list) sock.send(Buffer.concat([frame, d]), p.from, '127.0.0.1');
+    } else {
+      for (const d of list) sock.send(d, p.from, address);
+    }
     want += list.length;
     await waitFor('every reply on the TUN', () => datagrams(device.written) >= want);
   }
@@ -223,8 +297,11 @@ describe(
     let sockets: StackSockets;
     let perDatagram: StackSockets;
     let peers: { v4: Peer; v6: Peer };
+    let socks: { server: net.Server; relay: Peer };
     beforeAll(async () => {
       peers = { v4: await peer(4), v6: await peer(6) };
+      const relay = await peer(4);
+      socks = { server: await miniSocks(relay), relay };
       ({ linuxSockets: sockets } = await import('@ztun/tun-linux'));
       const s = sockets;
       perDatagram = {
@@ -240,34 +317,39 @@ describe(
     afterAll(() => {
       peers?.v4.sock.close();
       peers?.v6.sock.close();
+      socks?.relay.sock.close();
+      socks?.server.close();
     });
 
-    it('a burst written as UDP super-packets and cut as Linux cuts them is the per-datagram replies, v4 and v6', async () => {
-      expect(sockets.udpRelay).toBeDefined();
-      await fc.assert(
-        fc.asyncProperty(runsArb, runsArb, async (r4, r6) => {
-          const bursts = { v4: burst(r4), v6: burst(r6) };
-          const a = await replies(perDatagram, false, bursts, peers);
-          const b = await replies(sockets, true, bursts, peers);
-          const supers = b.written.filter((w) => w.gso > 0);
-          // A run of ≥ 2 same-size datagrams in a burst: the relay read it at once and wrote super-packets.
-          if ([...r4, ...r6].some((r) => r.count >= 3)) expect(supers.length).toBeGreaterThan(0);
-          expect(b.counters.udpUsoWrites).toBe(supers.length);
-          for (const w of supers) {
-            expect(w.flags & 1).toBe(1); // checksum partial
-            expect(w.bytes.length - ((w.bytes[0]! >> 4 === 4 ? 20 : 40) + 8)).toBeLessThanOrEqual(65507);
-            expect(Math.ceil((w.bytes.length - 28) / w.gso)).toBeLessThanOrEqual(64);
-          }
-          const cut = b.written.flatMap((w) => (w.gso > 0 ? segment(w) : [w.bytes]));
-          expect(b.counters.udpBatchReplies).toBe(cut.length);
-          expect(cut.map(idZero)).toEqual(a.written.map((w) => idZero(w.bytes)));
-          // Single replies keep identification 0 and complete checksums: byte for byte without normalizing.
-          const plain = b.written.filter((w) => w.gso === 0).map((w) => Buffer.from(w.bytes).toString('hex'));
-          const reference = new Set(a.written.map((w) => Buffer.from(w.bytes).toString('hex')));
-          for (const p of plain) expect(reference.has(p)).toBe(true);
-        }),
-        { numRuns: 12 },
-      );
-    }, 120_000);
+    for (const viaSocks of [false, true])
+      it(`a burst written as UDP super-packets and cut as Linux cuts them is the per-datagram replies, v4 and v6 (${viaSocks ? 'SOCKS5' : 'direct'})`, async () => {
+        expect(sockets.udpRelay).toBeDefined();
+        await fc.assert(
+          fc.asyncProperty(runsArb, runsArb, async (r4, r6) => {
+            const bursts = { v4: burst(r4), v6: burst(r6) };
+            const a = await replies(perDatagram, false, bursts, peers, viaSocks ? socks : undefined);
+            const b = await replies(sockets, true, bursts, peers, viaSocks ? socks : undefined);
+            const supers = b.written.filter((w) => w.gso > 0);
+            // A run of ≥ 2 same-size datagrams in a burst: the relay read it at once and wrote super-packets.
+            if ([...r4, ...r6].some((r) => r.count >= 3)) expect(supers.length).toBeGreaterThan(0);
+            expect(b.counters.udpUsoWrites).toBe(supers.length);
+            for (const w of supers) {
+              expect(w.flags & 1).toBe(1); // checksum partial
+              expect(w.bytes.length - ((w.bytes[0]! >> 4 === 4 ? 20 : 40) + 8)).toBeLessThanOrEqual(65507);
+              expect(Math.ceil((w.bytes.length - 28) / w.gso)).toBeLessThanOrEqual(64);
+            }
+            const cut = b.written.flatMap((w) => (w.gso > 0 ? segment(w) : [w.bytes]));
+            expect(b.counters.udpBatchReplies).toBe(cut.length);
+            expect(cut.map(idZero)).toEqual(a.written.map((w) => idZero(w.bytes)));
+            // Single replies keep identification 0 and complete checksums: byte for byte without normalizing.
+            const plain = b.written
+              .filter((w) => w.gso === 0)
+              .map((w) => Buffer.from(w.bytes).toString('hex'));
+            const reference = new Set(a.written.map((w) => Buffer.from(w.bytes).toString('hex')));
+            for (const p of plain) expect(reference.has(p)).toBe(true);
+          }),
+          { numRuns: 12 },
+        );
+      }, 120_000);
   },
 );
