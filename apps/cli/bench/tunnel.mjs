@@ -22,7 +22,7 @@
 // held connections and the bursts: no throughput, UDP or connection-rate legs), --ns-prefix P (the namespaces'
 // two-letter prefix; default ZTUN_TEST_NETNS_PREFIX, else zt).
 // ICMP echo (bench/icmp.mjs; --no-icmp skips it): ping through the TUN, --icmp-count N echoes (default 1000)
-// 10 ms apart, p50/p99 vs no tunnel.
+// 10 ms apart, p50/p99 vs no tunnel; --only-icmp runs only that.
 
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -62,6 +62,7 @@ const heldCount = Number(opt('held', '9000'));
 const burstCount = Number(opt('bursts', '4'));
 const scaleSeconds = Number(opt('scale-time', String(seconds)));
 const onlyHeld = argv.includes('--only-held');
+const onlyIcmp = argv.includes('--only-icmp');
 
 const problems = preflight();
 if (!has('iperf3')) problems.push('needs iperf3 (apt-get install iperf3)');
@@ -174,6 +175,19 @@ if (onlyHeld) {
   // Only the held connections and the bursts (issue 17 item 2), nothing else.
   try {
     await scaleSection(topo, { ...scaleOptions, onlyHeld });
+    printLoad();
+  } catch (err) {
+    failed = true;
+    console.error(`bench:tunnel failed: ${err.message}`);
+  } finally {
+    topo.cleanup();
+  }
+  process.exit(failed ? 1 : 0);
+}
+if (onlyIcmp) {
+  // Only the ICMP echo rows (issue 17 item 6): no throughput, UDP or scale legs.
+  try {
+    await icmpRows(topo, { count: icmpCount, startZtun: scaleOptions.startZtun });
     printLoad();
   } catch (err) {
     failed = true;

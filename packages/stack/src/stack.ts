@@ -64,6 +64,12 @@ class SystemStack implements Stack {
   private readonly pcap: PcapSink | undefined;
   private readonly servers: net.Server[] = [];
   private sweeper: ReturnType<typeof setInterval> | undefined;
+  /**
+   * Whether the device answers echo requests itself: only when the stack would answer every one of them the
+   * same way — icmp 'reply', no handler hook that may veto one, no capture that must record both — and the
+   * device can (TunDevice.answerEchoRequests; @ztun/tun-linux does it in its read path, no JS call per ping).
+   */
+  private readonly deviceEcho: boolean;
   private closing: Promise<void> | undefined;
   private started = false;
   private closed = false;
@@ -126,6 +132,20 @@ class SystemStack implements Stack {
       enumerable: true,
       get: () => (v4?.table.count ?? 0) + (v6?.table.count ?? 0),
     });
+    // Echo replies: the ones icmp-echo.ts made plus the ones the device made itself (deviceEcho).
+    let jsEchoReplies = 0;
+    Object.defineProperty(this.counters, 'icmpEchoReplies', {
+      enumerable: true,
+      get: () => jsEchoReplies + (device.counters.echoReplies ?? 0),
+      set: (n: number) => {
+        jsEchoReplies = n - (device.counters.echoReplies ?? 0);
+      },
+    });
+    this.deviceEcho =
+      (options.icmp ?? 'reply') === 'reply' &&
+      !this.pcap &&
+      !handler.icmpEcho &&
+      options.deviceEcho !== false;
   }
 
   get listenPorts(): { ipv4?: number; ipv6?: number } {
@@ -153,6 +173,7 @@ class SystemStack implements Stack {
         throw err;
       }
     }
+    if (this.deviceEcho) this.device.answerEchoRequests?.({ ipv4: !!this.v4, ipv6: !!this.v6 });
     this.device.onBatch((batch) => this.onBatch(batch));
     this.device.onError((err) => this.logger.error?.(`device ${this.device.name}: ${err.message}`));
     this.sweeper = setInterval(() => this.sweep(), 1000);
@@ -175,6 +196,7 @@ class SystemStack implements Stack {
     }
     if (reset.length > 0 && this.started) await this.resetsWrittenOut(reset);
     this.closed = true;
+    if (this.deviceEcho) this.device.answerEchoRequests?.({ ipv4: false, ipv6: false });
     for (const f of [this.v4, this.v6]) f?.table.releaseAll();
     this.udp.closeAll();
     for (const server of this.servers) await new Promise<void>((resolve) => server.close(() => resolve()));
