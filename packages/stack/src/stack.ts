@@ -176,8 +176,25 @@ class SystemStack implements Stack {
     if (this.deviceEcho) this.device.answerEchoRequests?.({ ipv4: !!this.v4, ipv6: !!this.v6 });
     this.device.onBatch((batch) => this.onBatch(batch));
     this.device.onError((err) => this.logger.error?.(`device ${this.device.name}: ${err.message}`));
+  }
+
+  /**
+   * The sweeper (timeouts, sweep()) runs once a second only while there is state to time out: started by the
+   * batch that left a NAT entry or a UDP session, stopped by the sweep that finds none left. An idle stack —
+   * or one that only answers pings — has no timer, so nothing wakes the process but packets: a 1 s timer
+   * woke it for 0.3–2 ms of run time each second (perf sched on this 2-core VM, mostly Node's timer and
+   * async-hook path around a 0.1 ms callback), and the ping that arrived then waited for it (issue 17 item 6).
+   */
+  private armSweeper(): void {
+    if (this.sweeper !== undefined || this.closed || this.closing) return;
+    if (this.counters.tcpNatEntries === 0 && !this.udp.active) return;
     this.sweeper = setInterval(() => this.sweep(), 1000);
     this.sweeper.unref();
+  }
+
+  /** True while the sweeper's timer is armed (tests). */
+  get sweeping(): boolean {
+    return this.sweeper !== undefined;
   }
 
   async close(): Promise<void> {
@@ -188,6 +205,7 @@ class SystemStack implements Stack {
 
   private async shutDown(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
     // Reset open connections while the packet path still runs, so every client gets its RST through the
     // TUN instead of waiting on a peer that vanished (or taking a FIN for a complete transfer).
     const reset: { table: TcpNatTable; port: number }[] = [];
@@ -224,6 +242,10 @@ class SystemStack implements Stack {
     this.clock.now = now;
     for (const f of [this.v4, this.v6]) f?.table.sweep(now, this.tcpIdleTimeoutMs);
     this.udp.sweep();
+    if (this.counters.tcpNatEntries === 0 && !this.udp.active) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 
   /** Writes one packet the stack built. */
@@ -254,6 +276,7 @@ class SystemStack implements Stack {
   private onBatch(batch: PacketBatch): void {
     if (this.closed) return;
     this.path.batch(batch);
+    if (this.sweeper === undefined) this.armSweeper();
   }
 }
 
