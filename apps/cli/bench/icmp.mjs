@@ -72,13 +72,14 @@ async function udpEchoStats(topo, count) {
  * pingStats through a responder process `cmd args…` that opens the TUN `name` in the client namespace and
  * prints "ready": the link is brought up and the server's /32 routed through it; the TUN goes with the process.
  */
-async function responderStats(topo, count, name, cmd, args) {
+async function responderStats(topo, count, name, cmd, args, fifo) {
   const p = topo.start(topo.client, cmd, [...args, name]);
   try {
     await waitUntil(`${cmd} ready`, () => {
       if (p.child.exitCode !== null) throw new Error(`${cmd} exited early:\n${p.output()}`);
       return p.output().includes('ready');
     });
+    if (fifo) realtime(p.child.pid);
     topo.ip(topo.client, 'link', 'set', name, 'up');
     topo.ip(topo.client, 'route', 'add', `${SERVER}/32`, 'dev', name);
     return pingStats(topo, count);
@@ -88,7 +89,7 @@ async function responderStats(topo, count, name, cmd, args) {
 }
 
 /** The C responder's row, or undefined without a C compiler. */
-async function cResponderStats(topo, count) {
+async function cResponderStats(topo, count, fifo) {
   const bin = join(topo.tmp, 'echo-responder');
   const cc = run('cc', ['-O2', '-o', bin, join(BENCH, 'echo-responder.c')], { allowFail: true });
   if (cc.status !== 0) {
@@ -97,11 +98,20 @@ async function cResponderStats(topo, count) {
     );
     return undefined;
   }
-  return responderStats(topo, count, `${topo.prefix}echo0`, bin, []);
+  return responderStats(topo, count, `${topo.prefix}echo0`, bin, [], fifo);
 }
 
 /** pingStats through `ztun run --proxy direct`, started with `env` added to this process's environment. */
-async function ztunStats(topo, count, startZtun, env = {}) {
+/**
+ * `--icmp-fifo`: every thread of the responder (C, Node, ztun) at SCHED_FIFO priority 1 (chrt(1), sched(7)),
+ * so a woken responder runs before any normal task on its core: what is left of the tail is not ztun's work
+ * waiting for a CPU. ping itself stays at normal priority.
+ */
+function realtime(pid) {
+  run('chrt', ['-a', '-f', '-p', '1', String(pid)]);
+}
+
+async function ztunStats(topo, count, startZtun, env = {}, fifo = false) {
   const saved = Object.keys(env).map((k) => [k, process.env[k]]);
   Object.assign(process.env, env);
   let z;
@@ -114,6 +124,7 @@ async function ztunStats(topo, count, startZtun, env = {}) {
     }
   }
   try {
+    if (fifo) realtime(z.child.pid);
     return pingStats(topo, count);
   } finally {
     await z.stop(10_000);
@@ -121,19 +132,24 @@ async function ztunStats(topo, count, startZtun, env = {}) {
 }
 
 /** Prints the ICMP table: no tunnel, a userspace UDP echo (no tunnel), then through `startZtun(['--proxy', 'direct'])`. */
-export async function icmpRows(topo, { count, startZtun }) {
+export async function icmpRows(topo, { count, startZtun, fifo = false }) {
   const rows = [{ label: 'no tunnel (veth)', ...pingStats(topo, count) }];
   rows.push({
     label: 'reference: UDP echo by a Node process, no tunnel',
     ...(await udpEchoStats(topo, count)),
   });
-  const c = await cResponderStats(topo, count);
+  const c = await cResponderStats(topo, count, fifo);
   if (c) rows.push({ label: 'reference: C process answering on a TUN (poll, read, write)', ...c });
   rows.push({
     label: 'reference: Node process answering on a TUN (@ztun/tun-linux + echoReplyInPlace)',
-    ...(await responderStats(topo, count, `${topo.prefix}echo1`, process.execPath, [
-      join(BENCH, 'echo-responder.mjs'),
-    ])),
+    ...(await responderStats(
+      topo,
+      count,
+      `${topo.prefix}echo1`,
+      process.execPath,
+      [join(BENCH, 'echo-responder.mjs')],
+      fifo,
+    )),
   });
   rows.push({
     label: "ztun (answered in the addon's read path)",
@@ -141,12 +157,14 @@ export async function icmpRows(topo, { count, startZtun }) {
   });
   rows.push({
     label: 'ztun, ZTUN_DEVICE_ECHO=0 (answered by the stack in JS)',
-    ...(await ztunStats(topo, count, startZtun, { ZTUN_DEVICE_ECHO: '0' })),
+    ...(await ztunStats(topo, count, startZtun, { ZTUN_DEVICE_ECHO: '0' }, fifo)),
   });
   const base = rows[0];
   // The C responder is the floor of any TUN responder here (a process's wake-up on this machine): ztun's
   // p99 over it is what ztun adds; over no tunnel, what any userspace answer costs.
   const floor = c ? { label: 'C', p99Ms: c.p99Ms } : undefined;
+  if (fifo)
+    console.log('\nresponders (C, Node, ztun) at SCHED_FIFO 1 (--icmp-fifo); ping at normal priority');
   console.log(
     `\n| ICMP echo, ${count} × 10 ms apart | p50 / p99 / max ms | lost | p99 vs no tunnel |${floor ? ' p99 vs C responder |' : ''}`,
   );

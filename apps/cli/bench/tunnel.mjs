@@ -22,7 +22,8 @@
 // held connections and the bursts: no throughput, UDP or connection-rate legs), --ns-prefix P (the namespaces'
 // two-letter prefix; default ZTUN_TEST_NETNS_PREFIX, else zt).
 // ICMP echo (bench/icmp.mjs; --no-icmp skips it): ping through the TUN, --icmp-count N echoes (default 1000)
-// 10 ms apart, p50/p99 vs no tunnel; --only-icmp runs only that.
+// 10 ms apart, p50/p99 vs no tunnel and vs a C TUN responder; --only-icmp runs only that; --icmp-fifo runs the
+// responders (C, Node, ztun) at SCHED_FIFO priority 1.
 
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -63,6 +64,7 @@ const burstCount = Number(opt('bursts', '4'));
 const scaleSeconds = Number(opt('scale-time', String(seconds)));
 const onlyHeld = argv.includes('--only-held');
 const onlyIcmp = argv.includes('--only-icmp');
+const icmpFifo = argv.includes('--icmp-fifo');
 
 const problems = preflight();
 if (!has('iperf3')) problems.push('needs iperf3 (apt-get install iperf3)');
@@ -187,7 +189,7 @@ if (onlyHeld) {
 if (onlyIcmp) {
   // Only the ICMP echo rows (issue 17 item 6): no throughput, UDP or scale legs.
   try {
-    await icmpRows(topo, { count: icmpCount, startZtun: scaleOptions.startZtun });
+    await icmpRows(topo, { count: icmpCount, startZtun: scaleOptions.startZtun, fifo: icmpFifo });
     printLoad();
   } catch (err) {
     failed = true;
@@ -260,6 +262,7 @@ try {
   if (icmp) {
     await icmpRows(topo, {
       count: icmpCount,
+      fifo: icmpFifo,
       startZtun: (args) =>
         topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
     });
