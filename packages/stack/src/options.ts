@@ -124,6 +124,8 @@ export interface StackCounters {
   /** Datagrams sent / replies delivered through the batch path (udp-batch.ts), cumulative. */
   udpBatchSent: number;
   udpBatchReplies: number;
+  /** Batch-path sends that left as one UDP GSO group of ≥ 2 datagrams (UdpRelay.gsoSends), cumulative. */
+  udpGsoSends: number;
   /** Echo requests answered: by the stack (icmp-echo.ts) and by the device itself (deviceEcho). */
   icmpEchoReplies: number;
   drops: Record<DropReason, number>;
@@ -142,6 +144,7 @@ export function newCounters(): StackCounters {
     udpTotal: 0,
     udpBatchSent: 0,
     udpBatchReplies: 0,
+    udpGsoSends: 0,
     icmpEchoReplies: 0,
     drops: {
       malformed: 0,
