@@ -24,7 +24,8 @@
 // held connections and the bursts: no throughput, UDP or connection-rate legs), --ns-prefix P (the namespaces'
 // two-letter prefix; default ZTUN_TEST_NETNS_PREFIX, else zt).
 // ICMP echo (bench/icmp.mjs; --no-icmp skips it): ping through the TUN, --icmp-count N echoes (default 1000)
-// 10 ms apart, p50/p99 vs no tunnel.
+// 10 ms apart, p50/p99 vs no tunnel and vs a C TUN responder; --only-icmp runs only that; --icmp-fifo runs the
+// responders (C, Node, ztun) at SCHED_FIFO priority 1.
 
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -64,6 +65,8 @@ const heldCount = Number(opt('held', '9000'));
 const burstCount = Number(opt('bursts', '4'));
 const scaleSeconds = Number(opt('scale-time', String(seconds)));
 const onlyHeld = argv.includes('--only-held');
+const onlyIcmp = argv.includes('--only-icmp');
+const icmpFifo = argv.includes('--icmp-fifo');
 const onlyUdp = argv.includes('--only-udp');
 const udpWindow = opt('udp-window', '2M');
 
@@ -209,6 +212,19 @@ if (onlyHeld) {
   }
   process.exit(failed ? 1 : 0);
 }
+if (onlyIcmp) {
+  // Only the ICMP echo rows (issue 17 item 6): no throughput, UDP or scale legs.
+  try {
+    await icmpRows(topo, { count: icmpCount, startZtun: scaleOptions.startZtun, fifo: icmpFifo });
+    printLoad();
+  } catch (err) {
+    failed = true;
+    console.error(`bench:tunnel failed: ${err.message}`);
+  } finally {
+    topo.cleanup();
+  }
+  process.exit(failed ? 1 : 0);
+}
 const udpSection = (server) =>
   udpRows(topo, {
     seconds,
@@ -283,6 +299,7 @@ try {
   if (icmp) {
     await icmpRows(topo, {
       count: icmpCount,
+      fifo: icmpFifo,
       startZtun: (args) =>
         topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
     });

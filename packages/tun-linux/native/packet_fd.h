@@ -15,13 +15,15 @@
 #include <cstdint>
 #include <vector>
 
+#include "icmp_echo.h"
 #include "vnet_header.h"
 
 namespace ztun {
 
 // The counters shared with JS in a Float64Array. JS takes their names and order from the addon's
 // `counterNames` export, so this enum and the table under it are the only definition.
-// gsoPacketsRead/Written: TCP super-packets (TSO) among rxPackets/txPackets.
+// gsoPacketsRead/Written: TCP super-packets (TSO) among rxPackets/txPackets. echoReplies: ICMP echo requests
+// answered in the read path (icmp_echo.h), each among rxPackets and its reply among txPackets.
 enum Counter : int {
   kRxPackets,
   kRxBytes,
@@ -31,10 +33,12 @@ enum Counter : int {
   kTxDropped,
   kGsoPacketsRead,
   kGsoPacketsWritten,
+  kEchoReplies,
   kCounterCount
 };
-constexpr const char* kCounterNames[] = {"rxPackets", "rxBytes",   "txPackets",      "txBytes",
-                                         "rxDropped", "txDropped", "gsoPacketsRead", "gsoPacketsWritten"};
+constexpr const char* kCounterNames[] = {"rxPackets",      "rxBytes",           "txPackets",  "txBytes", "rxDropped",
+                                         "txDropped",      "gsoPacketsRead",    "gsoPacketsWritten",
+                                         "echoReplies"};
 static_assert(sizeof kCounterNames / sizeof kCounterNames[0] == kCounterCount, "one name per counter");
 
 // Errors after which the fd is useless: the device vanished or the fd was closed under us.
@@ -87,6 +91,9 @@ class PacketFd {
 
   void CountDropped(double n) { s_.counters[kTxDropped] += n; }
 
+  // Which families' echo requests ReadOne answers itself (kEchoIpv4 | kEchoIpv6; 0: none, all go to JS).
+  void SetEchoFamilies(unsigned families) { echoFamilies_ = families; }
+
   // Writes one packet now, or queues it behind earlier queued packets (order is kept). True when written now.
   bool Submit(const uint8_t* packet, size_t length, PacketMeta meta) {
     if (!usable()) {
@@ -123,8 +130,8 @@ class PacketFd {
     if (queueSize_ == 0) queueHead_ = 0;
   }
 
-  // Reads one packet into slot `index`; returns its length, 0 when it was dropped (counted), -1 when the fd
-  // is drained, -2 after a fatal error (reported).
+  // Reads one packet into slot `index`; returns its length, 0 when it was dropped or answered here (counted),
+  // -1 when the fd is drained, -2 after a fatal error (reported).
   ssize_t ReadOne(uint32_t index, uint32_t* refused) {
     uint8_t* slot = s_.slab + static_cast<size_t>(index) * s_.slotSize;
     for (;;) {
@@ -162,11 +169,19 @@ class PacketFd {
           s_.flags[index] = meta.flags;
           s_.gsoSizes[index] = meta.gsoSize;
           if (meta.gsoSize != 0) s_.counters[kGsoPacketsRead] += 1;
+          if (meta.flags != 0 || meta.gsoSize != 0) return Deliver(index, n);  // never an echo request
         }
-        s_.lengths[index] = static_cast<uint32_t>(n);
-        s_.counters[kRxPackets] += 1;
-        s_.counters[kRxBytes] += static_cast<double>(n);
-        return n;
+        if (echoFamilies_ != 0) {
+          size_t reply = EchoReplyInPlace(slot, static_cast<size_t>(n), echoFamilies_);
+          if (reply != 0) {
+            s_.counters[kRxPackets] += 1;
+            s_.counters[kRxBytes] += static_cast<double>(n);
+            s_.counters[kEchoReplies] += 1;
+            Submit(slot, reply, PacketMeta{});  // counted as sent, queued or dropped there
+            return usable() ? 0 : -2;
+          }
+        }
+        return Deliver(index, n);
       }
       if (n == 0) return -1;
       int err = errno;
@@ -192,6 +207,14 @@ class PacketFd {
 
  private:
   enum class WriteResult { kOk, kAgain, kDropped, kFatal };
+
+  // A packet read into slot `index` for JS: its length recorded and counted.
+  ssize_t Deliver(uint32_t index, ssize_t n) {
+    s_.lengths[index] = static_cast<uint32_t>(n);
+    s_.counters[kRxPackets] += 1;
+    s_.counters[kRxBytes] += static_cast<double>(n);
+    return n;
+  }
 
   size_t DropQueue() {
     size_t dropped = queueSize_;
@@ -276,6 +299,7 @@ class PacketFd {
   PacketFdEvents* events_;
   bool failed_ = false;
   bool reportedEio_ = false;
+  unsigned echoFamilies_ = 0;
   std::vector<std::vector<uint8_t>> queue_;
   std::vector<PacketMeta> queueMeta_;
   size_t queueHead_ = 0;
