@@ -217,13 +217,29 @@ describe(
       expect(p.io.writeBatch(data, offsets, lengths, 1, flags)).toBe(1);
       expect(libc().recv(p.peer, buf, buf.length, 0)).toBe(10 + big4.length);
       expect(buf[1]).toBe(0);
-      // A GSO size on something that is not TCP is refused and counted, never written with a bad header.
+      // A UDP super-packet (the batch UDP path's replies, USO): gso_type UDP_L4, hdr_len = IP + UDP header,
+      // NEEDS_CSUM at the UDP checksum (include/linux/virtio_net.h virtio_net_hdr_to_skb wants offset 6).
       const udp = new Uint8Array(small);
       udp[9] = 17;
-      expect(p.io.writeBatch(udp, new Uint32Array([0]), new Uint32Array([udp.length]), 1, flags, gso)).toBe(
-        0,
-      );
-      expect(c(p, 'txDropped')).toBe(1);
+      const one = [new Uint32Array([0]), new Uint32Array([udp.length])] as const;
+      expect(p.io.writeBatch(udp, ...one, 1, new Uint8Array([1]), new Uint16Array([4]))).toBe(1);
+      expect(libc().recv(p.peer, buf, buf.length, 0)).toBe(10 + udp.length);
+      const dv = new DataView(buf.buffer, 0, 10);
+      expect([0, 1, 2, 4, 6, 8].map((at) => (at < 2 ? dv.getUint8(at) : dv.getUint16(at, true)))).toEqual([
+        NEEDS_CSUM,
+        5,
+        28,
+        4,
+        20,
+        6,
+      ]);
+      // A GSO size on a UDP packet not flagged partial, or on something neither TCP nor UDP, is refused and
+      // counted, never written with a bad header.
+      expect(p.io.writeBatch(udp, ...one, 1, new Uint8Array([0]), new Uint16Array([4]))).toBe(0);
+      const icmp = new Uint8Array(small);
+      icmp[9] = 1;
+      expect(p.io.writeBatch(icmp, ...one, 1, flags, gso)).toBe(0);
+      expect(c(p, 'txDropped')).toBe(2);
     });
   },
 );
