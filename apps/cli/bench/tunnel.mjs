@@ -16,7 +16,8 @@
 // Then UDP (bench/udp.mjs; --no-udp skips it): iperf3 -u at 500 Mbit/s and 1 Gbit/s offered, both directions,
 // no tunnel and ztun direct with the batch UDP path and without it (ZTUN_UDP_BATCH=0), delivered and loss,
 // RcvbufErrors at the receiver and CPU; then the same legs with iperf3 -w --udp-window (default 2M; none skips)
-// as an extra table. --only-udp: only the UDP part (no TCP, scale or ICMP legs).
+// as an extra table; --udp-rates A,B the offered rates (default 500M,1G). --only-udp: only the UDP part (no
+// TCP, scale or ICMP legs).
 // Then the scale part (bench/scale.mjs, issue 17): connections/s with p50/p99 and request/response latency
 // (no tunnel, the SOCKS hop alone, ztun direct and socks5), N held idle connections (fds, RSS, mass close),
 // RSS across bursts. Options: --no-scale (skip it), --held N (default 9000; 0 skips), --bursts N (default 4;
@@ -69,6 +70,9 @@ const onlyIcmp = argv.includes('--only-icmp');
 const icmpFifo = argv.includes('--icmp-fifo');
 const onlyUdp = argv.includes('--only-udp');
 const udpWindow = opt('udp-window', '2M');
+// --udp-rates A,B: the offered rates of the UDP legs (default 500M,1G); a rate nothing is lost at compares
+// ztun's CPU per datagram between legs.
+const udpRates = opt('udp-rates', '500M,1G').split(',');
 
 const problems = preflight();
 if (!has('iperf3')) problems.push('needs iperf3 (apt-get install iperf3)');
@@ -230,6 +234,7 @@ const udpSection = (server) =>
     seconds,
     serverPid: server.child.pid,
     windows: udpWindow === 'none' ? [undefined] : [undefined, udpWindow],
+    rates: udpRates,
     startZtun: (args) =>
       topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
   });
