@@ -20,7 +20,9 @@
 // RSS across bursts. Options: --no-scale (skip it), --held N (default 9000; 0 skips), --bursts N (default 4;
 // 0 skips), --scale-time S (seconds per connection-rate leg and burst; default --time), --only-held (only the
 // held connections and the bursts: no throughput, UDP or connection-rate legs), --ns-prefix P (the namespaces'
-// two-letter prefix; default ZTUN_TEST_NETNS_PREFIX, else zt).
+// two-letter prefix; default ZTUN_TEST_NETNS_PREFIX, else zt), --only-rate (only the connections/s and
+// request/response legs), --rate-ab NAME=VALUE (with --only-rate: each ztun leg run twice, alternating, without
+// and with that environment variable, --rate-repeat N times (default 1): an A/B in one run).
 // ICMP echo (bench/icmp.mjs; --no-icmp skips it): ping through the TUN, --icmp-count N echoes (default 1000)
 // 10 ms apart, p50/p99 vs no tunnel.
 
@@ -62,6 +64,9 @@ const heldCount = Number(opt('held', '9000'));
 const burstCount = Number(opt('bursts', '4'));
 const scaleSeconds = Number(opt('scale-time', String(seconds)));
 const onlyHeld = argv.includes('--only-held');
+const onlyRate = argv.includes('--only-rate');
+const rateAb = opt('rate-ab', undefined);
+const rateRepeat = Number(opt('rate-repeat', '1'));
 
 const problems = preflight();
 if (!has('iperf3')) problems.push('needs iperf3 (apt-get install iperf3)');
@@ -170,10 +175,10 @@ const printLoad = () => {
     `\nload average during the run: ${load} (${availableParallelism()} cores shared with other work: compare ratios)`,
   );
 };
-if (onlyHeld) {
-  // Only the held connections and the bursts (issue 17 item 2), nothing else.
+if (onlyHeld || onlyRate) {
+  // Only the held connections and the bursts (issue 17 item 2), or only the connection-rate legs (item 6).
   try {
-    await scaleSection(topo, { ...scaleOptions, onlyHeld });
+    await scaleSection(topo, { ...scaleOptions, onlyHeld, onlyRate, rateAb, rateRepeat });
     printLoad();
   } catch (err) {
     failed = true;

@@ -68,6 +68,8 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
           addresses: [],
           up: false,
           offload: config.offload,
+          // TUN writes on the addon's write thread (issue 17 item 6); ZTUN_TUN_WRITE_THREAD=0 writes inline.
+          writeThread: process.env.ZTUN_TUN_WRITE_THREAD !== '0',
         });
         try {
           netlink.setLink(tun.index, { txQueueLen: change.txQueueLen });
