@@ -4,7 +4,7 @@
 // anything.
 import { skipUnless, waitFor } from '@ztun/testkit';
 import { describe, expect, it } from 'vitest';
-import { counter, harness, libc, linux, packet } from './tun-io-harness.js';
+import { counter, type Harness, harness, libc, linux, packet } from './tun-io-harness.js';
 
 const F_SETFL = 4;
 const SOL_SOCKET = 1;
@@ -21,6 +21,19 @@ function burst(first: number, n: number, size: number) {
     offsets[i] = i * size;
   }
   return { data, offsets, lengths, n };
+}
+
+/**
+ * Hands a burst over in writeBatch calls of `chunk` packets (10 × 1000 B: under the 16 KiB from which a batch
+ * counts as bulk and, with the thread idle, is written inline). Returns the packets taken (handed over).
+ */
+function handOver(h: Harness, b: ReturnType<typeof burst>, chunk = 10): number {
+  let taken = 0;
+  for (let i = 0; i < b.n; i += chunk) {
+    const n = Math.min(chunk, b.n - i);
+    taken += h.io.writeBatch(b.data, b.offsets.subarray(i), b.lengths.subarray(i), n);
+  }
+  return taken;
 }
 
 /** Every packet waiting in the peer now, by sequence number. */
@@ -48,7 +61,7 @@ describe(
       // waits for room again and again; each batch's memory is overwritten as soon as writeBatch returns.
       for (let round = 0; round < 3; round++) {
         const b = burst(sent, 1300, size);
-        expect(h.io.writeBatch(b.data, b.offsets, b.lengths, b.n)).toBe(b.n); // all handed over
+        expect(handOver(h, b)).toBe(b.n); // all handed over
         b.data.fill(0xee);
         sent += b.n;
         drain(h.peer, size, got);
@@ -73,7 +86,7 @@ describe(
       const h = harness({ batchSize: 8, queueLimit: 8, writeThread: true });
       const size = 1000;
       const b = burst(0, 2000, size);
-      expect(h.io.writeBatch(b.data, b.offsets, b.lengths, b.n)).toBe(b.n);
+      expect(handOver(h, b)).toBe(b.n);
       // The peer blocking (a 20 s receive timeout only so a broken build fails instead of hanging): this
       // thread now sits in recv(2) until every packet came, and never returns to the event loop, so only
       // another thread can have written the ones the socket buffer had no room for at first.
@@ -94,7 +107,7 @@ describe(
       // Nobody reads the peer: the thread writes what fits and then waits; writeBatch still returns at once.
       const h = harness({ batchSize: 8, queueLimit: 8, writeThread: true });
       const b = burst(0, 5000, 1000); // the thread's limit is max(queueLimit, 4096) packets waiting
-      const handed = h.io.writeBatch(b.data, b.offsets, b.lengths, b.n);
+      const handed = handOver(h, b);
       expect(handed).toBeGreaterThanOrEqual(4096);
       expect(handed).toBeLessThan(b.n);
       expect(h.counters[counter('txDropped')]).toBe(b.n - handed);
@@ -102,6 +115,35 @@ describe(
       const dropped = h.io.close();
       expect(h.counters[counter('txPackets')] + h.counters[counter('txDropped')]).toBe(b.n);
       expect(dropped).toBeGreaterThan(0);
+    });
+
+    it('writes a bulk batch inline while the thread is idle, and behind the thread while it is not', async () => {
+      const h = harness({ batchSize: 8, queueLimit: 8, writeThread: true });
+      const size = 1000;
+      const got: number[] = [];
+      // Idle thread, 50 × 1000 B: written here, so the packets are in the socket when writeBatch returns.
+      const bulk = burst(0, 50, size);
+      expect(h.io.writeBatch(bulk.data, bulk.offsets, bulk.lengths, bulk.n)).toBe(50);
+      drain(h.peer, size, got);
+      expect(got).toEqual([...Array(50).keys()]);
+      // Now fill the socket through the thread (small batches), and while it waits for room, a bulk batch:
+      // it must queue behind the thread's packets, not jump ahead of them.
+      const small = burst(50, 1000, size);
+      expect(handOver(h, small)).toBe(1000);
+      expect(h.io.queueLength()).toBeGreaterThan(0);
+      const late = burst(1050, 50, size);
+      expect(h.io.writeBatch(late.data, late.offsets, late.lengths, late.n)).toBe(50);
+      await waitFor(
+        'every packet at the peer',
+        () => {
+          drain(h.peer, size, got);
+          return got.length >= 1100;
+        },
+        10_000,
+        5,
+      );
+      expect(got).toEqual([...Array(1100).keys()]);
+      expect(h.counters[counter('txDropped')]).toBe(0);
     });
 
     it('reports a fatal write error (EPIPE) from the thread at the next write, then drops and counts', async () => {
