@@ -196,6 +196,7 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
   bool InlineBatch(const uint32_t* offsets, const uint32_t* lengths, uint32_t count, const uint16_t* gsoSizes) {
     if (!writer_) return true;
     if (writer_->pending() != 0) return false;
+    if (count == 1) return true;  // a lone packet (request/response): the hop to the thread is pure latency
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < count; ++i) {
       if (gsoSizes != nullptr && gsoSizes[i] != 0) return true;
