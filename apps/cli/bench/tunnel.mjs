@@ -120,11 +120,22 @@ function perfRecord(pid, secs) {
   );
 }
 
-/** The TUN's tx_dropped (IFLA_STATS64: packets the kernel could not queue for the reader) in the client ns. */
-function tunTxDropped() {
+/** The TUN's tx stats (IFLA_STATS64) in the client ns: `dropped` (packets the kernel could not queue for the
+ *  reader), and `packets`/`bytes` (what ztun read). */
+function tunTx() {
   const r = topo.exec(topo.client, 'ip', ['-s', '-j', 'link', 'show', 'ztun0'], { allowFail: true });
   const link = JSON.parse(r.stdout || '[]')[0];
-  return link?.stats64?.tx?.dropped;
+  return link?.stats64?.tx;
+}
+
+/** On-CPU nanoseconds of ztun's event-loop thread (the main thread: tid = pid), from
+ *  /proc/PID/task/PID/schedstat (Documentation/scheduler/sched-stats.rst: run time, run-queue wait, slices). */
+function loopRunNs(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return undefined;
+  }
 }
 
 async function throughZtun(label, args, { profile = false, mtuOverride } = {}) {
@@ -138,13 +149,19 @@ async function throughZtun(label, args, { profile = false, mtuOverride } = {}) {
   ]);
   try {
     const before = cpuSeconds(z.child.pid);
-    const dropsBefore = tunTxDropped();
+    const txBefore = tunTx();
+    const loopBefore = loopRunNs(z.child.pid);
     const t0 = Date.now();
     const perf = profile ? perfRecord(z.child.pid, Math.max(1, seconds - 1)) : undefined;
     const gbps = iperf();
     const wall = (Date.now() - t0) / 1000;
     const after = cpuSeconds(z.child.pid);
-    const dropsAfter = tunTxDropped();
+    const txAfter = tunTx();
+    const loopAfter = loopRunNs(z.child.pid);
+    // Per MB ztun read from the TUN: the event-loop thread's CPU (the TUN reads, the NAT, the TUN writes and
+    // the kernel TCP work that runs inside them) and the packets — figures a shared machine's load moves
+    // far less than the rates.
+    const mb = txBefore && txAfter ? (txAfter.bytes - txBefore.bytes) / 1e6 : undefined;
     if (perf) console.log(`\nperf: where ztun's CPU time went (${label})\n${await perf}\n`);
     return {
       label,
@@ -152,7 +169,12 @@ async function throughZtun(label, args, { profile = false, mtuOverride } = {}) {
       user: (after.user - before.user) / wall,
       sys: (after.sys - before.sys) / wall,
       wakeups: (after.sleeps - before.sleeps) / wall,
-      txDropped: dropsBefore === undefined || dropsAfter === undefined ? undefined : dropsAfter - dropsBefore,
+      txDropped: txBefore && txAfter ? txAfter.dropped - txBefore.dropped : undefined,
+      loopMsPerMB:
+        mb && loopBefore !== undefined && loopAfter !== undefined
+          ? (loopAfter - loopBefore) / 1e6 / mb
+          : undefined,
+      packetsPerMB: mb ? (txAfter.packets - txBefore.packets) / mb : undefined,
     };
   } finally {
     const code = await z.stop(10_000);
@@ -217,12 +239,14 @@ try {
     const small = rows.at(-1);
     console.log(`  ${small.label}: ${small.gbps.toFixed(2)} Gbit/s`);
     // ztun's CPU seconds per Gbit moved: less sensitive to a shared machine's load than the rates.
+    const fixed = (v, n) => (v === undefined ? '?' : v.toFixed(n));
     const cpuPerGbit = (r) => ((r.user + r.sys) / r.gbps).toFixed(3);
     mtuRatio =
       `MTU 1500 / MTU ${mtu ?? 65520} (direct, same run): ${(small.gbps / direct.gbps).toFixed(2)}; ` +
       `TUN tx drops ${direct.txDropped ?? '?'} at MTU ${mtu ?? 65520}, ${small.txDropped ?? '?'} at MTU 1500 ` +
       `(target ≥ 0.9, 0 drops); ztun CPU s per Gbit ${cpuPerGbit(direct)} at MTU ${mtu ?? 65520}, ` +
-      `${cpuPerGbit(small)} at MTU 1500`;
+      `${cpuPerGbit(small)} at MTU 1500; event-loop thread CPU ms per MB ${fixed(direct.loopMsPerMB, 3)} / ` +
+      `${fixed(small.loopMsPerMB, 3)}, TUN packets per MB ${fixed(direct.packetsPerMB, 1)} / ${fixed(small.packetsPerMB, 1)}`;
   }
   if (has('danted')) {
     await topo.startDanted(1080);
