@@ -131,6 +131,7 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
     int rc = uv_poll_init(loop, &handle->poll, fd);
     if (rc != 0) {
       delete handle;
+      if (writer_) writer_->Stop();
       io_->Close();
       Napi::Error::New(env, std::string("TunIo: uv_poll_init: ") + uv_strerror(rc)).ThrowAsJavaScriptException();
       return;
