@@ -14,7 +14,9 @@
 // packets it could not queue for ztun to read: the link's tx_dropped), and the MTU compare prints the ratio
 // of the MTU 1500 leg to the direct leg at ztun's MTU in the same run (TSO: issue 17 item 3).
 // Then UDP (bench/udp.mjs; --no-udp skips it): iperf3 -u at 500 Mbit/s and 1 Gbit/s offered, both directions,
-// no tunnel and ztun direct with the batch UDP path and without it (ZTUN_UDP_BATCH=0), delivered and loss.
+// no tunnel and ztun direct with the batch UDP path and without it (ZTUN_UDP_BATCH=0), delivered and loss,
+// RcvbufErrors at the receiver and CPU; then the same legs with iperf3 -w --udp-window (default 2M; none skips)
+// as an extra table. --only-udp: only the UDP part (no TCP, scale or ICMP legs).
 // Then the scale part (bench/scale.mjs, issue 17): connections/s with p50/p99 and request/response latency
 // (no tunnel, the SOCKS hop alone, ztun direct and socks5), N held idle connections (fds, RSS, mass close),
 // RSS across bursts. Options: --no-scale (skip it), --held N (default 9000; 0 skips), --bursts N (default 4;
@@ -67,6 +69,8 @@ const onlyHeld = argv.includes('--only-held');
 const onlyRate = argv.includes('--only-rate');
 const rateAb = opt('rate-ab', undefined);
 const rateRepeat = Number(opt('rate-repeat', '1'));
+const onlyUdp = argv.includes('--only-udp');
+const udpWindow = opt('udp-window', '2M');
 
 const problems = preflight();
 if (!has('iperf3')) problems.push('needs iperf3 (apt-get install iperf3)');
@@ -210,11 +214,26 @@ if (onlyHeld || onlyRate) {
   }
   process.exit(failed ? 1 : 0);
 }
+const udpSection = (server) =>
+  udpRows(topo, {
+    seconds,
+    serverPid: server.child.pid,
+    windows: udpWindow === 'none' ? [undefined] : [undefined, udpWindow],
+    startZtun: (args) =>
+      topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
+  });
 let mtuRatio;
 try {
   const server = topo.start(topo.server, 'iperf3', ['-s', '-B', SERVER]);
   await waitUntil('iperf3 server', () => topo.listening(topo.server, 5201));
   await sleep(200);
+  if (onlyUdp) {
+    await udpSection(server);
+    await server.stop();
+    printLoad();
+    topo.cleanup();
+    process.exit(0);
+  }
   const rows = [];
   console.log(
     `iperf3 -t ${seconds}, one TCP stream ${reverse ? 'server → client (-R)' : 'client → server'}; ztun MTU ${mtu ?? 'default (65520)'}, veth MTU ${vethMtu ?? 1500}`,
@@ -265,13 +284,7 @@ try {
   } else {
     console.log('  socks5 skipped: danted is not installed');
   }
-  if (udp) {
-    await udpRows(topo, {
-      seconds,
-      startZtun: (args) =>
-        topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
-    });
-  }
+  if (udp) await udpSection(server);
   if (icmp) {
     await icmpRows(topo, {
       count: icmpCount,

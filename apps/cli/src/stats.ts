@@ -29,6 +29,8 @@ export interface StatsSnapshot {
   readonly relayBytes?: { readonly spliced: number; readonly copied: number };
   /** UDP datagrams (both ways) that took the batch path (sendmmsg/recvmmsg relays), cumulative. */
   readonly udpBatched?: number;
+  /** Batch-path sends that left as one UDP GSO group of ≥ 2 datagrams (UDP_SEGMENT), cumulative. */
+  readonly udpGsoSends?: number;
 }
 
 export interface Rates {
@@ -99,6 +101,7 @@ export function statsJson(cur: StatsSnapshot, rates: Rates, now: Date = new Date
     ...(cur.deviceQueueDrops !== undefined ? { deviceQueueDrops: cur.deviceQueueDrops } : {}),
     ...(cur.dropsByReason ? { dropsByReason: cur.dropsByReason } : {}),
     ...(cur.udpBatched !== undefined ? { udpBatched: cur.udpBatched } : {}),
+    ...(cur.udpGsoSends !== undefined ? { udpGsoSends: cur.udpGsoSends } : {}),
   });
 }
 

@@ -80,6 +80,12 @@ export interface UdpRelay {
    * of `UdpRelayOptions.onDatagram`. Senders of another family than `client` are refused (counted).
    */
   replyTo(client: Uint8Array, clientPort: number, onPackets: (batch: PacketBatch) => void): void;
+  /**
+   * Messages `send` sent as one GSO group (Linux UDP_SEGMENT: ≥ 2 consecutive datagrams to one destination
+   * with one length, which the kernel carries as one super-packet and cuts into those datagrams), cumulative;
+   * 0 where the relay does not group.
+   */
+  readonly gsoSends: number;
   /** The errors of the last `send`: index into its datagrams, and errno (shared: read right after send). */
   readonly sendErrors: { readonly index: Uint32Array; readonly code: Int32Array };
   stats(): UdpRelayStats;
@@ -98,6 +104,8 @@ export interface UdpRelayStats {
   foreign: number;
   /** replyTo: datagrams that cannot become a reply (other family, port 0, too large), dropped. */
   badReply: number;
+  /** Messages sent as one GSO group of ≥ 2 datagrams (see UdpRelay.gsoSends). */
+  gsoSends: number;
 }
 
 export interface UdpRelayOptions {

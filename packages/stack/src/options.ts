@@ -117,6 +117,8 @@ export interface StackCounters {
   /** Datagrams sent / replies delivered through the batch path (udp-batch.ts), cumulative. */
   udpBatchSent: number;
   udpBatchReplies: number;
+  /** Batch-path sends that left as one UDP GSO group of ≥ 2 datagrams (UdpRelay.gsoSends), cumulative. */
+  udpGsoSends: number;
   icmpEchoReplies: number;
   drops: Record<DropReason, number>;
 }
@@ -134,6 +136,7 @@ export function newCounters(): StackCounters {
     udpTotal: 0,
     udpBatchSent: 0,
     udpBatchReplies: 0,
+    udpGsoSends: 0,
     icmpEchoReplies: 0,
     drops: {
       malformed: 0,

@@ -40,6 +40,8 @@ export class BatchQueue {
   /** The relay's send drops already added to the stack's counters (foreign senders and refused replies
    *  are counted as they happen, through the session: udp-relayed.ts). */
   private seenSendDrops = 0;
+  /** The relay's GSO sends already added to the stack's counters. */
+  private seenGsoSends = 0;
 
   constructor(
     readonly session: BatchSession,
@@ -88,6 +90,9 @@ export class BatchQueue {
       ? 0
       : this.relay.send(data, this.offsets, this.lengths, this.dsts, this.dports, n, s.family);
     counters.udpBatchSent += n;
+    const gso = this.relay.gsoSends;
+    counters.udpGsoSends += gso - this.seenGsoSends;
+    this.seenGsoSends = gso;
     this.counted?.(bytes, 0);
     const sendErrors = this.relay.sendErrors;
     for (let e = 0; e < errors; e++) {

@@ -210,6 +210,7 @@ async function run(
     badReply: stack.counters.drops.udpBadReply,
     foreign: stack.counters.drops.udpForeignSender,
     batched: stack.counters.udpBatchSent + stack.counters.udpBatchReplies,
+    gsoSends: stack.counters.udpGsoSends,
   };
   if (!socks) {
     peers.v4.seen.clear();
@@ -246,6 +247,28 @@ const datagram = fc.record({
   size: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1500 }), fc.constant(MAX4 - 32)),
   fill: fc.integer({ min: 0, max: 255 }),
 });
+
+/**
+ * Runs for UDP GSO (tun-linux native/udp_send.h): one session's datagrams of one size back to back, the last
+ * sometimes shorter, some runs too many or too large for one group (64 segments, 65507 bytes), so a batch
+ * mixes groups, split groups and single datagrams.
+ */
+const run_ = fc.record({
+  session: fc.integer({ min: 0, max: sessionsOf.length - 1 }),
+  size: fc.oneof(fc.integer({ min: 1, max: 1500 }), fc.constant(20000)),
+  count: fc.integer({ min: 2, max: 12 }),
+  shorterLast: fc.boolean(),
+  fill: fc.integer({ min: 0, max: 255 }),
+});
+const runsBatch = fc.array(run_, { minLength: 1, maxLength: 3 }).map((runs) =>
+  runs.flatMap((r) =>
+    Array.from({ length: r.count }, (_, k) => ({
+      session: r.session,
+      size: r.shorterLast && k === r.count - 1 ? Math.max(0, r.size - 1 - (r.fill % 50)) : r.size,
+      fill: (r.fill + k) & 255,
+    })),
+  ),
+);
 
 /** Replies may also be too large for a reply packet (> 65535 - 48): both paths refuse and count them. */
 const reply = fc.record({
@@ -309,6 +332,22 @@ describe(
               }
             },
           ),
+          { numRuns: 15 },
+        );
+      }, 120_000);
+
+      it(`UDP GSO groups carry the same datagrams, boundaries and order as one send per datagram (${viaSocks ? 'SOCKS5' : 'direct'})`, async () => {
+        await fc.assert(
+          fc.asyncProperty(fc.array(runsBatch, { minLength: 1, maxLength: 3 }), async (batches) => {
+            const a = await run(perDatagram, viaSocks, batches, [], peers);
+            const b = await run(sockets, viaSocks, batches, [], peers);
+            expect(a.gsoSends).toBe(0);
+            // Every batch has a run of ≥ 2 datagrams of one session and length: at least one group per batch.
+            expect(b.gsoSends).toBeGreaterThanOrEqual(batches.length);
+            // Per sender port, in order: each datagram whole, none merged or split.
+            expect(b.sent4.map((l) => l.join()).sort()).toEqual(a.sent4.map((l) => l.join()).sort());
+            expect(b.sent6.map((l) => l.join()).sort()).toEqual(a.sent6.map((l) => l.join()).sort());
+          }),
           { numRuns: 15 },
         );
       }, 120_000);

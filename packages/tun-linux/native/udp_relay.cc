@@ -21,6 +21,7 @@
 
 #include "js_call.h"
 #include "tun_io_options.h"
+#include "udp_send.h"
 #include "udp_socket_io.h"
 
 namespace {
@@ -56,11 +57,13 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
                            InstanceMethod<&UdpRelay::Close>("close"),
                            InstanceMethod<&UdpRelay::Stats>("stats"),
                            InstanceAccessor<&UdpRelay::LocalPort>("localPort"),
+                           InstanceAccessor<&UdpRelay::GsoSends>("gsoSends"),
                        });
   }
 
-  // new UdpRelay({ fd, family, socks5Address?, socks5Port?, slab, offsets, lengths, from, fromPorts,
+  // new UdpRelay({ fd, family, socks5Address?, socks5Port?, gso?, slab, offsets, lengths, from, fromPorts,
   //                onRecv(count, foreign, badReply), onError(errno) })
+  //   gso: false sends every datagram as its own message (no UDP_SEGMENT groups, udp_send.h); default true.
   //   onRecv: once per recvmmsg that delivered or dropped anything: datagrams in the slab, and those dropped
   //   (from a sender other than the SOCKS5 relay; not fit for a reply packet).
   //   slab: Uint8Array of kBatch × slotSize bytes (slotSize = slab.length / kBatch ≥ kHeadroom + 65536);
@@ -100,6 +103,7 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
       return;
     }
     peer_.family = o.Get("family").As<Napi::Number>().Int32Value() == 6 ? 6 : 4;
+    gso_.enabled = !o.Get("gso").StrictEquals(Napi::Boolean::New(env, false));
     Napi::Value sa = o.Get("socks5Address");
     if (!sa.IsUndefined()) {
       uint8_t* a;
@@ -169,6 +173,11 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
     return Napi::Number::New(info.Env(), port);
   }
 
+  // gsoSends: messages sent as a UDP GSO group of ≥ 2 datagrams so far (udp_send.h).
+  Napi::Value GsoSends(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(stats_[udp::kGsoSends]));
+  }
+
   // replyTo(client: Uint8Array(4|16), clientPort): from now on received payloads become reply packets to
   // client:clientPort (IPv4 or IPv6 by the address length) in the slab; senders of another family are refused.
   Napi::Value ReplyTo(const Napi::CallbackInfo& info) {
@@ -221,7 +230,7 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
     }
     udp::SendBatchArgs args{data,  dataLen, offs, lens, dsts, ports, count, alen, errIndex,
                             reinterpret_cast<int32_t*>(errCode), static_cast<uint32_t>(n5 < n6 ? n5 : n6)};
-    uint32_t errors = udp::SendBatch(fd_, peer_, args, stats_);
+    uint32_t errors = udp::SendBatch(fd_, peer_, gso_, args, stats_);
     return Napi::Number::New(env, errors);
   }
 
@@ -320,6 +329,7 @@ class UdpRelay : public Napi::ObjectWrap<UdpRelay> {
 
   int fd_ = -1;
   udp::Peer peer_;
+  udp::GsoState gso_;
   udp::Slab slab_;
   size_t slabLength_ = 0;
   uint64_t stats_[kStatCount] = {};

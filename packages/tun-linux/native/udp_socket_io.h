@@ -1,7 +1,6 @@
-// The syscalls of the batch UDP path (native/udp_relay.cc), no Node-API: one session socket's batch of
-// datagrams out with sendmmsg(2) (SOCKS5 UDP request header, RFC 1928 §7, as a second iovec: no copy), and
-// one recvmmsg(2) into the shared slab, SOCKS5 framing checked and stripped, reply packets built in place
-// (native/udp_frame.h). sendmmsg(2), recvmmsg(2), udp(7).
+// The syscalls of the batch UDP path (native/udp_relay.cc), no Node-API: the shared types, and one
+// recvmmsg(2) into the shared slab, SOCKS5 framing checked and stripped, reply packets built in place
+// (native/udp_frame.h). Sending: native/udp_send.h. recvmmsg(2), udp(7).
 #pragma once
 
 #include <arpa/inet.h>
@@ -21,8 +20,9 @@ namespace udp {
 constexpr uint32_t kBatch = 64;
 
 // stats(): datagrams sent, bytes sent, send drops (EAGAIN/ENOBUFS or outside the buffer), datagrams
-// received, bytes received, foreign senders dropped, replies refused (another family, port 0, too big).
-enum Stat { kSent, kSentBytes, kSendDrops, kReceived, kReceivedBytes, kForeign, kBadReply, kStatCount };
+// received, bytes received, foreign senders dropped, replies refused (another family, port 0, too big),
+// GSO sends (sendmsg calls that carried a UDP_SEGMENT group of ≥ 2 datagrams, udp_send.h).
+enum Stat { kSent, kSentBytes, kSendDrops, kReceived, kReceivedBytes, kForeign, kBadReply, kGsoSends, kStatCount };
 
 // Who the socket talks to: the SOCKS5 relay (when socks5), and the client replies are built for (when
 // clientLen ≠ 0, after replyTo()).
@@ -82,84 +82,6 @@ inline socklen_t SockaddrOf(sockaddr_storage* ss, int family, const uint8_t* add
   sin6->sin6_port = htons(static_cast<uint16_t>(port));
   memcpy(&sin6->sin6_addr, addr, 16);
   return sizeof(sockaddr_in6);
-}
-
-// What send() was given: datagram i = data[offsets[i], +lengths[i]) to dsts[16i…] (alen bytes) port ports[i].
-struct SendBatchArgs {
-  const uint8_t* data;
-  size_t dataLength;
-  const uint32_t* offsets;
-  const uint32_t* lengths;
-  const uint8_t* dsts;
-  const uint32_t* ports;
-  uint32_t count;
-  uint32_t alen;
-  uint32_t* errIndex;  // errors other than a full buffer: (index, errno), up to errCapacity
-  int32_t* errCode;
-  uint32_t errCapacity;
-};
-
-// Sends the batch, kBatch per sendmmsg; returns the number of errors listed. A full send buffer
-// (EAGAIN/ENOBUFS) or a datagram outside `data` drops that datagram (kSendDrops); the rest still goes.
-inline uint32_t SendBatch(int fd, const Peer& p, const SendBatchArgs& a, uint64_t* stats) {
-  uint32_t errors = 0;
-  mmsghdr msgs[kBatch];
-  iovec iov[kBatch][2];
-  sockaddr_storage names[kBatch];
-  uint8_t headers[kBatch][22];
-  uint32_t index[kBatch];  // msgs[m] is datagram index[m]
-  for (uint32_t next = 0; next < a.count;) {
-    uint32_t m = 0;
-    for (; m < kBatch && next < a.count; ++next) {
-      uint32_t i = next;
-      uint64_t off = a.offsets[i], len = a.lengths[i];
-      if (off + len > a.dataLength) {
-        stats[kSendDrops] += 1;
-        continue;
-      }
-      mmsghdr& h = msgs[m];
-      memset(&h, 0, sizeof(h));
-      const uint8_t* dst = a.dsts + 16 * i;
-      if (p.socks5) {
-        uint32_t hl = WriteSocksHeader(headers[m], dst, a.alen, a.ports[i]);
-        iov[m][0] = {headers[m], hl};
-        iov[m][1] = {const_cast<uint8_t*>(a.data) + off, static_cast<size_t>(len)};
-        h.msg_hdr.msg_name = const_cast<sockaddr_storage*>(&p.relay);
-        h.msg_hdr.msg_namelen = p.relayLen;
-        h.msg_hdr.msg_iovlen = 2;
-      } else {
-        iov[m][0] = {const_cast<uint8_t*>(a.data) + off, static_cast<size_t>(len)};
-        h.msg_hdr.msg_namelen = SockaddrOf(&names[m], p.family, dst, a.ports[i]);
-        h.msg_hdr.msg_name = &names[m];
-        h.msg_hdr.msg_iovlen = 1;
-      }
-      h.msg_hdr.msg_iov = iov[m];
-      index[m++] = i;
-    }
-    for (uint32_t done = 0; done < m;) {
-      int r = sendmmsg(fd, msgs + done, m - done, MSG_DONTWAIT);
-      if (r > 0) {
-        for (int k = 0; k < r; ++k) {
-          stats[kSent] += 1;
-          stats[kSentBytes] += a.lengths[index[done + k]];
-        }
-        done += static_cast<uint32_t>(r);
-        continue;
-      }
-      // The first datagram failed: count or list it and go on with the next.
-      int err = r < 0 ? errno : EIO;
-      if (err == EINTR) continue;
-      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
-        stats[kSendDrops] += 1;  // the send buffer is full: lost, as on a full NIC queue
-      } else if (errors < a.errCapacity) {
-        a.errIndex[errors] = index[done];
-        a.errCode[errors] = err;
-        ++errors;
-      }
-      ++done;
-    }
-  }
-  return errors;
 }
 
 struct RecvResult {

@@ -29,3 +29,4 @@ export {
 } from './splice.linux.js';
 export type { LinuxTunCounters } from './tun-io.linux.js';
 export type { OpenTunOptions } from './types.js';
+export { loadUdpRelayEngine } from './udp-relay.linux.js';

@@ -159,11 +159,15 @@ export const linuxSockets: StackSockets = {
   name: 'linux',
   /**
    * The batch UDP path (native/udp_relay.cc), loaded on first use; undefined when the addon does not load,
-   * or with ZTUN_UDP_BATCH=0 in the environment (the per-datagram dgram path, for comparison).
+   * or with ZTUN_UDP_BATCH=0 in the environment (the per-datagram dgram path, for comparison);
+   * ZTUN_UDP_GSO=0 keeps the batch path but sends each datagram as its own message (no UDP GSO groups).
    */
   get udpRelay(): UdpRelayEngine | undefined {
     if (relayEngine === undefined)
-      relayEngine = process.env.ZTUN_UDP_BATCH === '0' ? null : (loadUdpRelayEngine() ?? null);
+      relayEngine =
+        process.env.ZTUN_UDP_BATCH === '0'
+          ? null
+          : (loadUdpRelayEngine({ gso: process.env.ZTUN_UDP_GSO !== '0' }) ?? null);
     return relayEngine ?? undefined;
   },
   createPinnedSocket,

@@ -10,6 +10,7 @@ const SLOT = 48 + 65536;
 
 interface NativeRelay {
   readonly localPort: number;
+  readonly gsoSends: number;
   replyTo(client: Uint8Array, port: number): void;
   send(
     data: Uint8Array,
@@ -31,6 +32,7 @@ type NativeRelayClass = new (options: {
   family: number;
   socks5Address?: Uint8Array;
   socks5Port?: number;
+  gso: boolean;
   slab: Uint8Array;
   offsets: Uint32Array;
   lengths: Uint32Array;
@@ -77,13 +79,14 @@ class LinuxUdpRelay implements UdpRelay {
   private readonly native: NativeRelay;
   private onPackets: ((batch: PacketBatch) => void) | undefined;
 
-  constructor(Relay: NativeRelayClass, o: UdpRelayOptions) {
+  constructor(Relay: NativeRelayClass, o: UdpRelayOptions, gso: boolean) {
     const s = buffers();
     const onDatagram = o.onDatagram;
     this.native = new Relay({
       fd: o.fd,
       family: o.family,
       ...(o.socks5 ? { socks5Address: o.socks5.address, socks5Port: o.socks5.port } : {}),
+      gso,
       slab: s.slab,
       offsets: s.offsets,
       lengths: s.lengths,
@@ -117,6 +120,10 @@ class LinuxUdpRelay implements UdpRelay {
     return this.native.localPort;
   }
 
+  get gsoSends(): number {
+    return this.native.gsoSends;
+  }
+
   send(
     data: Uint8Array,
     offsets: Uint32Array,
@@ -145,7 +152,8 @@ class LinuxUdpRelay implements UdpRelay {
   }
 
   stats(): UdpRelayStats {
-    const [sent, sentBytes, sendDrops, received, receivedBytes, foreign, badReply] = this.native.stats();
+    const [sent, sentBytes, sendDrops, received, receivedBytes, foreign, badReply, gsoSends] =
+      this.native.stats();
     return {
       sent: sent!,
       sentBytes: sentBytes!,
@@ -154,6 +162,7 @@ class LinuxUdpRelay implements UdpRelay {
       receivedBytes: receivedBytes!,
       foreign: foreign!,
       badReply: badReply!,
+      gsoSends: gsoSends!,
     };
   }
 
@@ -164,9 +173,10 @@ class LinuxUdpRelay implements UdpRelay {
 
 /**
  * The engine, or undefined when the addon does not load (or predates the UdpRelay): the stack then keeps
- * Node's dgram sockets.
+ * Node's dgram sockets. `gso: false` (ztun: ZTUN_UDP_GSO=0) sends every datagram as its own message instead
+ * of grouping runs with UDP GSO (native/udp_send.h).
  */
-export function loadUdpRelayEngine(): UdpRelayEngine | undefined {
+export function loadUdpRelayEngine({ gso = true }: { gso?: boolean } = {}): UdpRelayEngine | undefined {
   let Relay: NativeRelayClass | undefined;
   try {
     Relay = (nativeAddon().exports as { UdpRelay?: NativeRelayClass }).UdpRelay;
@@ -177,6 +187,6 @@ export function loadUdpRelayEngine(): UdpRelayEngine | undefined {
   const R = Relay;
   return {
     // The native relay owns the fd from the call on: a failed construction has closed it.
-    open: (o) => new LinuxUdpRelay(R, o),
+    open: (o) => new LinuxUdpRelay(R, o, gso),
   };
 }

@@ -246,6 +246,7 @@ export function snapshotOf(
     deviceQueueDrops: queueDrops,
     relayBytes: parts.relayBytes(),
     udpBatched: c.udpBatchSent + c.udpBatchReplies,
+    udpGsoSends: c.udpGsoSends,
   };
 }
 
