@@ -26,7 +26,8 @@
 // request/response legs), --rate-ab NAME=VALUE (with --only-rate: each ztun leg run twice, alternating, without
 // and with that environment variable, --rate-repeat N times (default 1): an A/B in one run).
 // ICMP echo (bench/icmp.mjs; --no-icmp skips it): ping through the TUN, --icmp-count N echoes (default 1000)
-// 10 ms apart, p50/p99 vs no tunnel.
+// 10 ms apart, p50/p99 vs no tunnel and vs a C TUN responder; --only-icmp runs only that; --icmp-fifo runs the
+// responders (C, Node, ztun) at SCHED_FIFO priority 1.
 
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -69,6 +70,8 @@ const onlyHeld = argv.includes('--only-held');
 const onlyRate = argv.includes('--only-rate');
 const rateAb = opt('rate-ab', undefined);
 const rateRepeat = Number(opt('rate-repeat', '1'));
+const onlyIcmp = argv.includes('--only-icmp');
+const icmpFifo = argv.includes('--icmp-fifo');
 const onlyUdp = argv.includes('--only-udp');
 const udpWindow = opt('udp-window', '2M');
 
@@ -214,6 +217,19 @@ if (onlyHeld || onlyRate) {
   }
   process.exit(failed ? 1 : 0);
 }
+if (onlyIcmp) {
+  // Only the ICMP echo rows (issue 17 item 6): no throughput, UDP or scale legs.
+  try {
+    await icmpRows(topo, { count: icmpCount, startZtun: scaleOptions.startZtun, fifo: icmpFifo });
+    printLoad();
+  } catch (err) {
+    failed = true;
+    console.error(`bench:tunnel failed: ${err.message}`);
+  } finally {
+    topo.cleanup();
+  }
+  process.exit(failed ? 1 : 0);
+}
 const udpSection = (server) =>
   udpRows(topo, {
     seconds,
@@ -288,6 +304,7 @@ try {
   if (icmp) {
     await icmpRows(topo, {
       count: icmpCount,
+      fifo: icmpFifo,
       startZtun: (args) =>
         topo.startZtun(['--auto-route', '--stats-interval', '0', ...(mtu ? ['--mtu', mtu] : []), ...args]),
     });

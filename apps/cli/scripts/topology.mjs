@@ -161,6 +161,8 @@ export function createTopology(tag, { vethMtu, nsPrefix } = {}) {
   return {
     client,
     server,
+    /** The two-letter prefix of this run's names (namespaces, and any interface a bench creates). */
+    prefix,
     tmp,
     ip,
     start,

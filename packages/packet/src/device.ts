@@ -38,6 +38,14 @@ export interface DeviceCounters {
   rxDropped: number;
   /** Packets dropped on write (queue full, refused by the OS, still queued at close…), never silent. */
   txDropped: number;
+  /** Echo requests the device answered itself (answerEchoRequests); absent on devices that cannot. */
+  echoReplies?: number;
+}
+
+/** The families whose ICMP echo requests a device answers itself (TunDevice.answerEchoRequests). */
+export interface EchoFamilies {
+  ipv4: boolean;
+  ipv6: boolean;
 }
 
 export interface TunDevice {
@@ -58,6 +66,12 @@ export interface TunDevice {
   /** Write one packet (complete checksums), queued like writeBatch. */
   write(packet: Uint8Array): void;
   onError(listener: (err: Error) => void): void;
+  /** Optional: answer ICMP echo requests (IPv4 type 8, ICMPv6 type 128) of these families in the device's
+   *  read path, before the receiver — exactly the reply @ztun/packet's echoReplyInPlace makes, counted in
+   *  counters.echoReplies — for a receiver that would answer every one of them anyway; anything the device is
+   *  not sure about (bad checksums, fragments, IPv6 extension headers) still reaches the receiver. Both
+   *  false turns it off. Returns false when the device cannot (nothing changed). */
+  answerEchoRequests?(families: EchoFamilies): boolean;
   readonly counters: Readonly<DeviceCounters>;
   /** Removes the device and releases every fd/handle. Idempotent. */
   close(): Promise<void>;

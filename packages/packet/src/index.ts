@@ -1,7 +1,7 @@
 export * from './address.js';
 export * from './build.js';
 export * from './checksum.js';
-export type { DeviceCounters, PacketBatch, TunDevice } from './device.js';
+export type { DeviceCounters, EchoFamilies, PacketBatch, TunDevice } from './device.js';
 export * from './errors.js';
 export * from './icmp.js';
 export * from './ipv4.js';

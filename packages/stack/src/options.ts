@@ -65,6 +65,13 @@ export interface StackOptions {
   loopExceptions?: readonly string[];
   /** 'reply': answer ICMP/ICMPv6 echo requests locally for every destination; 'off': drop them. */
   icmp?: 'reply' | 'off';
+  /**
+   * With icmp 'reply', no capture and no `Handler.icmpEcho` hook, let a device that can
+   * (`TunDevice.answerEchoRequests`) answer echo requests itself, before they reach the stack: the same reply
+   * bytes, counted in icmpEchoReplies, without a call into JS per ping. Default true; false keeps every echo
+   * on the stack's path (comparisons).
+   */
+  deviceEcho?: boolean;
   /** UDP session idle timeout (default 60 s). */
   udpTimeoutMs?: number;
   /** TCP session idle timeout: no packet either way for this long → the connection is destroyed
@@ -119,6 +126,7 @@ export interface StackCounters {
   udpBatchReplies: number;
   /** Batch-path sends that left as one UDP GSO group of ≥ 2 datagrams (UdpRelay.gsoSends), cumulative. */
   udpGsoSends: number;
+  /** Echo requests answered: by the stack (icmp-echo.ts) and by the device itself (deviceEcho). */
   icmpEchoReplies: number;
   drops: Record<DropReason, number>;
 }

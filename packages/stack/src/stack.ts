@@ -64,6 +64,12 @@ class SystemStack implements Stack {
   private readonly pcap: PcapSink | undefined;
   private readonly servers: net.Server[] = [];
   private sweeper: ReturnType<typeof setInterval> | undefined;
+  /**
+   * Whether the device answers echo requests itself: only when the stack would answer every one of them the
+   * same way — icmp 'reply', no handler hook that may veto one, no capture that must record both — and the
+   * device can (TunDevice.answerEchoRequests; @ztun/tun-linux does it in its read path, no JS call per ping).
+   */
+  private readonly deviceEcho: boolean;
   private closing: Promise<void> | undefined;
   private started = false;
   private closed = false;
@@ -126,6 +132,20 @@ class SystemStack implements Stack {
       enumerable: true,
       get: () => (v4?.table.count ?? 0) + (v6?.table.count ?? 0),
     });
+    // Echo replies: the ones icmp-echo.ts made plus the ones the device made itself (deviceEcho).
+    let jsEchoReplies = 0;
+    Object.defineProperty(this.counters, 'icmpEchoReplies', {
+      enumerable: true,
+      get: () => jsEchoReplies + (device.counters.echoReplies ?? 0),
+      set: (n: number) => {
+        jsEchoReplies = n - (device.counters.echoReplies ?? 0);
+      },
+    });
+    this.deviceEcho =
+      (options.icmp ?? 'reply') === 'reply' &&
+      !this.pcap &&
+      !handler.icmpEcho &&
+      options.deviceEcho !== false;
   }
 
   get listenPorts(): { ipv4?: number; ipv6?: number } {
@@ -153,10 +173,28 @@ class SystemStack implements Stack {
         throw err;
       }
     }
+    if (this.deviceEcho) this.device.answerEchoRequests?.({ ipv4: !!this.v4, ipv6: !!this.v6 });
     this.device.onBatch((batch) => this.onBatch(batch));
     this.device.onError((err) => this.logger.error?.(`device ${this.device.name}: ${err.message}`));
+  }
+
+  /**
+   * The sweeper (timeouts, sweep()) runs once a second only while there is state to time out: started by the
+   * batch that left a NAT entry or a UDP session, stopped by the sweep that finds none left. An idle stack —
+   * or one that only answers pings — has no timer, so nothing wakes the process but packets: a 1 s timer
+   * woke it for 0.3–2 ms of run time each second (perf sched on this 2-core VM, mostly Node's timer and
+   * async-hook path around a 0.1 ms callback), and the ping that arrived then waited for it (issue 17 item 6).
+   */
+  private armSweeper(): void {
+    if (this.sweeper !== undefined || this.closed || this.closing) return;
+    if (this.counters.tcpNatEntries === 0 && !this.udp.active) return;
     this.sweeper = setInterval(() => this.sweep(), 1000);
     this.sweeper.unref();
+  }
+
+  /** True while the sweeper's timer is armed (tests). */
+  get sweeping(): boolean {
+    return this.sweeper !== undefined;
   }
 
   async close(): Promise<void> {
@@ -167,6 +205,7 @@ class SystemStack implements Stack {
 
   private async shutDown(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
     // Reset open connections while the packet path still runs, so every client gets its RST through the
     // TUN instead of waiting on a peer that vanished (or taking a FIN for a complete transfer).
     const reset: { table: TcpNatTable; port: number }[] = [];
@@ -175,6 +214,7 @@ class SystemStack implements Stack {
     }
     if (reset.length > 0 && this.started) await this.resetsWrittenOut(reset);
     this.closed = true;
+    if (this.deviceEcho) this.device.answerEchoRequests?.({ ipv4: false, ipv6: false });
     for (const f of [this.v4, this.v6]) f?.table.releaseAll();
     this.udp.closeAll();
     for (const server of this.servers) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -202,6 +242,10 @@ class SystemStack implements Stack {
     this.clock.now = now;
     for (const f of [this.v4, this.v6]) f?.table.sweep(now, this.tcpIdleTimeoutMs);
     this.udp.sweep();
+    if (this.counters.tcpNatEntries === 0 && !this.udp.active) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 
   /** Writes one packet the stack built. */
@@ -232,6 +276,7 @@ class SystemStack implements Stack {
   private onBatch(batch: PacketBatch): void {
     if (this.closed) return;
     this.path.batch(batch);
+    if (this.sweeper === undefined) this.armSweeper();
   }
 }
 

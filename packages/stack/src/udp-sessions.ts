@@ -277,6 +277,11 @@ export class UdpSessionTable {
   }
 
   /** Closes the sessions idle for longer than the timeout (at clock.now). */
+  /** True while any session is open (the stack's sweeper runs only then). */
+  get active(): boolean {
+    return this.v4.size !== 0 || this.v6.size !== 0;
+  }
+
   sweep(): void {
     const now = this.clock.now;
     for (const map of [this.v4, this.v6]) {

@@ -15,13 +15,15 @@
 #include <cstdint>
 #include <vector>
 
+#include "icmp_echo.h"
 #include "vnet_header.h"
 
 namespace ztun {
 
 // The counters shared with JS in a Float64Array. JS takes their names and order from the addon's
 // `counterNames` export, so this enum and the table under it are the only definition.
-// gsoPacketsRead/Written: TCP super-packets (TSO) among rxPackets/txPackets.
+// gsoPacketsRead/Written: TCP super-packets (TSO) among rxPackets/txPackets. echoReplies: ICMP echo requests
+// answered in the read path (icmp_echo.h), each among rxPackets and its reply among txPackets.
 enum Counter : int {
   kRxPackets,
   kRxBytes,
@@ -31,10 +33,12 @@ enum Counter : int {
   kTxDropped,
   kGsoPacketsRead,
   kGsoPacketsWritten,
+  kEchoReplies,
   kCounterCount
 };
-constexpr const char* kCounterNames[] = {"rxPackets", "rxBytes",   "txPackets",      "txBytes",
-                                         "rxDropped", "txDropped", "gsoPacketsRead", "gsoPacketsWritten"};
+constexpr const char* kCounterNames[] = {"rxPackets",      "rxBytes",           "txPackets",  "txBytes", "rxDropped",
+                                         "txDropped",      "gsoPacketsRead",    "gsoPacketsWritten",
+                                         "echoReplies"};
 static_assert(sizeof kCounterNames / sizeof kCounterNames[0] == kCounterCount, "one name per counter");
 
 // Errors after which the fd is useless: the device vanished or the fd was closed under us.
@@ -146,6 +150,9 @@ class PacketFd {
 
   void CountDropped(double n) { AddCounter(&s_.counters[kTxDropped], n); }
 
+  // Which families' echo requests ReadOne answers itself (kEchoIpv4 | kEchoIpv6; 0: none, all go to JS).
+  void SetEchoFamilies(unsigned families) { echoFamilies_ = families; }
+
   // Writes one packet now, or queues it behind earlier queued packets (order is kept). True when written now.
   bool Submit(const uint8_t* packet, size_t length, PacketMeta meta) {
     if (!usable()) {
@@ -182,8 +189,8 @@ class PacketFd {
     if (queueSize_ == 0) queueHead_ = 0;
   }
 
-  // Reads one packet into slot `index`; returns its length, 0 when it was dropped (counted), -1 when the fd
-  // is drained, -2 after a fatal error (reported).
+  // Reads one packet into slot `index`; returns its length, 0 when it was dropped or answered here (counted),
+  // -1 when the fd is drained, -2 after a fatal error (reported).
   ssize_t ReadOne(uint32_t index, uint32_t* refused) {
     uint8_t* slot = s_.slab + static_cast<size_t>(index) * s_.slotSize;
     for (;;) {
@@ -221,11 +228,21 @@ class PacketFd {
           s_.flags[index] = meta.flags;
           s_.gsoSizes[index] = meta.gsoSize;
           if (meta.gsoSize != 0) s_.counters[kGsoPacketsRead] += 1;
+          if (meta.flags != 0 || meta.gsoSize != 0) return Deliver(index, n);  // never an echo request
         }
-        s_.lengths[index] = static_cast<uint32_t>(n);
-        s_.counters[kRxPackets] += 1;
-        s_.counters[kRxBytes] += static_cast<double>(n);
-        return n;
+        if (echoFamilies_ != 0) {
+          size_t reply = EchoReplyInPlace(slot, static_cast<size_t>(n), echoFamilies_);
+          if (reply != 0) {
+            s_.counters[kRxPackets] += 1;
+            s_.counters[kRxBytes] += static_cast<double>(n);
+            s_.counters[kEchoReplies] += 1;
+            // Written here even with the write thread on (tun_writer.h): an echo reply may pass packets waiting
+            // there, which no flow minds, and skips the thread's wake-up (its latency is the point).
+            Submit(slot, reply, PacketMeta{});  // counted as sent, queued or dropped there
+            return usable() ? 0 : -2;
+          }
+        }
+        return Deliver(index, n);
       }
       if (n == 0) return -1;
       int err = errno;
@@ -252,6 +269,14 @@ class PacketFd {
  private:
   enum class WriteResult { kOk, kAgain, kDropped, kFatal };
 
+  // A packet read into slot `index` for JS: its length recorded and counted.
+  ssize_t Deliver(uint32_t index, ssize_t n) {
+    s_.lengths[index] = static_cast<uint32_t>(n);
+    s_.counters[kRxPackets] += 1;
+    s_.counters[kRxBytes] += static_cast<double>(n);
+    return n;
+  }
+
   size_t DropQueue() {
     size_t dropped = queueSize_;
     CountDropped(static_cast<double>(dropped));
@@ -265,9 +290,11 @@ class PacketFd {
     bool gso = false;
     switch (WritePacket(fd_, vnet_, packet, length, meta, &err, &gso)) {
       case WriteStatus::kOk:
-        s_.counters[kTxPackets] += 1;
-        s_.counters[kTxBytes] += static_cast<double>(length);
-        if (gso) s_.counters[kGsoPacketsWritten] += 1;
+        // Atomic adds: with the write thread (tun_writer.h) on, an echo reply answered in ReadOne is still
+        // written here, on the JS thread, while the thread adds to the same counters.
+        AddCounter(&s_.counters[kTxPackets], 1);
+        AddCounter(&s_.counters[kTxBytes], static_cast<double>(length));
+        if (gso) AddCounter(&s_.counters[kGsoPacketsWritten], 1);
         reportedEio_ = false;  // the next spell of EIO (link down again) is reported again
         return WriteResult::kOk;
       case WriteStatus::kAgain:
@@ -306,6 +333,7 @@ class PacketFd {
   PacketFdEvents* events_;
   bool failed_ = false;
   bool reportedEio_ = false;
+  unsigned echoFamilies_ = 0;
   std::vector<std::vector<uint8_t>> queue_;
   std::vector<PacketMeta> queueMeta_;
   size_t queueHead_ = 0;

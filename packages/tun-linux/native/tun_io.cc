@@ -60,6 +60,7 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
                            InstanceMethod<&TunIo::WriteBatch>("writeBatch"),
                            InstanceMethod<&TunIo::Write>("write"),
                            InstanceMethod<&TunIo::QueueLength>("queueLength"),
+                           InstanceMethod<&TunIo::AnswerEchoRequests>("answerEchoRequests"),
                            InstanceMethod<&TunIo::Close>("close"),
                            InstanceAccessor<&TunIo::GetName>("name"),
                            InstanceAccessor<&TunIo::GetFd>("fd"),
@@ -181,6 +182,18 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
     reading_ = false;
     UpdatePoll();
     return info.Env().Undefined();
+  }
+
+  // answerEchoRequests(families: number): kEchoIpv4 (1) | kEchoIpv6 (2) — the ICMP echo requests of those
+  // families are answered in the read path (icmp_echo.h) and never reach onBatch; 0 turns it off.
+  Napi::Value AnswerEchoRequests(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      Napi::TypeError::New(env, "answerEchoRequests(families: number)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (io_) io_->SetEchoFamilies(info[0].As<Napi::Number>().Uint32Value() & (ztun::kEchoIpv4 | ztun::kEchoIpv6));
+    return env.Undefined();
   }
 
   Napi::Value QueueLength(const Napi::CallbackInfo& info) {
@@ -383,7 +396,9 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
       uint32_t count = 0;
       uint32_t refused = 0;
       bool drained = false;
-      while (count < batchSize_) {
+      // Reads that hand JS nothing (drops, echo requests answered in ReadOne) count too: a ping flood may
+      // not hold the loop here for longer than two batches' worth of reads.
+      for (uint32_t reads = 0; count < batchSize_ && reads < 2 * batchSize_; ++reads) {
         ssize_t n = io_->ReadOne(count, &refused);
         if (n == 0) continue;
         if (n < 0) {
@@ -406,6 +421,7 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
     }
     if (drainedAll) wakeBudget_ = maxBatchesPerWake_;
     else if (rounds >= wakeBudget_) wakeBudget_ = std::min(wakeBudget_ * 2, maxBatchesPerWake_ * kBurstFactor);
+    UpdatePoll();  // an echo reply answered in ReadOne may have been queued: wait for writability then
     return true;
   }
 
@@ -511,6 +527,21 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
   Napi::FunctionReference onError_;
 };
 
+// echoReplyInPlace(packet: Uint8Array, families: number) -> the reply's length (the packet rewritten in place)
+// or 0 (untouched): icmp_echo.h on any bytes, for tests that hold it to @ztun/packet's echoReplyInPlace.
+Napi::Value EchoReplyInPlaceJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* data;
+  size_t length;
+  if (info.Length() < 2 || !ztun::TypedArrayOf(env, info[0], napi_uint8_array, &data, &length) ||
+      !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "echoReplyInPlace(packet: Uint8Array, families: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  size_t n = ztun::EchoReplyInPlace(data, length, info[1].As<Napi::Number>().Uint32Value());
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("TunIo", TunIo::Define(env));
   Napi::Array names = Napi::Array::New(env, kCounterCount);
@@ -520,6 +551,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("SpliceRelay", DefineSpliceRelay(env));
   exports.Set("UdpRelay", DefineUdpRelay(env));
   exports.Set("socketOps", DefineSocketOps(env));
+  exports.Set("echoReplyInPlace", Napi::Function::New(env, EchoReplyInPlaceJs, "echoReplyInPlace"));
   return exports;
 }
 

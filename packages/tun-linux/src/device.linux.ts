@@ -1,4 +1,4 @@
-import { type PacketBatch, type TunDevice, tryParseCidr } from '@ztun/packet';
+import { type EchoFamilies, type PacketBatch, type TunDevice, tryParseCidr } from '@ztun/packet';
 import { RtNetlink } from '@ztun/routing-linux';
 import { type Engine, type EngineHooks, LateHooks, type TunOffload } from './engine.linux.js';
 import { errnoName, TunError, TunUnsupportedError } from './errors.js';
@@ -54,6 +54,9 @@ class CountersView implements Readonly<LinuxTunCounters> {
   get gsoPacketsWritten(): number {
     return this.c[this.i.gsoPacketsWritten]!;
   }
+  get echoReplies(): number {
+    return this.c[this.i.echoReplies]!;
+  }
   toJSON(): LinuxTunCounters {
     return {
       rxPackets: this.rxPackets,
@@ -64,6 +67,7 @@ class CountersView implements Readonly<LinuxTunCounters> {
       txDropped: this.txDropped,
       gsoPacketsRead: this.gsoPacketsRead,
       gsoPacketsWritten: this.gsoPacketsWritten,
+      echoReplies: this.echoReplies,
     };
   }
 }
@@ -114,6 +118,17 @@ export class LinuxTun implements TunDevice {
   /** Packets waiting in the write queue for the device to become writable. */
   get writeQueueLength(): number {
     return this.closed ? 0 : this.engine.queueLength();
+  }
+
+  /**
+   * ICMP echo requests of these families answered by the addon as it reads them (native/icmp_echo.h: the
+   * bytes @ztun/packet's echoReplyInPlace makes, for IPv4 with or without options and IPv6 without extension
+   * headers, checksums verified), written back at once and counted in counters.echoReplies — no call into JS
+   * for a ping. Anything else still reaches the receiver. False with `io: 'threadpool'` (nothing changed).
+   */
+  answerEchoRequests(families: EchoFamilies): boolean {
+    if (this.closed) return false;
+    return this.engine.answerEchoRequests((families.ipv4 ? 1 : 0) | (families.ipv6 ? 2 : 0));
   }
 
   onBatch(receiver: (batch: PacketBatch) => void): void {

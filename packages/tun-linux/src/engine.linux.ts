@@ -28,6 +28,8 @@ export interface Engine {
   ): void;
   write(packet: Uint8Array): void;
   queueLength(): number;
+  /** Echo requests of these families (1: IPv4, 2: IPv6) answered in the read path; false: not this engine. */
+  answerEchoRequests(families: number): boolean;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 // The device contract is declared once, in @ztun/packet; re-exported so imports from here keep working.
-export type { DeviceCounters, PacketBatch, TunDevice } from '@ztun/packet';
+export type { DeviceCounters, EchoFamilies, PacketBatch, TunDevice } from '@ztun/packet';
 export { type AdoptTunOptions, adoptTun, adoptTunSync, type TunFdInfo, tunFdInfo } from './adopt.linux.js';
 export { LinuxTun, openTun, openTunSync } from './device.linux.js';
 export type { TunOffload } from './engine.linux.js';

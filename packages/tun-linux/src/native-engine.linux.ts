@@ -104,6 +104,11 @@ export class NativeEngine implements Engine {
     return this.io.queueLength();
   }
 
+  answerEchoRequests(families: number): boolean {
+    this.io.answerEchoRequests(families);
+    return true;
+  }
+
   async close(): Promise<void> {
     this.io.close(); // stops polling and closes the fd, in the addon
   }

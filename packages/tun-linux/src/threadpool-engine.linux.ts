@@ -125,6 +125,10 @@ export class ThreadpoolEngine implements Engine {
     }
   }
 
+  answerEchoRequests(): boolean {
+    return false; // the baseline hands every packet to JS
+  }
+
   queueLength(): number {
     return 0;
   }

@@ -57,6 +57,8 @@ export interface NativeTunIo {
   ): number;
   write(packet: Uint8Array): number;
   queueLength(): number;
+  /** ICMP echo requests of these families (1: IPv4, 2: IPv6, 3: both; 0: none) answered in the read path. */
+  answerEchoRequests(families: number): void;
   /** Stops polling and closes the fd at once; returns the number of queued packets dropped. Idempotent. */
   close(): number;
 }
@@ -69,6 +71,11 @@ export interface LinuxTunCounters extends DeviceCounters {
   gsoPacketsRead: number;
   /** TCP super-packets written (part of txPackets). */
   gsoPacketsWritten: number;
+  /**
+   * ICMP echo requests answered by the addon in its read path (`LinuxTun.answerEchoRequests`), never seen by
+   * the receiver: each request is among rxPackets, its reply among txPackets.
+   */
+  echoReplies: number;
 }
 
 /** Where each counter lives in the Float64Array the engine updates. */
@@ -87,6 +94,7 @@ const COUNTER_FIELDS: Record<keyof LinuxTunCounters, true> = {
   txDropped: true,
   gsoPacketsRead: true,
   gsoPacketsWritten: true,
+  echoReplies: true,
 };
 
 /** The layout for engines without the addon (the threadpool baseline). */

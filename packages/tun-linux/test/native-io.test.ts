@@ -180,8 +180,9 @@ describe(
   () => {
     it('comes from the addon (names in its order) and matches LinuxTunCounters', () => {
       const { counters } = tunIoAddon();
-      expect(counters.count).toBe(8);
+      expect(counters.count).toBe(9);
       expect(Object.keys(counters.index).sort()).toEqual([
+        'echoReplies',
         'gsoPacketsRead',
         'gsoPacketsWritten',
         'rxBytes',
@@ -191,7 +192,7 @@ describe(
         'txDropped',
         'txPackets',
       ]);
-      expect(new Set(Object.values(counters.index))).toEqual(new Set([0, 1, 2, 3, 4, 5, 6, 7]));
+      expect(new Set(Object.values(counters.index))).toEqual(new Set([0, 1, 2, 3, 4, 5, 6, 7, 8]));
     });
 
     it("refuses an addon whose counters are not this package's (a stale build) with one clear line", () => {
@@ -204,13 +205,14 @@ describe(
         'txDropped',
         'gsoPacketsRead',
         'gsoPacketsWritten',
+        'echoReplies',
       ];
-      expect(checkCounterLayout([...names].reverse(), 8).index.txDropped).toBe(2);
+      expect(checkCounterLayout([...names].reverse(), 9).index.txDropped).toBe(3);
       for (const [n, c] of [
-        [names, 9],
-        [names.slice(1), 7],
-        [[...names.slice(1), 'rxErrors'], 8],
-        [undefined, 8],
+        [names, 10],
+        [names.slice(1), 8],
+        [[...names.slice(1), 'rxErrors'], 9],
+        [undefined, 9],
       ] as const) {
         expect(() => checkCounterLayout(n, c)).toThrow(TunError);
         expect(() => checkCounterLayout(n, c)).toThrow(/the build is stale, rebuild it/);

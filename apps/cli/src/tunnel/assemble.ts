@@ -136,6 +136,8 @@ export function assembleStack(o: AssembleOptions): Assembled {
     // …except the fake-IP ranges: flows there leave by name, never to those addresses.
     ...(pool ? { loopExceptions: config.fakeIpRanges.map(formatCidr) } : {}),
     icmp: config.icmp,
+    // ZTUN_DEVICE_ECHO=0: every echo request through the stack's JS path (bench:tunnel compares the two).
+    deviceEcho: process.env.ZTUN_DEVICE_ECHO !== '0',
     udpTimeoutMs: config.udpTimeoutMs,
     ...(config.pcap ? { pcap: config.pcap } : {}),
     logger: { warn: (m) => log.warn(m), error: (m) => log.error(m), debug: (m) => log.debug(m) },
