@@ -204,10 +204,10 @@ const printLoad = () => {
     `\nload average during the run: ${load} (${availableParallelism()} cores shared with other work: compare ratios)`,
   );
 };
-if (onlyHeld || onlyRate) {
-  // Only the held connections and the bursts (issue 17 item 2), or only the connection-rate legs (item 6).
+/** Runs one part of the bench alone (an --only-* flag), prints the load, cleans up and exits. */
+async function runOnly(part) {
   try {
-    await scaleSection(topo, { ...scaleOptions, onlyHeld, onlyRate, rateAb, rateRepeat });
+    await part();
     printLoad();
   } catch (err) {
     failed = true;
@@ -217,19 +217,14 @@ if (onlyHeld || onlyRate) {
   }
   process.exit(failed ? 1 : 0);
 }
-if (onlyIcmp) {
-  // Only the ICMP echo rows (issue 17 item 6): no throughput, UDP or scale legs.
-  try {
-    await icmpRows(topo, { count: icmpCount, startZtun: scaleOptions.startZtun, fifo: icmpFifo });
-    printLoad();
-  } catch (err) {
-    failed = true;
-    console.error(`bench:tunnel failed: ${err.message}`);
-  } finally {
-    topo.cleanup();
-  }
-  process.exit(failed ? 1 : 0);
-}
+// Only the held connections and the bursts (issue 17 item 2), or only the connection-rate legs (item 6).
+if (onlyHeld || onlyRate)
+  await runOnly(() => scaleSection(topo, { ...scaleOptions, onlyHeld, onlyRate, rateAb, rateRepeat }));
+// Only the ICMP echo rows (issue 17 item 6): no throughput, UDP or scale legs.
+if (onlyIcmp)
+  await runOnly(() =>
+    icmpRows(topo, { count: icmpCount, startZtun: scaleOptions.startZtun, fifo: icmpFifo }),
+  );
 const udpSection = (server) =>
   udpRows(topo, {
     seconds,
