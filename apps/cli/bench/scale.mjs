@@ -26,9 +26,13 @@ const rate = (topo, seconds, socks) =>
 const rtt = (topo, socks) =>
   load(topo, ['rtt', SERVER, String(ECHO_PORT), '5000', ...(socks ? [socks] : [])]);
 
-/** utime + stime of all the process's threads, in seconds (/proc/PID/stat fields 14, 15; 100 ticks/s). */
-function cpuSecondsOf(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+/**
+ * utime + stime of all the process's threads, in seconds (/proc/PID/stat fields 14, 15; 100 ticks/s); with
+ * `thread`, of its main (JS) thread alone (/proc/PID/task/PID/stat, proc(5)).
+ */
+function cpuSecondsOf(pid, thread = false) {
+  const path = thread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`;
+  const fields = readFileSync(path, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
@@ -39,17 +43,43 @@ const ratio = (v, base) => (v === undefined || !base ? '–' : (v / base).toFixe
  * Runs the scale measurements. `startZtun(args)` starts ztun (resolves to a topology process); `socksUrl`
  * when danted runs. Prints its tables.
  */
-export async function scaleSection(topo, { seconds, held, bursts, startZtun, socksUrl, onlyHeld = false }) {
+export async function scaleSection(
+  topo,
+  { seconds, held, bursts, startZtun, socksUrl, onlyHeld = false, onlyRate = false, rateAb, rateRepeat = 1 },
+) {
   await topo.startHttp(HTTP_PORT);
-  await startHoldServer(topo);
+  await startHoldServer(topo); // also the echo server of the request/response legs
+  if (onlyRate) {
+    if (socksUrl) await topo.startDanted(1080);
+    for (let i = 0; i < rateRepeat; i++) await rateLegs(topo, { seconds, startZtun, socksUrl, rateAb });
+    return;
+  }
   if (onlyHeld && socksUrl) await topo.startDanted(1080); // the bursts go through it
   if (!onlyHeld) await rateLegs(topo, { seconds, startZtun, socksUrl });
   await heldLegs(topo, { held, startZtun });
   await burstLeg(topo, { seconds, bursts, startZtun, socksUrl });
 }
 
-/** Connections/s and latency: no tunnel, the SOCKS hop alone, ztun direct and socks5. */
-async function rateLegs(topo, { seconds, startZtun, socksUrl }) {
+/** Starts ztun with NAME=VALUE in its environment (undefined: as is); restores the bench's own environment. */
+async function startWithEnv(startZtun, args, env) {
+  if (!env) return startZtun(args);
+  const at = env.indexOf('=');
+  const [name, value] = [env.slice(0, at), env.slice(at + 1)];
+  const before = process.env[name];
+  process.env[name] = value;
+  try {
+    return await startZtun(args);
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+}
+
+/**
+ * Connections/s and latency: no tunnel, the SOCKS hop alone, ztun direct and socks5. With `rateAb`
+ * (NAME=VALUE) each ztun leg runs twice in a row, without then with that variable in ztun's environment.
+ */
+async function rateLegs(topo, { seconds, startZtun, socksUrl, rateAb }) {
   const socksHop = socksUrl ? `${SOCKS}:1080` : undefined;
   const legs = [{ label: 'no tunnel (veth)', rate: rate(topo, seconds), rtt: rtt(topo) }];
   if (socksHop)
@@ -58,17 +88,28 @@ async function rateLegs(topo, { seconds, startZtun, socksUrl }) {
       rate: rate(topo, seconds, socksHop),
       rtt: rtt(topo, socksHop),
     });
-  for (const [label, args] of [
+  const ztunLegs = [
     ['ztun --proxy direct', ['--proxy', 'direct']],
     ...(socksUrl ? [['ztun --proxy socks5 (danted)', ['--proxy', socksUrl]]] : []),
-  ]) {
-    const z = await startZtun(args);
+  ].flatMap(([label, args]) =>
+    rateAb
+      ? [
+          [label, args],
+          [`${label} ${rateAb}`, args, rateAb],
+        ]
+      : [[label, args]],
+  );
+  for (const [label, args, env] of ztunLegs) {
+    const z = await startWithEnv(startZtun, args, env);
     try {
       const cpu0 = cpuSecondsOf(z.child.pid);
+      const js0 = cpuSecondsOf(z.child.pid, true);
       const r = rate(topo, seconds);
-      // ztun's CPU time (all threads, user + system) per new connection: steadier than conn/s on a shared machine.
+      // ztun's CPU time (all threads, user + system) per new connection: steadier than conn/s on a shared
+      // machine; and its JS thread's alone (the one that limits the rate).
       const cpuUs = ((cpuSecondsOf(z.child.pid) - cpu0) / r.count) * 1e6;
-      legs.push({ label, rate: r, rtt: rtt(topo), cpuUs });
+      const jsUs = ((cpuSecondsOf(z.child.pid, true) - js0) / r.count) * 1e6;
+      legs.push({ label, rate: r, rtt: rtt(topo), cpuUs, jsUs });
     } finally {
       await z.stop(10_000);
     }
@@ -76,7 +117,7 @@ async function rateLegs(topo, { seconds, startZtun, socksUrl }) {
   const base = legs[0];
   const hop = legs.find((l) => l.label.startsWith('SOCKS hop'));
   console.log(
-    '\n| path | new conn/s (c=50) | p50 / p99 ms | vs no tunnel | vs SOCKS hop | ztun CPU µs per conn | 64 B req/resp p50 / p99 µs | p99 vs no tunnel | p99 vs SOCKS hop |',
+    '\n| path | new conn/s (c=50) | p50 / p99 ms | vs no tunnel | vs SOCKS hop | ztun CPU µs per conn (JS thread) | 64 B req/resp p50 / p99 µs | p99 vs no tunnel | p99 vs SOCKS hop |',
   );
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const l of legs) {
@@ -84,7 +125,7 @@ async function rateLegs(topo, { seconds, startZtun, socksUrl }) {
     const t = l.rtt;
     console.log(
       `| ${l.label} | ${f(r.perSecond)}${r.failed ? ` (${r.failed} failed)` : ''} | ${f(r.p50Ms, 1)} / ${f(r.p99Ms, 1)} | ` +
-        `${ratio(r.perSecond, base.rate.perSecond)} | ${ratio(r.perSecond, hop?.rate.perSecond)} | ${f(l.cpuUs)} | ` +
+        `${ratio(r.perSecond, base.rate.perSecond)} | ${ratio(r.perSecond, hop?.rate.perSecond)} | ${f(l.cpuUs)}${l.jsUs === undefined ? '' : ` (${f(l.jsUs)})`} | ` +
         `${f(t.p50Us)} / ${f(t.p99Us)} | ${ratio(t.p99Us, base.rtt.p99Us)} | ${ratio(t.p99Us, hop?.rtt.p99Us)} |`,
     );
   }

@@ -23,7 +23,9 @@
 // RSS across bursts. Options: --no-scale (skip it), --held N (default 9000; 0 skips), --bursts N (default 4;
 // 0 skips), --scale-time S (seconds per connection-rate leg and burst; default --time), --only-held (only the
 // held connections and the bursts: no throughput, UDP or connection-rate legs), --ns-prefix P (the namespaces'
-// two-letter prefix; default ZTUN_TEST_NETNS_PREFIX, else zt).
+// two-letter prefix; default ZTUN_TEST_NETNS_PREFIX, else zt), --only-rate (only the connections/s and
+// request/response legs), --rate-ab NAME=VALUE (with --only-rate: each ztun leg run twice, alternating, without
+// and with that environment variable, --rate-repeat N times (default 1): an A/B in one run).
 // ICMP echo (bench/icmp.mjs; --no-icmp skips it): ping through the TUN, --icmp-count N echoes (default 1000)
 // 10 ms apart, p50/p99 vs no tunnel and vs a C TUN responder; --only-icmp runs only that; --icmp-fifo runs the
 // responders (C, Node, ztun) at SCHED_FIFO priority 1.
@@ -66,6 +68,9 @@ const heldCount = Number(opt('held', '9000'));
 const burstCount = Number(opt('bursts', '4'));
 const scaleSeconds = Number(opt('scale-time', String(seconds)));
 const onlyHeld = argv.includes('--only-held');
+const onlyRate = argv.includes('--only-rate');
+const rateAb = opt('rate-ab', undefined);
+const rateRepeat = Number(opt('rate-repeat', '1'));
 const onlyIcmp = argv.includes('--only-icmp');
 const icmpFifo = argv.includes('--icmp-fifo');
 const onlyUdp = argv.includes('--only-udp');
@@ -203,10 +208,10 @@ const printLoad = () => {
     `\nload average during the run: ${load} (${availableParallelism()} cores shared with other work: compare ratios)`,
   );
 };
-if (onlyHeld) {
-  // Only the held connections and the bursts (issue 17 item 2), nothing else.
+/** Runs one part of the bench alone (an --only-* flag), prints the load, cleans up and exits. */
+async function runOnly(part) {
   try {
-    await scaleSection(topo, { ...scaleOptions, onlyHeld });
+    await part();
     printLoad();
   } catch (err) {
     failed = true;
@@ -216,19 +221,14 @@ if (onlyHeld) {
   }
   process.exit(failed ? 1 : 0);
 }
-if (onlyIcmp) {
-  // Only the ICMP echo rows (issue 17 item 6): no throughput, UDP or scale legs.
-  try {
-    await icmpRows(topo, { count: icmpCount, startZtun: scaleOptions.startZtun, fifo: icmpFifo });
-    printLoad();
-  } catch (err) {
-    failed = true;
-    console.error(`bench:tunnel failed: ${err.message}`);
-  } finally {
-    topo.cleanup();
-  }
-  process.exit(failed ? 1 : 0);
-}
+// Only the held connections and the bursts (issue 17 item 2), or only the connection-rate legs (item 6).
+if (onlyHeld || onlyRate)
+  await runOnly(() => scaleSection(topo, { ...scaleOptions, onlyHeld, onlyRate, rateAb, rateRepeat }));
+// Only the ICMP echo rows (issue 17 item 6): no throughput, UDP or scale legs.
+if (onlyIcmp)
+  await runOnly(() =>
+    icmpRows(topo, { count: icmpCount, startZtun: scaleOptions.startZtun, fifo: icmpFifo }),
+  );
 const udpSection = (server) =>
   udpRows(topo, {
     seconds,

@@ -1,42 +1,10 @@
 // The stack's sweeper timer runs only while there is state to time out (stack.ts armSweeper): an idle stack,
 // or one that only answers pings, has no timer waking the process (issue 17 item 6).
-import type { PacketBatch, TunDevice } from '@ztun/packet';
 import { waitFor } from '@ztun/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Handler } from '../src/handler.js';
 import { createStack, type Stack } from '../src/stack.js';
 import { buildUdpPacket, parseIp } from '../src/wire.js';
-
-class Device implements TunDevice {
-  readonly name = 'fake0';
-  readonly index = 1;
-  readonly mtu = 1500;
-  readonly counters = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxDropped: 0, txDropped: 0 };
-  private receiver: ((b: PacketBatch) => void) | undefined;
-  onBatch(r: (b: PacketBatch) => void): void {
-    this.receiver = r;
-  }
-  deliver(p: Uint8Array): void {
-    const data = new Uint8Array(p.length + 4);
-    data.set(p, 4);
-    this.receiver!({ count: 1, data, offsets: new Uint32Array([4]), lengths: new Uint32Array([p.length]) });
-  }
-  pause(): void {}
-  resume(): void {}
-  writeBatch(): void {}
-  write(): void {}
-  onError(): void {}
-  async close(): Promise<void> {}
-}
-
-const handler: Handler = {
-  tcp(conn) {
-    conn.destroy();
-  },
-  udp() {
-    return { send() {}, close() {} };
-  },
-};
+import { FakeDevice, refusingHandler as handler } from './fake-device.js';
 
 const stacks: Stack[] = [];
 afterEach(async () => {
@@ -47,7 +15,7 @@ const sweeping = (s: Stack) => (s as unknown as { sweeping: boolean }).sweeping;
 
 describe('the sweeper', () => {
   it('is off while there is no session, on while one is open, off again once it timed out', async () => {
-    const device = new Device();
+    const device = new FakeDevice();
     const stack = createStack({
       device,
       handler,

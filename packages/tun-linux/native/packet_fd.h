@@ -46,6 +46,65 @@ inline bool IsFatal(int err) {
   return err == EBADF || err == EBADFD || err == ENODEV || err == ENXIO || err == EPIPE;
 }
 
+// Adds to a counter JS reads as a Float64Array element. With the write thread (tun_writer.h) two threads add
+// to txDropped, so every add to a tx counter is an atomic read-modify-write on the double (relaxed: the
+// counters order nothing; JS's plain 8-byte loads of an aligned element see either value).
+inline void AddCounter(double* counter, double v) {
+  double old;
+  __atomic_load(counter, &old, __ATOMIC_RELAXED);
+  double next;
+  do {
+    next = old + v;
+  } while (!__atomic_compare_exchange(counter, &old, &next, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+}
+
+enum class WriteStatus { kOk, kAgain, kDropped, kFatal };
+
+// One packet into the fd, the syscall alone (no counters, no reports), for both the inline path (PacketFd)
+// and the write thread: kOk (*gso: written as a super-packet), kAgain (EAGAIN), kDropped (refused: bad
+// offload metadata — *err 0 —, a short write, ENOBUFS, EINVAL, EIO… in *err), kFatal (the fd is useless, *err).
+inline WriteStatus WritePacket(int fd, bool vnet, const uint8_t* packet, size_t length, PacketMeta meta, int* err,
+                               bool* gso) {
+  virtio_net_hdr hdr{};
+  iovec iov[2];
+  size_t total = length;
+  *err = 0;
+  *gso = false;
+  if (vnet) {
+    // A zeroed header: no GSO, the checksum is complete (the kernel verifies it as for any packet). A packet
+    // that was partial on read goes back NEEDS_CSUM: the kernel's receiver trusts it (CHECKSUM_PARTIAL) and
+    // a forwarding path completes it only if it must. A super-packet goes back as one, with its gso_size.
+    // Flagged partial or GSO but not TCP/UDP right after the IP header: refused.
+    if (!HeaderFor(packet, length, meta, &hdr)) return WriteStatus::kDropped;
+    iov[0].iov_base = &hdr;
+    iov[0].iov_len = kVnetHdrSize;
+    iov[1].iov_base = const_cast<uint8_t*>(packet);
+    iov[1].iov_len = length;
+    total += kVnetHdrSize;
+  }
+  for (;;) {
+    ssize_t n = vnet ? writev(fd, iov, 2) : write(fd, packet, length);
+    if (n >= 0 && static_cast<size_t>(n) == total) {
+      *gso = vnet && hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE;
+      return WriteStatus::kOk;
+    }
+    // A short write: a TUN takes a packet whole or not at all (tun_get_user), but an adopted fd (a stream)
+    // may cut it. What went out is no packet the peer can use: dropped, not sent.
+    if (n >= 0) return WriteStatus::kDropped;
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e == EAGAIN || e == EWOULDBLOCK) return WriteStatus::kAgain;
+    *err = e;
+    // ENOBUFS: the kernel could not allocate the skb (net/core/sock.c sock_alloc_send_pskb returns EAGAIN
+    // only while the send buffer is full, ENOBUFS when the allocation fails). tun_chr_poll reports POLLOUT
+    // from the send buffer alone, so waiting for writability would return at once and spin while memory
+    // stays short. Drop it, as the kernel drops packets it has no memory for (send(2): "Normally, this does
+    // not occur in Linux. Packets are just silently dropped when a device queue overflows."). A packet the
+    // kernel refuses (EINVAL: not IPv4/IPv6, EMSGSIZE, EIO while the link is down): dropped too.
+    return IsFatal(e) ? WriteStatus::kFatal : WriteStatus::kDropped;
+  }
+}
+
 // What the owner hears about. Either call may run JS and may close the PacketFd before returning.
 class PacketFdEvents {
  public:
@@ -89,7 +148,7 @@ class PacketFd {
     return dropped;
   }
 
-  void CountDropped(double n) { s_.counters[kTxDropped] += n; }
+  void CountDropped(double n) { AddCounter(&s_.counters[kTxDropped], n); }
 
   // Which families' echo requests ReadOne answers itself (kEchoIpv4 | kEchoIpv6; 0: none, all go to JS).
   void SetEchoFamilies(unsigned families) { echoFamilies_ = families; }
@@ -177,6 +236,8 @@ class PacketFd {
             s_.counters[kRxPackets] += 1;
             s_.counters[kRxBytes] += static_cast<double>(n);
             s_.counters[kEchoReplies] += 1;
+            // Written here even with the write thread on (tun_writer.h): an echo reply may pass packets waiting
+            // there, which no flow minds, and skips the thread's wake-up (its latency is the point).
             Submit(slot, reply, PacketMeta{});  // counted as sent, queued or dropped there
             return usable() ? 0 : -2;
           }
@@ -225,60 +286,33 @@ class PacketFd {
   }
 
   WriteResult WriteOne(const uint8_t* packet, size_t length, PacketMeta meta) {
-    virtio_net_hdr hdr{};
-    iovec iov[2];
-    size_t total = length;
-    if (vnet_) {
-      // A zeroed header: no GSO, the checksum is complete (the kernel verifies it as for any packet). A packet
-      // that was partial on read goes back NEEDS_CSUM: the kernel's receiver trusts it (CHECKSUM_PARTIAL) and
-      // a forwarding path completes it only if it must. A super-packet goes back as one, with its gso_size.
-      if (!HeaderFor(packet, length, meta, &hdr)) {
-        CountDropped(1);  // flagged partial or GSO but not TCP/UDP right after the IP header: refused
-        return WriteResult::kDropped;
-      }
-      iov[0].iov_base = &hdr;
-      iov[0].iov_len = kVnetHdrSize;
-      iov[1].iov_base = const_cast<uint8_t*>(packet);
-      iov[1].iov_len = length;
-      total += kVnetHdrSize;
-    }
-    for (;;) {
-      ssize_t n = vnet_ ? writev(fd_, iov, 2) : write(fd_, packet, length);
-      if (n >= 0 && static_cast<size_t>(n) == total) {
-        s_.counters[kTxPackets] += 1;
-        s_.counters[kTxBytes] += static_cast<double>(length);
-        if (vnet_ && hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) s_.counters[kGsoPacketsWritten] += 1;
+    int err = 0;
+    bool gso = false;
+    switch (WritePacket(fd_, vnet_, packet, length, meta, &err, &gso)) {
+      case WriteStatus::kOk:
+        // Atomic adds: with the write thread (tun_writer.h) on, an echo reply answered in ReadOne is still
+        // written here, on the JS thread, while the thread adds to the same counters.
+        AddCounter(&s_.counters[kTxPackets], 1);
+        AddCounter(&s_.counters[kTxBytes], static_cast<double>(length));
+        if (gso) AddCounter(&s_.counters[kGsoPacketsWritten], 1);
         reportedEio_ = false;  // the next spell of EIO (link down again) is reported again
         return WriteResult::kOk;
-      }
-      if (n >= 0) {
-        // A short write: a TUN takes a packet whole or not at all (tun_get_user), but an adopted fd (a
-        // stream) may cut it. What went out is no packet the peer can use: count it as dropped, not sent.
+      case WriteStatus::kAgain:
+        return WriteResult::kAgain;
+      case WriteStatus::kFatal:
         CountDropped(1);
-        return WriteResult::kDropped;
-      }
-      int err = errno;
-      if (err == EINTR) continue;
-      if (err == EAGAIN || err == EWOULDBLOCK) return WriteResult::kAgain;
-      CountDropped(1);
-      // ENOBUFS: the kernel could not allocate the skb (net/core/sock.c sock_alloc_send_pskb returns EAGAIN
-      // only while the send buffer is full, ENOBUFS when the allocation fails). tun_chr_poll reports POLLOUT
-      // from the send buffer alone, so waiting for writability would return at once and spin while memory
-      // stays short. Drop it, as the kernel drops packets it has no memory for (send(2): "Normally, this does
-      // not occur in Linux. Packets are just silently dropped when a device queue overflows.").
-      if (err == ENOBUFS) return WriteResult::kDropped;
-      if (IsFatal(err)) {
         Fail("write", err);
         return WriteResult::kFatal;
-      }
-      // A packet the kernel refuses (EINVAL: not IPv4/IPv6, EMSGSIZE, EIO while the link is down): counted.
-      // EIO is also reported, once per spell, since it usually means the link went down under us.
-      if (err == EIO && !reportedEio_) {
-        reportedEio_ = true;
-        events_->OnWriteError("write", err);
-      }
-      return WriteResult::kDropped;
+      case WriteStatus::kDropped:
+        break;
     }
+    CountDropped(1);
+    // EIO is also reported, once per spell, since it usually means the link went down under us.
+    if (err == EIO && !reportedEio_) {
+      reportedEio_ = true;
+      events_->OnWriteError("write", err);
+    }
+    return WriteResult::kDropped;
   }
 
   void Enqueue(const uint8_t* packet, size_t length, PacketMeta meta) {

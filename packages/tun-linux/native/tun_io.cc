@@ -27,6 +27,7 @@
 #include "packet_fd.h"
 #include "tun_io_options.h"
 #include "tun_open.h"
+#include "tun_writer.h"
 
 // native/splice_relay.cc: the zero-copy socket relay, exported from the same addon.
 Napi::Function DefineSpliceRelay(Napi::Env env);
@@ -103,6 +104,17 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
                             o.slotSize,
                             o.batchSize};
     io_ = std::make_unique<ztun::PacketFd>(fd, o.offload, slots, o.queueLimit, static_cast<PacketFdEvents*>(this));
+    if (o.writeThread) {
+      writer_ = std::make_unique<ztun::TunWriter>(fd, o.offload, o.counters.Data(),
+                                                 std::max<uint32_t>(o.queueLimit, kMinWriterLimit));
+      if (!writer_->Start()) {
+        int err = errno;
+        writer_.reset();
+        io_->Close();
+        ThrowErrno(env, "eventfd", err);
+        return;
+      }
+    }
     batchSize_ = o.batchSize;
     maxBatchesPerWake_ = o.batchesPerWake;
     wakeBudget_ = maxBatchesPerWake_;
@@ -121,6 +133,7 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
     int rc = uv_poll_init(loop, &handle->poll, fd);
     if (rc != 0) {
       delete handle;
+      if (writer_) writer_->Stop();
       io_->Close();
       Napi::Error::New(env, std::string("TunIo: uv_poll_init: ") + uv_strerror(rc)).ThrowAsJavaScriptException();
       return;
@@ -189,7 +202,54 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
   }
 
   Napi::Value QueueLength(const Napi::CallbackInfo& info) {
+    if (writer_) return Napi::Number::New(info.Env(), static_cast<double>(writer_->pending()));
     return Napi::Number::New(info.Env(), static_cast<double>(io_ ? io_->queued() : 0));
+  }
+
+  // Whether a batch goes out here even with a write thread: a bulk batch (a super-packet, or kInlineBytes or
+  // more) while the thread has nothing waiting. Bulk data gains nothing from another thread — the JS thread
+  // has time to spare when the kernel's receive work per byte dominates, and a thread that must be woken and
+  // scheduled for each batch holds up the ACK clock (one stream went from 0.98 to 0.27–0.43 of the no-tunnel
+  // rate on a loaded 2-core machine) — while connection setup (small packets, each a handshake step for the
+  // kernel's TCP) gains. With nothing waiting in the thread, writing here keeps the order.
+  bool InlineBatch(const uint32_t* offsets, const uint32_t* lengths, uint32_t count, const uint16_t* gsoSizes) {
+    if (!writer_) return true;
+    if (writer_->pending() != 0) return false;
+    if (count == 1) return true;  // a lone packet (request/response): the hop to the thread is pure latency
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+      if (gsoSizes != nullptr && gsoSizes[i] != 0) return true;
+      bytes += lengths[i];
+    }
+    return bytes >= kInlineBytes;
+  }
+
+  // Hands a packet to the write thread, or writes (or queues) it here. True when written now, or handed over.
+  bool SubmitOne(const uint8_t* packet, size_t length, ztun::PacketMeta meta) {
+    if (!writer_) return io_->Submit(packet, length, meta);
+    if (closed_ || !io_->usable()) {
+      io_->CountDropped(1);
+      return false;
+    }
+    return writer_->Append(packet, length, meta);
+  }
+
+  // After handing packets over: wakes the write thread, and reports what it recorded since the last look (a
+  // fatal write error makes the fd useless; EIO, once per spell, usually means the link went down).
+  void AfterSubmit(bool handedOver) {
+    if (!writer_) return;
+    if (handedOver) writer_->Wake();
+    CheckWriter();
+  }
+
+  void CheckWriter() {
+    if (!writer_ || closed_) return;
+    int fatal = writer_->fatal();
+    if (fatal != 0 && io_->usable()) {
+      io_->Fail("write", fatal);
+      return;
+    }
+    if (writer_->TakeEio()) ReportError("write", EIO);
   }
 
   // writeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count, flags?: Uint8Array,
@@ -238,7 +298,9 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
       gsoSizes = reinterpret_cast<uint16_t*>(raw);
     }
     uint32_t written = 0;
+    uint32_t submitted = 0;
     inJsCall_ = true;
+    bool inline_ = InlineBatch(offsets, lengths, count, gsoSizes);
     for (uint32_t i = 0; i < count; ++i) {
       uint64_t offset = offsets[i];
       uint64_t length = lengths[i];
@@ -249,8 +311,12 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
       ztun::PacketMeta meta;
       if (flags != nullptr) meta.flags = flags[i] & (ztun::kChecksumPartial | ztun::kGsoEcn);
       if (gsoSizes != nullptr) meta.gsoSize = gsoSizes[i];
-      if (io_->Submit(data + offset, static_cast<size_t>(length), meta)) ++written;
+      ++submitted;
+      if (inline_ ? io_->Submit(data + offset, static_cast<size_t>(length), meta)
+                  : SubmitOne(data + offset, static_cast<size_t>(length), meta))
+        ++written;
     }
+    AfterSubmit(submitted > 0 && !inline_);
     inJsCall_ = false;
     UpdatePoll();
     return Napi::Number::New(env, written);  // with an exception pending, JS sees the exception
@@ -270,7 +336,8 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
       return Napi::Number::New(env, 0);
     }
     inJsCall_ = true;
-    bool now = io_->Submit(data, length, ztun::PacketMeta{});
+    bool now = SubmitOne(data, length, ztun::PacketMeta{});
+    AfterSubmit(true);
     inJsCall_ = false;
     UpdatePoll();
     return Napi::Number::New(env, now ? 1 : 0);
@@ -295,7 +362,9 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
       uv_poll_stop(&handle->poll);
       uv_close(reinterpret_cast<uv_handle_t*>(&handle->poll), OnPollClosed);
     }
-    size_t dropped = io_ ? io_->Close() : 0;
+    // The write thread first (joined: it writes nothing more), then the fd it wrote to.
+    size_t dropped = writer_ ? writer_->Stop() : 0;
+    dropped += io_ ? io_->Close() : 0;
     if (referenced_) {
       referenced_ = false;
       uint32_t count;
@@ -426,6 +495,8 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
       self->io_->Fail("poll", err);
       return;
     }
+    self->CheckWriter();
+    if (handle->owner != self) return;
     if ((events & UV_WRITABLE) != 0) self->io_->Flush();
     if (handle->owner != self) return;
     if ((events & UV_READABLE) != 0 && self->reading_ && !self->closed_ && self->io_->usable()) {
@@ -434,6 +505,7 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
   }
 
   std::unique_ptr<ztun::PacketFd> io_;
+  std::unique_ptr<ztun::TunWriter> writer_;  // with the writeThread option: writes go through it
   std::string name_;
   ztun::TunOffload offload_;
   PollHandle* handle_ = nullptr;
@@ -446,6 +518,11 @@ class TunIo : public Napi::ObjectWrap<TunIo>, private ztun::PacketFdEvents {
   uint32_t maxBatchesPerWake_ = 1;
   uint32_t wakeBudget_ = 1;  // batches this wake may read (ReadBatches doubles it under a burst)
   static constexpr uint32_t kBurstFactor = 16;
+  // Packets waiting for the write thread before it drops: a whole loop turn under a burst (batchesPerWake ×
+  // kBurstFactor batches) fits, whatever the inline queue's limit.
+  static constexpr uint32_t kMinWriterLimit = 4096;
+  // A batch of this many bytes or more is bulk data (InlineBatch).
+  static constexpr uint64_t kInlineBytes = 16384;
   Napi::ObjectReference slabRef_;
   Napi::ObjectReference lengthsRef_;
   Napi::ObjectReference countersRef_;

@@ -16,6 +16,7 @@ struct TunIoOptions {
   std::string devicePath;
   std::string deviceName;
   bool offload = false;  // IFF_VNET_HDR: a virtio_net_hdr before every packet both ways
+  bool writeThread = false;  // writes go through a thread of their own (tun_writer.h)
   Napi::ArrayBuffer slab;
   Napi::Uint32Array lengths;
   Napi::Float64Array counters;
@@ -136,6 +137,9 @@ inline bool ReadTunIoOptions(Napi::Env env, const Napi::CallbackInfo& info, size
   Napi::Value offload = o.Get("offload");
   if (!offload.IsUndefined() && !offload.IsBoolean()) return Fail(env, "offload must be a boolean");
   out->offload = offload.IsBoolean() && offload.As<Napi::Boolean>().Value();
+  Napi::Value writeThread = o.Get("writeThread");
+  if (!writeThread.IsUndefined() && !writeThread.IsBoolean()) return Fail(env, "writeThread must be a boolean");
+  out->writeThread = writeThread.IsBoolean() && writeThread.As<Napi::Boolean>().Value();
   if (out->offload && (!ReadTyped(o, "flags", napi_uint8_array, "Uint8Array (needed with offload)", &out->flags) ||
                        !ReadTyped(o, "gsoSizes", napi_uint16_array, "Uint16Array (needed with offload)",
                                   &out->gsoSizes))) {

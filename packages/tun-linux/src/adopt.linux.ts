@@ -30,6 +30,8 @@ export interface AdoptTunOptions {
   batchSize?: number;
   queueLimit?: number;
   batchesPerWake?: number;
+  /** Write on the addon's write thread (OpenTunOptions.writeThread). Default false. */
+  writeThread?: boolean;
 }
 
 /** What TUNGETIFF tells about an fd: the interface name, its IFF_* flags and whether it carries a vnet header. */
@@ -106,6 +108,7 @@ export function adoptTunSync(options: AdoptTunOptions): LinuxTun {
     name: info.name,
     fd: own,
     offload: info.vnetHeader,
+    ...(options.writeThread ? { writeThread: true } : {}),
     slotSize,
     batchSize,
     queueLimit,

@@ -295,6 +295,7 @@ export function openTunSync(options: OpenTunOptions = {}): LinuxTun {
           devicePath,
           name: requested,
           offload,
+          ...(options.writeThread ? { writeThread: true } : {}),
           ...(offloadOption === 'checksum' ? { tsoFlags: 0 } : {}),
           slotSize,
           batchSize,

@@ -11,6 +11,8 @@ export interface NativeEngineOptions {
   /** …or an fd of an attached TUN to adopt instead (the addon owns it from here: adoptTun passes a dup). */
   fd?: number;
   offload: boolean;
+  /** Writes on a thread of the addon's own (OpenTunOptions.writeThread). */
+  writeThread?: boolean;
   /** The TSO flags asked for with offload (default TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN; 0: checksum only). */
   tsoFlags?: number;
   slotSize: number;
@@ -44,6 +46,7 @@ export class NativeEngine implements Engine {
           ? { fd: options.fd }
           : { device: { path: options.devicePath, name: options.name } }),
         offload: options.offload,
+        ...(options.writeThread ? { writeThread: true } : {}),
         slab: batch.data.buffer as ArrayBuffer,
         lengths: batch.lengths,
         ...(batch.flags ? { flags: batch.flags, gsoSizes: batch.gsoSize! } : {}),

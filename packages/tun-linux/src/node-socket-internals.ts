@@ -67,6 +67,17 @@ export function internalsMismatch(socket: net.Socket): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether the socket's handle is libuv TCP (`TCPWrap`, named `TCP` in JS) — true —, another handle (`Pipe`:
+ * a Unix socket) — false —, or unknown (no handle, or a Node whose class names differ): undefined. Asked
+ * instead of `remoteFamily`, which calls getpeername(2) for a socket that never asked before (the outbound
+ * one): one system call less per connection (issue 17 item 6).
+ */
+export function tcpHandle(socket: net.Socket): boolean | undefined {
+  const name = (socket as SocketWithInternals)._handle?.constructor?.name;
+  return name === 'TCP' ? true : name === 'Pipe' ? false : undefined;
+}
+
 /** The socket's fd (a connected TCP socket's), or -1. Only after internalsMismatch() said nothing. */
 export function socketFd(socket: net.Socket): number {
   const fd = (socket as SocketWithInternals)._handle?.fd;

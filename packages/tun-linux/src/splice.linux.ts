@@ -1,7 +1,7 @@
 import { Socket } from 'node:net';
 import { loadAddon } from './addon.linux.js';
 import { errnoName } from './errors.js';
-import { internalsMismatch, restartRefusal } from './node-socket-internals.js';
+import { internalsMismatch, restartRefusal, tcpHandle } from './node-socket-internals.js';
 import { RelayPair, running } from './splice-pair.linux.js';
 
 /** The native SpliceRelay class (native/splice_relay.cc). */
@@ -109,13 +109,15 @@ export function spliceRelaySupported(): boolean {
 
 /**
  * Whether `socket` can be handed to the relay now: a connected TCP `net.Socket` (not TLS), open both ways,
- * that has not seen an end from its peer yet. (Anything else stays with stream piping.) Only public
- * properties are read here; the Node internals the hand-over needs are checked by spliceRelay itself.
+ * that has not seen an end from its peer yet. (Anything else stays with stream piping.) TCP-ness comes from the
+ * handle's class (no system call); only when that is unknown from `remoteFamily` (getpeername(2)). The Node
+ * internals the hand-over needs are checked by spliceRelay itself.
  */
 export function canSplice(socket: unknown): socket is Socket {
   if (!(socket instanceof Socket)) return false;
+  const tcp = tcpHandle(socket);
   return (
-    (socket.remoteFamily === 'IPv4' || socket.remoteFamily === 'IPv6') &&
+    (tcp ?? (socket.remoteFamily === 'IPv4' || socket.remoteFamily === 'IPv6')) &&
     (socket as { encrypted?: boolean }).encrypted !== true &&
     !socket.destroyed &&
     !socket.connecting &&

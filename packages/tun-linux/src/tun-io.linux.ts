@@ -20,6 +20,8 @@ export interface TunIoOptions {
   batchesPerWake: number;
   onBatch: (count: number) => void;
   onError: (operation: string, errno: number) => void;
+  /** Writes on a thread of the addon's own (native/tun_writer.h). */
+  writeThread?: boolean;
   /** IFF_VNET_HDR: a virtio_net_hdr before every packet both ways; reads record per-packet flags in `flags`. */
   offload?: boolean;
   /** One byte per slot; needed with `offload`. */

@@ -37,6 +37,13 @@ export interface OpenTunOptions {
    * No USO/UFO: UDP goes through sockets, datagrams stay one MTU. Default false.
    */
   offload?: boolean | 'checksum';
+  /**
+   * Write packets on a thread of the addon's own (native engine only): writeBatch/write copy the packets and
+   * hand them over; the thread writes them in order. A write into a TUN runs the kernel's receive path
+   * inside the call (for a local listener: its TCP), so that work leaves the JS thread. Packets waiting
+   * beyond max(queueLimit, 4096) are dropped and counted in txDropped. Default false.
+   */
+  writeThread?: boolean;
   /** Path of the clone device. Default `/dev/net/tun` (tests point it elsewhere). */
   devicePath?: string;
 }

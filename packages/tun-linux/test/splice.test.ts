@@ -1,8 +1,10 @@
 // The splice(2) relay over loopback TCP: peerA ⇄ [a … relay … b] ⇄ peerB (test/splice-rig.ts).
 import { createHash } from 'node:crypto';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { skipUnless } from '@ztun/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   canSplice,
   type SplicedPair,
@@ -198,6 +200,26 @@ describe('spliceRelay', skipUnless(supported, 'splice relay tests need Linux and
     } finally {
       warnings.stop();
     }
+  });
+
+  it('tells a TCP socket from its handle, without getpeername(2)', async () => {
+    const { peerA, peerB, a, b } = await rig();
+    // remoteFamily/remoteAddress go through the socket's _getpeername (lib/net.js), once per socket.
+    const peernames = vi.spyOn(b as unknown as { _getpeername(): unknown }, '_getpeername');
+    expect(canSplice(b)).toBe(true);
+    expect(peernames).not.toHaveBeenCalled();
+    for (const s of [peerA, peerB, a, b]) s.destroy();
+  });
+
+  it('refuses a Unix socket', async () => {
+    const path = join(tmpdir(), `ztun-splice-${process.pid}.sock`);
+    const server = net.createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    const c = net.connect(path);
+    await new Promise((resolve) => c.once('connect', resolve));
+    expect(canSplice(c)).toBe(false);
+    c.destroy();
+    await new Promise((resolve) => server.close(resolve));
   });
 
   it('refuses sockets it cannot take (not connected, ended, not a socket)', async () => {

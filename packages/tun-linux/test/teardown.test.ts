@@ -46,6 +46,8 @@ describe('a worker thread that opens a TUN device and goes away without closing 
     ['close-pending', 0],
     ['terminate', 1],
     ['terminate-closing', 1],
+    ['exit-writer', 0],
+    ['terminate-writer', 1],
   ] as const) {
     it(`${mode}: the process goes on, exits 0, and the device is gone`, async () => {
       expect(existsSync(dist), `build the package first (pnpm turbo run build): ${dist}`).toBe(true);

@@ -53,7 +53,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
   async function applyDeviceChange(change: DeviceChange, netlink: RtNetlink): Promise<boolean> {
     switch (change.op) {
       case 'adopt': {
-        const tun = await adoptTun({ fd: change.fd });
+        const tun = await adoptTun({ fd: change.fd, writeThread: writeThreadWanted() });
         device = tun;
         if (!netlink.getLink(tun.index).up)
           throw new RunRefused(
@@ -68,6 +68,7 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
           addresses: [],
           up: false,
           offload: config.offload,
+          writeThread: writeThreadWanted(),
         });
         try {
           netlink.setLink(tun.index, { txQueueLen: change.txQueueLen });
@@ -257,6 +258,11 @@ export function createLinuxTunnel(config: RunConfig, ctx: TunnelContext): Tunnel
 }
 
 /** start() returns this when close() came in between steps; lifecycleTunnel turns it into TunnelStartAborted. */
+/** TUN writes on the addon's write thread (issue 17 item 6); `ZTUN_TUN_WRITE_THREAD=0` writes inline. */
+function writeThreadWanted(): boolean {
+  return process.env.ZTUN_TUN_WRITE_THREAD !== '0';
+}
+
 function abortedStart(): never {
   throw new Error('aborted');
 }
