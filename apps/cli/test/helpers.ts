@@ -4,10 +4,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type Netns,
+  type NetnsEnvironment,
   type SpawnedInNetns,
   spawnWithBindMounts,
   systemUserMounts,
   waitFor,
+  withNetnsEnvironment,
 } from '@ztun/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -132,3 +134,26 @@ export function curl(
 }
 
 export { writeFileSync };
+
+/**
+ * A client namespace whose default routes (v4 and v6) go over a veth (`link` + .1/.2 /30, `link6` ::1/::2 /64)
+ * to a server namespace holding `serverAddresses` (v4 /32, v6 /128) on its loopback; removed afterwards.
+ */
+export async function withClientServer(
+  name: string,
+  net: { link: string; link6: string; serverAddresses: { ipv4: string; ipv6: string } },
+  fn: (client: Netns, server: Netns) => Promise<void>,
+): Promise<void> {
+  await withNetnsEnvironment(name, ['client', 'server'], async (env: NetnsEnvironment) => {
+    const { client, server } = env.ns as { client: Netns; server: Netns };
+    env.link('client', 'server', {
+      addrA: [`${net.link}.1/30`, `${net.link6}::1/64`],
+      addrB: [`${net.link}.2/30`, `${net.link6}::2/64`],
+    });
+    server.ip('addr', 'add', `${net.serverAddresses.ipv4}/32`, 'dev', 'lo');
+    server.ip('addr', 'add', `${net.serverAddresses.ipv6}/128`, 'dev', 'lo', 'nodad');
+    client.ip('-4', 'route', 'add', 'default', 'via', `${net.link}.2`);
+    client.ip('-6', 'route', 'add', 'default', 'via', `${net.link6}::2`);
+    await fn(client, server);
+  });
+}

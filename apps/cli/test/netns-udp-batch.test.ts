@@ -1,14 +1,6 @@
-import {
-  missingCommandsReason,
-  type Netns,
-  type NetnsEnvironment,
-  netnsSkipReason,
-  skipWhen,
-  waitFor,
-  withNetnsEnvironment,
-} from '@ztun/testkit';
+import { missingCommandsReason, type Netns, netnsSkipReason, skipWhen, waitFor } from '@ztun/testkit';
 import { describe, expect, it } from 'vitest';
-import { startZtun } from './helpers.js';
+import { startZtun, withClientServer } from './helpers.js';
 
 // The batch UDP path (issue 17 item 4) in use: ztun in a client namespace, a UDP echo server behind a veth
 // in a server namespace (IPv4 and IPv6). Datagrams go out through the TUN and their echoes come back through
@@ -22,20 +14,12 @@ const SERVER = '10.212.0.2';
 const SERVER6 = 'fd00:212::2';
 const COUNT = 100;
 
-async function withTopology(fn: (client: Netns, server: Netns) => Promise<void>): Promise<void> {
-  await withNetnsEnvironment('udpb', ['client', 'server'], async (env: NetnsEnvironment) => {
-    const { client, server } = env.ns as { client: Netns; server: Netns };
-    env.link('client', 'server', {
-      addrA: ['10.211.0.1/30', 'fd00:211::1/64'],
-      addrB: ['10.211.0.2/30', 'fd00:211::2/64'],
-    });
-    server.ip('addr', 'add', `${SERVER}/32`, 'dev', 'lo');
-    server.ip('addr', 'add', `${SERVER6}/128`, 'dev', 'lo', 'nodad');
-    client.ip('-4', 'route', 'add', 'default', 'via', '10.211.0.2');
-    client.ip('-6', 'route', 'add', 'default', 'via', 'fd00:211::2');
-    await fn(client, server);
-  });
-}
+const withTopology = (fn: (client: Netns, server: Netns) => Promise<void>) =>
+  withClientServer(
+    'udpb',
+    { link: '10.211.0', link6: 'fd00:211', serverAddresses: { ipv4: SERVER, ipv6: SERVER6 } },
+    fn,
+  );
 
 const ECHO = `const intact = (m) => m.length === 1200 && m.every((b, i) => i < 4 || b === (m.readUInt32BE(0) & 255));
 for (const [t, a] of [['udp4', '${SERVER}'], ['udp6', '${SERVER6}']]) {

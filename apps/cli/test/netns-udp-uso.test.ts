@@ -1,14 +1,6 @@
-import {
-  missingCommandsReason,
-  type Netns,
-  type NetnsEnvironment,
-  netnsSkipReason,
-  skipWhen,
-  waitFor,
-  withNetnsEnvironment,
-} from '@ztun/testkit';
+import { missingCommandsReason, type Netns, netnsSkipReason, skipWhen, waitFor } from '@ztun/testkit';
 import { describe, expect, it } from 'vitest';
-import { startZtun } from './helpers.js';
+import { startZtun, withClientServer } from './helpers.js';
 
 // UDP replies as USO super-packets (issue 17 item 4): ztun in a client namespace, a UDP server behind a veth
 // in a server namespace (IPv4 and IPv6) that answers each request with a burst of same-size datagrams (the
@@ -23,20 +15,12 @@ const SERVER6 = 'fd00:214::2';
 const BURST = 40;
 const ROUNDS = 20;
 
-async function withTopology(fn: (client: Netns, server: Netns) => Promise<void>): Promise<void> {
-  await withNetnsEnvironment('udpuso', ['client', 'server'], async (env: NetnsEnvironment) => {
-    const { client, server } = env.ns as { client: Netns; server: Netns };
-    env.link('client', 'server', {
-      addrA: ['10.213.0.1/30', 'fd00:213::1/64'],
-      addrB: ['10.213.0.2/30', 'fd00:213::2/64'],
-    });
-    server.ip('addr', 'add', `${SERVER}/32`, 'dev', 'lo');
-    server.ip('addr', 'add', `${SERVER6}/128`, 'dev', 'lo', 'nodad');
-    client.ip('-4', 'route', 'add', 'default', 'via', '10.213.0.2');
-    client.ip('-6', 'route', 'add', 'default', 'via', 'fd00:213::2');
-    await fn(client, server);
-  });
-}
+const withTopology = (fn: (client: Netns, server: Netns) => Promise<void>) =>
+  withClientServer(
+    'udpuso',
+    { link: '10.213.0', link6: 'fd00:213', serverAddresses: { ipv4: SERVER, ipv6: SERVER6 } },
+    fn,
+  );
 
 // Datagram k of burst r: 1200 bytes (the last, 700), [r, k] then bytes (r + k + i) & 255.
 const SHAPE = `const size = (k) => (k === ${BURST - 1} ? 700 : 1200);

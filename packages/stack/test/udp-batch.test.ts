@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import type { PacketBatch, StackSockets, TunDevice } from '@ztun/packet';
+import type { StackSockets } from '@ztun/packet';
 import { skipUnless, waitFor } from '@ztun/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,44 +16,10 @@ import { directOutbound } from '../src/outbound-direct.js';
 import { socks5Outbound } from '../src/outbound-socks5.js';
 import { createStack } from '../src/stack.js';
 import { buildUdpPacket, parseIp } from '../src/wire.js';
+import { FakeDevice } from './fake-device.js';
+import { perDatagramSockets } from './per-datagram-sockets.js';
 
 const linux = process.platform === 'linux';
-
-class FakeDevice implements TunDevice {
-  readonly name = 'fake0';
-  readonly index = 1;
-  readonly mtu = 65535;
-  readonly counters = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxDropped: 0, txDropped: 0 };
-  written: Uint8Array[] = [];
-  private receiver: ((b: PacketBatch) => void) | undefined;
-  onBatch(r: (b: PacketBatch) => void): void {
-    this.receiver = r;
-  }
-  pause(): void {}
-  resume(): void {}
-  writeBatch(b: PacketBatch): void {
-    for (let i = 0; i < b.count; i++)
-      this.written.push(b.data.slice(b.offsets[i]!, b.offsets[i]! + b.lengths[i]!));
-  }
-  write(p: Uint8Array): void {
-    this.written.push(p.slice());
-  }
-  onError(): void {}
-  async close(): Promise<void> {}
-  deliver(packets: Uint8Array[]): void {
-    const data = new Uint8Array(packets.reduce((a, p) => a + p.length + 4, 8));
-    const offsets = new Uint32Array(packets.length);
-    const lengths = new Uint32Array(packets.length);
-    let o = 8;
-    packets.forEach((p, i) => {
-      data.set(p, o);
-      offsets[i] = o;
-      lengths[i] = p.length;
-      o += p.length + 4;
-    });
-    this.receiver!({ count: packets.length, data, offsets, lengths });
-  }
-}
 
 /** A peer socket that records what each sender port sent. */
 async function peer(address: string) {
@@ -120,7 +86,7 @@ async function run(
   peers: { v4: Awaited<ReturnType<typeof peer>>; v6: Awaited<ReturnType<typeof peer>> },
   hideBatch = false,
 ) {
-  const device = new FakeDevice();
+  const device = new FakeDevice({ mtu: 65535 });
   const socks = viaSocks ? await miniSocks() : undefined;
   const outbound = socks
     ? socks5Outbound({ host: '127.0.0.1', port: socks.port, sockets })
@@ -140,7 +106,7 @@ async function run(
   const markers: Datagram[] = sessionsOf.map((_, i) => ({ session: i, size: -1, fill: i }));
   for (const b of [markers, ...batches]) {
     device.deliver(
-      b.map((d) => {
+      ...b.map((d) => {
         const s = sessionsOf[d.session]!;
         const dst = s.family === 4 ? '127.0.0.1' : '::1';
         const port = s.family === 4 ? peers.v4.port : peers.v6.port;
@@ -206,7 +172,7 @@ async function run(
   const result = {
     sent4: sent(4),
     sent6: sent(6),
-    written: device.written.map(summary).sort(),
+    written: device.written.map((w) => summary(w.bytes)).sort(),
     badReply: stack.counters.drops.udpBadReply,
     foreign: stack.counters.drops.udpForeignSender,
     batched: stack.counters.udpBatchSent + stack.counters.udpBatchReplies,
@@ -291,16 +257,7 @@ describe(
     let peers: { v4: Awaited<ReturnType<typeof peer>>; v6: Awaited<ReturnType<typeof peer>> };
     beforeAll(async () => {
       ({ linuxSockets: sockets } = await import('@ztun/tun-linux'));
-      const s = sockets;
-      perDatagram = {
-        name: 'per-datagram',
-        createPinnedSocket: (f, k, p) => s.createPinnedSocket(f, k, p),
-        closeFd: (fd) => s.closeFd(fd),
-        bindEphemeral: (fd, f) => s.bindEphemeral(fd, f),
-        clearReuse: (fd) => s.clearReuse(fd),
-        setLingerZero: (fd) => s.setLingerZero(fd),
-        takeSocketError: (fd) => s.takeSocketError(fd),
-      };
+      perDatagram = perDatagramSockets(sockets);
       peers = { v4: await peer('127.0.0.1'), v6: await peer('::1') };
     });
     afterAll(() => {

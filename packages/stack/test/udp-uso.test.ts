@@ -8,7 +8,7 @@
 // then the comparison sets it back to 0 (header checksum redone). On loopback, in-process.
 import dgram from 'node:dgram';
 import net from 'node:net';
-import type { PacketBatch, StackSockets, TunDevice } from '@ztun/packet';
+import type { StackSockets } from '@ztun/packet';
 import { skipUnless, waitFor } from '@ztun/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,48 +17,10 @@ import { directOutbound } from '../src/outbound-direct.js';
 import { socks5Outbound } from '../src/outbound-socks5.js';
 import { createStack } from '../src/stack.js';
 import { buildUdpPacket, parseIp } from '../src/wire.js';
+import { FakeDevice, type Written } from './fake-device.js';
+import { perDatagramSockets } from './per-datagram-sockets.js';
 
 const linux = process.platform === 'linux';
-
-interface Written {
-  bytes: Uint8Array;
-  gso: number;
-  flags: number;
-}
-
-class UsoDevice implements TunDevice {
-  readonly name = 'fake0';
-  readonly index = 1;
-  readonly mtu = 65535;
-  readonly counters = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxDropped: 0, txDropped: 0 };
-  readonly offload: { uso: boolean };
-  written: Written[] = [];
-  private receiver: ((b: PacketBatch) => void) | undefined;
-  constructor(uso: boolean) {
-    this.offload = { uso };
-  }
-  onBatch(r: (b: PacketBatch) => void): void {
-    this.receiver = r;
-  }
-  pause(): void {}
-  resume(): void {}
-  writeBatch(b: PacketBatch): void {
-    for (let i = 0; i < b.count; i++)
-      this.written.push({
-        bytes: b.data.slice(b.offsets[i]!, b.offsets[i]! + b.lengths[i]!),
-        gso: b.gsoSize?.[i] ?? 0,
-        flags: b.flags?.[i] ?? 0,
-      });
-  }
-  write(p: Uint8Array): void {
-    this.written.push({ bytes: p.slice(), gso: 0, flags: 0 });
-  }
-  onError(): void {}
-  async close(): Promise<void> {}
-  deliver(p: Uint8Array): void {
-    this.receiver!({ count: 1, data: p, offsets: Uint32Array.of(0), lengths: Uint32Array.of(p.length) });
-  }
-}
 
 const get16 = (b: Uint8Array, o: number) => (b[o]! << 8) | b[o + 1]!;
 const put16 = (b: Uint8Array, o: number, v: number) => {
@@ -208,7 +170,7 @@ async function replies(
   peers: { v4: Peer; v6: Peer },
   socks?: { server: net.Server; relay: Peer },
 ) {
-  const device = new UsoDevice(uso);
+  const device = new FakeDevice({ mtu: 65535, uso });
   const outbound = socks
     ? socks5Outbound({ host: '127.0.0.1', port: (socks.server.address() as net.AddressInfo).port, sockets })
     : directOutbound({ sockets });
@@ -303,16 +265,7 @@ describe(
       const relay = await peer(4);
       socks = { server: await miniSocks(relay), relay };
       ({ linuxSockets: sockets } = await import('@ztun/tun-linux'));
-      const s = sockets;
-      perDatagram = {
-        name: 'per-datagram',
-        createPinnedSocket: (f, k, p) => s.createPinnedSocket(f, k, p),
-        closeFd: (fd) => s.closeFd(fd),
-        bindEphemeral: (fd, f) => s.bindEphemeral(fd, f),
-        clearReuse: (fd) => s.clearReuse(fd),
-        setLingerZero: (fd) => s.setLingerZero(fd),
-        takeSocketError: (fd) => s.takeSocketError(fd),
-      };
+      perDatagram = perDatagramSockets(sockets);
     });
     afterAll(() => {
       peers?.v4.sock.close();

@@ -1,5 +1,6 @@
-// The Internet checksum (RFC 1071) for the addon's packet code: the TUN read path finishing a partial checksum
-// (vnet_header.h) and the UDP batch path building reply headers (udp_frame.h).
+// The Internet checksum (RFC 1071) for the addon's packet code — the TUN read path finishing a partial checksum
+// (vnet_header.h), the UDP batch path building reply headers (udp_frame.h), echo replies (icmp_echo.h) — and
+// the big-endian 16-bit field access they share.
 #pragma once
 
 #include <stddef.h>
@@ -7,6 +8,13 @@
 #include <string.h>
 
 namespace ztun {
+
+// A big-endian (network order) 16-bit field.
+inline uint32_t Get16(const uint8_t* p) { return (static_cast<uint32_t>(p[0]) << 8) | p[1]; }
+inline void Put16(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
 
 // One's-complement sum of `len` bytes as big-endian 16-bit words (an odd last byte padded with zero), added to
 // `sum`, not folded. Eight bytes per step: each 16-bit lane byte-swapped, the 32-bit halves summed into 64 bits.

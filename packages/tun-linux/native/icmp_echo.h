@@ -24,12 +24,6 @@ constexpr unsigned kEchoIpv6 = 2;
 
 namespace detail {
 
-inline uint16_t Get16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-inline void Put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-
 // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one 16-bit word m → m' covered by the checksum at `at`.
 inline void UpdateChecksum16(uint8_t* at, uint16_t oldWord, uint16_t newWord) {
   uint64_t sum = static_cast<uint16_t>(~Get16(at)) + static_cast<uint16_t>(~oldWord) + newWord;
@@ -41,8 +35,7 @@ inline void UpdateChecksum16(uint8_t* at, uint16_t oldWord, uint16_t newWord) {
 // Turns the echo request in p[0, n) into its reply in place; returns the reply's length, or 0 when the packet
 // is not one this answers (left untouched, for JS).
 inline size_t EchoReplyInPlace(uint8_t* p, size_t n, unsigned families) {
-  using detail::Get16;
-  if (n < 1) return 0;
+    if (n < 1) return 0;
   const unsigned version = p[0] >> 4;
   if (version == 4 && (families & kEchoIpv4) != 0) {
     if (n < 20) return 0;

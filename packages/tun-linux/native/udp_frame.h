@@ -18,30 +18,23 @@ constexpr uint32_t kHeadroom = 48;
 // The largest payload the per-datagram path accepts for a reply (stack/src/udp-sessions.ts: 65535 - 48).
 constexpr uint32_t kMaxReplyPayload = 65535 - 48;
 
-inline void Put16(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
+namespace detail {
 
-inline uint32_t Get16(const uint8_t* p) { return (static_cast<uint32_t>(p[0]) << 8) | p[1]; }
-
-// Writes IP + UDP headers ending right before `payload` (which must have kHeadroom bytes before it) for a
-// datagram from src:sport to dst:dport (addresses of `alen` bytes, 4 or 16). Returns the packet's start.
-inline uint8_t* BuildReply(uint8_t* payload, uint32_t payloadLength, const uint8_t* src, uint32_t sport,
-                           const uint8_t* dst, uint32_t dport, uint32_t alen) {
-  uint32_t upper = 8 + payloadLength;
-  uint8_t* u = payload - 8;
+// The UDP header's ports and length at `u`; its checksum field is left to the caller.
+inline void WriteUdpHeader(uint8_t* u, uint32_t sport, uint32_t dport, uint32_t upper) {
   Put16(u, sport);
   Put16(u + 2, dport);
   Put16(u + 4, upper);
-  Put16(u + 6, 0);
-  // Pseudo-header: RFC 768 (IPv4), RFC 8200 §8.1 (IPv6).
-  uint64_t sum = SumBytes(src, alen, 0);
-  sum = SumBytes(dst, alen, sum);
-  sum += 17 + upper;
-  sum = SumBytes(u, upper, sum);
-  uint16_t c = static_cast<uint16_t>(~Fold(sum));
-  Put16(u + 6, c == 0 ? 0xffff : c);  // RFC 768: a computed zero is sent as all ones
+}
+
+// The pseudo-header's sum for `upper` bytes of UDP: RFC 768 (IPv4), RFC 8200 §8.1 (IPv6). Not folded.
+inline uint64_t PseudoHeaderSum(const uint8_t* src, const uint8_t* dst, uint32_t alen, uint32_t upper) {
+  return SumBytes(dst, alen, SumBytes(src, alen, 0)) + 17 + upper;
+}
+
+// Writes the IPv4 (identification 0, DF, TTL 64, header checksum) or IPv6 (hop limit 64) header right before
+// the UDP header at `u`; returns the packet's start.
+inline uint8_t* WriteIpHeader(uint8_t* u, uint32_t upper, const uint8_t* src, const uint8_t* dst, uint32_t alen) {
   if (alen == 4) {
     uint8_t* ip = u - 20;
     ip[0] = 0x45;
@@ -70,6 +63,21 @@ inline uint8_t* BuildReply(uint8_t* payload, uint32_t payloadLength, const uint8
   return ip;
 }
 
+}  // namespace detail
+
+// Writes IP + UDP headers ending right before `payload` (which must have kHeadroom bytes before it) for a
+// datagram from src:sport to dst:dport (addresses of `alen` bytes, 4 or 16). Returns the packet's start.
+inline uint8_t* BuildReply(uint8_t* payload, uint32_t payloadLength, const uint8_t* src, uint32_t sport,
+                           const uint8_t* dst, uint32_t dport, uint32_t alen) {
+  uint32_t upper = 8 + payloadLength;
+  uint8_t* u = payload - 8;
+  detail::WriteUdpHeader(u, sport, dport, upper);
+  Put16(u + 6, 0);
+  uint16_t c = static_cast<uint16_t>(~Fold(SumBytes(u, upper, detail::PseudoHeaderSum(src, dst, alen, upper))));
+  Put16(u + 6, c == 0 ? 0xffff : c);  // RFC 768: a computed zero is sent as all ones
+  return detail::WriteIpHeader(u, upper, src, dst, alen);
+}
+
 // A UDP GSO (USO) reply: the largest payload of one super-packet (IPv4 total length 65535 = 20 + 8 + 65507;
 // IPv6 takes as much) and its most segments (include/linux/udp.h UDP_MAX_SEGMENTS is 64 on older kernels).
 constexpr uint32_t kMaxUsoPayload = 65507;
@@ -83,40 +91,9 @@ inline uint8_t* BuildUsoHeader(uint8_t* payload, uint32_t payloadLength, const u
                                const uint8_t* dst, uint32_t dport, uint32_t alen) {
   uint32_t upper = 8 + payloadLength;
   uint8_t* u = payload - 8;
-  Put16(u, sport);
-  Put16(u + 2, dport);
-  Put16(u + 4, upper);
-  uint64_t sum = SumBytes(src, alen, 0);
-  sum = SumBytes(dst, alen, sum);
-  sum += 17 + upper;
-  Put16(u + 6, Fold(sum));
-  uint8_t* ip;
-  if (alen == 4) {
-    ip = u - 20;
-    ip[0] = 0x45;
-    ip[1] = 0;
-    Put16(ip + 2, 20 + upper);
-    Put16(ip + 4, 0);
-    Put16(ip + 6, 0x4000);  // DF
-    ip[8] = 64;
-    ip[9] = 17;
-    Put16(ip + 10, 0);
-    memcpy(ip + 12, src, 4);
-    memcpy(ip + 16, dst, 4);
-    Put16(ip + 10, static_cast<uint16_t>(~Fold(SumBytes(ip, 20, 0))));
-    return ip;
-  }
-  ip = u - 40;
-  ip[0] = 0x60;
-  ip[1] = 0;
-  ip[2] = 0;
-  ip[3] = 0;
-  Put16(ip + 4, upper);
-  ip[6] = 17;
-  ip[7] = 64;
-  memcpy(ip + 8, src, 16);
-  memcpy(ip + 24, dst, 16);
-  return ip;
+  detail::WriteUdpHeader(u, sport, dport, upper);
+  Put16(u + 6, Fold(detail::PseudoHeaderSum(src, dst, alen, upper)));
+  return detail::WriteIpHeader(u, upper, src, dst, alen);
 }
 
 // RFC 1928 §7: RSV(2) FRAG(1) ATYP(1) DST.ADDR DST.PORT(2). Writes the header for an IPv4 (ATYP 1) or IPv6
